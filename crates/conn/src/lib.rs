@@ -1,0 +1,2 @@
+//! kwire-conn.
+#![warn(missing_docs)]

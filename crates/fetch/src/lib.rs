@@ -1,0 +1,2 @@
+//! kwire-fetch.
+#![warn(missing_docs)]

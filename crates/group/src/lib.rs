@@ -1,0 +1,2 @@
+//! kwire-group.
+#![warn(missing_docs)]

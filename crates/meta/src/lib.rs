@@ -1,0 +1,2 @@
+//! kwire-meta.
+#![warn(missing_docs)]

@@ -1,0 +1,2 @@
+//! kwire-produce.
+#![warn(missing_docs)]

@@ -1,0 +1,104 @@
+//! API keys, the versions kwire speaks, and version negotiation.
+
+pub use kafka_protocol::messages::ApiKey;
+
+/// An inclusive range of API versions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Versions {
+    /// Lowest version.
+    pub min: i16,
+    /// Highest version.
+    pub max: i16,
+}
+
+impl Versions {
+    /// Constructs a range.
+    pub const fn new(min: i16, max: i16) -> Self {
+        Versions { min, max }
+    }
+
+    /// The highest version in both ranges, if they overlap.
+    pub fn highest_common(self, other: Versions) -> Option<i16> {
+        let lo = self.min.max(other.min);
+        let hi = self.max.min(other.max);
+        (lo <= hi).then_some(hi)
+    }
+
+    /// Whether `v` is in the range.
+    pub fn contains(self, v: i16) -> bool {
+        self.min <= v && v <= self.max
+    }
+}
+
+/// The versions kwire can encode requests for and decode responses of, per API.
+///
+/// Floors are chosen so that every broker from Kafka 2.1 to 4.x shares at least
+/// one version with kwire; ceilings are the newest versions kwire decodes.
+pub const KWIRE_VERSIONS: &[(ApiKey, Versions)] = &[
+    (ApiKey::Metadata, Versions::new(1, 12)),
+    (ApiKey::ApiVersions, Versions::new(0, 3)),
+];
+
+/// The range kwire supports for `key`, or `None` if kwire does not use that API.
+pub fn kwire_versions(key: ApiKey) -> Option<Versions> {
+    KWIRE_VERSIONS
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| *v)
+}
+
+/// Kafka's name of an API (`Metadata`, `ApiVersions`, …), or `Unknown(<key>)`.
+pub fn api_name(key: i16) -> String {
+    match ApiKey::try_from(key) {
+        Ok(k) => format!("{k:?}"),
+        Err(_) => format!("Unknown({key})"),
+    }
+}
+
+/// Header version of a request for `key` at `version`.
+pub fn request_header_version(key: ApiKey, version: i16) -> i16 {
+    key.request_header_version(version)
+}
+
+/// Header version of a response for `key` at `version`. ApiVersions responses
+/// always use header v0, so a client that sent a version the broker doesn't
+/// know can still read the error.
+pub fn response_header_version(key: ApiKey, version: i16) -> i16 {
+    if key == ApiKey::ApiVersions {
+        0
+    } else {
+        key.response_header_version(version)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn negotiation_picks_highest_common() {
+        let ours = Versions::new(1, 12);
+        assert_eq!(ours.highest_common(Versions::new(0, 9)), Some(9));
+        assert_eq!(ours.highest_common(Versions::new(0, 13)), Some(12));
+        assert_eq!(ours.highest_common(Versions::new(13, 14)), None);
+        assert_eq!(ours.highest_common(Versions::new(0, 0)), None);
+    }
+
+    #[test]
+    fn kwire_ranges_are_within_the_message_structs() {
+        for (key, v) in KWIRE_VERSIONS {
+            let lib = key.valid_versions();
+            assert!(v.min <= v.max, "{key:?}");
+            // Our floors may be below kafka-protocol's (it follows Kafka 4.0's
+            // floors); our ceilings must not exceed what it can encode.
+            assert!(v.max <= lib.max, "{key:?} max {} > {}", v.max, lib.max);
+        }
+    }
+
+    #[test]
+    fn api_versions_response_header_is_v0() {
+        assert_eq!(response_header_version(ApiKey::ApiVersions, 3), 0);
+        assert_eq!(response_header_version(ApiKey::Metadata, 9), 1);
+        assert_eq!(response_header_version(ApiKey::Metadata, 8), 0);
+    }
+}

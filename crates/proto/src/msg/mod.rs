@@ -1,0 +1,12 @@
+//! kwire's own, bounds-checked decoders for the responses it reads, and the
+//! [`Request`](crate::Request) impls tying `kafka-protocol` request structs to them.
+//!
+//! Each decoder reads exactly the schema of Kafka's JSON message definitions
+//! for the versions in [`KWIRE_VERSIONS`](crate::api::KWIRE_VERSIONS), and is
+//! cross-checked in tests against `kafka-protocol`'s encoder for every version.
+
+pub mod api_versions;
+pub mod metadata;
+
+#[cfg(test)]
+pub(crate) mod testutil;

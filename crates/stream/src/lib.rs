@@ -1,0 +1,2 @@
+//! kwire-stream.
+#![warn(missing_docs)]

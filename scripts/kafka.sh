@@ -1,0 +1,451 @@
+#!/usr/bin/env bash
+# scripts/kafka.sh — fetch, run and drive a real Apache Kafka (KRaft) for kwire's
+# tests, demos and benchmarks. Jars come from Maven Central via scripts/kafka/pom.xml
+# (no tarball); every node runs from them with the machine's java (17+).
+#
+# Layout (all outside the repo):
+#   $KWIRE_CACHE/kafka-<version>/libs/     the jars (+ .complete marker once fetched)
+#   $KWIRE_RUN_DIR/<name>/instance.env     layout of instance <name> (nodes, port, version)
+#   $KWIRE_RUN_DIR/<name>/node<i>/         server.properties, data/ (log.dirs), pid,
+#                                          logs/server.log (log4j2), logs/stdout.log
+# A `start` of an instance that is not running wipes its node dirs and formats a
+# brand-new cluster, so every test run begins from empty topics and groups.
+
+# Node lists such as $(all_nodes) are small integers, split on purpose.
+# shellcheck disable=SC2046
+set -euo pipefail
+
+usage() {
+  cat <<'EOF'
+usage: scripts/kafka.sh <command> [options]
+
+  fetch                          download the Kafka jars (idempotent)
+  start [--nodes 1|3] [--port P] [--name N]
+                                 start instance N (fresh data) and wait until every
+                                 broker answers; no-op if it is already up
+  stop [--name N]                stop instance N (SIGTERM, then SIGKILL after 20 s)
+  status [--name N]              per node: pid, ports, up/down (exit 0 iff all up)
+  kill-node I [--name N]         SIGKILL node I (1-based) of instance N
+  start-node I [--name N]        restart node I with its data; wait until it answers
+  tool NAME [ARGS...]            run a Kafka tool, e.g. `tool TopicCommand --list
+                                 --bootstrap-server 127.0.0.1:9092`; NAME is a short
+                                 class name, a kafka-*.sh name or a full class name
+  env [--name N]                 print KWIRE_KAFKA_* variables (eval-able)
+  libs | classpath               print the jar directory / the java classpath
+
+Defaults: --nodes 1, --port 9092 (nodes use P, P+1, P+2; controllers P+100...),
+--name default. Environment: KWIRE_KAFKA_VERSION (4.4.0), KWIRE_KAFKA_PORT,
+KWIRE_CACHE (~/.cache/kwire), KWIRE_RUN_DIR ($KWIRE_CACHE/run),
+KWIRE_KAFKA_START_TIMEOUT (90 s), KWIRE_KAFKA_STOP_TIMEOUT (20 s),
+KWIRE_KAFKA_HEAP (-Xms256m -Xmx1g), KWIRE_KAFKA_JVM_OPTS, KWIRE_TOOL_JVM_OPTS.
+EOF
+}
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+KDIR=$HERE/kafka
+CACHE=${KWIRE_CACHE:-$HOME/.cache/kwire}
+RUN_ROOT=${KWIRE_RUN_DIR:-$CACHE/run}
+VERSION=${KWIRE_KAFKA_VERSION:-4.4.0}
+START_TIMEOUT=${KWIRE_KAFKA_START_TIMEOUT:-90}
+STOP_TIMEOUT=${KWIRE_KAFKA_STOP_TIMEOUT:-20}
+JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
+PYTHON=${KWIRE_PYTHON:-python3}
+read -r -a HEAP <<<"${KWIRE_KAFKA_HEAP:--Xms256m -Xmx1g}"
+read -r -a JVM_OPTS <<<"-XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
+  -XX:+ExplicitGCInvokesConcurrent -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
+  ${KWIRE_KAFKA_JVM_OPTS:-}"
+read -r -a TOOL_OPTS <<<"${KWIRE_TOOL_JVM_OPTS:--Xms64m -Xmx512m -XX:+UseG1GC}"
+
+log() { echo "kafka.sh: $*" >&2; }
+die() { log "$@"; exit 1; }
+now() { echo "${EPOCHREALTIME/[.,]/}"; }                           # microseconds
+since() { local d=$(( $(now) - $1 )); printf '%d.%01d' $((d / 1000000)) $((d % 1000000 / 100000)); }
+
+# ---------------------------------------------------------------- fetch
+libdir() { echo "$CACHE/kafka-$1/libs"; }
+
+# fetch VERSION: copy the jars into the cache unless a previous fetch completed.
+# The .complete marker is written last, so an interrupted fetch starts over.
+fetch() {
+  local v=$1 dir=$CACHE/kafka-$1 line=${1%%.*}
+  [[ -f $dir/.complete ]] && return 0
+  [[ $v =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "bad Kafka version '$v' (want X.Y.Z)"
+  grep -q "<id>kafka-$line</id>" "$KDIR/pom.xml" ||
+    die "Kafka $v: scripts/kafka/pom.xml has no profile kafka-$line yet"
+  command -v mvn >/dev/null || die "mvn not found (needed once to fetch the Kafka jars)"
+  mkdir -p "$dir"
+  exec 8>"$dir/.lock"                     # one fetch per version at a time
+  flock 8
+  if [[ ! -f $dir/.complete ]]; then
+    log "fetching Apache Kafka $v from Maven Central into $dir/libs"
+    local t0; t0=$(now)
+    rm -rf "$dir/libs"
+    # Output goes to a file (quiet maven still prints colour codes); shown on failure.
+    if ! mvn -q -B -f "$KDIR/pom.xml" -Dkafka.version="$v" -Dkafka.line="$line" \
+      dependency:copy-dependencies -DoutputDirectory="$dir/libs" >"$dir/fetch.log" 2>&1; then
+      tail -n 40 "$dir/fetch.log" >&2
+      die "maven could not fetch Kafka $v (full output: $dir/fetch.log)"
+    fi
+    [[ -f $dir/libs/kafka_2.13-$v.jar ]] || die "fetch of Kafka $v incomplete: no kafka_2.13-$v.jar"
+    date -u +%FT%TZ >"$dir/.complete"
+    log "fetched Kafka $v ($(find "$dir/libs" -name '*.jar' | wc -l) jars) in $(since "$t0") s"
+  fi
+  exec 8>&-
+}
+
+# ---------------------------------------------------------------- instances
+# set_instance NAME: INST dir; load_instance: I_NODES, I_PORT, I_VERSION from instance.env.
+set_instance() {
+  [[ $1 =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]*$ ]] || die "bad instance name '$1'"
+  NAME=$1 INST=$RUN_ROOT/$1
+}
+load_instance() {
+  I_NODES='' I_PORT='' I_VERSION=''
+  [[ -f $INST/instance.env ]] || return 1
+  # shellcheck source=/dev/null
+  source "$INST/instance.env"
+}
+lock_instance() {                         # serialise start/stop/... of one instance
+  mkdir -p "$INST"
+  exec 9>"$INST/.lock"
+  flock -w 300 9 || die "instance '$NAME' is locked by another kafka.sh"
+}
+
+bport() { echo $((I_PORT + $1 - 1)); }    # broker (PLAINTEXT) port of node $1
+cport() { echo $((I_PORT + 100 + $1 - 1)); }  # controller port of node $1
+ndir() { echo "$INST/node$1"; }
+bootstrap() { local i s=''; for ((i = 1; i <= I_NODES; i++)); do s+="${s:+,}127.0.0.1:$(bport "$i")"; done; echo "$s"; }
+
+# node_pid I: the pid of node I if it is alive and really ours (a java running
+# kafka.Kafka with this node's config), else fail. Guards against reused pids.
+node_pid() {
+  local nd pid args
+  nd=$(ndir "$1")
+  pid=$(cat "$nd/pid" 2>/dev/null) || return 1
+  [[ $pid =~ ^[0-9]+$ ]] || return 1
+  args=$(ps -ww -o args= -p "$pid" 2>/dev/null) || return 1
+  [[ ${args%% *} == *java && $args == *" kafka.Kafka $nd/server.properties"* ]]
+  echo "$pid"
+}
+
+probe() { "$PYTHON" "$KDIR/probe.py" "$@"; }
+
+write_config() {                          # write_config I CLUSTER_ID
+  local i=$1 nd rf misr voters='' j
+  nd=$(ndir "$i")
+  if ((I_NODES == 1)); then rf=1 misr=1; else rf=3 misr=2; fi
+  for ((j = 1; j <= I_NODES; j++)); do voters+="${voters:+,}$j@127.0.0.1:$(cport "$j")"; done
+  mkdir -p "$nd/data" "$nd/logs"
+  cat >"$nd/server.properties" <<EOF
+# Generated by scripts/kafka.sh for instance '$NAME', node $i of $I_NODES (Kafka $I_VERSION).
+process.roles=broker,controller
+node.id=$i
+controller.quorum.voters=$voters
+listeners=PLAINTEXT://127.0.0.1:$(bport "$i"),CONTROLLER://127.0.0.1:$(cport "$i")
+advertised.listeners=PLAINTEXT://127.0.0.1:$(bport "$i")
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+controller.listener.names=CONTROLLER
+log.dirs=$nd/data
+num.partitions=1
+default.replication.factor=$rf
+min.insync.replicas=$misr
+offsets.topic.replication.factor=$rf
+transaction.state.log.replication.factor=$rf
+transaction.state.log.min.isr=$misr
+share.coordinator.state.topic.replication.factor=$rf
+share.coordinator.state.topic.min.isr=$misr
+group.initial.rebalance.delay.ms=0
+EOF
+}
+
+launch_node() {                           # start node I in the background (own session)
+  local nd
+  nd=$(ndir "$1")
+  mkdir -p "$nd/logs"
+  rm -f "$nd/pid"
+  # The inner shell records its pid and execs java, so the pid file is the JVM's pid.
+  # shellcheck disable=SC2016
+  setsid bash -c 'echo $$ >"$0"; exec "$@"' "$nd/pid" \
+    "$JAVA" "${HEAP[@]}" "${JVM_OPTS[@]}" \
+    -Dlog4j2.configurationFile="$KDIR/log4j2-server.xml" -Dkafka.logs.dir="$nd/logs" \
+    -cp "$(libdir "$I_VERSION")/*" kafka.Kafka "$nd/server.properties" \
+    </dev/null >>"$nd/logs/stdout.log" 2>&1 8>&- 9>&- &
+  local n=0
+  until [[ -s $nd/pid ]]; do ((++n < 100)) || die "node $1 did not start"; sleep 0.05; done
+}
+
+node_failed() {                           # node_failed I MESSAGE: error + log tail
+  local nd
+  nd=$(ndir "$1")
+  log "instance '$NAME' node $1 (127.0.0.1:$(bport "$1")): $2"
+  if [[ -s $nd/logs/server.log ]]; then
+    echo "--- last 40 lines of $nd/logs/server.log" >&2
+    tail -n 40 "$nd/logs/server.log" >&2
+  fi
+  if [[ -s $nd/logs/stdout.log ]]; then
+    echo "--- last 20 lines of $nd/logs/stdout.log" >&2
+    tail -n 20 "$nd/logs/stdout.log" >&2
+  fi
+}
+
+# wait_ready I...: poll until each listed node answers Metadata and reports all
+# I_NODES brokers; fail fast if a node's process dies.
+wait_ready() {
+  local deadline=$((SECONDS + START_TIMEOUT)) i out addrs=() bad
+  for i in "$@"; do addrs+=("127.0.0.1:$(bport "$i")"); done
+  while :; do
+    for i in "$@"; do
+      node_pid "$i" >/dev/null || { node_failed "$i" "process exited during startup"; return 1; }
+    done
+    out=$(probe --timeout 1 --brokers "$I_NODES" "${addrs[@]}") && return 0
+    if ((SECONDS >= deadline)); then
+      # Blame the first node that is down, else the first one still waiting for peers.
+      bad=$(grep ' down' <<<"$out" | head -n1) || bad=$(grep -v ' up ' <<<"$out" | head -n1) || true
+      i=$1
+      [[ $bad =~ ^127\.0\.0\.1:([0-9]+)\  ]] && i=$((BASH_REMATCH[1] - I_PORT + 1))
+      node_failed "$i" "not ready after ${START_TIMEOUT}s: ${bad#* }"
+      return 1
+    fi
+    sleep 0.3
+  done
+}
+
+# kill_nodes SIGNAL I...: signal the live nodes and wait (up to STOP_TIMEOUT for
+# TERM) until they are gone; pid files are removed.
+stop_nodes() {
+  local i pid left deadline=$((SECONDS + STOP_TIMEOUT))
+  for i in "$@"; do
+    if pid=$(node_pid "$i"); then kill -TERM "$pid" 2>/dev/null || true; fi
+  done
+  while :; do
+    left=()
+    for i in "$@"; do node_pid "$i" >/dev/null && left+=("$i"); done
+    ((${#left[@]} == 0)) && break
+    if ((SECONDS >= deadline)); then
+      log "node(s) ${left[*]} still up after ${STOP_TIMEOUT}s, sending SIGKILL"
+      kill_nodes "${left[@]}"
+      break
+    fi
+    sleep 0.2
+  done
+  for i in "$@"; do rm -f "$(ndir "$i")/pid"; done
+}
+kill_nodes() {
+  local i pid
+  for i in "$@"; do
+    if pid=$(node_pid "$i"); then kill -KILL "$pid" 2>/dev/null || true; fi
+  done
+  for i in "$@"; do
+    while node_pid "$i" >/dev/null; do sleep 0.1; done
+    rm -f "$(ndir "$i")/pid"
+  done
+}
+
+all_nodes() { seq 1 "$I_NODES"; }
+live_nodes() { local i; for ((i = 1; i <= I_NODES; i++)); do node_pid "$i" >/dev/null && echo "$i"; done; true; }
+
+check_ports_free() {                      # check_ports_free I...: broker+controller ports
+  local i ports=() busy
+  for i in "$@"; do ports+=("$(bport "$i")" "$(cport "$i")"); done
+  busy=$(probe --free "${ports[@]}") ||
+    die "port(s) $busy on 127.0.0.1 already in use by something other than instance '$NAME'"
+}
+
+# ---------------------------------------------------------------- commands
+cmd_start() {
+  local t0 live nodes=$OPT_NODES port=$OPT_PORT missing=() i cid
+  t0=$(now)
+  lock_instance
+  if load_instance && live=$(live_nodes) && [[ -n $live ]]; then
+    # Already (partly) running: keep its layout; explicit options must agree.
+    if [[ ${nodes:-$I_NODES} != "$I_NODES" || ${port:-$I_PORT} != "$I_PORT" ]]; then
+      die "instance '$NAME' is running with --nodes $I_NODES --port $I_PORT; stop it first"
+    fi
+    for i in $(all_nodes); do grep -qx "$i" <<<"$live" || missing+=("$i"); done
+    if ((${#missing[@]} == 0)) && probe --timeout 1 --brokers "$I_NODES" $(bootstrap | tr , ' ') >/dev/null; then
+      log "instance '$NAME' already running: $I_NODES node(s), bootstrap $(bootstrap)"
+      return 0
+    fi
+    if ((${#missing[@]})); then
+      check_ports_free "${missing[@]}"
+      for i in "${missing[@]}"; do launch_node "$i"; done
+    fi
+    wait_ready $(all_nodes) || { ((${#missing[@]})) && stop_nodes "${missing[@]}"; exit 1; }
+    log "instance '$NAME' up: $I_NODES node(s), bootstrap $(bootstrap) ($(since "$t0") s)"
+    return 0
+  fi
+
+  # Fresh cluster: new layout, wiped data, newly formatted storage.
+  I_NODES=${nodes:-1} I_PORT=${port:-${KWIRE_KAFKA_PORT:-9092}} I_VERSION=$VERSION
+  [[ $I_NODES == 1 || $I_NODES == 3 ]] || die "--nodes must be 1 or 3"
+  [[ $I_PORT =~ ^[0-9]+$ ]] || die "bad port '$I_PORT'"
+  ((I_PORT >= 1024 && I_PORT + 102 <= 65535)) || die "bad port '$I_PORT'"
+  fetch "$I_VERSION"
+  check_ports_free $(all_nodes)
+  rm -rf "$INST"/node* "$INST/instance.env"
+  printf 'I_NODES=%s\nI_PORT=%s\nI_VERSION=%s\n' "$I_NODES" "$I_PORT" "$I_VERSION" >"$INST/instance.env"
+  # Cluster id: 16 random bytes, base64url without padding (what StorageTool random-uuid prints).
+  cid=$("$PYTHON" -c 'import base64,os
+while True:
+    s = base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")
+    if not s.startswith("-"): print(s); break')
+  for i in $(all_nodes); do
+    write_config "$i"
+    "$JAVA" "${TOOL_OPTS[@]}" -Dlog4j2.configurationFile="$KDIR/log4j2-tools.xml" \
+      -cp "$(libdir "$I_VERSION")/*" kafka.tools.StorageTool format -t "$cid" \
+      -c "$(ndir "$i")/server.properties" >"$(ndir "$i")/logs/format.log" 2>&1 8>&- 9>&- &
+  done
+  for i in $(all_nodes); do
+    wait -n || { cat "$INST"/node*/logs/format.log >&2; die "formatting storage failed"; }
+  done
+  for i in $(all_nodes); do launch_node "$i"; done
+  wait_ready $(all_nodes) || { stop_nodes $(all_nodes); exit 1; }
+  log "instance '$NAME' up: $I_NODES node(s), Kafka $I_VERSION, bootstrap $(bootstrap) ($(since "$t0") s)"
+}
+
+need_instance() {
+  load_instance || die "instance '$NAME' does not exist (no $INST/instance.env)"
+}
+
+cmd_stop() {
+  lock_instance
+  load_instance || { log "instance '$NAME' is not running"; return 0; }
+  local live
+  live=$(live_nodes)
+  stop_nodes $(all_nodes)
+  if [[ -n $live ]]; then log "instance '$NAME' stopped"; else log "instance '$NAME' is not running"; fi
+}
+
+cmd_status() {
+  need_instance
+  local i pid out state all_up=0 addrs=()
+  for i in $(all_nodes); do addrs+=("127.0.0.1:$(bport "$i")"); done
+  out=$(probe --timeout 1 "${addrs[@]}") || true
+  echo "instance $NAME: Kafka $I_VERSION, $I_NODES node(s), bootstrap $(bootstrap), dir $INST"
+  printf '%-5s %-8s %-6s %-11s %s\n' node pid port controller state
+  for i in $(all_nodes); do
+    if pid=$(node_pid "$i"); then
+      if grep -q "^127.0.0.1:$(bport "$i") up" <<<"$out"; then state=up; else state="running, not answering"; all_up=1; fi
+    else
+      pid=- state=down all_up=1
+    fi
+    printf '%-5s %-8s %-6s %-11s %s\n' "$i" "$pid" "$(bport "$i")" "$(cport "$i")" "$state"
+  done
+  return "$all_up"
+}
+
+node_arg() {
+  [[ ${ARGS[0]:-} =~ ^[0-9]+$ ]] || die "usage: $CMD NODE [--name N] (NODE is 1-based)"
+  ((ARGS[0] >= 1 && ARGS[0] <= I_NODES)) || die "instance '$NAME' has nodes 1..$I_NODES"
+  echo "${ARGS[0]}"
+}
+
+cmd_kill_node() {
+  lock_instance; need_instance
+  local i; i=$(node_arg)
+  if node_pid "$i" >/dev/null; then kill_nodes "$i"; log "node $i of '$NAME' killed"; else log "node $i of '$NAME' is not running"; fi
+}
+
+cmd_start_node() {
+  lock_instance; need_instance
+  local i t0; i=$(node_arg); t0=$(now)
+  if node_pid "$i" >/dev/null; then log "node $i of '$NAME' is already running"; else
+    check_ports_free "$i"
+    launch_node "$i"
+  fi
+  wait_ready "$i" || { kill_nodes "$i"; exit 1; }
+  log "node $i of '$NAME' up on 127.0.0.1:$(bport "$i") ($(since "$t0") s)"
+}
+
+# Kafka 4.x tool classes by short name or by the name of Kafka's bin/ script.
+tool_class() {
+  local t=org.apache.kafka.tools
+  case $1 in
+    *.*) echo "$1" ;;
+    ConsoleConsumer | kafka-console-consumer) echo $t.consumer.ConsoleConsumer ;;
+    ConsoleShareConsumer | kafka-console-share-consumer) echo $t.consumer.ConsoleShareConsumer ;;
+    ConsoleProducer | kafka-console-producer) echo $t.ConsoleProducer ;;
+    ProducerPerformance | kafka-producer-perf-test) echo $t.ProducerPerformance ;;
+    ConsumerPerformance | kafka-consumer-perf-test) echo $t.ConsumerPerformance ;;
+    ShareConsumerPerformance | kafka-share-consumer-perf-test) echo $t.ShareConsumerPerformance ;;
+    TopicCommand | kafka-topics) echo $t.TopicCommand ;;
+    ConsumerGroupCommand | kafka-consumer-groups) echo $t.consumer.group.ConsumerGroupCommand ;;
+    ShareGroupCommand | kafka-share-groups) echo $t.consumer.group.ShareGroupCommand ;;
+    StreamsGroupCommand | kafka-streams-groups) echo $t.streams.StreamsGroupCommand ;;
+    GroupsCommand | kafka-groups) echo $t.GroupsCommand ;;
+    BrokerApiVersionsCommand | kafka-broker-api-versions) echo $t.BrokerApiVersionsCommand ;;
+    ConfigCommand | kafka-configs) echo $t.ConfigCommand ;;
+    GetOffsetShell | kafka-get-offsets) echo $t.GetOffsetShell ;;
+    DeleteRecordsCommand | kafka-delete-records) echo $t.DeleteRecordsCommand ;;
+    LogDirsCommand | kafka-log-dirs) echo $t.LogDirsCommand ;;
+    DumpLogSegments | kafka-dump-log) echo $t.DumpLogSegments ;;
+    ReassignPartitionsCommand | kafka-reassign-partitions) echo $t.reassign.ReassignPartitionsCommand ;;
+    LeaderElectionCommand | kafka-leader-election) echo $t.LeaderElectionCommand ;;
+    TransactionsCommand | kafka-transactions) echo $t.TransactionsCommand ;;
+    MetadataQuorumCommand | kafka-metadata-quorum) echo $t.MetadataQuorumCommand ;;
+    FeatureCommand | kafka-features) echo $t.FeatureCommand ;;
+    ClusterTool | kafka-cluster) echo $t.ClusterTool ;;
+    AclCommand | kafka-acls) echo $t.AclCommand ;;
+    ClientMetricsCommand | kafka-client-metrics) echo $t.ClientMetricsCommand ;;
+    EndToEndLatency | kafka-e2e-latency) echo $t.EndToEndLatency ;;
+    VerifiableProducer | kafka-verifiable-producer) echo $t.VerifiableProducer ;;
+    VerifiableConsumer | kafka-verifiable-consumer) echo $t.VerifiableConsumer ;;
+    StorageTool | kafka-storage) echo kafka.tools.StorageTool ;;
+    *) die "unknown tool '$1' (use a short name such as TopicCommand, a kafka-*.sh name, or a full class name)" ;;
+  esac
+}
+
+cmd_tool() {
+  (($#)) || die "usage: tool NAME [ARGS...]"
+  local class; class=$(tool_class "${1%.sh}"); shift
+  fetch "$VERSION"
+  exec "$JAVA" "${TOOL_OPTS[@]}" -Dlog4j2.configurationFile="$KDIR/log4j2-tools.xml" \
+    -cp "$(libdir "$VERSION")/*" "$class" "$@"
+}
+
+cmd_env() {
+  load_instance || { I_NODES=${OPT_NODES:-1} I_PORT=${OPT_PORT:-${KWIRE_KAFKA_PORT:-9092}} I_VERSION=$VERSION; }
+  printf 'KWIRE_KAFKA_VERSION=%q\n' "$I_VERSION"
+  printf 'KWIRE_KAFKA_LIBS=%q\n' "$(libdir "$I_VERSION")"
+  printf 'KWIRE_KAFKA_CLASSPATH=%q\n' "$(libdir "$I_VERSION")/*"
+  printf 'KWIRE_KAFKA_BOOTSTRAP=%q\n' "$(bootstrap)"
+  printf 'KWIRE_KAFKA_INSTANCE_DIR=%q\n' "$INST"
+}
+
+# ---------------------------------------------------------------- main
+CMD=${1:-}
+(($#)) && shift
+case $CMD in
+  -h | --help | help) usage; exit 0 ;;
+  tool) cmd_tool "$@" ;;
+  fetch) fetch "$VERSION"; libdir "$VERSION"; exit 0 ;;
+  libs) fetch "$VERSION"; libdir "$VERSION"; exit 0 ;;
+  classpath) fetch "$VERSION"; echo "$(libdir "$VERSION")/*"; exit 0 ;;
+  start | stop | status | kill-node | start-node | env) ;;
+  *) [[ -n $CMD ]] && log "unknown command '$CMD'"; usage >&2; exit 2 ;;
+esac
+
+OPT_NODES='' OPT_PORT='' ARGS=()
+set_instance default
+while (($#)); do
+  case $1 in
+    --nodes) OPT_NODES=${2:?--nodes needs a value}; shift 2 ;;
+    --port) OPT_PORT=${2:?--port needs a value}; shift 2 ;;
+    --name) set_instance "${2:?--name needs a value}"; shift 2 ;;
+    -h | --help) usage; exit 0 ;;
+    -*) die "unknown option '$1' (see --help)" ;;
+    *) ARGS+=("$1"); shift ;;
+  esac
+done
+[[ $CMD == start && ${#ARGS[@]} -gt 0 ]] && die "start takes no positional arguments"
+[[ $CMD == start-node || $CMD == kill-node ]] || ((${#ARGS[@]} == 0)) || die "$CMD takes no positional arguments"
+
+case $CMD in
+  start) cmd_start ;;
+  stop) cmd_stop ;;
+  status) cmd_status ;;
+  kill-node) cmd_kill_node ;;
+  start-node) cmd_start_node ;;
+  env) cmd_env ;;
+esac
