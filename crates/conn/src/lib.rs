@@ -1,2 +1,25 @@
-//! kwire-conn.
+//! kwire-conn: the tokio transport of kwire.
+//!
+//! A [`Connection`] is a handle to a driver task that owns one socket and
+//! pipelines many requests over it; [`BrokerPool`] keeps one connection per
+//! broker id plus bootstrap connections.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), kwire_conn::ConnError> {
+//! use kwire_conn::{ConnConfig, Connection};
+//! use kwire_proto::kafka_protocol::messages::MetadataRequest;
+//!
+//! let conn = Connection::connect("127.0.0.1:9092", &ConnConfig::default()).await?;
+//! let md = conn.send(&MetadataRequest::default().with_topics(Some(vec![]))).await?;
+//! println!("cluster {:?} has {} brokers", md.cluster_id, md.brokers.len());
+//! # Ok(()) }
+//! ```
 #![warn(missing_docs)]
+
+mod connection;
+mod error;
+mod pool;
+
+pub use connection::{ConnConfig, Connection};
+pub use error::ConnError;
+pub use pool::BrokerPool;

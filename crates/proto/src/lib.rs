@@ -19,6 +19,7 @@ pub mod api;
 mod error;
 pub mod frame;
 pub mod msg;
+pub mod props;
 mod request;
 pub mod wire;
 

@@ -28,6 +28,7 @@ pub trait Response: Sized {
 pub const CORRELATION_ID_OFFSET: usize = 8;
 
 /// Encodes a complete frame (size prefix + header + body) for `body` at `version`.
+/// The buffer is returned mutable so the correlation id can be patched in place.
 ///
 /// The correlation id can be rewritten later with [`set_correlation_id`], which
 /// lets a connection driver assign ids in the order frames hit the socket.
@@ -37,7 +38,7 @@ pub fn encode_request<R: Encodable>(
     correlation_id: i32,
     client_id: Option<&str>,
     body: &R,
-) -> Result<Bytes, EncodeError> {
+) -> Result<BytesMut, EncodeError> {
     let mut header = RequestHeader::default();
     header.request_api_key = key as i16;
     header.request_api_version = version;
@@ -59,7 +60,7 @@ pub fn encode_request<R: Encodable>(
     header.encode(&mut out, hv).map_err(|e| map(&e))?;
     body.encode(&mut out, version).map_err(|e| map(&e))?;
     debug_assert_eq!(out.len(), 4 + size);
-    Ok(out.freeze())
+    Ok(out)
 }
 
 /// Overwrites the correlation id of an encoded frame.

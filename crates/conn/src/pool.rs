@@ -1,0 +1,152 @@
+//! Connections to a cluster: bootstrap servers plus one connection per broker id.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::Mutex as AsyncMutex;
+
+use crate::{ConnConfig, ConnError, Connection};
+
+type Slot = Arc<AsyncMutex<Option<Connection>>>;
+
+/// A pool of broker connections keyed by broker id, created lazily and
+/// re-created when closed. Cheap to clone.
+#[derive(Clone)]
+pub struct BrokerPool {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    cfg: ConnConfig,
+    bootstrap: Vec<String>,
+    addrs: Mutex<HashMap<i32, String>>,
+    slots: Mutex<HashMap<i32, Slot>>,
+    bootstrap_slot: Slot,
+}
+
+impl std::fmt::Debug for BrokerPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BrokerPool")
+            .field("bootstrap", &self.inner.bootstrap)
+            .finish()
+    }
+}
+
+impl BrokerPool {
+    /// A pool that bootstraps from `bootstrap` (`host:port` strings).
+    pub fn new(bootstrap: Vec<String>, cfg: ConnConfig) -> Self {
+        BrokerPool {
+            inner: Arc::new(Inner {
+                cfg,
+                bootstrap,
+                addrs: Mutex::new(HashMap::new()),
+                slots: Mutex::new(HashMap::new()),
+                bootstrap_slot: Arc::new(AsyncMutex::new(None)),
+            }),
+        }
+    }
+
+    /// The connection settings.
+    pub fn config(&self) -> &ConnConfig {
+        &self.inner.cfg
+    }
+
+    /// The bootstrap servers.
+    pub fn bootstrap(&self) -> &[String] {
+        &self.inner.bootstrap
+    }
+
+    /// Records the addresses of the brokers in the latest metadata.
+    pub fn set_brokers(&self, brokers: impl IntoIterator<Item = (i32, String)>) {
+        let mut addrs = lock(&self.inner.addrs);
+        addrs.clear();
+        addrs.extend(brokers);
+    }
+
+    /// The address known for `broker_id`.
+    pub fn broker_addr(&self, broker_id: i32) -> Option<String> {
+        lock(&self.inner.addrs).get(&broker_id).cloned()
+    }
+
+    /// Known broker ids.
+    pub fn broker_ids(&self) -> Vec<i32> {
+        let mut ids: Vec<i32> = lock(&self.inner.addrs).keys().copied().collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// A live connection to `broker_id`, connecting if needed.
+    pub async fn get(&self, broker_id: i32) -> Result<Connection, ConnError> {
+        let addr = self
+            .broker_addr(broker_id)
+            .ok_or(ConnError::UnknownBroker(broker_id))?;
+        let slot = {
+            let mut slots = lock(&self.inner.slots);
+            slots.entry(broker_id).or_default().clone()
+        };
+        let mut guard = slot.lock().await;
+        if let Some(c) = guard.as_ref() {
+            if !c.is_closed() && c.addr() == addr {
+                return Ok(c.clone());
+            }
+        }
+        let c = Connection::connect(&addr, &self.inner.cfg).await?;
+        *guard = Some(c.clone());
+        Ok(c)
+    }
+
+    /// A live connection to any broker: a known broker first, else each
+    /// bootstrap server in turn. The error names every address tried.
+    pub async fn any(&self) -> Result<Connection, ConnError> {
+        let mut guard = self.inner.bootstrap_slot.lock().await;
+        if let Some(c) = guard.as_ref() {
+            if !c.is_closed() {
+                return Ok(c.clone());
+            }
+        }
+        let known: Vec<String> = {
+            let addrs = lock(&self.inner.addrs);
+            let mut v: Vec<(i32, String)> = addrs.iter().map(|(k, v)| (*k, v.clone())).collect();
+            v.sort();
+            v.into_iter().map(|(_, a)| a).collect()
+        };
+        let mut errors = Vec::new();
+        for addr in known.iter().chain(self.inner.bootstrap.iter()) {
+            match Connection::connect(addr, &self.inner.cfg).await {
+                Ok(c) => {
+                    *guard = Some(c.clone());
+                    return Ok(c);
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        match errors.len() {
+            0 => Err(ConnError::NoBootstrap(
+                "no bootstrap servers configured".to_owned(),
+            )),
+            1 => Err(errors.remove(0)),
+            _ => Err(ConnError::NoBootstrap(
+                errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )),
+        }
+    }
+
+    /// Drops the cached connection of `broker_id` (after an error), so the next
+    /// [`get`](Self::get) reconnects.
+    pub async fn invalidate(&self, broker_id: i32) {
+        let slot = lock(&self.inner.slots).get(&broker_id).cloned();
+        if let Some(slot) = slot {
+            *slot.lock().await = None;
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A poisoned lock only means another thread panicked mid-update of a plain
+    // map; the data is still usable.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}

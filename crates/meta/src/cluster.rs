@@ -1,0 +1,443 @@
+//! The cluster handle: broker pool plus a metadata cache with leader lookup.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use kwire_conn::{BrokerPool, ConnConfig, ConnError, Connection};
+use kwire_proto::ErrorCode;
+use kwire_proto::kafka_protocol::messages::{
+    MetadataRequest, TopicName, metadata_request::MetadataRequestTopic,
+};
+use kwire_proto::kafka_protocol::protocol::StrBytes;
+use kwire_proto::msg::metadata::MetadataResponse;
+use tokio::time::Instant;
+
+use crate::MetaError;
+use crate::retry::{RetryAction, classify};
+
+/// Settings of a [`Cluster`].
+#[derive(Debug, Clone)]
+pub struct ClusterConfig {
+    /// `bootstrap.servers`.
+    pub bootstrap: Vec<String>,
+    /// Connection settings.
+    pub conn: ConnConfig,
+    /// `metadata.max.age.ms`: cached topic metadata older than this is refreshed.
+    pub metadata_max_age: Duration,
+    /// `retry.backoff.ms`.
+    pub retry_backoff: Duration,
+    /// `retry.backoff.max.ms`.
+    pub retry_backoff_max: Duration,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            bootstrap: vec!["127.0.0.1:9092".to_owned()],
+            conn: ConnConfig::default(),
+            metadata_max_age: Duration::from_secs(300),
+            retry_backoff: Duration::from_millis(100),
+            retry_backoff_max: Duration::from_secs(1),
+        }
+    }
+}
+
+/// A broker in the cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerInfo {
+    /// Node id.
+    pub id: i32,
+    /// Advertised host.
+    pub host: String,
+    /// Advertised port.
+    pub port: i32,
+    /// Rack.
+    pub rack: Option<String>,
+}
+
+impl BrokerInfo {
+    /// `host:port`.
+    pub fn addr(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// One partition of a topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionInfo {
+    /// Partition index.
+    pub partition: i32,
+    /// Leader id (-1: none).
+    pub leader: i32,
+    /// Leader epoch (-1: unknown).
+    pub leader_epoch: i32,
+    /// Replicas.
+    pub replicas: Vec<i32>,
+    /// In-sync replicas.
+    pub isr: Vec<i32>,
+    /// Offline replicas.
+    pub offline: Vec<i32>,
+    /// Partition-level error (e.g. LEADER_NOT_AVAILABLE).
+    pub error: ErrorCode,
+}
+
+/// A topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicInfo {
+    /// Name.
+    pub name: String,
+    /// Topic id (all zeros if the broker has none).
+    pub id: [u8; 16],
+    /// Internal topic.
+    pub internal: bool,
+    /// Partitions sorted by index.
+    pub partitions: Vec<PartitionInfo>,
+}
+
+impl TopicInfo {
+    /// Topic id in Kafka's base64 form (as `kafka-topics.sh` prints it).
+    pub fn id_string(&self) -> String {
+        base64_url(&self.id)
+    }
+}
+
+/// A snapshot of cluster metadata.
+#[derive(Debug, Clone, Default)]
+pub struct Metadata {
+    /// Cluster id.
+    pub cluster_id: Option<String>,
+    /// Controller id as reported (in KRaft mode: a broker chosen by the cluster).
+    pub controller_id: i32,
+    /// Live brokers.
+    pub brokers: BTreeMap<i32, BrokerInfo>,
+    /// Topics in the answer, by name.
+    pub topics: BTreeMap<String, Arc<TopicInfo>>,
+    /// Topics the broker reported with an error (e.g. UNKNOWN_TOPIC_OR_PARTITION).
+    pub topic_errors: BTreeMap<String, ErrorCode>,
+}
+
+struct Cached {
+    topic: Arc<TopicInfo>,
+    at: Instant,
+}
+
+struct Inner {
+    cfg: ClusterConfig,
+    pool: BrokerPool,
+    topics: Mutex<HashMap<String, Cached>>,
+    last: Mutex<Option<Arc<Metadata>>>,
+}
+
+/// A handle to a Kafka cluster: connections plus cached metadata. Cheap to clone.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), kwire_meta::MetaError> {
+/// use kwire_meta::{Cluster, ClusterConfig};
+/// let cluster = Cluster::new(ClusterConfig::default());
+/// let md = cluster.fetch_metadata(None).await?;
+/// for b in md.brokers.values() {
+///     println!("{} {}", b.id, b.addr());
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Cluster {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster")
+            .field("bootstrap", &self.inner.cfg.bootstrap)
+            .finish()
+    }
+}
+
+impl Cluster {
+    /// A cluster handle; nothing connects until the first request.
+    pub fn new(cfg: ClusterConfig) -> Self {
+        let pool = BrokerPool::new(cfg.bootstrap.clone(), cfg.conn.clone());
+        Cluster {
+            inner: Arc::new(Inner {
+                cfg,
+                pool,
+                topics: Mutex::new(HashMap::new()),
+                last: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &ClusterConfig {
+        &self.inner.cfg
+    }
+
+    /// The broker pool.
+    pub fn pool(&self) -> &BrokerPool {
+        &self.inner.pool
+    }
+
+    /// A connection to any live broker.
+    pub async fn any_broker(&self) -> Result<Connection, MetaError> {
+        Ok(self.inner.pool.any().await?)
+    }
+
+    /// A connection to broker `id`, refreshing metadata once if its address is unknown.
+    pub async fn broker(&self, id: i32) -> Result<Connection, MetaError> {
+        match self.inner.pool.get(id).await {
+            Err(ConnError::UnknownBroker(_)) => {
+                self.fetch_metadata(Some(&[])).await?;
+                Ok(self.inner.pool.get(id).await?)
+            }
+            r => Ok(r?),
+        }
+    }
+
+    /// The most recent metadata snapshot, if any.
+    pub fn last_metadata(&self) -> Option<Arc<Metadata>> {
+        lock(&self.inner.last).clone()
+    }
+
+    /// Fetches metadata for `topics` (`None`: every topic; `Some(&[])`: brokers
+    /// only) from any broker, updating the cache and the pool's broker addresses.
+    /// Connection failures move on to the next broker.
+    pub async fn fetch_metadata(
+        &self,
+        topics: Option<&[String]>,
+    ) -> Result<Arc<Metadata>, MetaError> {
+        self.fetch_metadata_opts(topics, false).await
+    }
+
+    /// Like [`fetch_metadata`](Self::fetch_metadata), optionally letting the
+    /// broker auto-create missing topics (as the Java producer does).
+    pub async fn fetch_metadata_opts(
+        &self,
+        topics: Option<&[String]>,
+        allow_auto_create: bool,
+    ) -> Result<Arc<Metadata>, MetaError> {
+        let mut req = MetadataRequest::default();
+        req.topics = topics.map(|ts| {
+            ts.iter()
+                .map(|t| {
+                    let mut mt = MetadataRequestTopic::default();
+                    mt.name = Some(TopicName(StrBytes::from_string(t.clone())));
+                    mt
+                })
+                .collect()
+        });
+        req.allow_auto_topic_creation = allow_auto_create;
+        let mut attempt = 0;
+        let resp = loop {
+            let conn = self.inner.pool.any().await?;
+            match conn.send(&req).await {
+                Ok(r) => break r,
+                Err(e) if e.is_disconnect() && attempt < 3 => {
+                    attempt += 1;
+                    tracing::debug!(error = %e, "metadata request failed; trying another broker");
+                    tokio::time::sleep(self.backoff(attempt)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+        Ok(self.absorb(resp))
+    }
+
+    fn absorb(&self, resp: MetadataResponse) -> Arc<Metadata> {
+        let now = Instant::now();
+        let mut md = Metadata {
+            cluster_id: resp.cluster_id,
+            controller_id: resp.controller_id,
+            ..Default::default()
+        };
+        for b in resp.brokers {
+            md.brokers.insert(
+                b.node_id,
+                BrokerInfo {
+                    id: b.node_id,
+                    host: b.host,
+                    port: b.port,
+                    rack: b.rack,
+                },
+            );
+        }
+        self.inner
+            .pool
+            .set_brokers(md.brokers.values().map(|b| (b.id, b.addr())));
+        let mut cache = lock(&self.inner.topics);
+        for t in resp.topics {
+            let Some(name) = t.name else { continue };
+            if t.error_code.is_err() {
+                cache.remove(&name);
+                md.topic_errors.insert(name, t.error_code);
+                continue;
+            }
+            let mut partitions: Vec<PartitionInfo> = t
+                .partitions
+                .into_iter()
+                .map(|p| PartitionInfo {
+                    partition: p.partition,
+                    leader: p.leader_id,
+                    leader_epoch: p.leader_epoch,
+                    replicas: p.replicas,
+                    isr: p.isr,
+                    offline: p.offline_replicas,
+                    error: p.error_code,
+                })
+                .collect();
+            partitions.sort_by_key(|p| p.partition);
+            let info = Arc::new(TopicInfo {
+                name: name.clone(),
+                id: t.topic_id,
+                internal: t.is_internal,
+                partitions,
+            });
+            cache.insert(
+                name.clone(),
+                Cached {
+                    topic: info.clone(),
+                    at: now,
+                },
+            );
+            md.topics.insert(name, info);
+        }
+        drop(cache);
+        let md = Arc::new(md);
+        *lock(&self.inner.last) = Some(md.clone());
+        md
+    }
+
+    /// Cached metadata of `topic`, fetched if missing or older than `metadata.max.age.ms`.
+    /// Errors with the broker's code (e.g. UNKNOWN_TOPIC_OR_PARTITION) if it doesn't exist.
+    pub async fn topic(&self, topic: &str) -> Result<Arc<TopicInfo>, MetaError> {
+        if let Some(t) = self.cached_topic(topic) {
+            return Ok(t);
+        }
+        let md = self.fetch_metadata(Some(&[topic.to_owned()])).await?;
+        if let Some(t) = md.topics.get(topic) {
+            return Ok(t.clone());
+        }
+        let code = md
+            .topic_errors
+            .get(topic)
+            .copied()
+            .unwrap_or(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+        Err(MetaError::Broker {
+            context: format!("topic '{topic}'"),
+            code,
+            message: None,
+        })
+    }
+
+    fn cached_topic(&self, topic: &str) -> Option<Arc<TopicInfo>> {
+        let cache = lock(&self.inner.topics);
+        let c = cache.get(topic)?;
+        (c.at.elapsed() < self.inner.cfg.metadata_max_age).then(|| c.topic.clone())
+    }
+
+    /// Forgets cached metadata of `topic` (after NOT_LEADER_OR_FOLLOWER and friends),
+    /// so the next lookup asks a broker.
+    pub fn invalidate_topic(&self, topic: &str) {
+        lock(&self.inner.topics).remove(topic);
+    }
+
+    /// The leader of `topic`/`partition` and its epoch, waiting (with backoff,
+    /// up to `timeout`) while the partition has no leader.
+    pub async fn leader(
+        &self,
+        topic: &str,
+        partition: i32,
+        timeout: Duration,
+    ) -> Result<(i32, i32), MetaError> {
+        let deadline = Instant::now() + timeout;
+        let mut attempt = 0u32;
+        loop {
+            let t = self.topic(topic).await?;
+            let Some(p) = t.partitions.iter().find(|p| p.partition == partition) else {
+                return Err(MetaError::Invalid(format!(
+                    "partition {partition} does not exist (topic '{topic}' has {} partitions)",
+                    t.partitions.len()
+                )));
+            };
+            let last_err = if p.leader >= 0 && classify(p.error) != RetryAction::RefreshMetadata {
+                return Ok((p.leader, p.leader_epoch));
+            } else if p.error.is_err() {
+                p.error
+            } else {
+                ErrorCode::LEADER_NOT_AVAILABLE
+            };
+            attempt += 1;
+            self.invalidate_topic(topic);
+            if Instant::now() >= deadline {
+                return Err(MetaError::Broker {
+                    context: format!("leader of {topic}-{partition}"),
+                    code: last_err,
+                    message: None,
+                });
+            }
+            tokio::time::sleep(self.backoff(attempt)).await;
+        }
+    }
+
+    /// Exponential backoff from `retry.backoff.ms` to `retry.backoff.max.ms`.
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let base = self.inner.cfg.retry_backoff;
+        let max = self.inner.cfg.retry_backoff_max;
+        base.saturating_mul(1u32 << attempt.min(16)).min(max)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// URL-safe base64 without padding, as Kafka prints topic ids.
+pub fn base64_url(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        let chars = chunk.len() + 1;
+        for i in 0..chars {
+            out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_id_base64_like_kafka() {
+        // Kafka prints Uuid as URL-safe base64 without padding: 22 chars.
+        let id = [0u8; 16];
+        assert_eq!(base64_url(&id), "AAAAAAAAAAAAAAAAAAAAAA");
+        let id = [
+            0xfb, 0xff, 0xbf, 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a,
+            0x0b, 0x0c,
+        ];
+        let s = base64_url(&id);
+        assert_eq!(s.len(), 22);
+        assert!(s.starts_with("-_-_"), "{s}");
+    }
+
+    #[test]
+    fn backoff_grows_and_caps() {
+        let c = Cluster::new(ClusterConfig::default());
+        assert_eq!(c.backoff(0), Duration::from_millis(100));
+        assert_eq!(c.backoff(1), Duration::from_millis(200));
+        assert_eq!(c.backoff(10), Duration::from_secs(1));
+        assert_eq!(c.backoff(40), Duration::from_secs(1));
+    }
+}

@@ -1,0 +1,44 @@
+//! Errors of the metadata/admin layer.
+
+use kwire_conn::ConnError;
+use kwire_proto::ErrorCode;
+
+/// Errors from metadata lookups and admin operations.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum MetaError {
+    /// Transport failure.
+    #[error(transparent)]
+    Conn(#[from] ConnError),
+    /// The broker answered with an error code.
+    #[error("{context}: {code}{}", message.as_deref().map(|m| format!(" ({m})")).unwrap_or_default())]
+    Broker {
+        /// What was being done (e.g. `create topic 'x'`).
+        context: String,
+        /// The error code.
+        code: ErrorCode,
+        /// The broker's error message, if it sent one.
+        message: Option<String>,
+    },
+    /// The cluster state doesn't allow the operation (checked client-side).
+    #[error("{0}")]
+    Invalid(String),
+    /// Retries ran out.
+    #[error("gave up after {attempts} attempts: {last}")]
+    RetriesExhausted {
+        /// Attempts made.
+        attempts: u32,
+        /// The last error.
+        last: Box<MetaError>,
+    },
+}
+
+impl MetaError {
+    /// The broker error code, if this is a broker error.
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            MetaError::Broker { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+}
