@@ -10,6 +10,9 @@
 #                                          logs/server.log (log4j2), logs/stdout.log
 # A `start` of an instance that is not running wipes its node dirs and formats a
 # brand-new cluster, so every test run begins from empty topics and groups.
+# Needs (Linux): java 17+, python3 (stdlib), mvn for the first fetch, setsid/flock
+# (util-linux) and ps (procps). Processes are only ever signalled by their pid file,
+# after checking that the pid still runs kafka.Kafka with this node's config.
 
 # Node lists such as $(all_nodes) are small integers, split on purpose.
 # shellcheck disable=SC2046
@@ -124,13 +127,13 @@ node_pid() {
   pid=$(cat "$nd/pid" 2>/dev/null) || return 1
   [[ $pid =~ ^[0-9]+$ ]] || return 1
   args=$(ps -ww -o args= -p "$pid" 2>/dev/null) || return 1
-  [[ ${args%% *} == *java && $args == *" kafka.Kafka $nd/server.properties"* ]]
+  [[ ${args%% *} == *java && $args == *" kafka.Kafka $nd/server.properties"* ]] || return 1
   echo "$pid"
 }
 
 probe() { "$PYTHON" "$KDIR/probe.py" "$@"; }
 
-write_config() {                          # write_config I CLUSTER_ID
+write_config() {                          # write_config I: node I's server.properties
   local i=$1 nd rf misr voters='' j
   nd=$(ndir "$i")
   if ((I_NODES == 1)); then rf=1 misr=1; else rf=3 misr=2; fi
@@ -156,6 +159,10 @@ transaction.state.log.min.isr=$misr
 share.coordinator.state.topic.replication.factor=$rf
 share.coordinator.state.topic.min.isr=$misr
 group.initial.rebalance.delay.ms=0
+# A killed node's old registration must expire before it can rejoin (and before its
+# replicas leave the ISR): 6 s instead of 9 s, still 6 heartbeats of slack.
+broker.heartbeat.interval.ms=1000
+broker.session.timeout.ms=6000
 EOF
 }
 
@@ -171,8 +178,13 @@ launch_node() {                           # start node I in the background (own 
     -Dlog4j2.configurationFile="$KDIR/log4j2-server.xml" -Dkafka.logs.dir="$nd/logs" \
     -cp "$(libdir "$I_VERSION")/*" kafka.Kafka "$nd/server.properties" \
     </dev/null >>"$nd/logs/stdout.log" 2>&1 8>&- 9>&- &
-  local n=0
-  until [[ -s $nd/pid ]]; do ((++n < 100)) || die "node $1 did not start"; sleep 0.05; done
+  # Wait for the exec (until then the pid is the wrapper shell's) or an early death.
+  local n=0 pid
+  until node_pid "$1" >/dev/null; do
+    pid=$(cat "$nd/pid" 2>/dev/null) && ! kill -0 "$pid" 2>/dev/null && break
+    ((++n < 100)) || break                # wait_ready reports what went wrong
+    sleep 0.05
+  done
 }
 
 node_failed() {                           # node_failed I MESSAGE: error + log tail
@@ -211,10 +223,12 @@ wait_ready() {
   done
 }
 
-# kill_nodes SIGNAL I...: signal the live nodes and wait (up to STOP_TIMEOUT for
-# TERM) until they are gone; pid files are removed.
+# stop_nodes I...: SIGTERM the listed live nodes, wait until they are gone, SIGKILL
+# what is left after STOP_TIMEOUT. A broker's controlled shutdown needs a controller
+# quorum: once a majority of the instance's nodes has exited, the rest can never
+# finish, so they get only a short grace. Pid files are removed.
 stop_nodes() {
-  local i pid left deadline=$((SECONDS + STOP_TIMEOUT))
+  local i pid left deadline=$((SECONDS + STOP_TIMEOUT)) why="after ${STOP_TIMEOUT}s"
   for i in "$@"; do
     if pid=$(node_pid "$i"); then kill -TERM "$pid" 2>/dev/null || true; fi
   done
@@ -222,8 +236,11 @@ stop_nodes() {
     left=()
     for i in "$@"; do node_pid "$i" >/dev/null && left+=("$i"); done
     ((${#left[@]} == 0)) && break
+    if ((I_NODES > 1 && $(live_nodes | wc -l) * 2 <= I_NODES && SECONDS + 3 < deadline)); then
+      deadline=$((SECONDS + 3)) why="with the controller quorum gone"
+    fi
     if ((SECONDS >= deadline)); then
-      log "node(s) ${left[*]} still up after ${STOP_TIMEOUT}s, sending SIGKILL"
+      log "node(s) ${left[*]} of '$NAME' still up $why, sending SIGKILL"
       kill_nodes "${left[@]}"
       break
     fi
@@ -292,7 +309,8 @@ while True:
     if not s.startswith("-"): print(s); break')
   for i in $(all_nodes); do
     write_config "$i"
-    "$JAVA" "${TOOL_OPTS[@]}" -Dlog4j2.configurationFile="$KDIR/log4j2-tools.xml" \
+    # Short-lived JVM: C1 only and serial GC cut its CPU time by about a third.
+    "$JAVA" -Xmx256m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Dlog4j2.configurationFile="$KDIR/log4j2-tools.xml" \
       -cp "$(libdir "$I_VERSION")/*" kafka.tools.StorageTool format -t "$cid" \
       -c "$(ndir "$i")/server.properties" >"$(ndir "$i")/logs/format.log" 2>&1 8>&- 9>&- &
   done
@@ -404,13 +422,13 @@ cmd_tool() {
     -cp "$(libdir "$VERSION")/*" "$class" "$@"
 }
 
-cmd_env() {
+cmd_env() {                               # KEY=value lines, plain unless quoting is needed
   load_instance || { I_NODES=${OPT_NODES:-1} I_PORT=${OPT_PORT:-${KWIRE_KAFKA_PORT:-9092}} I_VERSION=$VERSION; }
-  printf 'KWIRE_KAFKA_VERSION=%q\n' "$I_VERSION"
-  printf 'KWIRE_KAFKA_LIBS=%q\n' "$(libdir "$I_VERSION")"
-  printf 'KWIRE_KAFKA_CLASSPATH=%q\n' "$(libdir "$I_VERSION")/*"
-  printf 'KWIRE_KAFKA_BOOTSTRAP=%q\n' "$(bootstrap)"
-  printf 'KWIRE_KAFKA_INSTANCE_DIR=%q\n' "$INST"
+  local kv
+  for kv in "VERSION=$I_VERSION" "LIBS=$(libdir "$I_VERSION")" "CLASSPATH=$(libdir "$I_VERSION")/*" \
+    "BOOTSTRAP=$(bootstrap)" "INSTANCE_DIR=$INST"; do
+    if [[ ${kv#*=} =~ ^[A-Za-z0-9_./:,@*+=-]*$ ]]; then echo "KWIRE_KAFKA_$kv"; else printf 'KWIRE_KAFKA_%s=%q\n' "${kv%%=*}" "${kv#*=}"; fi
+  done
 }
 
 # ---------------------------------------------------------------- main

@@ -1,1 +1,4 @@
-//! Integration tests.
+//! Integration tests against a real Apache Kafka broker. Run through
+//! `scripts/test.sh`, which starts the brokers; see `lib.rs` for the settings.
+
+mod cluster;

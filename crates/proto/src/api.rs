@@ -37,6 +37,11 @@ impl Versions {
 pub const KWIRE_VERSIONS: &[(ApiKey, Versions)] = &[
     (ApiKey::Metadata, Versions::new(1, 12)),
     (ApiKey::ApiVersions, Versions::new(0, 3)),
+    (ApiKey::CreateTopics, Versions::new(2, 7)),
+    (ApiKey::DeleteTopics, Versions::new(1, 6)),
+    (ApiKey::CreatePartitions, Versions::new(0, 3)),
+    (ApiKey::DescribeConfigs, Versions::new(1, 4)),
+    (ApiKey::IncrementalAlterConfigs, Versions::new(0, 1)),
 ];
 
 /// The range kwire supports for `key`, or `None` if kwire does not use that API.

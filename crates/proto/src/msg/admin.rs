@@ -1,0 +1,492 @@
+//! Topic and config administration: CreateTopics (19), DeleteTopics (20),
+//! CreatePartitions (37), DescribeConfigs (32), IncrementalAlterConfigs (44).
+
+use bytes::Bytes;
+use kafka_protocol::messages::{
+    CreatePartitionsRequest, CreateTopicsRequest, DeleteTopicsRequest, DescribeConfigsRequest,
+    IncrementalAlterConfigsRequest,
+};
+
+use crate::api::ApiKey;
+use crate::wire::Reader;
+use crate::{DecodeError, ErrorCode, Request, Response};
+
+/// Per-topic (or per-resource) outcome of an admin request.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TopicResult {
+    /// Topic (or resource) name; `None` only for DeleteTopics by id.
+    pub name: Option<String>,
+    /// Topic id when the broker reports one.
+    pub topic_id: [u8; 16],
+    /// Outcome.
+    pub error_code: ErrorCode,
+    /// The broker's explanation.
+    pub error_message: Option<String>,
+}
+
+/// CreateTopics result for one topic.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CreatedTopic {
+    /// Outcome, name, id, message.
+    pub result: TopicResult,
+    /// Partitions created (v5+; -1 if unknown).
+    pub num_partitions: i32,
+    /// Replication factor (v5+; -1 if unknown).
+    pub replication_factor: i16,
+    /// Configs of the new topic (v5+).
+    pub configs: Vec<ConfigEntry>,
+}
+
+/// One configuration value as the broker reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ConfigEntry {
+    /// Key.
+    pub name: String,
+    /// Value (null for sensitive values).
+    pub value: Option<String>,
+    /// Read-only.
+    pub read_only: bool,
+    /// Where the value comes from (Kafka's ConfigSource: 1 topic, 4 static broker, 5 default, …).
+    pub source: i8,
+    /// Sensitive (password-like).
+    pub sensitive: bool,
+}
+
+/// Decoded CreateTopics response.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CreateTopicsResponse {
+    /// Throttle.
+    pub throttle_time_ms: i32,
+    /// One per requested topic.
+    pub topics: Vec<CreatedTopic>,
+}
+
+impl Response for CreateTopicsResponse {
+    fn decode(body: Bytes, v: i16) -> Result<Self, DecodeError> {
+        let flex = v >= 5;
+        let mut r = Reader::new(body);
+        let throttle_time_ms = if v >= 2 { r.i32()? } else { 0 };
+        let topics = r.array(flex, 4, |r| {
+            let name = r.string(flex)?;
+            let topic_id = if v >= 7 { r.uuid()? } else { [0; 16] };
+            let error_code = ErrorCode(r.i16()?);
+            let error_message = if v >= 1 { r.nullable_string(flex)? } else { None };
+            let mut t = CreatedTopic {
+                result: TopicResult {
+                    name: Some(name),
+                    topic_id,
+                    error_code,
+                    error_message,
+                },
+                num_partitions: -1,
+                replication_factor: -1,
+                configs: Vec::new(),
+            };
+            if v >= 5 {
+                t.num_partitions = r.i32()?;
+                t.replication_factor = r.i16()?;
+                t.configs = r
+                    .nullable_array_len(flex, 5)?
+                    .map(|n| -> Result<Vec<ConfigEntry>, DecodeError> {
+                        let mut out = Vec::with_capacity(n.min(256));
+                        for _ in 0..n {
+                            let c = ConfigEntry {
+                                name: r.string(flex)?,
+                                value: r.nullable_string(flex)?,
+                                read_only: r.bool()?,
+                                source: r.i8()?,
+                                sensitive: r.bool()?,
+                            };
+                            r.skip_tagged_fields(flex)?;
+                            out.push(c);
+                        }
+                        Ok(out)
+                    })
+                    .transpose()?
+                    .unwrap_or_default();
+            }
+            r.skip_tagged_fields(flex)?;
+            Ok(t)
+        })?;
+        r.skip_tagged_fields(flex)?;
+        Ok(CreateTopicsResponse {
+            throttle_time_ms,
+            topics,
+        })
+    }
+}
+
+/// Decoded DeleteTopics response.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DeleteTopicsResponse {
+    /// Throttle.
+    pub throttle_time_ms: i32,
+    /// One per requested topic.
+    pub topics: Vec<TopicResult>,
+}
+
+impl Response for DeleteTopicsResponse {
+    fn decode(body: Bytes, v: i16) -> Result<Self, DecodeError> {
+        let flex = v >= 4;
+        let mut r = Reader::new(body);
+        let throttle_time_ms = if v >= 1 { r.i32()? } else { 0 };
+        let topics = r.array(flex, 3, |r| {
+            let name = r.nullable_string(flex)?;
+            let topic_id = if v >= 6 { r.uuid()? } else { [0; 16] };
+            let error_code = ErrorCode(r.i16()?);
+            let error_message = if v >= 5 { r.nullable_string(flex)? } else { None };
+            r.skip_tagged_fields(flex)?;
+            Ok(TopicResult {
+                name,
+                topic_id,
+                error_code,
+                error_message,
+            })
+        })?;
+        r.skip_tagged_fields(flex)?;
+        Ok(DeleteTopicsResponse {
+            throttle_time_ms,
+            topics,
+        })
+    }
+}
+
+/// Decoded CreatePartitions response.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CreatePartitionsResponse {
+    /// Throttle.
+    pub throttle_time_ms: i32,
+    /// One per topic.
+    pub topics: Vec<TopicResult>,
+}
+
+impl Response for CreatePartitionsResponse {
+    fn decode(body: Bytes, v: i16) -> Result<Self, DecodeError> {
+        let flex = v >= 2;
+        let mut r = Reader::new(body);
+        let throttle_time_ms = r.i32()?;
+        let topics = r.array(flex, 4, |r| {
+            let t = TopicResult {
+                name: Some(r.string(flex)?),
+                topic_id: [0; 16],
+                error_code: ErrorCode(r.i16()?),
+                error_message: r.nullable_string(flex)?,
+            };
+            r.skip_tagged_fields(flex)?;
+            Ok(t)
+        })?;
+        r.skip_tagged_fields(flex)?;
+        Ok(CreatePartitionsResponse {
+            throttle_time_ms,
+            topics,
+        })
+    }
+}
+
+/// One resource's configs from DescribeConfigs.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ResourceConfigs {
+    /// Outcome for this resource.
+    pub error_code: ErrorCode,
+    /// Explanation.
+    pub error_message: Option<String>,
+    /// Resource type (2 topic, 4 broker, …).
+    pub resource_type: i8,
+    /// Resource name (topic name, broker id).
+    pub resource_name: String,
+    /// Entries.
+    pub configs: Vec<ConfigEntry>,
+}
+
+/// Decoded DescribeConfigs response.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DescribeConfigsResponse {
+    /// Throttle.
+    pub throttle_time_ms: i32,
+    /// One per resource.
+    pub resources: Vec<ResourceConfigs>,
+}
+
+impl Response for DescribeConfigsResponse {
+    fn decode(body: Bytes, v: i16) -> Result<Self, DecodeError> {
+        let flex = v >= 4;
+        let mut r = Reader::new(body);
+        let throttle_time_ms = r.i32()?;
+        let resources = r.array(flex, 6, |r| {
+            let error_code = ErrorCode(r.i16()?);
+            let error_message = r.nullable_string(flex)?;
+            let resource_type = r.i8()?;
+            let resource_name = r.string(flex)?;
+            let configs = r.array(flex, 5, |r| {
+                let name = r.string(flex)?;
+                let value = r.nullable_string(flex)?;
+                let read_only = r.bool()?;
+                let mut source = -1;
+                if v == 0 {
+                    // is_default in v0
+                    if r.bool()? {
+                        source = 5;
+                    }
+                } else {
+                    source = r.i8()?;
+                }
+                let sensitive = r.bool()?;
+                if v >= 1 {
+                    r.array(flex, 3, |r| {
+                        r.string(flex)?;
+                        r.nullable_string(flex)?;
+                        r.i8()?;
+                        r.skip_tagged_fields(flex)
+                    })?;
+                }
+                if v >= 3 {
+                    r.i8()?; // config_type
+                    r.nullable_string(flex)?; // documentation
+                }
+                r.skip_tagged_fields(flex)?;
+                Ok(ConfigEntry {
+                    name,
+                    value,
+                    read_only,
+                    source,
+                    sensitive,
+                })
+            })?;
+            r.skip_tagged_fields(flex)?;
+            Ok(ResourceConfigs {
+                error_code,
+                error_message,
+                resource_type,
+                resource_name,
+                configs,
+            })
+        })?;
+        r.skip_tagged_fields(flex)?;
+        Ok(DescribeConfigsResponse {
+            throttle_time_ms,
+            resources,
+        })
+    }
+}
+
+/// Decoded IncrementalAlterConfigs response.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct IncrementalAlterConfigsResponse {
+    /// Throttle.
+    pub throttle_time_ms: i32,
+    /// One per resource (configs left empty).
+    pub resources: Vec<ResourceConfigs>,
+}
+
+impl Response for IncrementalAlterConfigsResponse {
+    fn decode(body: Bytes, v: i16) -> Result<Self, DecodeError> {
+        let flex = v >= 1;
+        let mut r = Reader::new(body);
+        let throttle_time_ms = r.i32()?;
+        let resources = r.array(flex, 5, |r| {
+            let res = ResourceConfigs {
+                error_code: ErrorCode(r.i16()?),
+                error_message: r.nullable_string(flex)?,
+                resource_type: r.i8()?,
+                resource_name: r.string(flex)?,
+                configs: Vec::new(),
+            };
+            r.skip_tagged_fields(flex)?;
+            Ok(res)
+        })?;
+        r.skip_tagged_fields(flex)?;
+        Ok(IncrementalAlterConfigsResponse {
+            throttle_time_ms,
+            resources,
+        })
+    }
+}
+
+impl Request for CreateTopicsRequest {
+    const KEY: ApiKey = ApiKey::CreateTopics;
+    type Response = CreateTopicsResponse;
+}
+
+impl Request for DeleteTopicsRequest {
+    const KEY: ApiKey = ApiKey::DeleteTopics;
+    type Response = DeleteTopicsResponse;
+}
+
+impl Request for CreatePartitionsRequest {
+    const KEY: ApiKey = ApiKey::CreatePartitions;
+    type Response = CreatePartitionsResponse;
+}
+
+impl Request for DescribeConfigsRequest {
+    const KEY: ApiKey = ApiKey::DescribeConfigs;
+    type Response = DescribeConfigsResponse;
+}
+
+impl Request for IncrementalAlterConfigsRequest {
+    const KEY: ApiKey = ApiKey::IncrementalAlterConfigs;
+    type Response = IncrementalAlterConfigsResponse;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::msg::testutil::*;
+    use kafka_protocol::messages::{
+        TopicName, create_partitions_response as cp, create_topics_response as ct,
+        delete_topics_response as dt, describe_configs_response as dc,
+        incremental_alter_configs_response as iac,
+    };
+
+    fn tn(s: &str) -> TopicName {
+        TopicName(sb(s))
+    }
+
+    #[test]
+    fn create_topics_all_versions() {
+        for v in 2..=7 {
+            let mut m = ct::CreateTopicsResponse::default();
+            m.throttle_time_ms = 12;
+            let mut a = ct::CreatableTopicResult::default();
+            a.name = tn("alpha");
+            a.error_code = 36;
+            a.error_message = Some(sb("Topic 'alpha' already exists."));
+            let mut b = ct::CreatableTopicResult::default();
+            b.name = tn("beta");
+            if v >= 7 {
+                b.topic_id = uuid::Uuid::from_bytes([7; 16]);
+            }
+            if v >= 5 {
+                b.num_partitions = 3;
+                b.replication_factor = 2;
+                let mut c = ct::CreatableTopicConfigs::default();
+                c.name = sb("retention.ms");
+                c.value = Some(sb("1000"));
+                c.config_source = 1;
+                b.configs = Some(vec![c]);
+                b.topic_config_error_code = 0;
+            }
+            m.topics = vec![a, b];
+            let bytes = encode(&m, v);
+            let d = CreateTopicsResponse::decode(bytes.clone(), v).unwrap();
+            assert_eq!(d.throttle_time_ms, 12);
+            assert_eq!(d.topics.len(), 2);
+            assert_eq!(d.topics[0].result.name.as_deref(), Some("alpha"));
+            assert_eq!(d.topics[0].result.error_code, ErrorCode::TOPIC_ALREADY_EXISTS);
+            assert_eq!(d.topics[0].result.error_message.as_deref(), Some("Topic 'alpha' already exists."));
+            assert_eq!(d.topics[1].result.name.as_deref(), Some("beta"));
+            if v >= 7 {
+                assert_eq!(d.topics[1].result.topic_id, [7; 16]);
+            }
+            if v >= 5 {
+                assert_eq!((d.topics[1].num_partitions, d.topics[1].replication_factor), (3, 2));
+                assert_eq!(d.topics[1].configs[0].name, "retention.ms");
+                assert_eq!(d.topics[1].configs[0].value.as_deref(), Some("1000"));
+                assert_eq!(d.topics[1].configs[0].source, 1);
+            }
+            all_prefixes_fail(&bytes, |b| CreateTopicsResponse::decode(b, v));
+        }
+    }
+
+    #[test]
+    fn delete_topics_all_versions() {
+        for v in 1..=6 {
+            let mut m = dt::DeleteTopicsResponse::default();
+            m.throttle_time_ms = 3;
+            let mut a = dt::DeletableTopicResult::default();
+            a.name = Some(tn("gone"));
+            a.error_code = 3;
+            if v >= 5 {
+                a.error_message = Some(sb("nope"));
+            }
+            if v >= 6 {
+                a.topic_id = uuid::Uuid::from_bytes([1; 16]);
+            }
+            m.responses = vec![a];
+            let bytes = encode(&m, v);
+            let d = DeleteTopicsResponse::decode(bytes.clone(), v).unwrap();
+            assert_eq!(d.throttle_time_ms, 3);
+            assert_eq!(d.topics[0].name.as_deref(), Some("gone"));
+            assert_eq!(d.topics[0].error_code, ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+            assert_eq!(d.topics[0].error_message.as_deref(), (v >= 5).then_some("nope"));
+            if v >= 6 {
+                assert_eq!(d.topics[0].topic_id, [1; 16]);
+            }
+            all_prefixes_fail(&bytes, |b| DeleteTopicsResponse::decode(b, v));
+        }
+    }
+
+    #[test]
+    fn create_partitions_all_versions() {
+        for v in 0..=3 {
+            let mut m = cp::CreatePartitionsResponse::default();
+            let mut a = cp::CreatePartitionsTopicResult::default();
+            a.name = tn("t");
+            a.error_code = 37;
+            a.error_message = Some(sb("Topic currently has 3 partitions, which is higher than the requested 2."));
+            m.results = vec![a];
+            let bytes = encode(&m, v);
+            let d = CreatePartitionsResponse::decode(bytes.clone(), v).unwrap();
+            assert_eq!(d.topics[0].name.as_deref(), Some("t"));
+            assert_eq!(d.topics[0].error_code, ErrorCode::INVALID_PARTITIONS);
+            assert!(d.topics[0].error_message.as_deref().unwrap().contains("higher"));
+            all_prefixes_fail(&bytes, |b| CreatePartitionsResponse::decode(b, v));
+        }
+    }
+
+    #[test]
+    fn describe_configs_all_versions() {
+        for v in 1..=4 {
+            let mut m = dc::DescribeConfigsResponse::default();
+            let mut res = dc::DescribeConfigsResult::default();
+            res.resource_type = 2;
+            res.resource_name = sb("t");
+            let mut c = dc::DescribeConfigsResourceResult::default();
+            c.name = sb("min.insync.replicas");
+            c.value = Some(sb("2"));
+            c.config_source = 4;
+            let mut syn = dc::DescribeConfigsSynonym::default();
+            syn.name = sb("min.insync.replicas");
+            syn.value = Some(sb("2"));
+            syn.source = 4;
+            c.synonyms = vec![syn];
+            if v >= 3 {
+                c.config_type = 3;
+                c.documentation = Some(sb("docs"));
+            }
+            let mut s = dc::DescribeConfigsResourceResult::default();
+            s.name = sb("sasl.jaas.config");
+            s.value = None;
+            s.is_sensitive = true;
+            s.read_only = true;
+            res.configs = vec![c, s];
+            m.results = vec![res];
+            let bytes = encode(&m, v);
+            let d = DescribeConfigsResponse::decode(bytes.clone(), v).unwrap();
+            let r = &d.resources[0];
+            assert_eq!((r.resource_type, r.resource_name.as_str()), (2, "t"));
+            assert_eq!(r.configs[0].name, "min.insync.replicas");
+            assert_eq!(r.configs[0].value.as_deref(), Some("2"));
+            assert_eq!(r.configs[0].source, 4);
+            assert!(r.configs[1].sensitive && r.configs[1].read_only && r.configs[1].value.is_none());
+            all_prefixes_fail(&bytes, |b| DescribeConfigsResponse::decode(b, v));
+        }
+    }
+
+    #[test]
+    fn incremental_alter_configs_all_versions() {
+        for v in 0..=1 {
+            let mut m = iac::IncrementalAlterConfigsResponse::default();
+            let mut a = iac::AlterConfigsResourceResponse::default();
+            a.error_code = 40;
+            a.error_message = Some(sb("Unknown topic config name: bogus"));
+            a.resource_type = 2;
+            a.resource_name = sb("t");
+            m.responses = vec![a];
+            let bytes = encode(&m, v);
+            let d = IncrementalAlterConfigsResponse::decode(bytes.clone(), v).unwrap();
+            assert_eq!(d.resources[0].error_code, ErrorCode::INVALID_CONFIG);
+            assert_eq!(d.resources[0].resource_name, "t");
+            all_prefixes_fail(&bytes, |b| IncrementalAlterConfigsResponse::decode(b, v));
+        }
+    }
+}

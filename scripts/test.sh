@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# scripts/test.sh — the README's test command, and what CI runs (.ci/run).
+#
+# Builds everything, checks formatting and lints, starts real Apache Kafka
+# brokers (a single node and a 3-node KRaft cluster, on their own ports so a
+# developer's broker on 9092 is left alone), runs the unit and integration
+# tests, then stops only the brokers it started.
+#
+#   scripts/test.sh              everything
+#   scripts/test.sh --no-lint    skip fmt/clippy
+#   scripts/test.sh -- FILTER    pass a test-name filter to cargo test
+#
+# Environment: KWIRE_TEST_PORT (39092; the 3-node cluster uses +200..+202),
+# KWIRE_KAFKA_VERSION (see scripts/kafka.sh).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+KAFKA="$ROOT/scripts/kafka.sh"
+PORT1=${KWIRE_TEST_PORT:-39092}
+PORT3=$((PORT1 + 200))
+NAME1=kwire-test-1
+NAME3=kwire-test-3
+LINT=1
+FILTER=()
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --no-lint) LINT=0 ;;
+    --) shift; FILTER=("$@"); break ;;
+    *) echo "usage: scripts/test.sh [--no-lint] [-- FILTER]" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+t0=$SECONDS
+
+step "toolchain"
+command -v cargo >/dev/null || { echo "cargo not found: install Rust (https://rustup.rs)" >&2; exit 1; }
+command -v java >/dev/null || { echo "java not found: install a JDK 17+" >&2; exit 1; }
+cargo --version >&2
+java -version 2>&1 | head -1 >&2
+
+step "peer tools for interop tests"
+"$ROOT/scripts/install-peers.sh"
+
+if [[ $LINT == 1 ]]; then
+  step "cargo fmt --check"
+  cargo fmt --all -- --check
+  step "cargo clippy"
+  cargo clippy --workspace --all-targets -- -D warnings
+fi
+
+step "build"
+cargo build --workspace --all-targets
+
+started=()
+cleanup() {
+  local rc=$?
+  for n in "${started[@]}"; do
+    "$KAFKA" stop --name "$n" >&2 || true
+  done
+  exit $rc
+}
+trap cleanup EXIT INT TERM
+
+step "brokers (Kafka ${KWIRE_KAFKA_VERSION:-4.4.0})"
+"$KAFKA" fetch >/dev/null
+for spec in "$NAME1 1 $PORT1" "$NAME3 3 $PORT3"; do
+  read -r name nodes port <<<"$spec"
+  if ! "$KAFKA" status --name "$name" >/dev/null 2>&1; then
+    started+=("$name")
+  fi
+  # Start both at once: they need ~10-30 s each, mostly JVM warm-up.
+  "$KAFKA" start --name "$name" --nodes "$nodes" --port "$port" >&2 &
+done
+wait -n || { wait; echo "a broker failed to start" >&2; exit 1; }
+wait -n || { wait; echo "a broker failed to start" >&2; exit 1; }
+
+export KWIRE_TEST_BOOTSTRAP=127.0.0.1:$PORT1
+export KWIRE_TEST_BOOTSTRAP_3=127.0.0.1:$PORT3,127.0.0.1:$((PORT3 + 1)),127.0.0.1:$((PORT3 + 2))
+export KWIRE_TEST_CLUSTER3_NAME=$NAME3
+export KWIRE_TEST_CLUSTER1_NAME=$NAME1
+
+step "unit + integration tests"
+cargo test --workspace -- "${FILTER[@]}"
+
+step "done in $((SECONDS - t0)) s"
