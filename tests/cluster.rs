@@ -16,12 +16,8 @@ fn single_node_lists_broker_1() {
 fn three_node_cluster_lists_three_brokers() {
     let run = kwire(&bootstrap3(), &["cluster", "--format", "json"]).ok();
     let doc = run.json();
-    let mut ids: Vec<i64> = doc["brokers"]
-        .as_array()
-        .expect("brokers")
-        .iter()
-        .map(|b| b["id"].as_i64().expect("id"))
-        .collect();
+    let mut ids: Vec<i64> =
+        doc["brokers"].as_array().expect("brokers").iter().map(|b| b["id"].as_i64().expect("id")).collect();
     ids.sort();
     assert_eq!(ids, vec![1, 2, 3], "{doc}");
 }
@@ -32,16 +28,9 @@ fn text_output_and_api_versions() {
     assert!(run.stdout.contains("Cluster id: "), "{}", run.stdout);
     assert!(run.stdout.contains("127.0.0.1"), "{}", run.stdout);
     // Metadata and ApiVersions are negotiated with every broker.
-    let metadata_line = run
-        .stdout
-        .lines()
-        .find(|l| l.starts_with("Metadata "))
-        .expect("Metadata row");
-    let using: i32 = metadata_line
-        .split_whitespace()
-        .last()
-        .and_then(|v| v.parse().ok())
-        .expect("negotiated version");
+    let metadata_line = run.stdout.lines().find(|l| l.starts_with("Metadata ")).expect("Metadata row");
+    let using: i32 =
+        metadata_line.split_whitespace().last().and_then(|v| v.parse().ok()).expect("negotiated version");
     assert!((1..=12).contains(&using), "{metadata_line}");
 }
 
@@ -58,10 +47,7 @@ fn refused_connection_is_one_line_and_fast() {
 fn unanswered_connect_times_out_within_the_setting() {
     // 10.255.255.1 is unroutable here: the SYN goes nowhere, so only the
     // connect timeout ends the attempt.
-    let run = kwire(
-        "10.255.255.1:9092",
-        &["-X", "socket.connection.setup.timeout.ms=1500", "cluster"],
-    );
+    let run = kwire("10.255.255.1:9092", &["-X", "socket.connection.setup.timeout.ms=1500", "cluster"]);
     let line = run.one_line_error();
     assert!(line.contains("10.255.255.1:9092"), "{line}");
     assert!(run.elapsed.as_secs_f64() < 5.0, "{:?}", run.elapsed);
@@ -85,7 +71,8 @@ fn command_config_file_is_read() {
     std::fs::write(&path, "# a Java-style file\nclient.id = kwire-it\nrequest.timeout.ms: 7000\n").unwrap();
     let p = path.to_str().unwrap();
     kwire(&bootstrap(), &["--command-config", p, "cluster"]).ok();
-    let line = kwire(&bootstrap(), &["--command-config", "/nonexistent/x.properties", "cluster"]).one_line_error();
+    let line =
+        kwire(&bootstrap(), &["--command-config", "/nonexistent/x.properties", "cluster"]).one_line_error();
     assert!(line.contains("/nonexistent/x.properties"), "{line}");
 }
 

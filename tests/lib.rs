@@ -28,20 +28,12 @@ pub fn unique_topic(prefix: &str) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    format!(
-        "{prefix}-{}-{}-{:x}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed),
-        nanos
-    )
+    format!("{prefix}-{}-{}-{:x}", std::process::id(), N.fetch_add(1, Ordering::Relaxed), nanos)
 }
 
 /// Path of the repository root.
 pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(PathBuf::from)
-        .unwrap_or_default()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().map(PathBuf::from).unwrap_or_default()
 }
 
 /// Path of the `kwire` binary built alongside this test executable.
@@ -135,10 +127,8 @@ pub fn kwire_stdin(bootstrap: &str, args: &[&str], stdin: Option<&[u8]>) -> Run 
 
 /// Runs `scripts/kafka.sh` with `args` (for fault tests), panicking on failure.
 pub fn kafka_sh(args: &[&str]) -> String {
-    let out = Command::new(repo_root().join("scripts/kafka.sh"))
-        .args(args)
-        .output()
-        .expect("run scripts/kafka.sh");
+    let out =
+        Command::new(repo_root().join("scripts/kafka.sh")).args(args).output().expect("run scripts/kafka.sh");
     assert!(
         out.status.success(),
         "scripts/kafka.sh {args:?} failed: {}{}",
@@ -151,4 +141,36 @@ pub fn kafka_sh(args: &[&str]) -> String {
 /// Name of the 3-node cluster instance for `scripts/kafka.sh --name`.
 pub fn cluster3_name() -> String {
     std::env::var("KWIRE_TEST_CLUSTER3_NAME").unwrap_or_else(|_| "trio".to_owned())
+}
+
+static TRIO: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+/// Shared use of the 3-node cluster: many tests at once, but never while a
+/// fault test is killing nodes.
+pub fn trio_shared() -> std::sync::RwLockReadGuard<'static, ()> {
+    TRIO.read().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Exclusive use of the 3-node cluster, for tests that kill and restart nodes.
+pub fn trio_exclusive() -> std::sync::RwLockWriteGuard<'static, ()> {
+    TRIO.write().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Polls `f` every 200 ms until it returns true or `timeout` passes.
+pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if f() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Topic names from `kwire topics list`.
+pub fn list_topics(bootstrap: &str) -> Vec<String> {
+    kwire(bootstrap, &["topics", "list"]).ok().stdout.lines().map(str::to_owned).collect()
 }

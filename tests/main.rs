@@ -2,3 +2,4 @@
 //! `scripts/test.sh`, which starts the brokers; see `lib.rs` for the settings.
 
 mod cluster;
+mod topics;

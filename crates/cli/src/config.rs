@@ -21,8 +21,7 @@ impl ClientSettings {
         if let Some(path) = &g.command_config {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read --command-config {}", path.display()))?;
-            let file =
-                Properties::parse(&text).with_context(|| format!("in {}", path.display()))?;
+            let file = Properties::parse(&text).with_context(|| format!("in {}", path.display()))?;
             props.extend(&file);
         }
         for kv in &g.props {
@@ -31,10 +30,7 @@ impl ClientSettings {
         }
         let bootstrap_str = match &g.bootstrap {
             Some(b) => b.clone(),
-            None => props
-                .get("bootstrap.servers")
-                .unwrap_or("127.0.0.1:9092")
-                .to_owned(),
+            None => props.get("bootstrap.servers").unwrap_or("127.0.0.1:9092").to_owned(),
         };
         let bootstrap = parse_bootstrap(&bootstrap_str)?;
         let mut conn = ConnConfig::default();
@@ -50,11 +46,7 @@ impl ClientSettings {
         if let Some(n) = props.get_uint::<usize>("receive.message.max.bytes")? {
             conn.max_frame = n;
         }
-        let mut cluster = ClusterConfig {
-            bootstrap,
-            conn,
-            ..ClusterConfig::default()
-        };
+        let mut cluster = ClusterConfig { bootstrap, conn, ..ClusterConfig::default() };
         if let Some(d) = props.get_ms("metadata.max.age.ms")? {
             cluster.metadata_max_age = d;
         }

@@ -18,11 +18,7 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
                 s.push_str("  ");
             }
             s.push_str(c);
-            let pad = widths
-                .get(i)
-                .copied()
-                .unwrap_or(0)
-                .saturating_sub(c.chars().count());
+            let pad = widths.get(i).copied().unwrap_or(0).saturating_sub(c.chars().count());
             s.extend(std::iter::repeat_n(' ', pad));
         }
         out.push_str(s.trim_end());
@@ -41,10 +37,7 @@ mod tests {
     fn aligns_columns() {
         let t = super::table(
             &["ID", "HOST"],
-            &[
-                vec!["1".into(), "127.0.0.1".into()],
-                vec!["10".into(), "h".into()],
-            ],
+            &[vec!["1".into(), "127.0.0.1".into()], vec!["10".into(), "h".into()]],
         );
         assert_eq!(t, "ID  HOST\n1   127.0.0.1\n10  h\n");
     }

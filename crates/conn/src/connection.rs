@@ -20,9 +20,7 @@ use kwire_proto::frame::FrameDecoder;
 use kwire_proto::kafka_protocol::messages::ApiVersionsRequest;
 use kwire_proto::kafka_protocol::protocol::StrBytes;
 use kwire_proto::msg::api_versions::ApiVersionsResponse;
-use kwire_proto::{
-    ErrorCode, Request, Response, encode_request, peek_correlation_id, split_response,
-};
+use kwire_proto::{ErrorCode, Request, Response, encode_request, peek_correlation_id, split_response};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
@@ -121,10 +119,7 @@ impl Connection {
         let fut = async {
             let targets = tokio::net::lookup_host(addr)
                 .await
-                .map_err(|e| ConnError::Resolve {
-                    addr: addr.to_owned(),
-                    reason: e.to_string(),
-                })?;
+                .map_err(|e| ConnError::Resolve { addr: addr.to_owned(), reason: e.to_string() })?;
             let mut last = None;
             for target in targets {
                 match TcpStream::connect(target).await {
@@ -137,38 +132,22 @@ impl Connection {
             }
             Err(ConnError::Connect {
                 addr: addr.to_owned(),
-                reason: last.map_or_else(
-                    || "address resolved to nothing".to_owned(),
-                    |e| e.to_string(),
-                ),
+                reason: last.map_or_else(|| "address resolved to nothing".to_owned(), |e| e.to_string()),
             })
         };
         match tokio::time::timeout(cfg.connect_timeout, fut.instrument(span)).await {
             Ok(r) => r,
-            Err(_) => Err(ConnError::ConnectTimeout {
-                addr: addr.to_owned(),
-                timeout: cfg.connect_timeout,
-            }),
+            Err(_) => Err(ConnError::ConnectTimeout { addr: addr.to_owned(), timeout: cfg.connect_timeout }),
         }
     }
 
     /// Runs the ApiVersions handshake over an established stream (TCP, TLS,
     /// or an in-memory duplex in tests) and returns the connection.
-    pub async fn handshake<S>(
-        stream: S,
-        addr: &str,
-        cfg: &ConnConfig,
-    ) -> Result<Connection, ConnError>
+    pub async fn handshake<S>(stream: S, addr: &str, cfg: &ConnConfig) -> Result<Connection, ConnError>
     where
         S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
     {
-        let raw = Connection::spawn(
-            stream,
-            addr,
-            cfg,
-            ApiVersionsResponse::default(),
-            Vec::new(),
-        );
+        let raw = Connection::spawn(stream, addr, cfg, ApiVersionsResponse::default(), Vec::new());
         let mut req = ApiVersionsRequest::default();
         req.client_software_name = StrBytes::from_string(cfg.software_name.clone());
         req.client_software_version = StrBytes::from_string(cfg.software_version.clone());
@@ -176,10 +155,7 @@ impl Connection {
         let mut resp = raw.send_version(&req, ours.max).await?;
         if resp.error_code == ErrorCode::UNSUPPORTED_VERSION {
             // The broker listed what it supports in a v0 body; retry once with that.
-            let Some(v) = resp
-                .range(ApiKey::ApiVersions)
-                .and_then(|b| ours.highest_common(b))
-            else {
+            let Some(v) = resp.range(ApiKey::ApiVersions).and_then(|b| ours.highest_common(b)) else {
                 return Err(ConnError::UnsupportedApi {
                     addr: addr.to_owned(),
                     api: ApiKey::ApiVersions,
@@ -190,10 +166,7 @@ impl Connection {
             resp = raw.send_version(&req, v).await?;
         }
         if resp.error_code.is_err() {
-            return Err(ConnError::Handshake {
-                addr: addr.to_owned(),
-                code: resp.error_code,
-            });
+            return Err(ConnError::Handshake { addr: addr.to_owned(), code: resp.error_code });
         }
         let negotiated = KWIRE_VERSIONS
             .iter()
@@ -218,13 +191,7 @@ impl Connection {
     where
         S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
     {
-        Connection::spawn(
-            stream,
-            addr,
-            cfg,
-            ApiVersionsResponse::default(),
-            Vec::new(),
-        )
+        Connection::spawn(stream, addr, cfg, ApiVersionsResponse::default(), Vec::new())
     }
 
     fn spawn<S>(
@@ -302,13 +269,8 @@ impl Connection {
     }
 
     /// Sends `req` at an explicit `version`.
-    pub async fn send_version<R: Request>(
-        &self,
-        req: &R,
-        version: i16,
-    ) -> Result<R::Response, ConnError> {
-        self.send_with(req, version, self.shared.request_timeout)
-            .await
+    pub async fn send_version<R: Request>(&self, req: &R, version: i16) -> Result<R::Response, ConnError> {
+        self.send_with(req, version, self.shared.request_timeout).await
     }
 
     /// Sends `req` at `version` with a per-request timeout (e.g. a Fetch whose
@@ -331,9 +293,7 @@ impl Connection {
     /// Sends a request the broker will not answer (Produce with `acks=0`).
     /// Completes once the frame is queued for the socket.
     pub async fn send_oneway<R: Request>(&self, req: &R, version: i16) -> Result<(), ConnError> {
-        self.roundtrip(req, R::KEY, version, self.shared.request_timeout, false)
-            .await
-            .map(|_| ())
+        self.roundtrip(req, R::KEY, version, self.shared.request_timeout, false).await.map(|_| ())
     }
 
     /// Encodes and sends `req`; returns the raw response body (after the header).
@@ -354,40 +314,17 @@ impl Connection {
             broker = %self.shared.addr
         );
         async move {
-            let frame = encode_request(
-                api,
-                version,
-                correlation_id,
-                self.shared.client_id.as_deref(),
-                req,
-            )?;
+            let frame = encode_request(api, version, correlation_id, self.shared.client_id.as_deref(), req)?;
             let (tx, rx) = oneshot::channel();
-            let (reply, written) = if expect_response {
-                (Some(tx), None)
-            } else {
-                (None, Some(tx))
-            };
-            let cmd = Cmd {
-                frame,
-                correlation_id,
-                api,
-                version,
-                timeout,
-                reply,
-                written,
-            };
+            let (reply, written) = if expect_response { (Some(tx), None) } else { (None, Some(tx)) };
+            let cmd = Cmd { frame, correlation_id, api, version, timeout, reply, written };
             if self.tx.send(cmd).await.is_err() {
-                return Err(ConnError::NotConnected {
-                    addr: self.shared.addr.clone(),
-                });
+                return Err(ConnError::NotConnected { addr: self.shared.addr.clone() });
             }
             tracing::trace!("queued");
             let result = match rx.await {
                 Ok(r) => r,
-                Err(_) => Err(ConnError::Closed {
-                    addr: self.shared.addr.clone(),
-                    detail: "",
-                }),
+                Err(_) => Err(ConnError::Closed { addr: self.shared.addr.clone(), detail: "" }),
             };
             match &result {
                 Ok(body) => tracing::trace!(bytes = body.len(), "response"),
@@ -423,17 +360,12 @@ impl Driver {
         let mut wbuf = BytesMut::new();
         let mut handles_gone = false;
         let err = loop {
-            if handles_gone && self.inflight.values().all(|p| p.reply.is_none()) && wbuf.is_empty()
-            {
+            if handles_gone && self.inflight.values().all(|p| p.reply.is_none()) && wbuf.is_empty() {
                 // Nobody is left to read a response.
                 break None;
             }
-            let next_deadline = self
-                .inflight
-                .values()
-                .filter(|p| p.reply.is_some())
-                .map(|p| p.deadline)
-                .min();
+            let next_deadline =
+                self.inflight.values().filter(|p| p.reply.is_some()).map(|p| p.deadline).min();
             tokio::select! {
                 r = rd.read_buf(&mut rbuf) => match r {
                     Ok(0) => {
@@ -515,10 +447,7 @@ impl Driver {
                 Ok(Some(f)) => f,
                 Ok(None) => return Ok(()),
                 Err(source) => {
-                    return Err(ConnError::Frame {
-                        addr: self.addr.clone(),
-                        source,
-                    });
+                    return Err(ConnError::Frame { addr: self.addr.clone(), source });
                 }
             };
             let cid = peek_correlation_id(&frame).map_err(|e| ConnError::Desync {
@@ -531,11 +460,10 @@ impl Driver {
                     detail: format!("response with unknown correlation id {cid}"),
                 });
             };
-            let (_, body) =
-                split_response(frame, p.api, p.version).map_err(|e| ConnError::Desync {
-                    addr: self.addr.clone(),
-                    detail: format!("unreadable {:?} response header: {e}", p.api),
-                })?;
+            let (_, body) = split_response(frame, p.api, p.version).map_err(|e| ConnError::Desync {
+                addr: self.addr.clone(),
+                detail: format!("unreadable {:?} response header: {e}", p.api),
+            })?;
             match p.reply {
                 Some(reply) => {
                     // The caller may have gone away (cancelled); that's fine.

@@ -26,9 +26,7 @@ struct Inner {
 
 impl std::fmt::Debug for BrokerPool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BrokerPool")
-            .field("bootstrap", &self.inner.bootstrap)
-            .finish()
+        f.debug_struct("BrokerPool").field("bootstrap", &self.inner.bootstrap).finish()
     }
 }
 
@@ -77,9 +75,7 @@ impl BrokerPool {
 
     /// A live connection to `broker_id`, connecting if needed.
     pub async fn get(&self, broker_id: i32) -> Result<Connection, ConnError> {
-        let addr = self
-            .broker_addr(broker_id)
-            .ok_or(ConnError::UnknownBroker(broker_id))?;
+        let addr = self.broker_addr(broker_id).ok_or(ConnError::UnknownBroker(broker_id))?;
         let slot = {
             let mut slots = lock(&self.inner.slots);
             slots.entry(broker_id).or_default().clone()
@@ -121,16 +117,10 @@ impl BrokerPool {
             }
         }
         match errors.len() {
-            0 => Err(ConnError::NoBootstrap(
-                "no bootstrap servers configured".to_owned(),
-            )),
+            0 => Err(ConnError::NoBootstrap("no bootstrap servers configured".to_owned())),
             1 => Err(errors.remove(0)),
             _ => Err(ConnError::NoBootstrap(
-                errors
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; "),
+                errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
             )),
         }
     }

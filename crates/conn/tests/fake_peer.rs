@@ -20,9 +20,7 @@ async fn read_request(peer: &mut DuplexStream) -> Option<(i16, i16, i32)> {
     let mut b = Bytes::from(body);
     let key = i16::from_be_bytes([b[0], b[1]]);
     let version = i16::from_be_bytes([b[2], b[3]]);
-    let hv = ApiKey::try_from(key)
-        .unwrap()
-        .request_header_version(version);
+    let hv = ApiKey::try_from(key).unwrap().request_header_version(version);
     let h = RequestHeader::decode(&mut b, hv).unwrap();
     Some((key, version, h.correlation_id))
 }
@@ -31,11 +29,7 @@ async fn read_request(peer: &mut DuplexStream) -> Option<(i16, i16, i32)> {
 fn response<M: Encodable>(key: ApiKey, version: i16, cid: i32, m: &M) -> Bytes {
     let mut body = BytesMut::new();
     body.put_i32(cid);
-    let hv = if key == ApiKey::ApiVersions {
-        0
-    } else {
-        key.response_header_version(version)
-    };
+    let hv = if key == ApiKey::ApiVersions { 0 } else { key.response_header_version(version) };
     if hv >= 1 {
         body.put_u8(0); // no tagged fields
     }
@@ -70,10 +64,7 @@ fn metadata_body(tag: i32) -> MetadataResponse {
 }
 
 fn cfg() -> ConnConfig {
-    ConnConfig {
-        request_timeout: Duration::from_secs(5),
-        ..ConnConfig::default()
-    }
+    ConnConfig { request_timeout: Duration::from_secs(5), ..ConnConfig::default() }
 }
 
 /// Completes the ApiVersions handshake from the peer side.
@@ -81,24 +72,13 @@ async fn serve_handshake(peer: &mut DuplexStream) {
     let (key, version, cid) = read_request(peer).await.unwrap();
     assert_eq!(key, 18);
     assert_eq!(version, 3);
-    peer.write_all(&response(
-        ApiKey::ApiVersions,
-        version,
-        cid,
-        &api_versions_body(),
-    ))
-    .await
-    .unwrap();
+    peer.write_all(&response(ApiKey::ApiVersions, version, cid, &api_versions_body())).await.unwrap();
 }
 
 async fn connected() -> (Connection, DuplexStream) {
     let (client, mut peer) = tokio::io::duplex(1 << 20);
     let (conn, ()) = tokio::join!(
-        async {
-            Connection::handshake(client, "fake:9092", &cfg())
-                .await
-                .unwrap()
-        },
+        async { Connection::handshake(client, "fake:9092", &cfg()).await.unwrap() },
         serve_handshake(&mut peer)
     );
     (conn, peer)
@@ -128,14 +108,10 @@ async fn handshake_falls_back_when_broker_rejects_api_versions_v3() {
         let mut r = api_versions_body();
         r.error_code = 35;
         r.api_keys[0].max_version = 2;
-        peer.write_all(&response(ApiKey::ApiVersions, 0, cid, &r))
-            .await
-            .unwrap();
+        peer.write_all(&response(ApiKey::ApiVersions, 0, cid, &r)).await.unwrap();
         let (_, v, cid) = read_request(&mut peer).await.unwrap();
         assert_eq!(v, 2);
-        peer.write_all(&response(ApiKey::ApiVersions, 2, cid, &api_versions_body()))
-            .await
-            .unwrap();
+        peer.write_all(&response(ApiKey::ApiVersions, 2, cid, &api_versions_body())).await.unwrap();
         peer
     };
     let cfg = cfg();
@@ -216,9 +192,7 @@ async fn unknown_correlation_id_fails_every_waiter() {
     for _ in 0..5 {
         v = read_request(&mut peer).await.unwrap().1;
     }
-    peer.write_all(&response(ApiKey::Metadata, v, 987_654, &metadata_body(0)))
-        .await
-        .unwrap();
+    peer.write_all(&response(ApiKey::Metadata, v, 987_654, &metadata_body(0))).await.unwrap();
     for c in calls {
         let err = c.await.unwrap().unwrap_err();
         assert!(matches!(err, ConnError::Desync { .. }), "{err}");
@@ -246,10 +220,7 @@ async fn hang_up_mid_frame_fails_every_waiter() {
     drop(peer);
     for c in calls {
         let err = c.await.unwrap().unwrap_err();
-        assert!(
-            matches!(err, ConnError::Closed { detail, .. } if detail.contains("middle")),
-            "{err}"
-        );
+        assert!(matches!(err, ConnError::Closed { detail, .. } if detail.contains("middle")), "{err}");
     }
 }
 
@@ -269,21 +240,16 @@ async fn timeout_evicts_the_entry_and_late_response_is_dropped() {
     let (conn, mut peer) = connected().await;
     let v = conn.version(ApiKey::Metadata).unwrap();
     let c = conn.clone();
-    let call =
-        tokio::spawn(async move { c.send_with(&md_req(), v, Duration::from_millis(100)).await });
+    let call = tokio::spawn(async move { c.send_with(&md_req(), v, Duration::from_millis(100)).await });
     let (_, _, cid) = read_request(&mut peer).await.unwrap();
     let err = call.await.unwrap().unwrap_err();
     assert!(matches!(err, ConnError::Timeout { .. }), "{err}");
     // The late answer arrives and is dropped; the connection still works.
-    peer.write_all(&response(ApiKey::Metadata, v, cid, &metadata_body(1)))
-        .await
-        .unwrap();
+    peer.write_all(&response(ApiKey::Metadata, v, cid, &metadata_body(1))).await.unwrap();
     let c = conn.clone();
     let call = tokio::spawn(async move { c.send(&md_req()).await });
     let (_, v2, cid2) = read_request(&mut peer).await.unwrap();
-    peer.write_all(&response(ApiKey::Metadata, v2, cid2, &metadata_body(2)))
-        .await
-        .unwrap();
+    peer.write_all(&response(ApiKey::Metadata, v2, cid2, &metadata_body(2))).await.unwrap();
     assert_eq!(call.await.unwrap().unwrap().controller_id, 2);
     assert!(!conn.is_closed());
 }
@@ -311,9 +277,7 @@ async fn malformed_body_fails_only_that_request() {
 
 #[tokio::test]
 async fn connect_refused_names_the_address() {
-    let err = Connection::connect("127.0.0.1:1", &cfg())
-        .await
-        .unwrap_err();
+    let err = Connection::connect("127.0.0.1:1", &cfg()).await.unwrap_err();
     let msg = err.to_string();
     assert!(msg.contains("127.0.0.1:1"), "{msg}");
     assert!(msg.to_lowercase().contains("refused"), "{msg}");

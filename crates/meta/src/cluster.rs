@@ -152,9 +152,7 @@ pub struct Cluster {
 
 impl std::fmt::Debug for Cluster {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Cluster")
-            .field("bootstrap", &self.inner.cfg.bootstrap)
-            .finish()
+        f.debug_struct("Cluster").field("bootstrap", &self.inner.cfg.bootstrap).finish()
     }
 }
 
@@ -163,12 +161,7 @@ impl Cluster {
     pub fn new(cfg: ClusterConfig) -> Self {
         let pool = BrokerPool::new(cfg.bootstrap.clone(), cfg.conn.clone());
         Cluster {
-            inner: Arc::new(Inner {
-                cfg,
-                pool,
-                topics: Mutex::new(HashMap::new()),
-                last: Mutex::new(None),
-            }),
+            inner: Arc::new(Inner { cfg, pool, topics: Mutex::new(HashMap::new()), last: Mutex::new(None) }),
         }
     }
 
@@ -206,10 +199,7 @@ impl Cluster {
     /// Fetches metadata for `topics` (`None`: every topic; `Some(&[])`: brokers
     /// only) from any broker, updating the cache and the pool's broker addresses.
     /// Connection failures move on to the next broker.
-    pub async fn fetch_metadata(
-        &self,
-        topics: Option<&[String]>,
-    ) -> Result<Arc<Metadata>, MetaError> {
+    pub async fn fetch_metadata(&self, topics: Option<&[String]>) -> Result<Arc<Metadata>, MetaError> {
         self.fetch_metadata_opts(topics, false).await
     }
 
@@ -249,25 +239,13 @@ impl Cluster {
 
     fn absorb(&self, resp: MetadataResponse) -> Arc<Metadata> {
         let now = Instant::now();
-        let mut md = Metadata {
-            cluster_id: resp.cluster_id,
-            controller_id: resp.controller_id,
-            ..Default::default()
-        };
+        let mut md =
+            Metadata { cluster_id: resp.cluster_id, controller_id: resp.controller_id, ..Default::default() };
         for b in resp.brokers {
-            md.brokers.insert(
-                b.node_id,
-                BrokerInfo {
-                    id: b.node_id,
-                    host: b.host,
-                    port: b.port,
-                    rack: b.rack,
-                },
-            );
+            md.brokers
+                .insert(b.node_id, BrokerInfo { id: b.node_id, host: b.host, port: b.port, rack: b.rack });
         }
-        self.inner
-            .pool
-            .set_brokers(md.brokers.values().map(|b| (b.id, b.addr())));
+        self.inner.pool.set_brokers(md.brokers.values().map(|b| (b.id, b.addr())));
         let mut cache = lock(&self.inner.topics);
         for t in resp.topics {
             let Some(name) = t.name else { continue };
@@ -296,13 +274,7 @@ impl Cluster {
                 internal: t.is_internal,
                 partitions,
             });
-            cache.insert(
-                name.clone(),
-                Cached {
-                    topic: info.clone(),
-                    at: now,
-                },
-            );
+            cache.insert(name.clone(), Cached { topic: info.clone(), at: now });
             md.topics.insert(name, info);
         }
         drop(cache);
@@ -321,16 +293,8 @@ impl Cluster {
         if let Some(t) = md.topics.get(topic) {
             return Ok(t.clone());
         }
-        let code = md
-            .topic_errors
-            .get(topic)
-            .copied()
-            .unwrap_or(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
-        Err(MetaError::Broker {
-            context: format!("topic '{topic}'"),
-            code,
-            message: None,
-        })
+        let code = md.topic_errors.get(topic).copied().unwrap_or(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+        Err(MetaError::Broker { context: format!("topic '{topic}'"), code, message: None })
     }
 
     fn cached_topic(&self, topic: &str) -> Option<Arc<TopicInfo>> {
@@ -400,11 +364,7 @@ pub fn base64_url(bytes: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         let chars = chunk.len() + 1;
         for i in 0..chars {
@@ -423,10 +383,8 @@ mod tests {
         // Kafka prints Uuid as URL-safe base64 without padding: 22 chars.
         let id = [0u8; 16];
         assert_eq!(base64_url(&id), "AAAAAAAAAAAAAAAAAAAAAA");
-        let id = [
-            0xfb, 0xff, 0xbf, 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a,
-            0x0b, 0x0c,
-        ];
+        let id =
+            [0xfb, 0xff, 0xbf, 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c];
         let s = base64_url(&id);
         assert_eq!(s.len(), 22);
         assert!(s.starts_with("-_-_"), "{s}");

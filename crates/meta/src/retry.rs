@@ -85,12 +85,7 @@ mod tests {
             (9999, Fatal),
         ];
         for (code, want) in cases {
-            assert_eq!(
-                classify(ErrorCode(code)),
-                want,
-                "code {code} ({})",
-                ErrorCode(code)
-            );
+            assert_eq!(classify(ErrorCode(code)), want, "code {code} ({})", ErrorCode(code));
         }
     }
 

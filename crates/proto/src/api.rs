@@ -46,10 +46,7 @@ pub const KWIRE_VERSIONS: &[(ApiKey, Versions)] = &[
 
 /// The range kwire supports for `key`, or `None` if kwire does not use that API.
 pub fn kwire_versions(key: ApiKey) -> Option<Versions> {
-    KWIRE_VERSIONS
-        .iter()
-        .find(|(k, _)| *k == key)
-        .map(|(_, v)| *v)
+    KWIRE_VERSIONS.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
 }
 
 /// Kafka's name of an API (`Metadata`, `ApiVersions`, …), or `Unknown(<key>)`.
@@ -69,11 +66,7 @@ pub fn request_header_version(key: ApiKey, version: i16) -> i16 {
 /// always use header v0, so a client that sent a version the broker doesn't
 /// know can still read the error.
 pub fn response_header_version(key: ApiKey, version: i16) -> i16 {
-    if key == ApiKey::ApiVersions {
-        0
-    } else {
-        key.response_header_version(version)
-    }
+    if key == ApiKey::ApiVersions { 0 } else { key.response_header_version(version) }
 }
 
 #[cfg(test)]

@@ -64,9 +64,7 @@ pub enum FrameError {
     #[error("negative frame size {0}")]
     Negative(i32),
     /// The first bytes look like a TLS record, i.e. the peer speaks TLS and we don't.
-    #[error(
-        "peer answered with a TLS record: is this a TLS (SSL) listener? set security.protocol=SSL"
-    )]
+    #[error("peer answered with a TLS record: is this a TLS (SSL) listener? set security.protocol=SSL")]
     TlsOnPlaintext,
 }
 
@@ -223,9 +221,7 @@ impl ErrorCode {
             0 => Cow::Borrowed("NONE"),
             -1 => Cow::Borrowed("UNKNOWN_SERVER_ERROR"),
             code => match ResponseError::try_from_code(code) {
-                Some(ResponseError::Unknown(_)) | None => {
-                    Cow::Owned(format!("UNKNOWN_ERROR_CODE_{code}"))
-                }
+                Some(ResponseError::Unknown(_)) | None => Cow::Owned(format!("UNKNOWN_ERROR_CODE_{code}")),
                 Some(e) => Cow::Owned(screaming_snake(&format!("{e:?}"))),
             },
         }

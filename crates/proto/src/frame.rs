@@ -19,9 +19,7 @@ pub struct FrameDecoder {
 
 impl Default for FrameDecoder {
     fn default() -> Self {
-        FrameDecoder {
-            max: DEFAULT_MAX_FRAME,
-        }
+        FrameDecoder { max: DEFAULT_MAX_FRAME }
     }
 }
 
@@ -58,10 +56,7 @@ impl FrameDecoder {
             if looks_like_tls(buf) {
                 return Err(FrameError::TlsOnPlaintext);
             }
-            return Err(FrameError::TooLarge {
-                size: size as u64,
-                max: self.max,
-            });
+            return Err(FrameError::TooLarge { size: size as u64, max: self.max });
         }
         Ok(Some(size))
     }
@@ -111,10 +106,7 @@ mod tests {
         b.put_slice(b"ab");
         assert_eq!(d.decode(&mut b), Ok(None));
         b.put_slice(b"c");
-        assert_eq!(
-            d.decode(&mut b).unwrap().unwrap(),
-            Bytes::from_static(b"abc")
-        );
+        assert_eq!(d.decode(&mut b).unwrap().unwrap(), Bytes::from_static(b"abc"));
         assert!(b.is_empty());
     }
 
@@ -123,13 +115,7 @@ mod tests {
         let d = FrameDecoder::new(1024);
         let mut b = BytesMut::from(&[0x7fu8, 0xff, 0xff, 0xff][..]);
         let cap_before = b.capacity();
-        assert_eq!(
-            d.decode(&mut b),
-            Err(FrameError::TooLarge {
-                size: 0x7fff_ffff,
-                max: 1024
-            })
-        );
+        assert_eq!(d.decode(&mut b), Err(FrameError::TooLarge { size: 0x7fff_ffff, max: 1024 }));
         assert_eq!(b.capacity(), cap_before);
     }
 

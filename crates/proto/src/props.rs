@@ -126,22 +126,17 @@ impl Properties {
     ) -> Result<Option<T>, PropsError> {
         match self.get(key) {
             None => Ok(None),
-            Some(v) => parse(v.trim())
-                .map(Some)
-                .map_err(|expected| PropsError::InvalidValue {
-                    key: key.to_owned(),
-                    value: v.to_owned(),
-                    expected,
-                }),
+            Some(v) => parse(v.trim()).map(Some).map_err(|expected| PropsError::InvalidValue {
+                key: key.to_owned(),
+                value: v.to_owned(),
+                expected,
+            }),
         }
     }
 
     /// An integer setting.
     pub fn get_i64(&self, key: &str) -> Result<Option<i64>, PropsError> {
-        self.get_with(key, |v| {
-            v.parse::<i64>()
-                .map_err(|_| "expected an integer".to_owned())
-        })
+        self.get_with(key, |v| v.parse::<i64>().map_err(|_| "expected an integer".to_owned()))
     }
 
     /// A non-negative integer setting that must fit `T`.
@@ -176,11 +171,7 @@ impl Properties {
     /// Keys that were set but never read by anyone.
     pub fn unused(&self) -> Vec<String> {
         let used = self.used.borrow();
-        self.map
-            .keys()
-            .filter(|k| !used.contains(*k))
-            .cloned()
-            .collect()
+        self.map.keys().filter(|k| !used.contains(*k)).cloned().collect()
     }
 
     /// All entries, in key order.
@@ -261,10 +252,7 @@ mod tests {
         assert_eq!(p.get("acks"), Some("all"));
         assert_eq!(p.get("linger.ms"), Some("5"));
         assert_eq!(p.get("client.id"), Some("kwire-test"));
-        assert_eq!(
-            p.get("sasl.jaas.config"),
-            Some("org.Foo required username=\"a\";")
-        );
+        assert_eq!(p.get("sasl.jaas.config"), Some("org.Foo required username=\"a\";"));
         assert_eq!(p.get("empty"), Some(""));
         assert_eq!(p.get("unicode"), Some("été"));
         assert_eq!(p.get("key=with:seps"), Some("v"));
@@ -278,10 +266,7 @@ mod tests {
         p.set("enable.idempotence", "TRUE");
         p.set("batch.size", "-1");
         p.set("typo.key", "x");
-        assert_eq!(
-            p.get_ms("linger.ms").unwrap(),
-            Some(Duration::from_millis(20))
-        );
+        assert_eq!(p.get_ms("linger.ms").unwrap(), Some(Duration::from_millis(20)));
         assert_eq!(p.get_bool("enable.idempotence").unwrap(), Some(true));
         let err = p.get_uint::<u32>("batch.size").unwrap_err();
         assert_eq!(
@@ -293,10 +278,7 @@ mod tests {
 
     #[test]
     fn kv_args() {
-        assert_eq!(
-            Properties::parse_kv("a.b=c=d").unwrap(),
-            ("a.b".into(), "c=d".into())
-        );
+        assert_eq!(Properties::parse_kv("a.b=c=d").unwrap(), ("a.b".into(), "c=d".into()));
         assert!(Properties::parse_kv("novalue").is_err());
         assert!(Properties::parse_kv("=x").is_err());
         assert!(Properties::parse("x=\\u12").is_err());

@@ -45,16 +45,11 @@ pub fn encode_request<R: Encodable>(
     header.correlation_id = correlation_id;
     header.client_id = client_id.map(|c| StrBytes::from_string(c.to_owned()));
     let hv = request_header_version(key, version);
-    let err = |reason: String| EncodeError {
-        api: key,
-        version,
-        reason,
-    };
+    let err = |reason: String| EncodeError { api: key, version, reason };
     let map = |e: &dyn std::fmt::Display| err(e.to_string());
-    let size = header.compute_size(hv).map_err(|e| map(&e))?
-        + body.compute_size(version).map_err(|e| map(&e))?;
-    let size32 =
-        i32::try_from(size).map_err(|_| err(format!("request of {size} bytes is too large")))?;
+    let size =
+        header.compute_size(hv).map_err(|e| map(&e))? + body.compute_size(version).map_err(|e| map(&e))?;
+    let size32 = i32::try_from(size).map_err(|_| err(format!("request of {size} bytes is too large")))?;
     let mut out = BytesMut::with_capacity(4 + size);
     out.put_i32(size32);
     header.encode(&mut out, hv).map_err(|e| map(&e))?;
@@ -75,21 +70,13 @@ pub fn set_correlation_id(frame: &mut [u8], id: i32) {
 pub fn peek_correlation_id(frame: &[u8]) -> Result<i32, DecodeError> {
     match frame.first_chunk::<4>() {
         Some(b) => Ok(i32::from_be_bytes(*b)),
-        None => Err(DecodeError::Truncated {
-            what: "correlation id",
-            needed: 4,
-            remaining: frame.len(),
-        }),
+        None => Err(DecodeError::Truncated { what: "correlation id", needed: 4, remaining: frame.len() }),
     }
 }
 
 /// Splits a response frame body into its correlation id and response body,
 /// skipping the header's tagged fields for flexible versions.
-pub fn split_response(
-    frame: Bytes,
-    key: ApiKey,
-    version: i16,
-) -> Result<(i32, Bytes), DecodeError> {
+pub fn split_response(frame: Bytes, key: ApiKey, version: i16) -> Result<(i32, Bytes), DecodeError> {
     let mut r = Reader::new(frame);
     let correlation_id = r.i32()?;
     if response_header_version(key, version) >= 1 {
@@ -99,10 +86,7 @@ pub fn split_response(
 }
 
 /// Decodes a whole response frame body (header + body) for request type `R`.
-pub fn decode_response<R: Request>(
-    frame: Bytes,
-    version: i16,
-) -> Result<(i32, R::Response), DecodeError> {
+pub fn decode_response<R: Request>(frame: Bytes, version: i16) -> Result<(i32, R::Response), DecodeError> {
     let (cid, body) = split_response(frame, R::KEY, version)?;
     Ok((cid, R::Response::decode(body, version)?))
 }
@@ -116,9 +100,7 @@ mod tests {
     #[test]
     fn encodes_header_and_patches_correlation_id() {
         let req = MetadataRequest::default().with_topics(Some(vec![]));
-        let mut frame = encode_request(ApiKey::Metadata, 9, 0, Some("kwire"), &req)
-            .unwrap()
-            .to_vec();
+        let mut frame = encode_request(ApiKey::Metadata, 9, 0, Some("kwire"), &req).unwrap().to_vec();
         set_correlation_id(&mut frame, 0x0102_0304);
         let size = i32::from_be_bytes(frame[..4].try_into().unwrap()) as usize;
         assert_eq!(size, frame.len() - 4);

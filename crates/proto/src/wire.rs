@@ -53,11 +53,7 @@ impl Reader {
     #[inline]
     fn need(&self, n: usize, what: &'static str) -> DResult<()> {
         if self.buf.len() < n {
-            Err(DecodeError::Truncated {
-                what,
-                needed: n,
-                remaining: self.buf.len(),
-            })
+            Err(DecodeError::Truncated { what, needed: n, remaining: self.buf.len() })
         } else {
             Ok(())
         }
@@ -194,21 +190,12 @@ impl Reader {
 
     /// Reads a length prefix (`int16`/`int32` classic or compact `uvarint` minus one).
     /// Returns `None` for null (-1 classic, 0 compact).
-    fn len_prefix(
-        &mut self,
-        flexible: bool,
-        wide: bool,
-        what: &'static str,
-    ) -> DResult<Option<usize>> {
+    fn len_prefix(&mut self, flexible: bool, wide: bool, what: &'static str) -> DResult<Option<usize>> {
         if flexible {
             let n = self.uvarint()?;
             Ok(if n == 0 { None } else { Some((n - 1) as usize) })
         } else {
-            let n = if wide {
-                self.i32()?
-            } else {
-                i32::from(self.i16()?)
-            };
+            let n = if wide { self.i32()? } else { i32::from(self.i16()?) };
             match n {
                 -1 => Ok(None),
                 n if n < 0 => Err(DecodeError::NegativeLength { what, len: n }),
@@ -253,21 +240,14 @@ impl Reader {
     /// Reads an array length prefix and checks it against the remaining bytes,
     /// given that every element takes at least `min_elem` bytes on the wire.
     /// Returns `None` for a null array.
-    pub fn nullable_array_len(
-        &mut self,
-        flexible: bool,
-        min_elem: usize,
-    ) -> DResult<Option<usize>> {
+    pub fn nullable_array_len(&mut self, flexible: bool, min_elem: usize) -> DResult<Option<usize>> {
         let n = match self.len_prefix(flexible, true, "array")? {
             None => return Ok(None),
             Some(n) => n,
         };
         let need = n.saturating_mul(min_elem.max(1));
         if need > self.buf.len() {
-            return Err(DecodeError::CountTooLarge {
-                count: n,
-                remaining: self.buf.len(),
-            });
+            return Err(DecodeError::CountTooLarge { count: n, remaining: self.buf.len() });
         }
         Ok(Some(n))
     }
@@ -315,10 +295,7 @@ impl Reader {
         }
         let n = self.uvarint()? as usize;
         if n.saturating_mul(2) > self.buf.len() {
-            return Err(DecodeError::CountTooLarge {
-                count: n,
-                remaining: self.buf.len(),
-            });
+            return Err(DecodeError::CountTooLarge { count: n, remaining: self.buf.len() });
         }
         for _ in 0..n {
             let tag = self.uvarint()?;
@@ -405,13 +382,7 @@ mod tests {
     fn hostile_array_count_rejected_before_allocation() {
         let mut r = Reader::new(Bytes::from_static(&[0x7f, 0xff, 0xff, 0xff, 0, 0]));
         let err = r.array(false, 1, |r| r.i8()).unwrap_err();
-        assert!(matches!(
-            err,
-            DecodeError::CountTooLarge {
-                count: 0x7fff_ffff,
-                ..
-            }
-        ));
+        assert!(matches!(err, DecodeError::CountTooLarge { count: 0x7fff_ffff, .. }));
         // compact array with a huge varint count
         let mut r = Reader::new(Bytes::from_static(&[0xff, 0xff, 0xff, 0xff, 0x0f]));
         assert!(r.array(true, 1, |r| r.i8()).is_err());
@@ -420,10 +391,7 @@ mod tests {
     #[test]
     fn negative_lengths_rejected() {
         let mut r = Reader::new(Bytes::from_static(&[0xff, 0xfe, 0, 0]));
-        assert!(matches!(
-            r.nullable_string(false),
-            Err(DecodeError::NegativeLength { .. })
-        ));
+        assert!(matches!(r.nullable_string(false), Err(DecodeError::NegativeLength { .. })));
         let mut r = Reader::new(Bytes::from_static(&[0xff, 0xff]));
         assert_eq!(r.nullable_string(false).unwrap(), None);
     }

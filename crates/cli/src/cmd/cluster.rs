@@ -22,9 +22,7 @@ pub async fn run(settings: &ClientSettings, args: ClusterArgs) -> Result<ExitCod
             let conn = cluster.broker(b.id).await?;
             let mut rows = Vec::new();
             for api in &conn.api_versions().apis {
-                let ours = KWIRE_VERSIONS
-                    .iter()
-                    .find(|(k, _)| *k as i16 == api.api_key);
+                let ours = KWIRE_VERSIONS.iter().find(|(k, _)| *k as i16 == api.api_key);
                 let used = ours.and_then(|(k, _)| conn.version(*k).ok());
                 rows.push((api.api_key, api.min, api.max, ours.map(|(_, v)| *v), used));
             }
@@ -63,10 +61,7 @@ pub async fn run(settings: &ClientSettings, args: ClusterArgs) -> Result<ExitCod
             println!("{}", serde_json::to_string_pretty(&doc)?);
         }
         Format::Text => {
-            println!(
-                "Cluster id: {}",
-                md.cluster_id.as_deref().unwrap_or("(none)")
-            );
+            println!("Cluster id: {}", md.cluster_id.as_deref().unwrap_or("(none)"));
             println!("Controller: {}", md.controller_id);
             println!("Brokers:    {}", md.brokers.len());
             let rows: Vec<Vec<String>> = md
@@ -98,10 +93,7 @@ pub async fn run(settings: &ClientSettings, args: ClusterArgs) -> Result<ExitCod
                         ]
                     })
                     .collect();
-                print!(
-                    "{}",
-                    table(&["API", "KEY", "BROKER", "KWIRE", "USING"], &rows)
-                );
+                print!("{}", table(&["API", "KEY", "BROKER", "KWIRE", "USING"], &rows));
             }
         }
     }

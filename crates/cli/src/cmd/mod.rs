@@ -1,18 +1,27 @@
 //! Subcommands.
 
 mod cluster;
+mod topics;
 
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 
 use crate::args::{Cli, Command};
 use crate::config::ClientSettings;
 
 pub async fn run(cli: Cli) -> Result<ExitCode> {
+    if cli.global.zookeeper.is_some() {
+        bail!(
+            "--zookeeper is not supported: kwire talks to the brokers directly \
+             (ZooKeeper access was removed from Kafka's tools in 3.0 and ZooKeeper from Kafka in 4.0); \
+             use --bootstrap-server HOST:PORT, e.g. --bootstrap-server 127.0.0.1:9092"
+        );
+    }
     let settings = ClientSettings::from_global(&cli.global)?;
     let code = match cli.command {
         Command::Cluster(a) => cluster::run(&settings, a).await?,
+        Command::Topics(a) => topics::run(&settings, a).await?,
     };
     settings.warn_unused();
     Ok(code)

@@ -72,12 +72,7 @@ impl Response for CreateTopicsResponse {
             let error_code = ErrorCode(r.i16()?);
             let error_message = if v >= 1 { r.nullable_string(flex)? } else { None };
             let mut t = CreatedTopic {
-                result: TopicResult {
-                    name: Some(name),
-                    topic_id,
-                    error_code,
-                    error_message,
-                },
+                result: TopicResult { name: Some(name), topic_id, error_code, error_message },
                 num_partitions: -1,
                 replication_factor: -1,
                 configs: Vec::new(),
@@ -109,10 +104,7 @@ impl Response for CreateTopicsResponse {
             Ok(t)
         })?;
         r.skip_tagged_fields(flex)?;
-        Ok(CreateTopicsResponse {
-            throttle_time_ms,
-            topics,
-        })
+        Ok(CreateTopicsResponse { throttle_time_ms, topics })
     }
 }
 
@@ -136,18 +128,10 @@ impl Response for DeleteTopicsResponse {
             let error_code = ErrorCode(r.i16()?);
             let error_message = if v >= 5 { r.nullable_string(flex)? } else { None };
             r.skip_tagged_fields(flex)?;
-            Ok(TopicResult {
-                name,
-                topic_id,
-                error_code,
-                error_message,
-            })
+            Ok(TopicResult { name, topic_id, error_code, error_message })
         })?;
         r.skip_tagged_fields(flex)?;
-        Ok(DeleteTopicsResponse {
-            throttle_time_ms,
-            topics,
-        })
+        Ok(DeleteTopicsResponse { throttle_time_ms, topics })
     }
 }
 
@@ -176,10 +160,7 @@ impl Response for CreatePartitionsResponse {
             Ok(t)
         })?;
         r.skip_tagged_fields(flex)?;
-        Ok(CreatePartitionsResponse {
-            throttle_time_ms,
-            topics,
-        })
+        Ok(CreatePartitionsResponse { throttle_time_ms, topics })
     }
 }
 
@@ -244,28 +225,13 @@ impl Response for DescribeConfigsResponse {
                     r.nullable_string(flex)?; // documentation
                 }
                 r.skip_tagged_fields(flex)?;
-                Ok(ConfigEntry {
-                    name,
-                    value,
-                    read_only,
-                    source,
-                    sensitive,
-                })
+                Ok(ConfigEntry { name, value, read_only, source, sensitive })
             })?;
             r.skip_tagged_fields(flex)?;
-            Ok(ResourceConfigs {
-                error_code,
-                error_message,
-                resource_type,
-                resource_name,
-                configs,
-            })
+            Ok(ResourceConfigs { error_code, error_message, resource_type, resource_name, configs })
         })?;
         r.skip_tagged_fields(flex)?;
-        Ok(DescribeConfigsResponse {
-            throttle_time_ms,
-            resources,
-        })
+        Ok(DescribeConfigsResponse { throttle_time_ms, resources })
     }
 }
 
@@ -295,10 +261,7 @@ impl Response for IncrementalAlterConfigsResponse {
             Ok(res)
         })?;
         r.skip_tagged_fields(flex)?;
-        Ok(IncrementalAlterConfigsResponse {
-            throttle_time_ms,
-            resources,
-        })
+        Ok(IncrementalAlterConfigsResponse { throttle_time_ms, resources })
     }
 }
 
@@ -422,7 +385,8 @@ mod tests {
             let mut a = cp::CreatePartitionsTopicResult::default();
             a.name = tn("t");
             a.error_code = 37;
-            a.error_message = Some(sb("Topic currently has 3 partitions, which is higher than the requested 2."));
+            a.error_message =
+                Some(sb("Topic currently has 3 partitions, which is higher than the requested 2."));
             m.results = vec![a];
             let bytes = encode(&m, v);
             let d = CreatePartitionsResponse::decode(bytes.clone(), v).unwrap();

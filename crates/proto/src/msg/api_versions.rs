@@ -47,10 +47,7 @@ pub struct ApiVersionsResponse {
 impl ApiVersionsResponse {
     /// The broker's range for `key`.
     pub fn range(&self, key: ApiKey) -> Option<Versions> {
-        self.apis
-            .iter()
-            .find(|a| a.api_key == key as i16)
-            .map(|a| Versions::new(a.min, a.max))
+        self.apis.iter().find(|a| a.api_key == key as i16).map(|a| Versions::new(a.min, a.max))
     }
 }
 
@@ -69,28 +66,15 @@ impl Response for ApiVersionsResponse {
         let error_code = ErrorCode(r.i16()?);
         // A broker that doesn't know the version we sent answers
         // UNSUPPORTED_VERSION with a v0 body listing what it does support.
-        let version = if error_code == ErrorCode::UNSUPPORTED_VERSION {
-            0
-        } else {
-            version
-        };
+        let version = if error_code == ErrorCode::UNSUPPORTED_VERSION { 0 } else { version };
         let flex = version >= 3;
         let apis = r.array(flex, 6, |r| {
-            let a = ApiVersionRange {
-                api_key: r.i16()?,
-                min: r.i16()?,
-                max: r.i16()?,
-            };
+            let a = ApiVersionRange { api_key: r.i16()?, min: r.i16()?, max: r.i16()? };
             r.skip_tagged_fields(flex)?;
             Ok(a)
         })?;
         let throttle_time_ms = if version >= 1 { r.i32()? } else { 0 };
-        let mut out = ApiVersionsResponse {
-            error_code,
-            apis,
-            throttle_time_ms,
-            ..Default::default()
-        };
+        let mut out = ApiVersionsResponse { error_code, apis, throttle_time_ms, ..Default::default() };
         r.tagged_fields(flex, |tag, f| {
             match tag {
                 0 => out.supported_features = f.array(true, 5, |r| feature(r, false))?,

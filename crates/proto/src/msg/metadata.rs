@@ -81,20 +81,12 @@ impl Response for MetadataResponse {
                 node_id: r.i32()?,
                 host: r.string(flex)?,
                 port: r.i32()?,
-                rack: if v >= 1 {
-                    r.nullable_string(flex)?
-                } else {
-                    None
-                },
+                rack: if v >= 1 { r.nullable_string(flex)? } else { None },
             };
             r.skip_tagged_fields(flex)?;
             Ok(b)
         })?;
-        let cluster_id = if v >= 2 {
-            r.nullable_string(flex)?
-        } else {
-            None
-        };
+        let cluster_id = if v >= 2 { r.nullable_string(flex)? } else { None };
         let controller_id = if v >= 1 { r.i32()? } else { -1 };
         let topics = r.array(flex, 6, |r| {
             let error_code = ErrorCode(r.i16()?);
@@ -109,11 +101,7 @@ impl Response for MetadataResponse {
                     leader_epoch: if v >= 7 { r.i32()? } else { -1 },
                     replicas: r.i32_array(flex)?,
                     isr: r.i32_array(flex)?,
-                    offline_replicas: if v >= 5 {
-                        r.i32_array(flex)?
-                    } else {
-                        Vec::new()
-                    },
+                    offline_replicas: if v >= 5 { r.i32_array(flex)? } else { Vec::new() },
                 };
                 r.skip_tagged_fields(flex)?;
                 Ok(p)
@@ -122,31 +110,14 @@ impl Response for MetadataResponse {
                 r.i32()?; // topic_authorized_operations
             }
             r.skip_tagged_fields(flex)?;
-            Ok(TopicMetadata {
-                error_code,
-                name,
-                topic_id,
-                is_internal,
-                partitions,
-            })
+            Ok(TopicMetadata { error_code, name, topic_id, is_internal, partitions })
         })?;
         if (8..=10).contains(&v) {
             r.i32()?; // cluster_authorized_operations
         }
-        let error_code = if v >= 13 {
-            ErrorCode(r.i16()?)
-        } else {
-            ErrorCode::NONE
-        };
+        let error_code = if v >= 13 { ErrorCode(r.i16()?) } else { ErrorCode::NONE };
         r.skip_tagged_fields(flex)?;
-        Ok(MetadataResponse {
-            throttle_time_ms,
-            brokers,
-            cluster_id,
-            controller_id,
-            topics,
-            error_code,
-        })
+        Ok(MetadataResponse { throttle_time_ms, brokers, cluster_id, controller_id, topics, error_code })
     }
 }
 
@@ -178,15 +149,7 @@ mod tests {
             any::<[u8; 16]>(),
             any::<bool>(),
             proptest::collection::vec(
-                (
-                    any::<i16>(),
-                    any::<i32>(),
-                    any::<i32>(),
-                    any::<i32>(),
-                    ids(),
-                    ids(),
-                    ids(),
-                ),
+                (any::<i16>(), any::<i32>(), any::<i32>(), any::<i32>(), ids(), ids(), ids()),
                 0..4,
             ),
         )

@@ -22,10 +22,6 @@ pub fn all_prefixes_fail<T: std::fmt::Debug>(
 ) {
     for cut in 0..bytes.len() {
         let r = decode(bytes.slice(..cut));
-        assert!(
-            r.is_err(),
-            "prefix of {cut}/{} bytes decoded: {r:?}",
-            bytes.len()
-        );
+        assert!(r.is_err(), "prefix of {cut}/{} bytes decoded: {r:?}", bytes.len());
     }
 }

@@ -1,0 +1,443 @@
+//! Topic and config administration, routed to the broker each API requires.
+//!
+//! CreateTopics, DeleteTopics and CreatePartitions go to the controller as
+//! reported by metadata (in KRaft mode any broker forwards them), retried once
+//! after NOT_CONTROLLER; DescribeConfigs and IncrementalAlterConfigs for topics
+//! go to any broker.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use kwire_conn::Connection;
+use kwire_proto::ErrorCode;
+use kwire_proto::api::ApiKey;
+use kwire_proto::kafka_protocol::messages::{
+    CreatePartitionsRequest, CreateTopicsRequest, DeleteTopicsRequest, DescribeConfigsRequest,
+    IncrementalAlterConfigsRequest, TopicName,
+    create_partitions_request::CreatePartitionsTopic,
+    create_topics_request::{CreatableTopic, CreatableTopicConfig},
+    delete_topics_request::DeleteTopicState,
+    describe_configs_request::DescribeConfigsResource,
+    incremental_alter_configs_request::{AlterConfigsResource, AlterableConfig},
+};
+use kwire_proto::kafka_protocol::protocol::StrBytes;
+pub use kwire_proto::msg::admin::ConfigEntry;
+
+use crate::{Cluster, MetaError};
+
+/// Longest legal topic name.
+pub const MAX_TOPIC_NAME_LEN: usize = 249;
+
+/// Checks a topic name against Kafka's rules, with a message that says which rule.
+pub fn validate_topic_name(name: &str) -> Result<(), MetaError> {
+    if name.is_empty() {
+        return Err(MetaError::Invalid("topic name is empty".to_owned()));
+    }
+    if name == "." || name == ".." {
+        return Err(MetaError::Invalid(format!("topic name cannot be '{name}'")));
+    }
+    if name.len() > MAX_TOPIC_NAME_LEN {
+        return Err(MetaError::Invalid(format!(
+            "topic name is {} characters long; the maximum is {MAX_TOPIC_NAME_LEN}",
+            name.len()
+        )));
+    }
+    if let Some(bad) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))) {
+        return Err(MetaError::Invalid(format!(
+            "topic name '{name}' contains '{}': only ASCII letters, digits, '.', '_' and '-' are allowed",
+            bad.escape_default()
+        )));
+    }
+    Ok(())
+}
+
+/// Whether two names collide in Kafka's metric names ('.' and '_' are the same there).
+pub fn metric_names_collide(a: &str, b: &str) -> bool {
+    a != b && a.replace('.', "_") == b.replace('.', "_")
+}
+
+/// A topic to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTopic {
+    /// Name.
+    pub name: String,
+    /// Partitions; `None` uses the broker's `num.partitions`.
+    pub partitions: Option<i32>,
+    /// Replication factor; `None` uses the broker's `default.replication.factor`.
+    pub replication_factor: Option<i16>,
+    /// Topic configs (`retention.ms`, …).
+    pub configs: Vec<(String, String)>,
+}
+
+impl NewTopic {
+    /// A topic with broker defaults.
+    pub fn new(name: impl Into<String>) -> Self {
+        NewTopic { name: name.into(), partitions: None, replication_factor: None, configs: Vec::new() }
+    }
+}
+
+/// What CreateTopics reported for a created (or validated) topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreatedTopic {
+    /// Name.
+    pub name: String,
+    /// Partitions (-1 if the broker didn't say).
+    pub partitions: i32,
+    /// Replication factor (-1 if the broker didn't say).
+    pub replication_factor: i16,
+}
+
+/// Kafka's config resource types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResourceType {
+    /// A topic.
+    Topic = 2,
+    /// A broker.
+    Broker = 4,
+}
+
+/// One change in an incremental config update.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigOp {
+    /// Set `key` to `value`.
+    Set(String, String),
+    /// Remove `key` (revert to the default).
+    Delete(String),
+}
+
+/// Kafka's `ConfigSource` value for defaults.
+pub const CONFIG_SOURCE_DEFAULT: i8 = 5;
+
+/// Describes a config source code.
+pub fn config_source_name(source: i8) -> &'static str {
+    match source {
+        1 => "DYNAMIC_TOPIC_CONFIG",
+        2 => "DYNAMIC_BROKER_CONFIG",
+        3 => "DYNAMIC_DEFAULT_BROKER_CONFIG",
+        4 => "STATIC_BROKER_CONFIG",
+        5 => "DEFAULT_CONFIG",
+        6 => "DYNAMIC_BROKER_LOGGER_CONFIG",
+        7 => "CLIENT_METRICS_CONFIG",
+        8 => "GROUP_CONFIG",
+        _ => "UNKNOWN",
+    }
+}
+
+fn broker_err(context: String, code: ErrorCode, message: Option<String>) -> MetaError {
+    MetaError::Broker { context, code, message }
+}
+
+fn sb(s: &str) -> StrBytes {
+    StrBytes::from_string(s.to_owned())
+}
+
+fn timeout_ms(d: Duration) -> i32 {
+    i32::try_from(d.as_millis()).unwrap_or(i32::MAX)
+}
+
+impl Cluster {
+    /// The broker to send controller-bound admin requests to.
+    async fn controller(&self) -> Result<Connection, MetaError> {
+        let md = self.fetch_metadata(Some(&[])).await?;
+        if md.controller_id >= 0 {
+            if let Ok(c) = self.broker(md.controller_id).await {
+                return Ok(c);
+            }
+        }
+        self.any_broker().await
+    }
+
+    /// Creates topics. Returns one result per topic, in order; a topic-level
+    /// failure (already exists, bad config, replication factor too high) is in
+    /// its slot. With `validate_only` the broker checks everything and creates nothing.
+    pub async fn create_topics(
+        &self,
+        topics: &[NewTopic],
+        validate_only: bool,
+    ) -> Result<Vec<Result<CreatedTopic, MetaError>>, MetaError> {
+        for t in topics {
+            validate_topic_name(&t.name)?;
+        }
+        let mut req = CreateTopicsRequest::default();
+        req.timeout_ms = timeout_ms(self.config().conn.request_timeout);
+        req.validate_only = validate_only;
+        req.topics = topics
+            .iter()
+            .map(|t| {
+                let mut ct = CreatableTopic::default();
+                ct.name = TopicName(sb(&t.name));
+                ct.num_partitions = t.partitions.unwrap_or(-1);
+                ct.replication_factor = t.replication_factor.unwrap_or(-1);
+                ct.configs = t
+                    .configs
+                    .iter()
+                    .map(|(k, v)| {
+                        let mut c = CreatableTopicConfig::default();
+                        c.name = sb(k);
+                        c.value = Some(sb(v));
+                        c
+                    })
+                    .collect();
+                ct
+            })
+            .collect();
+        let mut attempt = 0;
+        let resp = loop {
+            let conn = self.controller().await?;
+            let resp = conn.send(&req).await?;
+            let not_controller = resp.topics.iter().any(|t| t.result.error_code == ErrorCode::NOT_CONTROLLER);
+            if not_controller && attempt < 3 {
+                attempt += 1;
+                tokio::time::sleep(self.backoff(attempt)).await;
+                continue;
+            }
+            break resp;
+        };
+        let mut by_name: BTreeMap<String, _> =
+            resp.topics.into_iter().filter_map(|t| t.result.name.clone().map(|n| (n, t))).collect();
+        Ok(topics
+            .iter()
+            .map(|t| match by_name.remove(&t.name) {
+                None => Err(MetaError::Invalid(format!("broker did not answer for topic '{}'", t.name))),
+                Some(r) if r.result.error_code.is_err() => Err(broker_err(
+                    format!("cannot create topic '{}'", t.name),
+                    r.result.error_code,
+                    r.result.error_message,
+                )),
+                Some(r) => Ok(CreatedTopic {
+                    name: t.name.clone(),
+                    partitions: if r.num_partitions > 0 {
+                        r.num_partitions
+                    } else {
+                        t.partitions.unwrap_or(-1)
+                    },
+                    replication_factor: if r.replication_factor > 0 {
+                        r.replication_factor
+                    } else {
+                        t.replication_factor.unwrap_or(-1)
+                    },
+                }),
+            })
+            .collect())
+    }
+
+    /// Deletes topics by name; one result per topic, in order.
+    pub async fn delete_topics(&self, names: &[String]) -> Result<Vec<Result<(), MetaError>>, MetaError> {
+        let conn = self.controller().await?;
+        let v = conn.version(ApiKey::DeleteTopics)?;
+        let mut req = DeleteTopicsRequest::default();
+        req.timeout_ms = timeout_ms(self.config().conn.request_timeout);
+        if v >= 6 {
+            req.topics = names
+                .iter()
+                .map(|n| {
+                    let mut s = DeleteTopicState::default();
+                    s.name = Some(TopicName(sb(n)));
+                    s
+                })
+                .collect();
+        } else {
+            req.topic_names = names.iter().map(|n| TopicName(sb(n))).collect();
+        }
+        let resp = conn.send_version(&req, v).await?;
+        let mut by_name: BTreeMap<String, _> =
+            resp.topics.into_iter().filter_map(|t| t.name.clone().map(|n| (n, t))).collect();
+        for n in names {
+            self.invalidate_topic(n);
+        }
+        Ok(names
+            .iter()
+            .map(|n| match by_name.remove(n) {
+                None => Err(MetaError::Invalid(format!("broker did not answer for topic '{n}'"))),
+                Some(r) if r.error_code.is_err() => {
+                    Err(broker_err(format!("cannot delete topic '{n}'"), r.error_code, r.error_message))
+                }
+                Some(_) => Ok(()),
+            })
+            .collect())
+    }
+
+    /// Names of all topics, sorted; internal topics only if `include_internal`.
+    pub async fn list_topics(&self, include_internal: bool) -> Result<Vec<String>, MetaError> {
+        let md = self.fetch_metadata(None).await?;
+        Ok(md.topics.values().filter(|t| include_internal || !t.internal).map(|t| t.name.clone()).collect())
+    }
+
+    /// Grows `topic` to `total` partitions.
+    pub async fn create_partitions(
+        &self,
+        topic: &str,
+        total: i32,
+        validate_only: bool,
+    ) -> Result<(), MetaError> {
+        let mut req = CreatePartitionsRequest::default();
+        req.timeout_ms = timeout_ms(self.config().conn.request_timeout);
+        req.validate_only = validate_only;
+        let mut t = CreatePartitionsTopic::default();
+        t.name = TopicName(sb(topic));
+        t.count = total;
+        t.assignments = None;
+        req.topics = vec![t];
+        let conn = self.controller().await?;
+        let resp = conn.send(&req).await?;
+        self.invalidate_topic(topic);
+        match resp.topics.into_iter().next() {
+            Some(r) if r.error_code.is_err() => Err(broker_err(
+                format!("cannot change the partitions of topic '{topic}'"),
+                r.error_code,
+                r.error_message,
+            )),
+            Some(_) => Ok(()),
+            None => Err(MetaError::Invalid(format!("broker did not answer for topic '{topic}'"))),
+        }
+    }
+
+    /// Configs of several resources of one type (all keys, or just `keys`).
+    pub async fn describe_configs(
+        &self,
+        resource_type: ResourceType,
+        names: &[String],
+        keys: Option<&[&str]>,
+    ) -> Result<BTreeMap<String, Vec<ConfigEntry>>, MetaError> {
+        let mut req = DescribeConfigsRequest::default();
+        req.resources = names
+            .iter()
+            .map(|n| {
+                let mut r = DescribeConfigsResource::default();
+                r.resource_type = resource_type as i8;
+                r.resource_name = sb(n);
+                r.configuration_keys = keys.map(|ks| ks.iter().map(|k| sb(k)).collect());
+                r
+            })
+            .collect();
+        let conn = match resource_type {
+            ResourceType::Broker => match names.first().and_then(|n| n.parse::<i32>().ok()) {
+                Some(id) => self.broker(id).await?,
+                None => self.any_broker().await?,
+            },
+            ResourceType::Topic => self.any_broker().await?,
+        };
+        let resp = conn.send(&req).await?;
+        let mut out = BTreeMap::new();
+        for r in resp.resources {
+            if r.error_code.is_err() {
+                return Err(broker_err(
+                    format!("cannot describe configs of '{}'", r.resource_name),
+                    r.error_code,
+                    r.error_message,
+                ));
+            }
+            out.insert(r.resource_name, r.configs);
+        }
+        Ok(out)
+    }
+
+    /// Applies `ops` to the configs of one resource, atomically.
+    pub async fn alter_configs(
+        &self,
+        resource_type: ResourceType,
+        name: &str,
+        ops: &[ConfigOp],
+        validate_only: bool,
+    ) -> Result<(), MetaError> {
+        let mut req = IncrementalAlterConfigsRequest::default();
+        req.validate_only = validate_only;
+        let mut res = AlterConfigsResource::default();
+        res.resource_type = resource_type as i8;
+        res.resource_name = sb(name);
+        res.configs = ops
+            .iter()
+            .map(|op| {
+                let mut c = AlterableConfig::default();
+                match op {
+                    ConfigOp::Set(k, v) => {
+                        c.name = sb(k);
+                        c.config_operation = 0;
+                        c.value = Some(sb(v));
+                    }
+                    ConfigOp::Delete(k) => {
+                        c.name = sb(k);
+                        c.config_operation = 1;
+                    }
+                }
+                c
+            })
+            .collect();
+        req.resources = vec![res];
+        let conn = self.any_broker().await?;
+        let resp = conn.send(&req).await?;
+        match resp.resources.into_iter().next() {
+            Some(r) if r.error_code.is_err() => {
+                Err(broker_err(format!("cannot alter configs of '{name}'"), r.error_code, r.error_message))
+            }
+            Some(_) => Ok(()),
+            None => Err(MetaError::Invalid(format!("broker did not answer for '{name}'"))),
+        }
+    }
+
+    /// Waits (up to `timeout`) until `topics` appear in metadata with a leader
+    /// for every partition, so a `create` followed by a `produce` just works.
+    pub async fn wait_for_topics(&self, topics: &[String], timeout: Duration) -> Result<bool, MetaError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut attempt = 0;
+        loop {
+            let md = self.fetch_metadata(Some(topics)).await?;
+            let ready = topics.iter().all(|t| {
+                md.topics.get(t).is_some_and(|ti| {
+                    !ti.partitions.is_empty() && ti.partitions.iter().all(|p| p.leader >= 0)
+                })
+            });
+            if ready {
+                return Ok(true);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(false);
+            }
+            attempt += 1;
+            tokio::time::sleep(self.backoff(attempt).min(Duration::from_millis(200))).await;
+        }
+    }
+
+    /// Waits (up to `timeout`) until `topics` are gone from metadata.
+    pub async fn wait_for_deletion(&self, topics: &[String], timeout: Duration) -> Result<bool, MetaError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let md = self.fetch_metadata(Some(topics)).await?;
+            if topics.iter().all(|t| !md.topics.contains_key(t)) {
+                return Ok(true);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(false);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_name_rules() {
+        assert!(validate_topic_name("first_topic").is_ok());
+        assert!(validate_topic_name("a.b-c_D9").is_ok());
+        assert!(validate_topic_name(&"x".repeat(249)).is_ok());
+        let e = validate_topic_name(&"x".repeat(250)).unwrap_err().to_string();
+        assert!(e.contains("250") && e.contains("249"), "{e}");
+        assert!(validate_topic_name(".").is_err());
+        assert!(validate_topic_name("..").is_err());
+        assert!(validate_topic_name("").is_err());
+        let e = validate_topic_name("bad name").unwrap_err().to_string();
+        assert!(e.contains("' '"), "{e}");
+        assert!(validate_topic_name("ünïcode").is_err());
+        assert!(validate_topic_name("a/b").is_err());
+    }
+
+    #[test]
+    fn metric_collisions() {
+        assert!(metric_names_collide("a.b", "a_b"));
+        assert!(!metric_names_collide("a.b", "a.b"));
+        assert!(!metric_names_collide("a.b", "a-b"));
+    }
+}
