@@ -45,6 +45,8 @@ pub struct Global {
     pub zookeeper: Option<String>,
 }
 
+// Parsed once per run; the size difference between variants doesn't matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Show the cluster: id, controller, brokers (and negotiated API versions)

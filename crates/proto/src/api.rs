@@ -42,6 +42,10 @@ pub const KWIRE_VERSIONS: &[(ApiKey, Versions)] = &[
     (ApiKey::CreatePartitions, Versions::new(0, 3)),
     (ApiKey::DescribeConfigs, Versions::new(1, 4)),
     (ApiKey::IncrementalAlterConfigs, Versions::new(0, 1)),
+    (ApiKey::Produce, Versions::new(3, 11)),
+    (ApiKey::InitProducerId, Versions::new(0, 5)),
+    (ApiKey::Fetch, Versions::new(4, 16)),
+    (ApiKey::ListOffsets, Versions::new(1, 10)),
 ];
 
 /// The range kwire supports for `key`, or `None` if kwire does not use that API.

@@ -7,7 +7,9 @@
 
 pub mod admin;
 pub mod api_versions;
+pub mod fetch;
 pub mod metadata;
+pub mod produce;
 
 #[cfg(test)]
 pub(crate) mod testutil;
