@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # scripts/install-peers.sh — installs the real peers the interop tests and
 # benchmarks use, if missing: Kafka's own jars (via scripts/kafka.sh fetch),
-# and kcat from Debian's packages. Idempotent; quiet when all is present.
+# kcat from Debian's packages, and confluent-kafka (librdkafka's Python
+# client, from PyPI) in a venv at $KWIRE_CACHE/venv. Idempotent; quiet when
+# all is present. Prints the venv's python path last, for scripts to use.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
@@ -16,3 +18,11 @@ if ! command -v kcat >/dev/null; then
   $SUDO apt-get install -y -qq kcat >/dev/null
 fi
 kcat -V 2>&1 | head -1 >&2
+
+VENV=${KWIRE_CACHE:-$HOME/.cache/kwire}/venv
+if ! "$VENV/bin/python" -c "import confluent_kafka" 2>/dev/null; then
+  echo "install-peers: installing confluent-kafka (PyPI) into $VENV" >&2
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check "confluent-kafka==2.16.1"
+fi
+"$VENV/bin/python" -c "import confluent_kafka as c; print('confluent-kafka', c.version()[0], 'librdkafka', c.libversion()[0])" >&2

@@ -159,6 +159,9 @@ transaction.state.log.min.isr=$misr
 share.coordinator.state.topic.replication.factor=$rf
 share.coordinator.state.topic.min.isr=$misr
 group.initial.rebalance.delay.ms=0
+# Let tests use short KIP-848 consumer sessions (the default floor is 45 s).
+group.consumer.min.session.timeout.ms=6000
+group.consumer.min.heartbeat.interval.ms=500
 # A killed node's old registration must expire before it can rejoin (and before its
 # replicas leave the ISR): 6 s instead of 9 s, still 6 heartbeats of slack.
 broker.heartbeat.interval.ms=1000
@@ -203,14 +206,21 @@ node_failed() {                           # node_failed I MESSAGE: error + log t
 
 # wait_ready I...: poll until each listed node answers Metadata and reports all
 # I_NODES brokers; fail fast if a node's process dies.
+# wait_ready I...: until every listed node answers and reports the whole
+# cluster. With WAIT_OWN_ID=1 (start-node), each only has to report itself
+# registered, so a node can come back while others are still down.
 wait_ready() {
-  local deadline=$((SECONDS + START_TIMEOUT)) i out addrs=() bad
+  local deadline=$((SECONDS + START_TIMEOUT)) i out addrs=() bad need=(--brokers "$I_NODES")
   for i in "$@"; do addrs+=("127.0.0.1:$(bport "$i")"); done
+  if [[ ${WAIT_OWN_ID:-0} == 1 ]]; then
+    need=()
+    for i in "$@"; do need+=(--need-id "$i"); done
+  fi
   while :; do
     for i in "$@"; do
       node_pid "$i" >/dev/null || { node_failed "$i" "process exited during startup"; return 1; }
     done
-    out=$(probe --timeout 1 --brokers "$I_NODES" "${addrs[@]}") && return 0
+    out=$(probe --timeout 1 "${need[@]}" "${addrs[@]}") && return 0
     if ((SECONDS >= deadline)); then
       # Blame the first node that is down, else the first one still waiting for peers.
       bad=$(grep ' down' <<<"$out" | head -n1) || bad=$(grep -v ' up ' <<<"$out" | head -n1) || true
@@ -372,7 +382,7 @@ cmd_start_node() {
     check_ports_free "$i"
     launch_node "$i"
   fi
-  wait_ready "$i" || { kill_nodes "$i"; exit 1; }
+  WAIT_OWN_ID=1 wait_ready "$i" || { kill_nodes "$i"; exit 1; }
   log "node $i of '$NAME' up on 127.0.0.1:$(bport "$i") ($(since "$t0") s)"
 }
 

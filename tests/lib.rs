@@ -58,8 +58,10 @@ pub fn kwire_bin() -> PathBuf {
 pub struct Run {
     /// Exit code (None if killed by a signal).
     pub code: Option<i32>,
-    /// Captured stdout.
+    /// Captured stdout (lossy UTF-8).
     pub stdout: String,
+    /// Captured stdout, raw bytes.
+    pub stdout_bytes: Vec<u8>,
     /// Captured stderr.
     pub stderr: String,
     /// Wall time.
@@ -120,6 +122,7 @@ pub fn kwire_stdin(bootstrap: &str, args: &[&str], stdin: Option<&[u8]>) -> Run 
     Run {
         code: out.status.code(),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stdout_bytes: out.stdout.clone(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         elapsed: start.elapsed(),
     }
@@ -148,12 +151,36 @@ static TRIO: std::sync::RwLock<()> = std::sync::RwLock::new(());
 /// Shared use of the 3-node cluster: many tests at once, but never while a
 /// fault test is killing nodes.
 pub fn trio_shared() -> std::sync::RwLockReadGuard<'static, ()> {
-    TRIO.read().unwrap_or_else(|p| p.into_inner())
+    let g = TRIO.read().unwrap_or_else(|p| p.into_inner());
+    heal_trio();
+    g
 }
 
 /// Exclusive use of the 3-node cluster, for tests that kill and restart nodes.
 pub fn trio_exclusive() -> std::sync::RwLockWriteGuard<'static, ()> {
-    TRIO.write().unwrap_or_else(|p| p.into_inner())
+    let g = TRIO.write().unwrap_or_else(|p| p.into_inner());
+    heal_trio();
+    g
+}
+
+/// Starts any node of the 3-node cluster that an earlier (failed) fault
+/// test left down, so every test begins with three live brokers.
+fn heal_trio() {
+    let name = cluster3_name();
+    let out = Command::new(repo_root().join("scripts/kafka.sh"))
+        .args(["status", "--name", &name])
+        .output()
+        .expect("scripts/kafka.sh status");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let down: Vec<String> = text
+        .lines()
+        .filter(|l| l.trim_end().ends_with("down"))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+        .filter(|n| n.parse::<u32>().is_ok())
+        .collect();
+    for n in down {
+        kafka_sh(&["start-node", &n, "--name", &name]);
+    }
 }
 
 /// Polls `f` every 200 ms until it returns true or `timeout` passes.
@@ -173,4 +200,210 @@ pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
 /// Topic names from `kwire topics list`.
 pub fn list_topics(bootstrap: &str) -> Vec<String> {
     kwire(bootstrap, &["topics", "list"]).ok().stdout.lines().map(str::to_owned).collect()
+}
+
+/// Python of the venv that `scripts/install-peers.sh` fills (confluent-kafka).
+pub fn peer_python() -> PathBuf {
+    let cache = std::env::var("KWIRE_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/kwire"));
+    let py = cache.join("venv/bin/python");
+    assert!(py.exists(), "{} missing: run scripts/install-peers.sh", py.display());
+    py
+}
+
+/// Runs a command with `stdin`, panicking with its output unless it succeeds.
+pub fn run_ok(cmd: &mut Command, stdin: &[u8]) -> String {
+    use std::io::Write;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    let mut si = child.stdin.take().expect("stdin");
+    let data = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = si.write_all(&data);
+    });
+    let out = child.wait_with_output().expect("wait");
+    let _ = writer.join();
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Produces JSON-described records with confluent-kafka (`tests/peers/produce.py`).
+pub fn peer_produce(bootstrap: &str, extra: &[&str], records: &[serde_json::Value]) {
+    let lines: String = records.iter().map(|r| format!("{r}\n")).collect();
+    run_ok(
+        Command::new(peer_python())
+            .arg(repo_root().join("tests/peers/produce.py"))
+            .arg(bootstrap)
+            .args(extra),
+        lines.as_bytes(),
+    );
+}
+
+/// Runs one of Kafka's Java tools through `scripts/kafka.sh tool`.
+pub fn java_tool(tool: &str, args: &[&str], stdin: &[u8]) -> String {
+    run_ok(Command::new(repo_root().join("scripts/kafka.sh")).arg("tool").arg(tool).args(args), stdin)
+}
+
+/// Runs kcat with `args` and `stdin`.
+pub fn kcat(args: &[&str], stdin: &[u8]) -> String {
+    run_ok(Command::new("kcat").args(args), stdin)
+}
+
+/// `kwire consume ... --format json -e` (from the beginning unless `extra` has `-o`), parsed.
+pub fn consume_all(bootstrap: &str, topic: &str, extra: &[&str]) -> Vec<serde_json::Value> {
+    let mut args = vec!["consume", "-t", topic, "-e", "--format", "json"];
+    if !extra.iter().any(|a| *a == "-o" || *a == "--offset") {
+        args.push("--from-beginning");
+    }
+    args.extend_from_slice(extra);
+    let run = kwire(bootstrap, &args).ok();
+    run.stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
+        .collect()
+}
+
+/// Checks what a consumer read against what producers had acknowledged.
+///
+/// Values are `"<producer>:<seq>"`. Reports acknowledged values that are
+/// missing, values read more than once, and per-producer order violations
+/// within a partition.
+pub mod checker {
+    use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+    /// The verdict.
+    #[derive(Debug, Default)]
+    pub struct Report {
+        /// Records read.
+        pub read: usize,
+        /// Acknowledged values not read.
+        pub missing: Vec<String>,
+        /// Values read more than once.
+        pub duplicates: Vec<String>,
+        /// (partition, producer, seq before, seq after) where order broke.
+        pub reordered: Vec<(i32, String, u64, u64)>,
+    }
+
+    impl Report {
+        /// No loss, no duplicate, order kept.
+        pub fn is_clean(&self) -> bool {
+            self.missing.is_empty() && self.duplicates.is_empty() && self.reordered.is_empty()
+        }
+    }
+
+    /// `read`: (partition, value) in offset order per partition.
+    /// `acked`: per producer, the sequence numbers acknowledged.
+    pub fn check(read: &[(i32, String)], acked: &BTreeMap<String, BTreeSet<u64>>) -> Report {
+        let mut r = Report { read: read.len(), ..Default::default() };
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        let mut last: HashMap<(i32, &str), u64> = HashMap::new();
+        for (p, v) in read {
+            *seen.entry(v.as_str()).or_insert(0) += 1;
+            let parsed =
+                v.split_once(':').and_then(|(producer, seq)| Some((producer, seq.parse::<u64>().ok()?)));
+            if let Some((producer, seq)) = parsed {
+                match last.insert((*p, producer), seq) {
+                    Some(prev) if seq <= prev => r.reordered.push((*p, producer.to_owned(), prev, seq)),
+                    _ => {}
+                }
+            }
+        }
+        r.duplicates = seen.iter().filter(|(_, n)| **n > 1).map(|(v, _)| (*v).to_owned()).collect();
+        for (producer, seqs) in acked {
+            for s in seqs {
+                let v = format!("{producer}:{s}");
+                if !seen.contains_key(v.as_str()) {
+                    r.missing.push(v);
+                }
+            }
+        }
+        r
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn finds_loss_duplicates_and_reordering() {
+            let acked: BTreeMap<String, BTreeSet<u64>> =
+                [("a".to_owned(), [0, 1, 2].into_iter().collect())].into_iter().collect();
+            let clean = [(0, "a:0".to_owned()), (0, "a:1".to_owned()), (1, "a:2".to_owned())];
+            assert!(check(&clean, &acked).is_clean());
+            let bad = [(0, "a:1".to_owned()), (0, "a:0".to_owned()), (0, "a:1".to_owned())];
+            let r = check(&bad, &acked);
+            assert_eq!(r.missing, vec!["a:2"]);
+            assert_eq!(r.duplicates, vec!["a:1"]);
+            assert_eq!(r.reordered.len(), 2);
+        }
+    }
+}
+
+/// Every record of `topic` as (partition, value string), read with kwire's
+/// fetcher library from the beginning to the end offsets at call time.
+pub fn read_all_values(bootstrap: &str, topic: &str) -> Vec<(i32, String)> {
+    kwire(bootstrap, &["consume", "-t", topic, "--from-beginning", "-e", "--format", "json"])
+        .ok()
+        .stdout
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("json");
+            (
+                v["partition"].as_i64().expect("partition") as i32,
+                v["value"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Logs kwire's tracing output to stderr when `KWIRE_TEST_LOG` is set (a
+/// tracing filter, e.g. `kwire_produce=debug`), for debugging a test.
+pub fn init_test_logging() {
+    if let Ok(filter) = std::env::var("KWIRE_TEST_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
+}
+
+/// Restarts a killed node of the 3-node cluster when dropped, so a failing
+/// fault test doesn't leave the cluster degraded for the tests after it.
+pub struct KilledNode {
+    node: String,
+    restarted: bool,
+}
+
+impl KilledNode {
+    /// SIGKILLs `node` of the 3-node cluster.
+    pub fn kill(node: i64) -> Self {
+        kafka_sh(&["kill-node", &node.to_string(), "--name", &cluster3_name()]);
+        KilledNode { node: node.to_string(), restarted: false }
+    }
+
+    /// Restarts it now (waits until it answers).
+    pub fn restart(mut self) {
+        self.restarted = true;
+        kafka_sh(&["start-node", &self.node, "--name", &cluster3_name()]);
+    }
+}
+
+impl Drop for KilledNode {
+    fn drop(&mut self) {
+        if !self.restarted {
+            let _ = Command::new(repo_root().join("scripts/kafka.sh"))
+                .args(["start-node", &self.node, "--name", &cluster3_name()])
+                .output();
+        }
+    }
 }

@@ -2,4 +2,7 @@
 //! `scripts/test.sh`, which starts the brokers; see `lib.rs` for the settings.
 
 mod cluster;
+mod consume;
+mod groups;
+mod produce;
 mod topics;

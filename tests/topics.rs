@@ -289,12 +289,11 @@ fn replicated_topic_on_three_nodes() {
 fn under_replicated_and_under_min_isr_after_a_broker_dies() {
     let _g = trio_exclusive();
     let b = bootstrap3();
-    let name = cluster3_name();
     let t = unique_topic("urp");
     kwire(&b, &["topics", "create", &t, "--partitions", "3", "--replication-factor", "3"]).ok();
     let strict = unique_topic("strict");
     kwire(&b, &["topics", "create", &strict, "--partitions", "2", "--config", "min.insync.replicas=3"]).ok();
-    kafka_sh(&["kill-node", "3", "--name", &name]);
+    let killed = KilledNode::kill(3);
     let urp = wait_until(Duration::from_secs(30), || {
         let out = kwire(&b, &["topics", "describe", &t, "--under-replicated-partitions"]);
         out.code == Some(0) && out.stdout.lines().count() == 3
@@ -303,7 +302,7 @@ fn under_replicated_and_under_min_isr_after_a_broker_dies() {
     // With 2 of 3 in sync and min ISR 2, nothing is under min ISR yet.
     let under_min = kwire(&b, &["topics", "describe", &t, "--under-min-isr-partitions"]).stdout;
     let under_min_strict = kwire(&b, &["topics", "describe", &strict, "--under-min-isr-partitions"]).stdout;
-    kafka_sh(&["start-node", "3", "--name", &name]);
+    killed.restart();
     assert!(urp, "partitions never showed as under-replicated: {urp_text}");
     assert!(urp_text.lines().all(|l| l.contains("Isr: ") && !l.contains("Isr: 1,2,3")), "{urp_text}");
     assert!(under_min.is_empty(), "{under_min}");

@@ -109,6 +109,8 @@ def check_free(ports) -> int:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--brokers", type=int, default=1, help="brokers each node must report (default 1)")
+    ap.add_argument("--need-id", type=int, action="append", default=[],
+                    help="a broker id that must be registered (repeatable); with it, --brokers is not checked")
     ap.add_argument("--timeout", type=float, default=2.0, help="per-address socket timeout, seconds")
     ap.add_argument("--free", action="store_true", help="check that the given ports are free")
     ap.add_argument("targets", nargs="+", metavar="HOST:PORT")
@@ -123,9 +125,14 @@ def main() -> int:
             print("%s down: %s" % (addr, e))
             ok = False
             continue
-        ready = len(ids) >= args.brokers
+        if args.need_id:
+            missing = [i for i in args.need_id if i not in ids]
+            ready = not missing
+            state = "up" if ready else "waiting (broker %s not registered yet)" % ",".join(map(str, missing))
+        else:
+            ready = len(ids) >= args.brokers
+            state = "up" if ready else "waiting (%d of %d brokers)" % (len(ids), args.brokers)
         ok = ok and ready
-        state = "up" if ready else "waiting (%d of %d brokers)" % (len(ids), args.brokers)
         print("%s %s brokers=%d ids=%s controller=%d"
               % (addr, state, len(ids), ",".join(map(str, ids)), controller))
     return 0 if ok else 1

@@ -59,6 +59,13 @@ impl ClientSettings {
         Ok(ClientSettings { props, cluster })
     }
 
+    /// Marks keys read from a derived copy of the properties as used.
+    pub fn mark_used(&self, copy: &Properties) {
+        for k in copy.used_keys() {
+            let _ = self.props.get(&k);
+        }
+    }
+
     /// Warns (one line each) about settings no part of kwire read.
     pub fn warn_unused(&self) {
         for k in self.props.unused() {

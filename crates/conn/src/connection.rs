@@ -78,7 +78,7 @@ struct Cmd {
     written: Option<oneshot::Sender<Result<Bytes, ConnError>>>,
 }
 
-struct Pending {
+struct InFlight {
     api: ApiKey,
     version: i16,
     deadline: Instant,
@@ -100,7 +100,7 @@ struct Shared {
 #[derive(Clone)]
 pub struct Connection {
     shared: Arc<Shared>,
-    tx: mpsc::Sender<Cmd>,
+    tx: mpsc::UnboundedSender<Cmd>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -204,7 +204,7 @@ impl Connection {
     where
         S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
     {
-        let (tx, rx) = mpsc::channel(256);
+        let (tx, rx) = mpsc::unbounded_channel();
         let driver = Driver {
             addr: addr.to_owned(),
             decoder: FrameDecoder::new(cfg.max_frame),
@@ -305,26 +305,75 @@ impl Connection {
         timeout: Duration,
         expect_response: bool,
     ) -> Result<Bytes, ConnError> {
+        self.enqueue_raw(req, api, version, timeout, expect_response)?.body().await
+    }
+
+    /// Encodes `req` and queues it for the socket *now*, before returning:
+    /// requests queued one after another go out in that order (what an
+    /// idempotent producer needs), while their responses are awaited apart.
+    pub fn enqueue<R: Request>(
+        &self,
+        req: &R,
+        version: i16,
+        timeout: Duration,
+    ) -> Result<PendingResponse<R>, ConnError> {
+        let pending = self.enqueue_raw(req, R::KEY, version, timeout, true)?;
+        Ok(PendingResponse { pending, _req: std::marker::PhantomData })
+    }
+
+    /// Like [`enqueue`](Self::enqueue) for requests the broker does not answer
+    /// (Produce with `acks=0`); the frame is queued when this returns.
+    pub fn enqueue_oneway<R: Request>(&self, req: &R, version: i16) -> Result<(), ConnError> {
+        self.enqueue_raw(req, R::KEY, version, self.shared.request_timeout, false).map(|_| ())
+    }
+
+    fn enqueue_raw<E: kwire_proto::kafka_protocol::protocol::Encodable>(
+        &self,
+        req: &E,
+        api: ApiKey,
+        version: i16,
+        timeout: Duration,
+        expect_response: bool,
+    ) -> Result<Pending, ConnError> {
         let correlation_id = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
-        let span = tracing::debug_span!(
-            "request",
-            api = ?api,
-            version,
-            correlation_id,
-            broker = %self.shared.addr
-        );
+        let frame = encode_request(api, version, correlation_id, self.shared.client_id.as_deref(), req)?;
+        let (tx, rx) = oneshot::channel();
+        let (reply, written) = if expect_response { (Some(tx), None) } else { (None, Some(tx)) };
+        let cmd = Cmd { frame, correlation_id, api, version, timeout, reply, written };
+        if self.tx.send(cmd).is_err() {
+            return Err(ConnError::NotConnected { addr: self.shared.addr.clone() });
+        }
+        tracing::trace!(api = ?api, version, correlation_id, broker = %self.shared.addr, "request queued");
+        Ok(Pending {
+            rx,
+            addr: self.shared.addr.clone(),
+            span: tracing::debug_span!(
+                "request",
+                api = ?api,
+                version,
+                correlation_id,
+                broker = %self.shared.addr
+            ),
+        })
+    }
+}
+
+/// A queued request's raw response.
+#[derive(Debug)]
+pub struct Pending {
+    rx: oneshot::Receiver<Result<Bytes, ConnError>>,
+    addr: String,
+    span: tracing::Span,
+}
+
+impl Pending {
+    /// Waits for the response body (after the response header).
+    pub async fn body(self) -> Result<Bytes, ConnError> {
+        let addr = self.addr;
         async move {
-            let frame = encode_request(api, version, correlation_id, self.shared.client_id.as_deref(), req)?;
-            let (tx, rx) = oneshot::channel();
-            let (reply, written) = if expect_response { (Some(tx), None) } else { (None, Some(tx)) };
-            let cmd = Cmd { frame, correlation_id, api, version, timeout, reply, written };
-            if self.tx.send(cmd).await.is_err() {
-                return Err(ConnError::NotConnected { addr: self.shared.addr.clone() });
-            }
-            tracing::trace!("queued");
-            let result = match rx.await {
+            let result = match self.rx.await {
                 Ok(r) => r,
-                Err(_) => Err(ConnError::Closed { addr: self.shared.addr.clone(), detail: "" }),
+                Err(_) => Err(ConnError::Closed { addr, detail: "" }),
             };
             match &result {
                 Ok(body) => tracing::trace!(bytes = body.len(), "response"),
@@ -332,8 +381,29 @@ impl Connection {
             }
             result
         }
-        .instrument(span)
+        .instrument(self.span)
         .await
+    }
+}
+
+/// A queued request's typed response.
+#[derive(Debug)]
+pub struct PendingResponse<R: Request> {
+    pending: Pending,
+    _req: std::marker::PhantomData<fn() -> R>,
+}
+
+impl<R: Request> PendingResponse<R> {
+    /// Waits for and decodes the response.
+    pub async fn wait(self, version: i16) -> Result<R::Response, ConnError> {
+        let addr = self.pending.addr.clone();
+        let body = self.pending.body().await?;
+        R::Response::decode(body, version).map_err(|source| ConnError::Decode {
+            addr,
+            api: R::KEY,
+            version,
+            source,
+        })
     }
 }
 
@@ -347,11 +417,11 @@ fn fmt_range(r: Option<Versions>) -> String {
 struct Driver {
     addr: String,
     decoder: FrameDecoder,
-    inflight: HashMap<i32, Pending>,
+    inflight: HashMap<i32, InFlight>,
 }
 
 impl Driver {
-    async fn run<S>(mut self, stream: S, mut rx: mpsc::Receiver<Cmd>)
+    async fn run<S>(mut self, stream: S, mut rx: mpsc::UnboundedReceiver<Cmd>)
     where
         S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
     {
@@ -426,7 +496,7 @@ impl Driver {
             }
             self.inflight.insert(
                 cmd.correlation_id,
-                Pending {
+                InFlight {
                     api: cmd.api,
                     version: cmd.version,
                     deadline: Instant::now() + cmd.timeout,

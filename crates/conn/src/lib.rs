@@ -20,6 +20,6 @@ mod connection;
 mod error;
 mod pool;
 
-pub use connection::{ConnConfig, Connection};
+pub use connection::{ConnConfig, Connection, Pending, PendingResponse};
 pub use error::ConnError;
 pub use pool::BrokerPool;

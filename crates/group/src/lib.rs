@@ -1,2 +1,49 @@
-//! kwire-group.
+//! kwire-group: Kafka consumer groups.
+//!
+//! - [`member::Membership`]: group membership as a sans-IO state machine —
+//!   the classic protocol (FindCoordinator, JoinGroup with the
+//!   MEMBER_ID_REQUIRED round, SyncGroup, Heartbeat, LeaveGroup; static
+//!   membership; eager and cooperative rebalancing) and KIP-848
+//!   (ConsumerGroupHeartbeat), with every error code handled as Kafka's Java
+//!   client does. Unit-tested with a virtual clock.
+//! - [`assignor`]: `range`, `roundrobin`, `sticky`, `cooperative-sticky`.
+//! - [`offsets`]: OffsetCommit / OffsetFetch builders and verdicts.
+//! - [`GroupConsumer`]: membership driven by a background task (heartbeats
+//!   on their own schedule) composed with the [`kwire_fetch::Fetcher`]:
+//!   committed start offsets, auto-commit of processed records, commit on
+//!   revoke, never a commit for lost partitions, rebalance events and callbacks.
+//! - [`admin`]: list, describe, delete groups; read, alter, delete offsets.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), kwire_group::GroupError> {
+//! use kwire_group::{GroupConfig, GroupConsumer, GroupEvent, GroupProtocol};
+//! use kwire_meta::{Cluster, ClusterConfig};
+//!
+//! let cluster = Cluster::new(ClusterConfig::default());
+//! let mut cfg = GroupConfig::new("voters-app");
+//! cfg.protocol = GroupProtocol::Consumer; // KIP-848 on Kafka 4.x; Classic works everywhere
+//! let mut consumer = GroupConsumer::subscribe(cluster, cfg, vec!["voters".into()])?;
+//! while let Ok(ev) = consumer.next().await {
+//!     if let GroupEvent::Records(chunk) = ev {
+//!         println!("{}: up to offset {}", chunk.tp, chunk.next_offset);
+//!     }
+//! }
+//! consumer.close().await
+//! # }
+//! ```
 #![warn(missing_docs)]
+
+pub mod admin;
+pub mod assignor;
+mod config;
+mod consumer;
+mod driver;
+mod error;
+pub mod member;
+pub mod offsets;
+
+pub use assignor::{AssignorKind, GroupAssignment, MemberSubscription};
+pub use config::{GroupConfig, GroupProtocol};
+pub use consumer::{GroupConsumer, GroupEvent, RebalanceListener};
+pub use error::GroupError;
+pub use kwire_fetch::TopicPartition;

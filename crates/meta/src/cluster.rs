@@ -297,7 +297,9 @@ impl Cluster {
         Err(MetaError::Broker { context: format!("topic '{topic}'"), code, message: None })
     }
 
-    fn cached_topic(&self, topic: &str) -> Option<Arc<TopicInfo>> {
+    /// Cached metadata of `topic` if present and younger than `metadata.max.age.ms`;
+    /// never does I/O (for hot paths that refresh asynchronously on a miss).
+    pub fn cached_topic(&self, topic: &str) -> Option<Arc<TopicInfo>> {
         let cache = lock(&self.inner.topics);
         let c = cache.get(topic)?;
         (c.at.elapsed() < self.inner.cfg.metadata_max_age).then(|| c.topic.clone())

@@ -46,6 +46,19 @@ pub const KWIRE_VERSIONS: &[(ApiKey, Versions)] = &[
     (ApiKey::InitProducerId, Versions::new(0, 5)),
     (ApiKey::Fetch, Versions::new(4, 16)),
     (ApiKey::ListOffsets, Versions::new(1, 10)),
+    (ApiKey::FindCoordinator, Versions::new(0, 6)),
+    (ApiKey::JoinGroup, Versions::new(0, 9)),
+    (ApiKey::SyncGroup, Versions::new(0, 5)),
+    (ApiKey::Heartbeat, Versions::new(0, 4)),
+    (ApiKey::LeaveGroup, Versions::new(0, 5)),
+    (ApiKey::OffsetCommit, Versions::new(2, 9)),
+    (ApiKey::OffsetFetch, Versions::new(1, 9)),
+    (ApiKey::ListGroups, Versions::new(0, 5)),
+    (ApiKey::DescribeGroups, Versions::new(0, 6)),
+    (ApiKey::DeleteGroups, Versions::new(0, 2)),
+    (ApiKey::OffsetDelete, Versions::new(0, 0)),
+    (ApiKey::ConsumerGroupHeartbeat, Versions::new(0, 1)),
+    (ApiKey::ConsumerGroupDescribe, Versions::new(0, 1)),
 ];
 
 /// The range kwire supports for `key`, or `None` if kwire does not use that API.

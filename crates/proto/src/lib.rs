@@ -19,7 +19,9 @@ pub mod api;
 mod error;
 pub mod frame;
 pub mod msg;
+pub mod murmur2;
 pub mod props;
+pub mod records;
 mod request;
 pub mod wire;
 

@@ -174,6 +174,11 @@ impl Properties {
         self.map.keys().filter(|k| !used.contains(*k)).cloned().collect()
     }
 
+    /// Keys that have been read.
+    pub fn used_keys(&self) -> Vec<String> {
+        self.used.borrow().iter().cloned().collect()
+    }
+
     /// All entries, in key order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.map.iter().map(|(k, v)| (k.as_str(), v.as_str()))

@@ -1,6 +1,11 @@
 //! Subcommands.
 
 mod cluster;
+mod consume;
+pub mod generate;
+pub mod groups;
+pub mod perf;
+pub mod produce;
 mod topics;
 
 use std::process::ExitCode;
@@ -22,6 +27,11 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
     let code = match cli.command {
         Command::Cluster(a) => cluster::run(&settings, a).await?,
         Command::Topics(a) => topics::run(&settings, a).await?,
+        Command::Consume(a) => consume::run(&settings, a).await?,
+        Command::Produce(a) => produce::run(&settings, a).await?,
+        Command::Gen(a) => generate::run(&settings, a).await?,
+        Command::Perf(a) => perf::run(&settings, a).await?,
+        Command::Groups(a) => groups::run(&settings, a).await?,
     };
     settings.warn_unused();
     Ok(code)

@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod api_versions;
 pub mod fetch;
+pub mod group;
 pub mod metadata;
 pub mod produce;
 

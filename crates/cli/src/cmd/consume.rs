@@ -1,0 +1,342 @@
+//! `kwire consume`: kafka-console-consumer.sh and kcat -C, natively.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::ops::ControlFlow;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use base64::Engine;
+use kwire_cli::spec::{OffsetArg, parse_offset};
+use kwire_fetch::{
+    FetchConfig, FetchEvent, Fetcher, IsolationLevel, OffsetSpec, StartOffset, TopicPartition, list_offsets,
+};
+use kwire_meta::Cluster;
+use kwire_proto::props::Properties;
+use kwire_proto::records::{Batch, RecordRef, TimestampType};
+use serde_json::json;
+
+use crate::args::{ConsumeArgs, Format};
+use crate::config::ClientSettings;
+
+/// How the text format prints a record (Java's DefaultMessageFormatter).
+pub(crate) struct Printer {
+    format: Format,
+    key: bool,
+    value: bool,
+    partition: bool,
+    offset: bool,
+    timestamp: bool,
+    headers: bool,
+    separator: Vec<u8>,
+    line_separator: Vec<u8>,
+    headers_separator: Vec<u8>,
+    null_literal: Vec<u8>,
+    topic: String,
+}
+
+impl Printer {
+    pub(crate) fn new(a: &ConsumeArgs) -> Result<Self> {
+        let mut p = Printer {
+            format: a.format,
+            key: false,
+            value: true,
+            partition: false,
+            offset: false,
+            timestamp: false,
+            headers: false,
+            separator: b"\t".to_vec(),
+            line_separator: b"\n".to_vec(),
+            headers_separator: b",".to_vec(),
+            null_literal: b"null".to_vec(),
+            topic: a.topic.clone(),
+        };
+        for f in &a.print {
+            match f.trim() {
+                "key" => p.key = true,
+                "value" => p.value = true,
+                "partition" => p.partition = true,
+                "offset" => p.offset = true,
+                "timestamp" => p.timestamp = true,
+                "headers" => p.headers = true,
+                "" => {}
+                other => {
+                    bail!("unknown --print field '{other}': use key, partition, offset, timestamp, headers")
+                }
+            }
+        }
+        for kv in &a.properties {
+            let (k, v) = Properties::parse_kv(kv).context("--property")?;
+            let flag = || -> Result<bool> {
+                match v.to_ascii_lowercase().as_str() {
+                    "true" => Ok(true),
+                    "false" => Ok(false),
+                    _ => bail!("--property {k}: expected true or false, got '{v}'"),
+                }
+            };
+            match k.as_str() {
+                "print.key" => p.key = flag()?,
+                "print.value" => p.value = flag()?,
+                "print.partition" => p.partition = flag()?,
+                "print.offset" => p.offset = flag()?,
+                "print.timestamp" => p.timestamp = flag()?,
+                "print.headers" => p.headers = flag()?,
+                "key.separator" => p.separator = unescape(&v).into_bytes(),
+                "line.separator" => p.line_separator = unescape(&v).into_bytes(),
+                "headers.separator" => p.headers_separator = unescape(&v).into_bytes(),
+                "null.literal" => p.null_literal = v.into_bytes(),
+                other => bail!("unknown --property '{other}'"),
+            }
+        }
+        if let Some(sep) = &a.key_separator {
+            p.separator = unescape(sep).into_bytes();
+        }
+        Ok(p)
+    }
+
+    pub(crate) fn write(&self, out: &mut Vec<u8>, partition: i32, batch: &Batch, rec: &RecordRef<'_>) {
+        let ts_type = match batch.header.timestamp_type() {
+            TimestampType::CreateTime => "CreateTime",
+            TimestampType::LogAppendTime => "LogAppendTime",
+        };
+        match self.format {
+            Format::Json => {
+                let headers: Vec<_> = rec
+                    .headers()
+                    .map(|h| json!({"key": text_or_b64(Some(h.key)), "value": text_or_b64(h.value)}))
+                    .collect();
+                let doc = json!({
+                    "topic": self.topic,
+                    "partition": partition,
+                    "offset": rec.offset,
+                    "timestamp": rec.timestamp,
+                    "timestamp_type": if rec.timestamp < 0 { "NoTimestampType" } else { ts_type },
+                    "key": text_or_b64(rec.key),
+                    "value": text_or_b64(rec.value),
+                    "headers": headers,
+                });
+                // serde_json never fails on a Value.
+                let _ = serde_json::to_writer(&mut *out, &doc);
+                out.push(b'\n');
+            }
+            Format::Text => {
+                if self.timestamp {
+                    if rec.timestamp < 0 {
+                        out.extend_from_slice(b"NO_TIMESTAMP");
+                    } else {
+                        let _ = write!(out, "{ts_type}:{}", rec.timestamp);
+                    }
+                    out.extend_from_slice(&self.separator);
+                }
+                if self.partition {
+                    let _ = write!(out, "Partition:{partition}");
+                    out.extend_from_slice(&self.separator);
+                }
+                if self.offset {
+                    let _ = write!(out, "Offset:{}", rec.offset);
+                    out.extend_from_slice(&self.separator);
+                }
+                if self.headers {
+                    if rec.header_count() == 0 {
+                        out.extend_from_slice(b"NO_HEADERS");
+                    }
+                    for (i, h) in rec.headers().enumerate() {
+                        if i > 0 {
+                            out.extend_from_slice(&self.headers_separator);
+                        }
+                        out.extend_from_slice(h.key);
+                        out.push(b':');
+                        out.extend_from_slice(h.value.unwrap_or(&self.null_literal));
+                    }
+                    out.extend_from_slice(&self.separator);
+                }
+                if self.key {
+                    out.extend_from_slice(rec.key.unwrap_or(&self.null_literal));
+                    if self.value {
+                        out.extend_from_slice(&self.separator);
+                    }
+                }
+                if self.value {
+                    out.extend_from_slice(rec.value.unwrap_or(&self.null_literal));
+                }
+                out.extend_from_slice(&self.line_separator);
+            }
+        }
+    }
+}
+
+/// `\t`, `\n`, `\\` escapes as Java's console consumer accepts them.
+fn unescape(s: &str) -> String {
+    s.replace("\\t", "\t").replace("\\n", "\n").replace("\\r", "\r").replace("\\\\", "\\")
+}
+
+/// UTF-8 text when valid, else `{"base64": "..."}`; null stays null.
+fn text_or_b64(b: Option<&[u8]>) -> serde_json::Value {
+    match b {
+        None => serde_json::Value::Null,
+        Some(b) => match std::str::from_utf8(b) {
+            Ok(s) => json!(s),
+            Err(_) => json!({"base64": base64::engine::general_purpose::STANDARD.encode(b)}),
+        },
+    }
+}
+
+pub async fn run(settings: &ClientSettings, a: ConsumeArgs) -> Result<ExitCode> {
+    if a.group.is_some() {
+        return super::groups::consume(settings, a).await;
+    }
+    let printer = Printer::new(&a)?;
+    let mut props = settings.props.clone();
+    for kv in &a.consumer_properties {
+        let (k, v) = Properties::parse_kv(kv).context("--consumer-property")?;
+        props.set(k, v);
+    }
+    let mut cfg = FetchConfig::default();
+    cfg.apply_props(&props)?;
+    if let Some(l) = &a.isolation_level {
+        cfg.isolation =
+            IsolationLevel::parse(l).map_err(|e| anyhow::anyhow!("invalid --isolation-level '{l}': {e}"))?;
+    }
+    settings.mark_used(&props);
+
+    let start = match (&a.offset, a.from_beginning) {
+        (Some(_), true) => bail!("give either --from-beginning or --offset, not both"),
+        (Some(o), false) => parse_offset(o).map_err(anyhow::Error::msg)?,
+        (None, true) => OffsetArg::Earliest,
+        (None, false) => OffsetArg::Latest,
+    };
+
+    let cluster = Cluster::new(settings.cluster.clone());
+    let topic = cluster.topic(&a.topic).await.map_err(|e| match e.code() {
+        Some(kwire_proto::ErrorCode::UNKNOWN_TOPIC_OR_PARTITION) => {
+            anyhow::anyhow!("topic '{}' does not exist", a.topic)
+        }
+        _ => e.into(),
+    })?;
+    let all: Vec<i32> = topic.partitions.iter().map(|p| p.partition).collect();
+    let parts: Vec<i32> = if a.partitions.is_empty() {
+        all.clone()
+    } else {
+        for p in &a.partitions {
+            if !all.contains(p) {
+                bail!("partition {p} does not exist (topic '{}' has {} partitions)", a.topic, all.len());
+            }
+        }
+        let mut v = a.partitions.clone();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    let tps: Vec<TopicPartition> = parts.iter().map(|p| TopicPartition::new(a.topic.clone(), *p)).collect();
+
+    // Resolve start positions here, so --exit-at-end can compare them with the ends.
+    let iso = cfg.isolation;
+    let starts: BTreeMap<TopicPartition, i64> = match start {
+        OffsetArg::Absolute(n) => tps.iter().map(|tp| (tp.clone(), n)).collect(),
+        OffsetArg::Earliest => offsets(&cluster, &tps, OffsetSpec::Earliest, iso).await?,
+        OffsetArg::Latest => offsets(&cluster, &tps, OffsetSpec::Latest, iso).await?,
+        OffsetArg::Timestamp(t) => offsets(&cluster, &tps, OffsetSpec::Timestamp(t), iso).await?,
+        OffsetArg::FromEnd(n) => {
+            let ends = offsets(&cluster, &tps, OffsetSpec::Latest, iso).await?;
+            let begins = offsets(&cluster, &tps, OffsetSpec::Earliest, iso).await?;
+            ends.into_iter()
+                .map(|(tp, e)| {
+                    let b = begins.get(&tp).copied().unwrap_or(0);
+                    (tp, e.saturating_sub(n).max(b))
+                })
+                .collect()
+        }
+    };
+    let ends =
+        if a.exit_at_end { Some(offsets(&cluster, &tps, OffsetSpec::Latest, iso).await?) } else { None };
+
+    let mut fetcher = Fetcher::start(cluster.clone(), cfg);
+    let mut pending: BTreeMap<TopicPartition, i64> = BTreeMap::new();
+    let mut assign = Vec::new();
+    for tp in &tps {
+        let s = starts.get(tp).copied().unwrap_or(0);
+        if let Some(ends) = &ends {
+            let e = ends.get(tp).copied().unwrap_or(0);
+            if s >= e {
+                continue; // nothing to read here
+            }
+            pending.insert(tp.clone(), e);
+        }
+        assign.push((tp.clone(), StartOffset::Offset(s)));
+    }
+    let max = a.max_messages.unwrap_or(u64::MAX);
+    let mut total: u64 = 0;
+    let stdout = std::io::stdout();
+    let mut buf: Vec<u8> = Vec::with_capacity(1 << 16);
+    let mut failure: Option<anyhow::Error> = None;
+    let done = |pending: &BTreeMap<TopicPartition, i64>, total: u64| {
+        total >= max || (ends.is_some() && pending.is_empty())
+    };
+    if !done(&pending, total) {
+        fetcher.assign(assign)?;
+    }
+    let idle = a.timeout_ms.map(Duration::from_millis);
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    while !done(&pending, total) {
+        let ev = tokio::select! {
+            ev = fetcher.next() => ev,
+            _ = &mut ctrl_c => break,
+            _ = sleep_opt(idle) => break,
+        };
+        let Some(ev) = ev else { break };
+        match ev {
+            FetchEvent::Records(chunk) => {
+                let partition = chunk.tp.partition;
+                let end = pending.get(chunk.tp.as_ref()).copied();
+                chunk.for_each_record(|batch, rec| {
+                    if end.is_some_and(|e| rec.offset >= e) || total >= max {
+                        return ControlFlow::Break(());
+                    }
+                    printer.write(&mut buf, partition, batch, rec);
+                    total += 1;
+                    ControlFlow::Continue(())
+                })?;
+                if let Some(e) = end {
+                    if chunk.next_offset >= e {
+                        pending.remove(chunk.tp.as_ref());
+                    }
+                }
+                let mut out = stdout.lock();
+                out.write_all(&buf).context("writing to stdout")?;
+                out.flush().context("writing to stdout")?;
+                buf.clear();
+            }
+            FetchEvent::Reset { tp, from, to } => {
+                eprintln!("kwire: warning: {tp}: offset {from} is out of range; resetting to {to}");
+            }
+            FetchEvent::Error { tp, error } => {
+                failure = Some(anyhow::Error::new(error).context(format!("cannot read {tp}")));
+                break;
+            }
+        }
+    }
+    drop(fetcher);
+    eprintln!("Processed a total of {total} messages");
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(ExitCode::SUCCESS),
+    }
+}
+
+async fn offsets(
+    cluster: &Cluster,
+    tps: &[TopicPartition],
+    spec: OffsetSpec,
+    iso: IsolationLevel,
+) -> Result<BTreeMap<TopicPartition, i64>> {
+    Ok(list_offsets(cluster, tps, spec, iso).await?.into_iter().map(|(tp, a)| (tp, a.offset)).collect())
+}
+
+async fn sleep_opt(d: Option<Duration>) {
+    match d {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
+    }
+}

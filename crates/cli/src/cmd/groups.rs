@@ -1,0 +1,843 @@
+//! `kwire groups` (kafka-consumer-groups.sh, natively) and `kwire consume --group`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::ops::ControlFlow;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use kwire_cli::spec::{parse_iso_duration, parse_timestamp};
+use kwire_fetch::{IsolationLevel, OffsetReset, OffsetSpec, TopicPartition, list_offsets};
+use kwire_group::admin::{self, GroupDescription};
+use kwire_group::{GroupConfig, GroupConsumer, GroupError, GroupEvent};
+use kwire_meta::Cluster;
+use kwire_proto::ErrorCode;
+use kwire_proto::props::Properties;
+use serde_json::json;
+
+use super::consume::Printer;
+use crate::args::{ConsumeArgs, Format};
+use crate::config::ClientSettings;
+use crate::output::table;
+
+/// Arguments of `kwire groups`.
+#[derive(Debug, Args)]
+pub struct GroupsArgs {
+    #[command(subcommand)]
+    pub cmd: GroupsCmd,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GroupsCmd {
+    /// List groups (every broker's)
+    List(ListArgs),
+    /// Describe a group: state, protocol, members with assignments, offsets and lag per partition
+    Describe(DescribeArgs),
+    /// Reset a group's committed offsets (prints the plan; --execute applies it)
+    ResetOffsets(ResetArgs),
+    /// Delete groups (they must have no active members)
+    Delete(DeleteArgs),
+    /// Delete a group's committed offsets of a topic
+    DeleteOffsets(DeleteOffsetsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Output format (text: one group id per line)
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct DescribeArgs {
+    /// Group id
+    #[arg(value_name = "GROUP")]
+    pub group: String,
+    /// Output format
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct ResetArgs {
+    /// Group id
+    #[arg(value_name = "GROUP")]
+    pub group: String,
+    /// Topic, optionally with partitions: T or T:0,1,2 (repeatable)
+    #[arg(long = "topic", value_name = "TOPIC[:P,...]")]
+    pub topics: Vec<String>,
+    /// Every topic the group has committed offsets for
+    #[arg(long)]
+    pub all_topics: bool,
+    /// To the log start offset
+    #[arg(long)]
+    pub to_earliest: bool,
+    /// To the log end offset
+    #[arg(long)]
+    pub to_latest: bool,
+    /// To this offset (clamped to the log's range)
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub to_offset: Option<i64>,
+    /// Move the committed offset by N (negative: back), clamped to the log's range
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub shift_by: Option<i64>,
+    /// To the first offset whose timestamp is at or after this time (ISO-8601 or epoch ms)
+    #[arg(long, value_name = "TIME")]
+    pub to_datetime: Option<String>,
+    /// To the first offset at or after now minus this ISO-8601 duration (PnDTnHnM)
+    #[arg(long, value_name = "DURATION")]
+    pub by_duration: Option<String>,
+    /// Apply the plan (without it, nothing changes)
+    #[arg(long)]
+    pub execute: bool,
+    /// Only print the plan (the default)
+    #[arg(long, conflicts_with = "execute")]
+    pub dry_run: bool,
+    /// Output format
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// Group ids
+    #[arg(value_name = "GROUP", required = true)]
+    pub groups: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteOffsetsArgs {
+    /// Group id
+    #[arg(value_name = "GROUP")]
+    pub group: String,
+    /// Topic, optionally with partitions: T or T:0,1 (repeatable)
+    #[arg(long = "topic", value_name = "TOPIC[:P,...]", required = true)]
+    pub topics: Vec<String>,
+}
+
+pub async fn run(settings: &ClientSettings, args: GroupsArgs) -> Result<ExitCode> {
+    let cluster = Cluster::new(settings.cluster.clone());
+    match args.cmd {
+        GroupsCmd::List(a) => list(&cluster, a).await,
+        GroupsCmd::Describe(a) => describe(&cluster, a).await,
+        GroupsCmd::ResetOffsets(a) => reset_offsets(&cluster, a).await,
+        GroupsCmd::Delete(a) => delete(&cluster, a).await,
+        GroupsCmd::DeleteOffsets(a) => delete_offsets(&cluster, a).await,
+    }
+}
+
+fn check_group_id(g: &str) -> Result<()> {
+    if g.trim().is_empty() {
+        bail!("the group id must not be empty");
+    }
+    Ok(())
+}
+
+async fn list(cluster: &Cluster, a: ListArgs) -> Result<ExitCode> {
+    let groups = admin::list_groups(cluster).await?;
+    let mut out = String::new();
+    match a.format {
+        Format::Text => {
+            for g in &groups {
+                out.push_str(&g.group_id);
+                out.push('\n');
+            }
+        }
+        Format::Json => {
+            let v: Vec<_> = groups
+                .iter()
+                .map(|g| {
+                    json!({
+                        "group": g.group_id,
+                        "state": g.state,
+                        "type": g.group_type,
+                        "protocol_type": g.protocol_type,
+                        "coordinator": g.coordinator,
+                    })
+                })
+                .collect();
+            out = format!("{}\n", serde_json::Value::Array(v));
+        }
+    }
+    print_out(&out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_out(s: &str) -> Result<()> {
+    let mut o = std::io::stdout().lock();
+    o.write_all(s.as_bytes()).context("writing to stdout")?;
+    o.flush().context("writing to stdout")
+}
+
+/// One row of the offsets table.
+struct OffsetRow {
+    tp: TopicPartition,
+    current: Option<i64>,
+    end: Option<i64>,
+    member: Option<(String, String, String)>,
+}
+
+async fn describe(cluster: &Cluster, a: DescribeArgs) -> Result<ExitCode> {
+    check_group_id(&a.group)?;
+    let d = admin::describe_group(cluster, &a.group).await?;
+    let committed = admin::committed_offsets(cluster, &a.group, None).await?;
+    if d.state == "Dead" && committed.is_empty() {
+        bail!("consumer group '{}' does not exist", a.group);
+    }
+    let mut owner: BTreeMap<TopicPartition, (String, String, String)> = BTreeMap::new();
+    for m in &d.members {
+        for tp in &m.assignment {
+            owner.insert(tp.clone(), (m.member_id.clone(), m.host.clone(), m.client_id.clone()));
+        }
+    }
+    let all: BTreeSet<TopicPartition> = committed.keys().chain(owner.keys()).cloned().collect();
+    let parts: Vec<TopicPartition> = all.into_iter().collect();
+    let ends = log_end_offsets(cluster, &parts).await;
+    let rows: Vec<OffsetRow> = parts
+        .iter()
+        .map(|tp| OffsetRow {
+            tp: tp.clone(),
+            current: committed.get(tp).copied(),
+            end: ends.get(tp).copied(),
+            member: owner.get(tp).cloned(),
+        })
+        .collect();
+    let coordinator = cluster.pool().broker_addr(d.coordinator).unwrap_or_default();
+    let out = match a.format {
+        Format::Json => format!("{}\n", describe_json(&d, &coordinator, &rows)),
+        Format::Text => describe_text(&d, &coordinator, &rows),
+    };
+    print_out(&out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Log end offsets; partitions whose leader can't be reached are left out (shown as `-`).
+async fn log_end_offsets(cluster: &Cluster, parts: &[TopicPartition]) -> BTreeMap<TopicPartition, i64> {
+    let mut out = BTreeMap::new();
+    // Topics may have been deleted since the offsets were committed: ask per topic.
+    let mut by_topic: BTreeMap<&str, Vec<TopicPartition>> = BTreeMap::new();
+    for tp in parts {
+        by_topic.entry(tp.topic.as_str()).or_default().push(tp.clone());
+    }
+    for (topic, tps) in by_topic {
+        match list_offsets(cluster, &tps, OffsetSpec::Latest, IsolationLevel::ReadUncommitted).await {
+            Ok(m) => out.extend(m.into_iter().map(|(tp, a)| (tp, a.offset))),
+            Err(e) => tracing::warn!(topic, error = %e, "no log end offsets"),
+        }
+    }
+    out
+}
+
+fn dash(v: Option<i64>) -> String {
+    v.map_or_else(|| "-".to_owned(), |v| v.to_string())
+}
+
+fn lag(r: &OffsetRow) -> Option<i64> {
+    match (r.current, r.end) {
+        (Some(c), Some(e)) => Some(e.saturating_sub(c).max(0)),
+        _ => None,
+    }
+}
+
+fn describe_text(d: &GroupDescription, coordinator: &str, rows: &[OffsetRow]) -> String {
+    let mut out = String::new();
+    let protocol = if d.protocol_type.is_empty() {
+        "-".to_owned()
+    } else if d.assignor.is_empty() {
+        d.protocol_type.clone()
+    } else {
+        format!("{} ({})", d.protocol_type, d.assignor)
+    };
+    out.push_str(&format!("Group:       {}\n", d.group_id));
+    out.push_str(&format!("State:       {}\n", d.state));
+    out.push_str(&format!("Type:        {}\n", d.group_type));
+    out.push_str(&format!("Protocol:    {protocol}\n"));
+    out.push_str(&format!(
+        "Coordinator: {} ({})\n",
+        d.coordinator,
+        if coordinator.is_empty() { "?" } else { coordinator }
+    ));
+    out.push_str(&format!("Members:     {}\n", d.members.len()));
+    if !d.members.is_empty() {
+        out.push('\n');
+        let member_rows: Vec<Vec<String>> = d
+            .members
+            .iter()
+            .map(|m| {
+                let assignment = group_partitions(&m.assignment);
+                vec![
+                    m.member_id.clone(),
+                    m.instance_id.clone().unwrap_or_else(|| "-".into()),
+                    m.host.clone(),
+                    m.client_id.clone(),
+                    m.assignment.len().to_string(),
+                    if assignment.is_empty() { "-".into() } else { assignment },
+                ]
+            })
+            .collect();
+        out.push_str(&table(
+            &["CONSUMER-ID", "GROUP-INSTANCE-ID", "HOST", "CLIENT-ID", "#PARTITIONS", "ASSIGNMENT"],
+            &member_rows,
+        ));
+    } else {
+        out.push_str(&format!("\nConsumer group '{}' has no active members.\n", d.group_id));
+    }
+    if !rows.is_empty() {
+        out.push('\n');
+        let offset_rows: Vec<Vec<String>> = rows
+            .iter()
+            .map(|r| {
+                let (id, host, client) =
+                    r.member.clone().unwrap_or_else(|| ("-".into(), "-".into(), "-".into()));
+                vec![
+                    d.group_id.clone(),
+                    r.tp.topic.clone(),
+                    r.tp.partition.to_string(),
+                    dash(r.current),
+                    dash(r.end),
+                    dash(lag(r)),
+                    id,
+                    host,
+                    client,
+                ]
+            })
+            .collect();
+        out.push_str(&table(
+            &[
+                "GROUP",
+                "TOPIC",
+                "PARTITION",
+                "CURRENT-OFFSET",
+                "LOG-END-OFFSET",
+                "LAG",
+                "CONSUMER-ID",
+                "HOST",
+                "CLIENT-ID",
+            ],
+            &offset_rows,
+        ));
+    }
+    out
+}
+
+/// `t:0,1,2 u:0` for a member's assignment.
+fn group_partitions(parts: &[TopicPartition]) -> String {
+    let mut by: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
+    for tp in parts {
+        by.entry(tp.topic.as_str()).or_default().push(tp.partition);
+    }
+    by.into_iter()
+        .map(|(t, mut ps)| {
+            ps.sort_unstable();
+            format!("{t}:{}", ps.iter().map(i32::to_string).collect::<Vec<_>>().join(","))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn describe_json(d: &GroupDescription, coordinator: &str, rows: &[OffsetRow]) -> serde_json::Value {
+    json!({
+        "group": d.group_id,
+        "state": d.state,
+        "type": d.group_type,
+        "protocol_type": d.protocol_type,
+        "assignor": d.assignor,
+        "coordinator": {"id": d.coordinator, "address": coordinator},
+        "members": d.members.iter().map(|m| json!({
+            "member_id": m.member_id,
+            "instance_id": m.instance_id,
+            "client_id": m.client_id,
+            "host": m.host,
+            "assignment": m.assignment.iter().map(|tp| json!({"topic": tp.topic, "partition": tp.partition})).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "offsets": rows.iter().map(|r| json!({
+            "topic": r.tp.topic,
+            "partition": r.tp.partition,
+            "current_offset": r.current,
+            "log_end_offset": r.end,
+            "lag": lag(r),
+            "consumer_id": r.member.as_ref().map(|m| &m.0),
+            "host": r.member.as_ref().map(|m| &m.1),
+            "client_id": r.member.as_ref().map(|m| &m.2),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// Parses `T` or `T:0,1,2`.
+fn parse_topic_spec(s: &str) -> Result<(String, Option<Vec<i32>>)> {
+    let (t, parts) = match s.split_once(':') {
+        None => (s.trim(), None),
+        Some((t, p)) => {
+            let mut v = Vec::new();
+            for x in p.split(',').map(str::trim) {
+                match x.parse::<i32>() {
+                    Ok(n) if n >= 0 => v.push(n),
+                    _ => {
+                        bail!("invalid --topic '{s}': partitions must be non-negative numbers, like t:0,1,2")
+                    }
+                }
+            }
+            v.sort_unstable();
+            v.dedup();
+            (t.trim(), Some(v))
+        }
+    };
+    if t.is_empty() {
+        bail!("invalid --topic '{s}': empty topic name");
+    }
+    Ok((t.to_owned(), parts))
+}
+
+/// Resolves `--topic` specs against the cluster's metadata.
+async fn resolve_topics(cluster: &Cluster, specs: &[String]) -> Result<Vec<TopicPartition>> {
+    let mut out = BTreeSet::new();
+    for s in specs {
+        let (topic, parts) = parse_topic_spec(s)?;
+        let info = cluster.topic(&topic).await.map_err(|e| match e.code() {
+            Some(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION) => anyhow::anyhow!("topic '{topic}' does not exist"),
+            _ => e.into(),
+        })?;
+        let all: Vec<i32> = info.partitions.iter().map(|p| p.partition).collect();
+        match parts {
+            None => out.extend(all.iter().map(|p| TopicPartition::new(topic.clone(), *p))),
+            Some(ps) => {
+                for p in ps {
+                    if !all.contains(&p) {
+                        bail!("partition {p} does not exist (topic '{topic}' has {} partitions)", all.len());
+                    }
+                    out.insert(TopicPartition::new(topic.clone(), p));
+                }
+            }
+        }
+    }
+    Ok(out.into_iter().collect())
+}
+
+enum Scenario {
+    Earliest,
+    Latest,
+    Offset(i64),
+    Shift(i64),
+    Time(i64),
+}
+
+async fn reset_offsets(cluster: &Cluster, a: ResetArgs) -> Result<ExitCode> {
+    check_group_id(&a.group)?;
+    // Parse everything before touching the cluster.
+    let mut scenarios = Vec::new();
+    if a.to_earliest {
+        scenarios.push(("--to-earliest", Scenario::Earliest));
+    }
+    if a.to_latest {
+        scenarios.push(("--to-latest", Scenario::Latest));
+    }
+    if let Some(n) = a.to_offset {
+        if n < 0 {
+            bail!("--to-offset must be a non-negative offset, got {n}");
+        }
+        scenarios.push(("--to-offset", Scenario::Offset(n)));
+    }
+    if let Some(n) = a.shift_by {
+        scenarios.push(("--shift-by", Scenario::Shift(n)));
+    }
+    if let Some(t) = &a.to_datetime {
+        let ms = parse_timestamp(t).map_err(|e| anyhow::anyhow!("--to-datetime: {e}"))?;
+        scenarios.push(("--to-datetime", Scenario::Time(ms)));
+    }
+    if let Some(d) = &a.by_duration {
+        let d = parse_iso_duration(d).map_err(|e| anyhow::anyhow!("--by-duration: {e}"))?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|n| i64::try_from(n.as_millis()).unwrap_or(i64::MAX))
+            .unwrap_or(0);
+        let back = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        scenarios.push(("--by-duration", Scenario::Time(now.saturating_sub(back).max(0))));
+    }
+    let scenario = match scenarios.len() {
+        0 => bail!(
+            "say where to: one of --to-earliest, --to-latest, --to-offset N, --shift-by N, --to-datetime TIME, \
+             --by-duration PnDTnHnM"
+        ),
+        1 => scenarios.remove(0).1,
+        _ => bail!("give only one of {}", scenarios.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")),
+    };
+    match (a.topics.is_empty(), a.all_topics) {
+        (true, false) => bail!("say which partitions: --topic T[:P,...] or --all-topics"),
+        (false, true) => bail!("give either --topic or --all-topics, not both"),
+        _ => {}
+    }
+    for t in &a.topics {
+        parse_topic_spec(t)?;
+    }
+
+    // The group must be inactive.
+    let d = admin::describe_group(cluster, &a.group).await?;
+    if !d.members.is_empty() {
+        bail!(
+            "cannot reset the offsets of group '{}' while it has active members ({} member{}, state {}); \
+             stop its consumers first",
+            a.group,
+            d.members.len(),
+            if d.members.len() == 1 { "" } else { "s" },
+            d.state
+        );
+    }
+    let committed = admin::committed_offsets(cluster, &a.group, None).await?;
+    let parts: Vec<TopicPartition> = if a.all_topics {
+        if committed.is_empty() {
+            bail!("group '{}' has no committed offsets; name the topics with --topic", a.group);
+        }
+        let topics: BTreeSet<&str> = committed.keys().map(|tp| tp.topic.as_str()).collect();
+        let specs: Vec<String> = topics.into_iter().map(str::to_owned).collect();
+        resolve_topics(cluster, &specs).await?
+    } else {
+        resolve_topics(cluster, &a.topics).await?
+    };
+    let iso = IsolationLevel::ReadUncommitted;
+    let earliest = offsets_of(cluster, &parts, OffsetSpec::Earliest, iso).await?;
+    let latest = offsets_of(cluster, &parts, OffsetSpec::Latest, iso).await?;
+    let clamp = |tp: &TopicPartition, o: i64| -> i64 {
+        let lo = earliest.get(tp).copied().unwrap_or(0);
+        let hi = latest.get(tp).copied().unwrap_or(o).max(lo);
+        o.clamp(lo, hi)
+    };
+    let mut plan: BTreeMap<TopicPartition, i64> = BTreeMap::new();
+    match scenario {
+        Scenario::Earliest => {
+            plan.extend(parts.iter().map(|tp| (tp.clone(), earliest.get(tp).copied().unwrap_or(0))))
+        }
+        Scenario::Latest => {
+            plan.extend(parts.iter().map(|tp| (tp.clone(), latest.get(tp).copied().unwrap_or(0))))
+        }
+        Scenario::Offset(n) => plan.extend(parts.iter().map(|tp| (tp.clone(), clamp(tp, n)))),
+        Scenario::Shift(n) => {
+            for tp in &parts {
+                let Some(c) = committed.get(tp) else {
+                    bail!(
+                        "cannot shift the offset of {tp}: group '{}' has no committed offset for it",
+                        a.group
+                    );
+                };
+                plan.insert(tp.clone(), clamp(tp, c.saturating_add(n)));
+            }
+        }
+        Scenario::Time(ms) => {
+            for (tp, o) in offsets_of(cluster, &parts, OffsetSpec::Timestamp(ms), iso).await? {
+                plan.insert(tp, o);
+            }
+        }
+    }
+    if a.execute {
+        admin::alter_offsets(cluster, &a.group, &plan).await?;
+    }
+    let out = match a.format {
+        Format::Json => format!(
+            "{}\n",
+            json!({
+                "group": a.group,
+                "executed": a.execute,
+                "offsets": plan.iter().map(|(tp, o)| json!({
+                    "topic": tp.topic, "partition": tp.partition, "new_offset": o,
+                    "current_offset": committed.get(tp),
+                })).collect::<Vec<_>>(),
+            })
+        ),
+        Format::Text => {
+            let rows: Vec<Vec<String>> = plan
+                .iter()
+                .map(|(tp, o)| {
+                    vec![a.group.clone(), tp.topic.clone(), tp.partition.to_string(), o.to_string()]
+                })
+                .collect();
+            table(&["GROUP", "TOPIC", "PARTITION", "NEW-OFFSET"], &rows)
+        }
+    };
+    print_out(&out)?;
+    if !a.execute {
+        eprintln!("kwire: dry run: nothing was changed; add --execute to apply");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn offsets_of(
+    cluster: &Cluster,
+    parts: &[TopicPartition],
+    spec: OffsetSpec,
+    iso: IsolationLevel,
+) -> Result<BTreeMap<TopicPartition, i64>> {
+    Ok(list_offsets(cluster, parts, spec, iso).await?.into_iter().map(|(tp, a)| (tp, a.offset)).collect())
+}
+
+async fn delete(cluster: &Cluster, a: DeleteArgs) -> Result<ExitCode> {
+    let mut groups: Vec<String> = a.groups.clone();
+    groups.sort();
+    groups.dedup();
+    for g in &groups {
+        check_group_id(g)?;
+    }
+    // Check every group first, so a bad one deletes nothing.
+    for g in &groups {
+        let d = admin::describe_group(cluster, g).await?;
+        if !d.members.is_empty() {
+            bail!(
+                "cannot delete group '{g}': it has {} active member{} (state {}); stop its consumers first",
+                d.members.len(),
+                if d.members.len() == 1 { "" } else { "s" },
+                d.state
+            );
+        }
+        if d.state == "Dead" && admin::committed_offsets(cluster, g, None).await?.is_empty() {
+            bail!("group '{g}' does not exist");
+        }
+    }
+    for g in &groups {
+        admin::delete_group(cluster, g).await.map_err(|e| match e.code() {
+            Some(ErrorCode::NON_EMPTY_GROUP) => {
+                anyhow::anyhow!("cannot delete group '{g}': it has active members")
+            }
+            Some(ErrorCode::GROUP_ID_NOT_FOUND) => anyhow::anyhow!("group '{g}' does not exist"),
+            _ => e.into(),
+        })?;
+    }
+    let names: Vec<String> = groups.iter().map(|g| format!("'{g}'")).collect();
+    print_out(&format!("Deletion of requested consumer groups ({}) was successful.\n", names.join(", ")))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn delete_offsets(cluster: &Cluster, a: DeleteOffsetsArgs) -> Result<ExitCode> {
+    check_group_id(&a.group)?;
+    for t in &a.topics {
+        parse_topic_spec(t)?;
+    }
+    let parts = resolve_topics(cluster, &a.topics).await?;
+    let results = admin::delete_offsets(cluster, &a.group, &parts).await.map_err(|e| match e.code() {
+        Some(ErrorCode::GROUP_ID_NOT_FOUND) => anyhow::anyhow!("group '{}' does not exist", a.group),
+        Some(ErrorCode::GROUP_SUBSCRIBED_TO_TOPIC) => anyhow::anyhow!(
+            "cannot delete the offsets of group '{}': active members are subscribed to the topic",
+            a.group
+        ),
+        _ => e.into(),
+    })?;
+    let failed: Vec<&(TopicPartition, ErrorCode)> = results.iter().filter(|(_, c)| c.is_err()).collect();
+    if let Some((tp, code)) = failed.first() {
+        let why = if *code == ErrorCode::GROUP_SUBSCRIBED_TO_TOPIC {
+            "an active member of the group is subscribed to the topic".to_owned()
+        } else {
+            code.to_string()
+        };
+        bail!("cannot delete the offsets of group '{}' for {tp}: {why}", a.group);
+    }
+    let rows: Vec<Vec<String>> = results
+        .iter()
+        .map(|(tp, _)| vec![tp.topic.clone(), tp.partition.to_string(), "Successful".to_owned()])
+        .collect();
+    print_out(&table(&["TOPIC", "PARTITION", "STATUS"], &rows))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `kwire consume --group G`: a member of the group, starting from its
+/// committed offsets (`--from-beginning` only applies when there are none),
+/// committing what it printed.
+pub(crate) async fn consume(settings: &ClientSettings, a: ConsumeArgs) -> Result<ExitCode> {
+    let group = a.group.clone().unwrap_or_default();
+    check_group_id(&group)?;
+    if !a.partitions.is_empty() {
+        bail!("--partition can't be combined with --group: the group assigns the partitions");
+    }
+    if a.offset.is_some() {
+        bail!(
+            "--offset can't be combined with --group: members start from the group's committed offsets \
+             (use `kwire groups reset-offsets` to move them)"
+        );
+    }
+    let printer = Printer::new(&a)?;
+    let mut props: Properties = settings.props.clone();
+    for kv in &a.consumer_properties {
+        let (k, v) = Properties::parse_kv(kv).context("--consumer-property")?;
+        props.set(k, v);
+    }
+    let mut cfg = GroupConfig::new(group.clone());
+    cfg.apply_props(&props)?;
+    if let Some(l) = &a.isolation_level {
+        cfg.fetch.isolation =
+            IsolationLevel::parse(l).map_err(|e| anyhow::anyhow!("invalid --isolation-level '{l}': {e}"))?;
+    }
+    if a.from_beginning {
+        if props.contains("auto.offset.reset") && cfg.auto_offset_reset != OffsetReset::Earliest {
+            bail!("give either --from-beginning or auto.offset.reset, not both");
+        }
+        cfg.auto_offset_reset = OffsetReset::Earliest;
+    }
+    // Commit only what was printed.
+    cfg.auto_offset_store = false;
+    cfg.validate().map_err(anyhow::Error::msg)?;
+    settings.mark_used(&props);
+
+    let cluster = Cluster::new(settings.cluster.clone());
+    cluster.topic(&a.topic).await.map_err(|e| match e.code() {
+        Some(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION) => anyhow::anyhow!("topic '{}' does not exist", a.topic),
+        _ => e.into(),
+    })?;
+    let mut consumer = GroupConsumer::subscribe(cluster.clone(), cfg, vec![a.topic.clone()])?;
+    let max = a.max_messages.unwrap_or(u64::MAX);
+    let idle = a.timeout_ms.map(Duration::from_millis);
+    let mut total: u64 = 0;
+    let mut buf: Vec<u8> = Vec::with_capacity(1 << 16);
+    let stdout = std::io::stdout();
+    // --exit-at-end: the end offset of each partition when it was assigned.
+    let mut ends: BTreeMap<TopicPartition, i64> = BTreeMap::new();
+    let mut assigned_once = false;
+    let mut failure: Option<anyhow::Error> = None;
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    loop {
+        if total >= max {
+            break;
+        }
+        if a.exit_at_end
+            && assigned_once
+            && consumer
+                .assignment()
+                .iter()
+                .all(|tp| ends.get(tp).is_none_or(|e| consumer.processed(tp).is_some_and(|p| p >= *e)))
+        {
+            break;
+        }
+        let ev = tokio::select! {
+            ev = consumer.next() => ev,
+            _ = &mut ctrl_c => break,
+            _ = sleep_opt(idle) => break,
+        };
+        let ev = match ev {
+            Ok(ev) => ev,
+            Err(e) => {
+                failure = Some(group_error(e, &group));
+                break;
+            }
+        };
+        match ev {
+            GroupEvent::Records(chunk) => {
+                let partition = chunk.tp.partition;
+                let end = if a.exit_at_end { ends.get(chunk.tp.as_ref()).copied() } else { None };
+                let mut next: Option<i64> = None;
+                let mut stopped = false;
+                let r = chunk.for_each_record(|batch, rec| {
+                    if end.is_some_and(|e| rec.offset >= e) || total >= max {
+                        stopped = true;
+                        return ControlFlow::Break(());
+                    }
+                    printer.write(&mut buf, partition, batch, rec);
+                    total += 1;
+                    next = Some(rec.offset.saturating_add(1));
+                    ControlFlow::Continue(())
+                });
+                // A slow reader of stdout may block this write for long: let
+                // the runtime move the group's heartbeat task elsewhere meanwhile.
+                tokio::task::block_in_place(|| -> Result<()> {
+                    let mut out = stdout.lock();
+                    out.write_all(&buf).context("writing to stdout")?;
+                    out.flush().context("writing to stdout")
+                })?;
+                buf.clear();
+                // Printed means processed: commit covers exactly that.
+                let processed = if stopped { next } else { Some(chunk.next_offset) };
+                if let Some(p) = processed {
+                    consumer.mark_processed(&chunk.tp, p);
+                }
+                if let Err(e) = r {
+                    failure = Some(anyhow::Error::new(e).context(format!("cannot read {}", chunk.tp)));
+                    break;
+                }
+            }
+            GroupEvent::Assigned(parts) => {
+                tracing::info!(group = %group, partitions = %fmt_parts(&parts), "assigned");
+                if a.exit_at_end && !parts.is_empty() {
+                    let latest =
+                        list_offsets(&cluster, &parts, OffsetSpec::Latest, IsolationLevel::ReadUncommitted)
+                            .await
+                            .map_err(|e| anyhow::Error::new(e).context("cannot read the end offsets"))?;
+                    ends.extend(latest.into_iter().map(|(tp, o)| (tp, o.offset)));
+                }
+                assigned_once = true;
+            }
+            GroupEvent::Revoked(parts) => {
+                tracing::info!(group = %group, partitions = %fmt_parts(&parts), "revoked");
+                for tp in &parts {
+                    ends.remove(tp);
+                }
+            }
+            GroupEvent::Lost(parts) => {
+                tracing::warn!(group = %group, partitions = %fmt_parts(&parts), "partitions lost");
+                for tp in &parts {
+                    ends.remove(tp);
+                }
+            }
+            GroupEvent::Reset { tp, from, to } => {
+                eprintln!("kwire: warning: {tp}: offset {from} is out of range; resetting to {to}");
+            }
+        }
+    }
+    let closed = consumer.close().await;
+    if let Some(e) = failure {
+        // A failure before anything was read is the one line to show.
+        if total > 0 {
+            eprintln!("Processed a total of {total} messages");
+        }
+        return Err(e);
+    }
+    eprintln!("Processed a total of {total} messages");
+    if let Err(e) = closed {
+        eprintln!("kwire: warning: {e}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn group_error(e: GroupError, group: &str) -> anyhow::Error {
+    match e.code() {
+        Some(ErrorCode::GROUP_AUTHORIZATION_FAILED) => {
+            anyhow::anyhow!("not authorized to use group '{group}'")
+        }
+        Some(ErrorCode(24)) => anyhow::anyhow!("invalid group id '{group}'"),
+        Some(ErrorCode(26)) => anyhow::anyhow!(
+            "the broker rejected session.timeout.ms for group '{group}' (it must be within the broker's \
+             group.min.session.timeout.ms and group.max.session.timeout.ms)"
+        ),
+        _ => e.into(),
+    }
+}
+
+fn fmt_parts(parts: &[TopicPartition]) -> String {
+    if parts.is_empty() { "none".to_owned() } else { group_partitions(parts) }
+}
+
+async fn sleep_opt(d: Option<Duration>) {
+    match d {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_specs() {
+        assert_eq!(parse_topic_spec("t").unwrap(), ("t".to_owned(), None));
+        assert_eq!(parse_topic_spec("t:2,0,2").unwrap(), ("t".to_owned(), Some(vec![0, 2])));
+        assert!(parse_topic_spec(":1").is_err());
+        assert!(parse_topic_spec("t:x").is_err());
+        assert!(parse_topic_spec("t:-1").is_err());
+        assert!(parse_topic_spec("t:").is_err());
+        assert_eq!(
+            group_partitions(&[
+                TopicPartition::new("b", 1),
+                TopicPartition::new("a", 3),
+                TopicPartition::new("b", 0)
+            ]),
+            "a:3 b:0,1"
+        );
+    }
+}

@@ -1,0 +1,328 @@
+//! `kwire perf produce|consume`: Kafka's producer and consumer perf tests,
+//! with the same summary lines so results compare side by side.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::ops::ControlFlow;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use kwire_fetch::{
+    FetchConfig, FetchEvent, Fetcher, IsolationLevel, OffsetSpec, StartOffset, TopicPartition, list_offsets,
+};
+use kwire_meta::Cluster;
+use kwire_produce::{DeliveryFuture, Producer, ProducerConfig, ProducerRecord};
+use kwire_proto::props::Properties;
+use tokio::sync::mpsc;
+
+use crate::cmd::generate::Rng;
+use crate::config::ClientSettings;
+
+/// Arguments of `kwire perf`.
+#[derive(Debug, Args)]
+pub struct PerfArgs {
+    #[command(subcommand)]
+    pub what: PerfWhat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PerfWhat {
+    /// Producer throughput and latency (like kafka-producer-perf-test.sh)
+    Produce(PerfProduceArgs),
+    /// Consumer throughput (like kafka-consumer-perf-test.sh)
+    Consume(PerfConsumeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PerfProduceArgs {
+    /// Topic
+    #[arg(long)]
+    pub topic: String,
+    /// Records to send
+    #[arg(long, value_name = "N")]
+    pub num_records: u64,
+    /// Bytes per record
+    #[arg(long, value_name = "BYTES")]
+    pub record_size: usize,
+    /// Records per second (-1: unthrottled)
+    #[arg(long, default_value_t = -1.0, allow_negative_numbers = true, value_name = "N")]
+    pub throughput: f64,
+    /// Producer setting (repeatable), e.g. --producer-property acks=all
+    #[arg(long = "producer-property", visible_alias = "producer-props", value_name = "KEY=VALUE", num_args = 1..)]
+    pub producer_properties: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PerfConsumeArgs {
+    /// Topic
+    #[arg(long)]
+    pub topic: String,
+    /// Records to read
+    #[arg(long, visible_alias = "num-records", value_name = "N")]
+    pub messages: u64,
+    /// Fail if no record arrives for this long (ms)
+    #[arg(long, default_value_t = 10_000, value_name = "MS")]
+    pub timeout: u64,
+    /// Consumer setting (repeatable)
+    #[arg(long = "consumer-property", value_name = "KEY=VALUE")]
+    pub consumer_properties: Vec<String>,
+    /// Leave out the header line
+    #[arg(long)]
+    pub hide_header: bool,
+}
+
+pub async fn run(settings: &ClientSettings, a: PerfArgs) -> Result<ExitCode> {
+    match a.what {
+        PerfWhat::Produce(p) => produce(settings, p).await,
+        PerfWhat::Consume(c) => consume(settings, c).await,
+    }
+}
+
+const MB: f64 = 1024.0 * 1024.0;
+
+/// Latency statistics for one reporting window or the whole run.
+struct Stats {
+    count: u64,
+    bytes: u64,
+    latency_sum: f64,
+    latency_max: f64,
+    start: Instant,
+    samples: Vec<u32>,
+    sample_every: u64,
+}
+
+impl Stats {
+    fn new(start: Instant, total: u64) -> Self {
+        let sample_every = (total / total.clamp(1, 500_000)).max(1);
+        Stats {
+            count: 0,
+            bytes: 0,
+            latency_sum: 0.0,
+            latency_max: 0.0,
+            start,
+            samples: Vec::new(),
+            sample_every,
+        }
+    }
+
+    fn record(&mut self, latency_ms: f64, bytes: u64, sample: bool) {
+        self.count += 1;
+        self.bytes += bytes;
+        self.latency_sum += latency_ms;
+        self.latency_max = self.latency_max.max(latency_ms);
+        if sample && self.count % self.sample_every == 0 {
+            self.samples.push(latency_ms as u32);
+        }
+    }
+
+    fn rates(&self, now: Instant) -> (f64, f64, f64) {
+        let secs = now.duration_since(self.start).as_secs_f64().max(1e-9);
+        let avg = if self.count == 0 { 0.0 } else { self.latency_sum / self.count as f64 };
+        (self.count as f64 / secs, self.bytes as f64 / MB / secs, avg)
+    }
+}
+
+async fn produce(settings: &ClientSettings, a: PerfProduceArgs) -> Result<ExitCode> {
+    if a.num_records == 0 {
+        bail!("--num-records must be at least 1");
+    }
+    let mut props = settings.props.clone();
+    for kv in &a.producer_properties {
+        let (k, v) = Properties::parse_kv(kv).context("--producer-property")?;
+        props.set(k, v);
+    }
+    let mut cfg = ProducerConfig::default();
+    cfg.apply_props(&props)?;
+    settings.mark_used(&props);
+    let producer = Producer::new(Cluster::new(settings.cluster.clone()), cfg).await?;
+
+    // Same payload as Java's test: random uppercase letters, reused.
+    let mut rng = Rng::new(0x5eed);
+    let payload: Vec<u8> = (0..a.record_size).map(|_| b'A' + (rng.next_u64() % 26) as u8).collect();
+    let total = a.num_records;
+    let size = a.record_size as u64;
+    let start = Instant::now();
+
+    let (tx, mut rx) = mpsc::channel::<Vec<(DeliveryFuture, Instant)>>(1024);
+    let tty = std::io::stderr().is_terminal();
+    let collector = tokio::spawn(async move {
+        let mut all = Stats::new(start, total);
+        let mut window = Stats::new(start, total);
+        let mut failed: u64 = 0;
+        let mut first_error = None;
+        let report_every = Duration::from_secs(5);
+        while let Some(chunk) = rx.recv().await {
+            for (f, sent) in chunk {
+                let r = f.wait().await;
+                let now = Instant::now();
+                match r {
+                    Ok(_) => {
+                        let lat = now.duration_since(sent).as_secs_f64() * 1000.0;
+                        all.record(lat, size, true);
+                        window.record(lat, size, false);
+                    }
+                    Err(e) => {
+                        failed += 1;
+                        first_error.get_or_insert(e);
+                    }
+                }
+                if now.duration_since(window.start) >= report_every {
+                    let (rps, mbps, avg) = window.rates(now);
+                    if tty {
+                        eprint!("\r\x1b[K");
+                    }
+                    println!(
+                        "{} records sent, {rps:.1} records/sec ({mbps:.2} MB/sec), {avg:.1} ms avg latency, {:.1} ms max latency.",
+                        window.count, window.latency_max
+                    );
+                    window = Stats::new(now, total);
+                } else if tty && all.count % 50_000 == 0 {
+                    eprint!("\r\x1b[K{} / {total} records acknowledged", all.count);
+                }
+            }
+        }
+        if tty {
+            eprint!("\r\x1b[K");
+        }
+        (all, failed, first_error)
+    });
+
+    let throttle = (a.throughput > 0.0).then_some(a.throughput);
+    let mut chunk = Vec::with_capacity(1024);
+    for i in 0..total {
+        let rec = ProducerRecord { topic: &a.topic, value: Some(&payload), ..Default::default() };
+        let sent = Instant::now();
+        let f = producer.send(rec).await?;
+        chunk.push((f, sent));
+        if chunk.len() == 1024 {
+            if tx.send(std::mem::take(&mut chunk)).await.is_err() {
+                break;
+            }
+            chunk.reserve(1024);
+        }
+        if let Some(rate) = throttle {
+            let due = start + Duration::from_secs_f64((i + 1) as f64 / rate);
+            let now = Instant::now();
+            if due > now + Duration::from_millis(2) {
+                tokio::time::sleep(due - now).await;
+            }
+        }
+    }
+    if !chunk.is_empty() {
+        let _ = tx.send(chunk).await;
+    }
+    drop(tx);
+    producer.close().await?;
+    let (mut all, failed, first_error) = collector.await.context("collector")?;
+    let end = Instant::now();
+    let (rps, mbps, avg) = all.rates(end);
+    all.samples.sort_unstable();
+    let pct = |p: f64| -> u32 {
+        if all.samples.is_empty() {
+            return 0;
+        }
+        let i = ((all.samples.len() as f64 * p) as usize).min(all.samples.len() - 1);
+        all.samples[i]
+    };
+    println!(
+        "{} records sent, {rps:.6} records/sec ({mbps:.2} MB/sec), {avg:.2} ms avg latency, {:.2} ms max latency, {} ms 50th, {} ms 95th, {} ms 99th, {} ms 99.9th.",
+        all.count,
+        all.latency_max,
+        pct(0.5),
+        pct(0.95),
+        pct(0.99),
+        pct(0.999)
+    );
+    std::io::stdout().flush().ok();
+    if failed > 0 {
+        bail!(
+            "{failed} of {total} records failed (first error: {})",
+            first_error.map(|e| e.to_string()).unwrap_or_default()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn java_time(t: std::time::SystemTime) -> String {
+    // Java's ConsumerPerformance prints yyyy-MM-dd HH:mm:ss:SSS (UTC here).
+    let ms = t.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+    let iso = kwire_cli::spec::format_timestamp(ms); // 2024-05-01T10:00:00.250Z
+    format!("{} {}:{}", &iso[..10], &iso[11..19], &iso[20..23])
+}
+
+async fn consume(settings: &ClientSettings, a: PerfConsumeArgs) -> Result<ExitCode> {
+    let mut props = settings.props.clone();
+    for kv in &a.consumer_properties {
+        let (k, v) = Properties::parse_kv(kv).context("--consumer-property")?;
+        props.set(k, v);
+    }
+    let mut cfg = FetchConfig::default();
+    cfg.apply_props(&props)?;
+    settings.mark_used(&props);
+    let start_wall = std::time::SystemTime::now();
+    let start = Instant::now();
+    let cluster = Cluster::new(settings.cluster.clone());
+    let topic = cluster.topic(&a.topic).await.with_context(|| format!("topic '{}'", a.topic))?;
+    let tps: Vec<TopicPartition> =
+        topic.partitions.iter().map(|p| TopicPartition::new(a.topic.clone(), p.partition)).collect();
+    let starts: BTreeMap<TopicPartition, i64> =
+        list_offsets(&cluster, &tps, OffsetSpec::Earliest, IsolationLevel::ReadUncommitted)
+            .await?
+            .into_iter()
+            .map(|(tp, o)| (tp, o.offset))
+            .collect();
+    let mut fetcher = Fetcher::start(cluster, cfg);
+    fetcher.assign(tps.iter().map(|tp| (tp.clone(), StartOffset::Offset(starts[tp]))).collect())?;
+    let setup = start.elapsed();
+    let fetch_start = Instant::now();
+    let (mut count, mut bytes) = (0u64, 0u64);
+    let mut last_record = Instant::now();
+    let idle = Duration::from_millis(a.timeout);
+    while count < a.messages {
+        let ev = tokio::select! {
+            ev = fetcher.next() => ev,
+            _ = tokio::time::sleep_until((last_record + idle).into()) => {
+                bail!("no record for {} ms after {count} of {} records (--timeout)", a.timeout, a.messages);
+            }
+        };
+        match ev {
+            Some(FetchEvent::Records(chunk)) => {
+                chunk.for_each_record(|_, rec| {
+                    if count >= a.messages {
+                        return ControlFlow::Break(());
+                    }
+                    count += 1;
+                    bytes += rec.value.map_or(0, |v| v.len() as u64) + rec.key.map_or(0, |k| k.len() as u64);
+                    ControlFlow::Continue(())
+                })?;
+                last_record = Instant::now();
+            }
+            Some(FetchEvent::Error { tp, error }) => bail!("{tp}: {error}"),
+            Some(FetchEvent::Reset { .. }) => {}
+            None => bail!("the fetcher stopped"),
+        }
+    }
+    let end_wall = std::time::SystemTime::now();
+    let total = start.elapsed().as_secs_f64();
+    let fetch = fetch_start.elapsed().as_secs_f64();
+    let mb = bytes as f64 / MB;
+    if !a.hide_header {
+        println!(
+            "start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, rebalance.time.ms, fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec"
+        );
+    }
+    println!(
+        "{}, {}, {mb:.4}, {:.4}, {count}, {:.4}, {}, {}, {:.4}, {:.4}",
+        java_time(start_wall),
+        java_time(end_wall),
+        mb / total,
+        count as f64 / total,
+        setup.as_millis(),
+        (fetch * 1000.0) as u64,
+        mb / fetch.max(1e-9),
+        count as f64 / fetch.max(1e-9)
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,48 @@
+//! Errors of the fetch layer.
+
+use kwire_conn::ConnError;
+use kwire_meta::MetaError;
+use kwire_proto::ErrorCode;
+use kwire_proto::records::RecordsError;
+
+/// Errors from fetching and offset lookups.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum FetchError {
+    /// Metadata / admin failure.
+    #[error(transparent)]
+    Meta(#[from] MetaError),
+    /// Transport failure.
+    #[error(transparent)]
+    Conn(#[from] ConnError),
+    /// A partition-level broker error that retrying can't fix.
+    #[error("{topic}-{partition}: {code}{}", detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    Partition {
+        /// Topic.
+        topic: String,
+        /// Partition.
+        partition: i32,
+        /// Error code.
+        code: ErrorCode,
+        /// Extra detail.
+        detail: Option<String>,
+    },
+    /// Corrupt record data.
+    #[error("{topic}-{partition} at offset {offset}: {source}")]
+    Records {
+        /// Topic.
+        topic: String,
+        /// Partition.
+        partition: i32,
+        /// Fetch offset of the chunk.
+        offset: i64,
+        /// What was wrong.
+        source: RecordsError,
+    },
+    /// The fetcher task has stopped.
+    #[error("the fetcher has stopped")]
+    Stopped,
+    /// Invalid request by the caller.
+    #[error("{0}")]
+    Invalid(String),
+}

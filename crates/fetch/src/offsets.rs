@@ -1,0 +1,181 @@
+//! ListOffsets: earliest, latest and by-timestamp offsets per partition,
+//! sent to each partition's leader, retried on leadership changes.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use kwire_meta::{Cluster, RetryAction, classify};
+use kwire_proto::api::ApiKey;
+use kwire_proto::kafka_protocol::messages::{
+    BrokerId, ListOffsetsRequest, TopicName,
+    list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic},
+};
+use kwire_proto::kafka_protocol::protocol::StrBytes;
+
+use crate::{FetchError, IsolationLevel, TopicPartition};
+
+/// Which offset to look up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OffsetSpec {
+    /// The log start offset.
+    Earliest,
+    /// The log end offset (high watermark; last stable offset under read_committed).
+    Latest,
+    /// The first offset whose timestamp is at or after this time (ms since epoch);
+    /// the log end offset if there is none.
+    Timestamp(i64),
+}
+
+impl OffsetSpec {
+    fn wire(self) -> i64 {
+        match self {
+            OffsetSpec::Earliest => -2,
+            OffsetSpec::Latest => -1,
+            OffsetSpec::Timestamp(t) => t,
+        }
+    }
+}
+
+/// The answer for one partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OffsetAnswer {
+    /// The offset.
+    pub offset: i64,
+    /// Timestamp of that record (for timestamp lookups), else -1.
+    pub timestamp: i64,
+    /// Leader epoch at that offset, -1 if unknown.
+    pub leader_epoch: i32,
+}
+
+/// Looks up `spec` for every partition in `partitions`, grouping requests by
+/// leader. A timestamp with no record at or after it resolves to the log end
+/// offset (what a consumer seeking there would read next).
+pub async fn list_offsets(
+    cluster: &Cluster,
+    partitions: &[TopicPartition],
+    spec: OffsetSpec,
+    isolation: IsolationLevel,
+) -> Result<BTreeMap<TopicPartition, OffsetAnswer>, FetchError> {
+    let timeout = cluster.config().conn.request_timeout;
+    let mut out = BTreeMap::new();
+    let mut todo: Vec<TopicPartition> = partitions.to_vec();
+    let mut attempt = 0u32;
+    while !todo.is_empty() {
+        attempt += 1;
+        // Group by leader.
+        let mut by_leader: BTreeMap<i32, Vec<(TopicPartition, i32)>> = BTreeMap::new();
+        for tp in &todo {
+            let (leader, epoch) = cluster.leader(&tp.topic, tp.partition, timeout).await?;
+            by_leader.entry(leader).or_default().push((tp.clone(), epoch));
+        }
+        let mut retry = Vec::new();
+        let mut last_err = None;
+        for (leader, tps) in by_leader {
+            let conn = match cluster.broker(leader).await {
+                Ok(c) => c,
+                Err(e) => {
+                    last_err = Some(FetchError::from(e));
+                    retry.extend(tps.into_iter().map(|(tp, _)| tp));
+                    continue;
+                }
+            };
+            let v = conn.version(ApiKey::ListOffsets)?;
+            let mut topics: BTreeMap<&str, Vec<ListOffsetsPartition>> = BTreeMap::new();
+            for (tp, epoch) in &tps {
+                let mut p = ListOffsetsPartition::default();
+                p.partition_index = tp.partition;
+                if v >= 4 {
+                    p.current_leader_epoch = *epoch;
+                }
+                p.timestamp = spec.wire();
+                topics.entry(tp.topic.as_str()).or_default().push(p);
+            }
+            let mut req = ListOffsetsRequest::default();
+            req.replica_id = BrokerId(-1);
+            if v >= 2 {
+                req.isolation_level = isolation as i8;
+            }
+            if v >= 10 {
+                req.timeout_ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
+            }
+            req.topics = topics
+                .into_iter()
+                .map(|(name, parts)| {
+                    let mut t = ListOffsetsTopic::default();
+                    t.name = TopicName(StrBytes::from_string(name.to_owned()));
+                    t.partitions = parts;
+                    t
+                })
+                .collect();
+            let resp = match conn.send_version(&req, v).await {
+                Ok(r) => r,
+                Err(e) if e.is_disconnect() => {
+                    cluster.pool().invalidate(leader).await;
+                    last_err = Some(e.into());
+                    retry.extend(tps.into_iter().map(|(tp, _)| tp));
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            for (name, parts) in resp.topics {
+                for p in parts {
+                    let tp = TopicPartition::new(name.clone(), p.partition);
+                    match classify(p.error_code) {
+                        RetryAction::Done => {
+                            out.insert(
+                                tp,
+                                OffsetAnswer {
+                                    offset: p.offset,
+                                    timestamp: p.timestamp,
+                                    leader_epoch: p.leader_epoch,
+                                },
+                            );
+                        }
+                        RetryAction::Fatal => {
+                            return Err(FetchError::Partition {
+                                topic: tp.topic,
+                                partition: tp.partition,
+                                code: p.error_code,
+                                detail: Some("ListOffsets".to_owned()),
+                            });
+                        }
+                        action => {
+                            if action == RetryAction::RefreshMetadata {
+                                cluster.invalidate_topic(&tp.topic);
+                            }
+                            last_err = Some(FetchError::Partition {
+                                topic: tp.topic.clone(),
+                                partition: tp.partition,
+                                code: p.error_code,
+                                detail: Some("ListOffsets".to_owned()),
+                            });
+                            retry.push(tp);
+                        }
+                    }
+                }
+            }
+        }
+        // A timestamp past the end gives offset -1: resolve it to the end offset.
+        if let OffsetSpec::Timestamp(_) = spec {
+            let past_end: Vec<TopicPartition> =
+                out.iter().filter(|(_, a)| a.offset < 0).map(|(tp, _)| tp.clone()).collect();
+            if !past_end.is_empty() {
+                let ends = Box::pin(list_offsets(cluster, &past_end, OffsetSpec::Latest, isolation)).await?;
+                for (tp, a) in ends {
+                    out.insert(
+                        tp,
+                        OffsetAnswer { offset: a.offset, timestamp: -1, leader_epoch: a.leader_epoch },
+                    );
+                }
+            }
+        }
+        todo = retry;
+        if !todo.is_empty() {
+            if attempt >= 20 {
+                return Err(last_err.unwrap_or(FetchError::Invalid("ListOffsets kept failing".to_owned())));
+            }
+            tokio::time::sleep(cluster.backoff(attempt).max(Duration::from_millis(50))).await;
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,271 @@
+//! Producer settings, under Kafka's property names.
+
+use std::time::Duration;
+
+use kwire_proto::props::Properties;
+use kwire_proto::records::Compression;
+
+use crate::ProduceError;
+
+/// `acks`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Acks {
+    /// 0: don't wait for the broker.
+    None,
+    /// 1: the leader wrote it.
+    Leader,
+    /// all / -1: every in-sync replica has it.
+    #[default]
+    All,
+}
+
+impl Acks {
+    /// Parses `all`, `-1`, `1`, `0`.
+    pub fn parse(s: &str) -> Result<Acks, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "all" | "-1" => Ok(Acks::All),
+            "1" => Ok(Acks::Leader),
+            "0" => Ok(Acks::None),
+            _ => Err("expected all, -1, 1 or 0".to_owned()),
+        }
+    }
+
+    /// The wire value.
+    pub fn wire(self) -> i16 {
+        match self {
+            Acks::None => 0,
+            Acks::Leader => 1,
+            Acks::All => -1,
+        }
+    }
+}
+
+/// How records without an explicit partition are spread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PartitionerKind {
+    /// Kafka's default: murmur2 of the key; keyless records stick to one
+    /// partition until `batch.size` bytes went there, then move (KIP-794).
+    #[default]
+    Default,
+    /// Keyless records and keyed records alike go round-robin.
+    RoundRobin,
+}
+
+/// Producer settings with Kafka's Java defaults.
+#[derive(Debug, Clone)]
+pub struct ProducerConfig {
+    /// `acks`.
+    pub acks: Acks,
+    /// `enable.idempotence`.
+    pub idempotence: bool,
+    /// `linger.ms`.
+    pub linger: Duration,
+    /// `batch.size` (bytes).
+    pub batch_size: usize,
+    /// `compression.type`.
+    pub compression: Compression,
+    /// `compression.<codec>.level`.
+    pub compression_level: Option<i32>,
+    /// `max.in.flight.requests.per.connection` (≤ 5 with idempotence).
+    pub max_in_flight: usize,
+    /// `retries`.
+    pub retries: u32,
+    /// `delivery.timeout.ms`.
+    pub delivery_timeout: Duration,
+    /// `request.timeout.ms`.
+    pub request_timeout: Duration,
+    /// `retry.backoff.ms`.
+    pub retry_backoff: Duration,
+    /// `retry.backoff.max.ms`.
+    pub retry_backoff_max: Duration,
+    /// `buffer.memory` (bytes).
+    pub buffer_memory: usize,
+    /// `max.request.size` (bytes).
+    pub max_request_size: usize,
+    /// `max.block.ms`: how long `send` waits for metadata.
+    pub max_block: Duration,
+    /// `partitioner.class` / `partitioner`.
+    pub partitioner: PartitionerKind,
+    /// `allow.auto.create.topics` (broker permitting).
+    pub allow_auto_create_topics: bool,
+}
+
+impl Default for ProducerConfig {
+    fn default() -> Self {
+        ProducerConfig {
+            acks: Acks::All,
+            idempotence: true,
+            linger: Duration::from_millis(5),
+            batch_size: 16_384,
+            compression: Compression::None,
+            compression_level: None,
+            max_in_flight: 5,
+            retries: i32::MAX as u32,
+            delivery_timeout: Duration::from_secs(120),
+            request_timeout: Duration::from_secs(30),
+            retry_backoff: Duration::from_millis(100),
+            retry_backoff_max: Duration::from_secs(1),
+            buffer_memory: 32 * 1024 * 1024,
+            max_request_size: 1024 * 1024,
+            max_block: Duration::from_secs(60),
+            partitioner: PartitionerKind::Default,
+            allow_auto_create_topics: true,
+        }
+    }
+}
+
+impl ProducerConfig {
+    /// Reads Kafka's producer property names from `props` and checks the
+    /// combination like the Java client does: idempotence needs `acks=all`,
+    /// `max.in.flight.requests.per.connection` ≤ 5 and `retries` > 0; when
+    /// `enable.idempotence` is not set explicitly, a conflicting setting turns
+    /// it off instead of failing.
+    pub fn apply_props(&mut self, props: &Properties) -> Result<(), ProduceError> {
+        if let Some(a) = props.get_with("acks", Acks::parse)? {
+            self.acks = a;
+        }
+        let explicit_idem = props.get_bool("enable.idempotence")?;
+        if let Some(d) = props.get_ms("linger.ms")? {
+            self.linger = d;
+        }
+        if let Some(n) = props.get_uint::<usize>("batch.size")? {
+            self.batch_size = n;
+        }
+        if let Some(c) = props.get_with("compression.type", |v| {
+            v.parse::<Compression>().map_err(|_| "expected none, gzip, snappy, lz4 or zstd".to_owned())
+        })? {
+            self.compression = c;
+        }
+        let level_key = format!("compression.{}.level", self.compression.name());
+        if let Some(l) = props.get_i64(&level_key)? {
+            self.compression_level = Some(
+                i32::try_from(l).map_err(|_| ProduceError::Config(format!("{level_key} out of range")))?,
+            );
+        }
+        if let Some(n) = props.get_uint::<usize>("max.in.flight.requests.per.connection")? {
+            if n == 0 {
+                return Err(ProduceError::Config(
+                    "max.in.flight.requests.per.connection must be at least 1".into(),
+                ));
+            }
+            self.max_in_flight = n;
+        }
+        if let Some(n) = props.get_uint::<u32>("retries")? {
+            self.retries = n;
+        }
+        if let Some(d) = props.get_ms("delivery.timeout.ms")? {
+            self.delivery_timeout = d;
+        }
+        if let Some(d) = props.get_ms("request.timeout.ms")? {
+            self.request_timeout = d;
+        }
+        if let Some(d) = props.get_ms("retry.backoff.ms")? {
+            self.retry_backoff = d;
+        }
+        if let Some(d) = props.get_ms("retry.backoff.max.ms")? {
+            self.retry_backoff_max = d;
+        }
+        if let Some(n) = props.get_uint::<usize>("buffer.memory")? {
+            self.buffer_memory = n;
+        }
+        if let Some(n) = props.get_uint::<usize>("max.request.size")? {
+            self.max_request_size = n.max(1);
+        }
+        if let Some(d) = props.get_ms("max.block.ms")? {
+            self.max_block = d;
+        }
+        if let Some(b) = props.get_bool("allow.auto.create.topics")? {
+            self.allow_auto_create_topics = b;
+        }
+        for key in ["partitioner", "partitioner.class"] {
+            if let Some(p) = props.get_with(key, |v| {
+                let v = v.trim();
+                let short = v.rsplit('.').next().unwrap_or(v).to_ascii_lowercase();
+                match short.as_str() {
+                    "default"
+                    | "defaultpartitioner"
+                    | "murmur2"
+                    | "murmur2_random"
+                    | "builtinpartitioner"
+                    | "uniformstickypartitioner" => Ok(PartitionerKind::Default),
+                    "roundrobin" | "roundrobinpartitioner" => Ok(PartitionerKind::RoundRobin),
+                    _ => Err("expected default (murmur2 + sticky) or roundrobin".to_owned()),
+                }
+            })? {
+                self.partitioner = p;
+            }
+        }
+        // Java's rules for idempotence.
+        let conflict = if self.acks != Acks::All {
+            Some("acks=all")
+        } else if self.max_in_flight > 5 {
+            Some("max.in.flight.requests.per.connection ≤ 5")
+        } else if self.retries == 0 {
+            Some("retries > 0")
+        } else {
+            None
+        };
+        match (explicit_idem, conflict) {
+            (Some(true), Some(need)) => {
+                return Err(ProduceError::Config(format!("enable.idempotence=true requires {need}")));
+            }
+            (Some(v), _) => self.idempotence = v,
+            (None, Some(_)) => self.idempotence = false,
+            (None, None) => {}
+        }
+        if self.delivery_timeout < self.linger + self.request_timeout {
+            return Err(ProduceError::Config(format!(
+                "delivery.timeout.ms ({} ms) must be at least linger.ms + request.timeout.ms ({} ms)",
+                self.delivery_timeout.as_millis(),
+                (self.linger + self.request_timeout).as_millis()
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn props(kv: &[(&str, &str)]) -> Properties {
+        let mut p = Properties::new();
+        for (k, v) in kv {
+            p.set(*k, *v);
+        }
+        p
+    }
+
+    #[test]
+    fn java_names_and_idempotence_rules() {
+        let mut c = ProducerConfig::default();
+        c.apply_props(&props(&[("acks", "1"), ("linger.ms", "20"), ("compression.type", "zstd")])).unwrap();
+        assert_eq!(c.acks, Acks::Leader);
+        assert!(!c.idempotence, "acks=1 without explicit idempotence turns it off");
+        assert_eq!(c.linger, Duration::from_millis(20));
+        assert_eq!(c.compression, Compression::Zstd);
+
+        let mut c = ProducerConfig::default();
+        let e = c.apply_props(&props(&[("acks", "0"), ("enable.idempotence", "true")])).unwrap_err();
+        assert!(e.to_string().contains("acks=all"), "{e}");
+
+        let mut c = ProducerConfig::default();
+        c.apply_props(&props(&[("acks", "-1")])).unwrap();
+        assert!(c.idempotence);
+        assert_eq!(c.acks, Acks::All);
+
+        let mut c = ProducerConfig::default();
+        assert!(c.apply_props(&props(&[("acks", "2")])).is_err());
+        let mut c = ProducerConfig::default();
+        assert!(c.apply_props(&props(&[("compression.type", "brotli")])).is_err());
+        let mut c = ProducerConfig::default();
+        assert!(c.apply_props(&props(&[("delivery.timeout.ms", "10")])).is_err());
+        let mut c = ProducerConfig::default();
+        c.apply_props(&props(&[(
+            "partitioner.class",
+            "org.apache.kafka.clients.producer.RoundRobinPartitioner",
+        )]))
+        .unwrap();
+        assert_eq!(c.partitioner, PartitionerKind::RoundRobin);
+    }
+}

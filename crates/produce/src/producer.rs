@@ -1,0 +1,597 @@
+//! The producer handle and its driver task.
+
+use std::collections::{HashMap, HashSet};
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use kwire_meta::{Cluster, MetaError, RetryAction, classify};
+use kwire_proto::ErrorCode;
+use kwire_proto::api::ApiKey;
+use kwire_proto::kafka_protocol::messages::{
+    InitProducerIdRequest, ProduceRequest, ProducerId, TopicName,
+    produce_request::{PartitionProduceData, TopicProduceData},
+};
+use kwire_proto::kafka_protocol::protocol::StrBytes;
+use kwire_proto::records::Header;
+use tokio::sync::{Notify, Semaphore};
+use tokio::time::Instant;
+
+use crate::engine::{Appended, BatchShared, Engine, Request};
+use crate::partitioner::Partitioner;
+use crate::{Acks, ProduceError, ProducerConfig};
+
+/// A record to send; everything is borrowed and copied into a batch by `send`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProducerRecord<'a> {
+    /// Topic.
+    pub topic: &'a str,
+    /// Partition; `None` lets the partitioner choose.
+    pub partition: Option<i32>,
+    /// Key (`None`: null).
+    pub key: Option<&'a [u8]>,
+    /// Value (`None`: null, a tombstone on compacted topics).
+    pub value: Option<&'a [u8]>,
+    /// Headers, in order; duplicate keys and null values are kept.
+    pub headers: &'a [Header],
+    /// Timestamp in ms since the epoch; `None`: now.
+    pub timestamp: Option<i64>,
+}
+
+impl<'a> ProducerRecord<'a> {
+    /// A record with a value and nothing else.
+    pub fn new(topic: &'a str, value: &'a [u8]) -> Self {
+        ProducerRecord { topic, value: Some(value), ..Default::default() }
+    }
+}
+
+/// Where an acknowledged record ended up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordMetadata {
+    /// Topic.
+    pub topic: Arc<str>,
+    /// Partition.
+    pub partition: i32,
+    /// Offset, or -1 when unknown (acks=0, or a duplicate the broker dropped).
+    pub offset: i64,
+    /// The record's timestamp (the broker's for LogAppendTime topics).
+    pub timestamp: i64,
+}
+
+/// The pending outcome of one `send`.
+#[derive(Debug)]
+pub struct DeliveryFuture {
+    shared: Arc<BatchShared>,
+    index: u32,
+    topic: Arc<str>,
+    partition: i32,
+    timestamp: i64,
+}
+
+impl DeliveryFuture {
+    /// The partition the record went to.
+    pub fn partition(&self) -> i32 {
+        self.partition
+    }
+
+    /// The outcome if already known.
+    pub fn try_result(&self) -> Option<Result<RecordMetadata, ProduceError>> {
+        self.shared.result(self.index).map(|r| {
+            r.map(|(ack, rel)| RecordMetadata {
+                topic: self.topic.clone(),
+                partition: self.partition,
+                offset: if ack.base_offset < 0 { -1 } else { ack.base_offset + i64::from(rel) },
+                timestamp: if ack.log_append_time >= 0 { ack.log_append_time } else { self.timestamp },
+            })
+        })
+    }
+
+    /// Waits for the broker's acknowledgement (or the error).
+    pub async fn wait(self) -> Result<RecordMetadata, ProduceError> {
+        loop {
+            let notified = self.shared.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(r) = self.try_result() {
+                return r;
+            }
+            notified.await;
+        }
+    }
+}
+
+struct Inner {
+    cluster: Cluster,
+    cfg: ProducerConfig,
+    engine: Mutex<Engine>,
+    partitioner: Mutex<Partitioner>,
+    memory: Semaphore,
+    wake: Notify,
+    progress: Notify,
+    closed: AtomicBool,
+    stop: Notify,
+}
+
+impl Inner {
+    fn engine(&self) -> std::sync::MutexGuard<'_, Engine> {
+        self.engine.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// An asynchronous Kafka producer (acks, idempotence, batching, retries).
+/// Cheap to clone; every clone shares the same buffers and connections.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), kwire_produce::ProduceError> {
+/// use kwire_meta::{Cluster, ClusterConfig};
+/// use kwire_produce::{Producer, ProducerConfig, ProducerRecord};
+///
+/// let producer = Producer::new(Cluster::new(ClusterConfig::default()), ProducerConfig::default()).await?;
+/// let ack = producer.send(ProducerRecord::new("voters", br#"{"gender":"F"}"#)).await?;
+/// let meta = ack.wait().await?;
+/// println!("written to partition {} at offset {}", meta.partition, meta.offset);
+/// producer.close().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Producer {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Producer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Producer").field("cfg", &self.inner.cfg).finish()
+    }
+}
+
+impl Producer {
+    /// Creates a producer: with idempotence, gets a producer id first.
+    pub async fn new(cluster: Cluster, cfg: ProducerConfig) -> Result<Producer, ProduceError> {
+        if cfg.idempotence && cfg.acks != Acks::All {
+            return Err(ProduceError::Config("idempotence requires acks=all".into()));
+        }
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0x9e37_79b9);
+        let inner = Arc::new(Inner {
+            engine: Mutex::new(Engine::new(cfg.clone())),
+            partitioner: Mutex::new(Partitioner::new(cfg.partitioner, cfg.batch_size, seed)),
+            memory: Semaphore::new(cfg.buffer_memory.min(Semaphore::MAX_PERMITS)),
+            wake: Notify::new(),
+            progress: Notify::new(),
+            closed: AtomicBool::new(false),
+            stop: Notify::new(),
+            cluster,
+            cfg,
+        });
+        if inner.cfg.idempotence {
+            let (pid, epoch) = init_producer_id(&inner, None).await?;
+            inner.engine().on_producer(pid, epoch);
+        }
+        tokio::spawn(drive(inner.clone()));
+        Ok(Producer { inner })
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &ProducerConfig {
+        &self.inner.cfg
+    }
+
+    /// The producer id and epoch (-1, -1 without idempotence).
+    pub fn producer_id(&self) -> (i64, i16) {
+        self.inner.engine().producer()
+    }
+
+    /// Queues a record; resolves once it is in a batch (waiting for
+    /// `buffer.memory` and for topic metadata up to `max.block.ms`). The
+    /// returned future resolves when the broker acknowledges it.
+    pub async fn send(&self, rec: ProducerRecord<'_>) -> Result<DeliveryFuture, ProduceError> {
+        let inner = &self.inner;
+        if inner.closed.load(Ordering::Acquire) {
+            return Err(ProduceError::Closed);
+        }
+        let n = self.partitions(rec.topic).await?;
+        let partition = match rec.partition {
+            Some(p) if p >= 0 && (p as u32) < n.get() => p,
+            Some(p) => {
+                return Err(ProduceError::Config(format!(
+                    "partition {p} does not exist (topic '{}' has {n} partitions)",
+                    rec.topic
+                )));
+            }
+            None => {
+                let size = rec.key.map_or(0, <[u8]>::len) + rec.value.map_or(0, <[u8]>::len);
+                inner
+                    .partitioner
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .partition(rec.topic, rec.key, size, n)
+            }
+        };
+        let timestamp = rec.timestamp.unwrap_or_else(now_ms);
+        let deadline = Instant::now() + inner.cfg.max_block;
+        loop {
+            let (appended, topic, wake) = {
+                let mut engine = inner.engine();
+                let key = engine.key(rec.topic, partition);
+                let a =
+                    engine.try_append(&key, timestamp, rec.key, rec.value, rec.headers, Instant::now())?;
+                let wake = std::mem::take(&mut engine.closed_hint);
+                (a, key.0, wake)
+            };
+            if wake {
+                inner.wake.notify_one();
+            }
+            match appended {
+                Appended::Done(shared, index) => {
+                    return Ok(DeliveryFuture { shared, index, topic, partition, timestamp });
+                }
+                Appended::NeedBatch(bytes) => {
+                    let permits = u32::try_from(bytes).unwrap_or(u32::MAX);
+                    let acquire = inner.memory.acquire_many(permits);
+                    let permit = match tokio::time::timeout_at(deadline, acquire).await {
+                        Ok(Ok(p)) => p,
+                        Ok(Err(_)) => return Err(ProduceError::Closed),
+                        Err(_) => {
+                            return Err(ProduceError::Config(format!(
+                                "buffer.memory ({} bytes) stayed full for max.block.ms ({} ms)",
+                                inner.cfg.buffer_memory,
+                                inner.cfg.max_block.as_millis()
+                            )));
+                        }
+                    };
+                    permit.forget();
+                    let key = (topic, partition);
+                    if inner.engine().open_batch(&key, bytes, Instant::now()) {
+                        // The driver must learn the new batch's linger deadline.
+                        inner.wake.notify_one();
+                    } else {
+                        inner.memory.add_permits(bytes);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Partition count of `topic`, waiting for metadata up to `max.block.ms`.
+    async fn partitions(&self, topic: &str) -> Result<NonZeroU32, ProduceError> {
+        let cluster = &self.inner.cluster;
+        if let Some(t) = cluster.cached_topic(topic) {
+            if let Some(n) = NonZeroU32::new(t.partitions.len() as u32) {
+                return Ok(n);
+            }
+        }
+        kwire_meta::admin::validate_topic_name(topic)?;
+        let deadline = Instant::now() + self.inner.cfg.max_block;
+        let mut attempt = 0;
+        loop {
+            let names = [topic.to_owned()];
+            let md =
+                cluster.fetch_metadata_opts(Some(&names), self.inner.cfg.allow_auto_create_topics).await?;
+            if let Some(t) = md.topics.get(topic) {
+                if let Some(n) = NonZeroU32::new(t.partitions.len() as u32) {
+                    return Ok(n);
+                }
+            }
+            let code = md.topic_errors.get(topic).copied();
+            let retriable = code.is_none_or(|c| classify(c) != RetryAction::Fatal)
+                && (self.inner.cfg.allow_auto_create_topics
+                    || code != Some(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION));
+            if !retriable || Instant::now() >= deadline {
+                let code = code.unwrap_or(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
+                let message = if code == ErrorCode::UNKNOWN_TOPIC_OR_PARTITION {
+                    Some(format!("topic '{topic}' does not exist"))
+                } else {
+                    None
+                };
+                return Err(MetaError::Broker { context: format!("topic '{topic}'"), code, message }.into());
+            }
+            attempt += 1;
+            tokio::time::sleep(cluster.backoff(attempt).min(Duration::from_millis(250))).await;
+        }
+    }
+
+    /// Sends everything buffered now and waits until every record sent so
+    /// far is acknowledged or failed.
+    pub async fn flush(&self) -> Result<(), ProduceError> {
+        let inner = &self.inner;
+        loop {
+            let notified = inner.progress.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let mut e = inner.engine();
+                if e.outstanding() == 0 {
+                    e.set_flushing(false);
+                    return Ok(());
+                }
+                e.set_flushing(true);
+            }
+            inner.wake.notify_one();
+            notified.await;
+        }
+    }
+
+    /// Flushes, then stops the producer. Records sent afterwards fail with
+    /// [`ProduceError::Closed`].
+    pub async fn close(&self) -> Result<(), ProduceError> {
+        let r = self.flush().await;
+        self.inner.closed.store(true, Ordering::Release);
+        self.inner.stop.notify_one();
+        r
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// InitProducerId, trying each broker in turn (one may still be loading
+/// its producer-id block); with `current`, bumps that producer's epoch
+/// (KIP-360) where the broker supports it, else gets a new id. Gives up after
+/// `max.block.ms`.
+async fn init_producer_id(inner: &Inner, current: Option<(i64, i16)>) -> Result<(i64, i16), ProduceError> {
+    let cluster = &inner.cluster;
+    let deadline = Instant::now() + inner.cfg.max_block;
+    let mut attempt = 0u32;
+    let mut last;
+    loop {
+        let result = async {
+            let ids = cluster.pool().broker_ids();
+            let conn = if ids.is_empty() {
+                cluster.any_broker().await?
+            } else {
+                let id = ids[attempt as usize % ids.len()];
+                match cluster.broker(id).await {
+                    Ok(c) => c,
+                    Err(_) => cluster.any_broker().await?,
+                }
+            };
+            let v = conn.version(ApiKey::InitProducerId)?;
+            let mut req = InitProducerIdRequest::default();
+            req.transactional_id = None;
+            req.transaction_timeout_ms = i32::MAX;
+            if let (Some((pid, epoch)), true) = (current, v >= 3) {
+                req.producer_id = ProducerId(pid);
+                req.producer_epoch = epoch;
+            }
+            Ok::<_, ProduceError>(conn.send_version(&req, v).await?)
+        }
+        .await;
+        match result {
+            Ok(r) if r.error_code.is_ok() => {
+                tracing::debug!(producer_id = r.producer_id, epoch = r.producer_epoch, "InitProducerId");
+                return Ok((r.producer_id, r.producer_epoch));
+            }
+            Ok(r) if classify(r.error_code) == RetryAction::Fatal => {
+                return Err(ProduceError::Broker {
+                    topic: String::new(),
+                    partition: -1,
+                    code: r.error_code,
+                    message: Some("InitProducerId failed".into()),
+                });
+            }
+            Ok(r) => {
+                tracing::debug!(code = %r.error_code, "InitProducerId: retrying");
+                last = r.error_code.to_string();
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "InitProducerId: retrying");
+                last = e.to_string();
+            }
+        }
+        attempt += 1;
+        if Instant::now() >= deadline {
+            return Err(ProduceError::Config(format!(
+                "could not get a producer id for idempotence within max.block.ms ({} ms): {last}",
+                inner.cfg.max_block.as_millis()
+            )));
+        }
+        tokio::time::sleep(cluster.backoff(attempt)).await;
+    }
+}
+
+type SendResult =
+    (Request, Result<Option<kwire_proto::msg::produce::ProduceResponse>, kwire_conn::ConnError>);
+
+/// The driver: plans requests, hands them to per-broker lanes, feeds outcomes back.
+async fn drive(inner: Arc<Inner>) {
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<SendResult>();
+    let mut lanes: HashMap<i32, tokio::sync::mpsc::UnboundedSender<Request>> = HashMap::new();
+    let mut inflight: usize = 0;
+    let refreshing: Arc<Mutex<HashSet<Arc<str>>>> = Arc::new(Mutex::new(HashSet::new()));
+    loop {
+        let now = Instant::now();
+        let cluster = inner.cluster.clone();
+        let leader_of = move |topic: &str, partition: i32| -> Option<i32> {
+            let t = cluster.cached_topic(topic)?;
+            let p = t.partitions.iter().find(|p| p.partition == partition)?;
+            (p.leader >= 0).then_some(p.leader)
+        };
+        let (drained, wake_at, freed) = {
+            let mut e = inner.engine();
+            let d = e.drain(now, &leader_of);
+            e.closed_hint = false;
+            (d, e.next_wake(), e.take_freed())
+        };
+        if freed > 0 {
+            inner.memory.add_permits(freed);
+        }
+        inner.progress.notify_waiters();
+        if drained.need_bump {
+            let current = inner.engine().producer();
+            match init_producer_id(&inner, Some(current)).await {
+                Ok((pid, epoch)) => {
+                    tracing::info!(producer_id = pid, epoch, "producer epoch bumped");
+                    inner.engine().on_producer(pid, epoch);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "epoch bump failed; failing buffered records");
+                    inner.engine().abort_all(&e);
+                }
+            }
+            continue;
+        }
+        for topic in drained.refresh {
+            spawn_refresh(&inner, &refreshing, topic);
+        }
+        for req in drained.requests {
+            inflight += 1;
+            let broker = req.broker;
+            let lane =
+                lanes.entry(broker).or_insert_with(|| spawn_lane(inner.clone(), broker, done_tx.clone()));
+            if let Err(e) = lane.send(req) {
+                // The lane ended (it never does while we hold its sender); answer at once.
+                let req = e.0;
+                let err = kwire_conn::ConnError::NotConnected { addr: format!("broker {broker}") };
+                let _ = done_tx.send((req, Err(err)));
+            }
+        }
+        tokio::select! {
+            _ = inner.wake.notified() => {}
+            Some((req, result)) = done_rx.recv() => {
+                inflight -= 1;
+                let broker = req.broker;
+                let disconnected = matches!(&result, Err(e) if e.is_disconnect());
+                let refresh = inner.engine().on_response(req, result, Instant::now());
+                if disconnected {
+                    inner.cluster.pool().invalidate(broker).await;
+                }
+                for t in refresh {
+                    inner.cluster.invalidate_topic(&t);
+                    spawn_refresh(&inner, &refreshing, t);
+                }
+            }
+            _ = sleep_until(wake_at), if wake_at.is_some() => {}
+            _ = inner.stop.notified() => {
+                if !(inner.engine().outstanding() == 0 && inflight == 0) {
+                    // close() flushed; anything left is failed.
+                    inner.engine().abort_all(&ProduceError::Closed);
+                    inner.progress.notify_waiters();
+                }
+                return;
+            }
+        }
+    }
+}
+
+/// A lane writes one broker's requests to its connection strictly in the
+/// order the engine planned them (sequence numbers depend on it), and hands
+/// the responses back in the same order.
+fn spawn_lane(
+    inner: Arc<Inner>,
+    broker: i32,
+    done: tokio::sync::mpsc::UnboundedSender<SendResult>,
+) -> tokio::sync::mpsc::UnboundedSender<Request> {
+    type Waiting = (Request, i16, Option<kwire_conn::PendingResponse<ProduceRequest>>);
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Request>();
+    let (wtx, mut wrx) = tokio::sync::mpsc::unbounded_channel::<Result<Waiting, SendResult>>();
+    let done2 = done.clone();
+    tokio::spawn(async move {
+        while let Some(next) = wrx.recv().await {
+            let out = match next {
+                Ok((req, _, None)) => (req, Ok(None)),
+                Ok((req, version, Some(p))) => {
+                    let r = p.wait(version).await.map(Some);
+                    (req, r)
+                }
+                Err(early) => early,
+            };
+            if done2.send(out).is_err() {
+                return;
+            }
+        }
+    });
+    tokio::spawn(async move {
+        while let Some(req) = rx.recv().await {
+            let conn = match inner.cluster.broker(broker).await {
+                Ok(c) => c,
+                Err(e) => {
+                    let err = match e {
+                        MetaError::Conn(c) => c,
+                        other => kwire_conn::ConnError::Io {
+                            addr: format!("broker {broker}"),
+                            reason: other.to_string(),
+                        },
+                    };
+                    let _ = wtx.send(Err((req, Err(err))));
+                    continue;
+                }
+            };
+            let version = match conn.version(ApiKey::Produce) {
+                Ok(v) => v,
+                Err(e) => {
+                    let _ = wtx.send(Err((req, Err(e))));
+                    continue;
+                }
+            };
+            let pr = produce_request(&inner.cfg, &req);
+            let queued = if inner.cfg.acks == Acks::None {
+                conn.enqueue_oneway(&pr, version).map(|()| None)
+            } else {
+                conn.enqueue(&pr, version, inner.cfg.request_timeout + Duration::from_secs(5)).map(Some)
+            };
+            let msg = match queued {
+                Ok(p) => Ok((req, version, p)),
+                Err(e) => Err((req, Err(e))),
+            };
+            if wtx.send(msg).is_err() {
+                return;
+            }
+        }
+    });
+    tx
+}
+
+fn spawn_refresh(inner: &Arc<Inner>, refreshing: &Arc<Mutex<HashSet<Arc<str>>>>, topic: Arc<str>) {
+    {
+        let mut r = refreshing.lock().unwrap_or_else(|p| p.into_inner());
+        if !r.insert(topic.clone()) {
+            return;
+        }
+    }
+    let inner = inner.clone();
+    let refreshing = refreshing.clone();
+    tokio::spawn(async move {
+        // Rate-limit refreshes of one topic to one per retry backoff.
+        let _ = inner.cluster.fetch_metadata(Some(&[topic.to_string()])).await;
+        tokio::time::sleep(inner.cfg.retry_backoff).await;
+        refreshing.lock().unwrap_or_else(|p| p.into_inner()).remove(&topic);
+        inner.wake.notify_one();
+    });
+}
+
+fn produce_request(cfg: &ProducerConfig, req: &Request) -> ProduceRequest {
+    let mut pr = ProduceRequest::default();
+    pr.acks = cfg.acks.wire();
+    pr.timeout_ms = i32::try_from(cfg.request_timeout.as_millis()).unwrap_or(i32::MAX);
+    let mut topics: Vec<TopicProduceData> = Vec::new();
+    for ((topic, partition), c) in &req.batches {
+        let mut pd = PartitionProduceData::default();
+        pd.index = *partition;
+        pd.records = Some(c.batch.bytes().clone());
+        match topics.iter_mut().find(|t| t.name.0.as_str() == &**topic) {
+            Some(t) => t.partition_data.push(pd),
+            None => {
+                let mut t = TopicProduceData::default();
+                t.name = TopicName(StrBytes::from_string(topic.to_string()));
+                t.partition_data.push(pd);
+                topics.push(t);
+            }
+        }
+    }
+    pr.topic_data = topics;
+    pr
+}
+
+async fn sleep_until(t: Option<Instant>) {
+    match t {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
