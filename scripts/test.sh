@@ -83,6 +83,6 @@ export KWIRE_TEST_CLUSTER3_NAME=$NAME3
 export KWIRE_TEST_CLUSTER1_NAME=$NAME1
 
 step "unit + integration tests"
-cargo test --workspace -- "${FILTER[@]}"
+cargo test --workspace --no-fail-fast -- "${FILTER[@]}"
 
 step "done in $((SECONDS - t0)) s"

@@ -344,7 +344,7 @@ pub mod checker {
             let r = check(&bad, &acked);
             assert_eq!(r.missing, vec!["a:2"]);
             assert_eq!(r.duplicates, vec!["a:1"]);
-            assert_eq!(r.reordered.len(), 2);
+            assert_eq!(r.reordered, vec![(0, "a".to_owned(), 1, 0)]);
         }
     }
 }
