@@ -65,6 +65,17 @@ pub enum Command {
     Groups(crate::cmd::groups::GroupsArgs),
 }
 
+impl Command {
+    /// Whether this command needs a multi-threaded runtime (background
+    /// heartbeats or timers that must run while output blocks).
+    pub fn needs_workers(&self) -> bool {
+        match self {
+            Command::Consume(a) => a.group.is_some(),
+            _ => false,
+        }
+    }
+}
+
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum Format {

@@ -22,7 +22,16 @@ fn main() -> ExitCode {
         Err(e) => return usage_error(e),
     };
     init_tracing(cli.global.verbose);
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // One thread is faster for most commands on small machines (no cross-thread
+    // wake-ups or lock contention: measured 3x less CPU for `perf produce`).
+    // Group members and streams get worker threads so heartbeats and timers
+    // keep running while the command blocks writing output.
+    let rt = if cli.command.needs_workers() {
+        tokio::runtime::Builder::new_multi_thread().enable_all().build()
+    } else {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
+    };
+    let rt = match rt {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("kwire: error: cannot start the runtime: {e}");

@@ -40,6 +40,48 @@ use crate::{ProduceError, ProducerConfig};
 /// Topic and partition.
 pub(crate) type Key = (Arc<str>, i32);
 
+/// A fast non-cryptographic hasher (FxHash's multiply-rotate) for the maps
+/// hit once per record; keys are topic names and partitions, not attacker input.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct FxHasher(u64);
+
+impl std::hash::Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(b));
+        }
+    }
+    #[inline]
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    #[inline]
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+    #[inline]
+    fn write_i32(&mut self, n: i32) {
+        self.write_u64(n as u32 as u64);
+    }
+    #[inline]
+    fn write_u8(&mut self, n: u8) {
+        self.write_u64(u64::from(n));
+    }
+    #[inline]
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type Fx = std::hash::BuildHasherDefault<FxHasher>;
+
 /// What the broker said about a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct BatchAck {
@@ -183,8 +225,8 @@ pub(crate) enum Appended {
 /// The producer core.
 pub(crate) struct Engine {
     cfg: ProducerConfig,
-    topics: HashSet<Arc<str>>,
-    parts: HashMap<Key, Part>,
+    topics: HashSet<Arc<str>, Fx>,
+    parts: HashMap<Key, Part, Fx>,
     /// A batch was closed since the driver last looked.
     pub(crate) closed_hint: bool,
     producer_id: i64,
@@ -201,8 +243,8 @@ impl Engine {
     pub(crate) fn new(cfg: ProducerConfig) -> Self {
         Engine {
             cfg,
-            topics: HashSet::new(),
-            parts: HashMap::new(),
+            topics: HashSet::default(),
+            parts: HashMap::default(),
             closed_hint: false,
             producer_id: -1,
             epoch: -1,
@@ -370,10 +412,18 @@ impl Engine {
         Ok(())
     }
 
-    /// When the driver should next call [`drain`](Self::drain) even without news.
-    pub(crate) fn next_wake(&self) -> Option<Instant> {
+    /// When the driver should next call [`drain`](Self::drain) even without
+    /// news (a response, a new batch): the earliest future linger, backoff or
+    /// delivery deadline. Deadlines already past don't count: whatever they
+    /// allowed is waiting for something else (a response), and counting them
+    /// would spin the driver.
+    pub(crate) fn next_wake(&self, now: Instant) -> Option<Instant> {
         let mut t: Option<Instant> = None;
-        let mut at = |x: Instant| t = Some(t.map_or(x, |t| t.min(x)));
+        let mut at = |x: Instant| {
+            if x > now {
+                t = Some(t.map_or(x, |t| t.min(x)));
+            }
+        };
         for part in self.parts.values() {
             if let Some(o) = &part.open {
                 at(o.created + self.cfg.linger);
@@ -915,7 +965,7 @@ mod tests {
         let recs = append(&mut e, 3, 10, t0);
         // Not full, linger not over: nothing to send.
         assert!(e.drain(t0, &leader).requests.is_empty());
-        assert_eq!(e.next_wake(), Some(t0 + Duration::from_millis(10)));
+        assert_eq!(e.next_wake(t0), Some(t0 + Duration::from_millis(10)));
         let t1 = t0 + Duration::from_millis(10);
         let mut d = e.drain(t1, &leader);
         assert_eq!(d.requests.len(), 1);

@@ -417,7 +417,7 @@ async fn drive(inner: Arc<Inner>) {
             let mut e = inner.engine();
             let d = e.drain(now, &leader_of);
             e.closed_hint = false;
-            (d, e.next_wake(), e.take_freed())
+            (d, e.next_wake(now), e.take_freed())
         };
         if freed > 0 {
             inner.memory.add_permits(freed);
