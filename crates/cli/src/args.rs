@@ -23,6 +23,7 @@ pub struct Global {
         long = "bootstrap-server",
         visible_alias = "bootstrap-servers",
         env = "KWIRE_BOOTSTRAP_SERVERS",
+        hide_env_values = true,
         value_name = "HOST:PORT[,...]",
         global = true
     )]
