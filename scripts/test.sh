@@ -2,15 +2,16 @@
 # scripts/test.sh — the README's test command, and what CI runs (.ci/run).
 #
 # Builds everything, checks formatting and lints, starts real Apache Kafka
-# brokers (a single node and a 3-node KRaft cluster, on their own ports so a
-# developer's broker on 9092 is left alone), runs the unit and integration
-# tests, then stops only the brokers it started.
+# brokers (a single node, a 3-node KRaft cluster and a TLS/SASL node, on
+# their own ports so a developer's broker on 9092 is left alone), runs the
+# unit and integration tests, then stops only the brokers it started.
 #
 #   scripts/test.sh              everything
 #   scripts/test.sh --no-lint    skip fmt/clippy
 #   scripts/test.sh -- FILTER    pass a test-name filter to cargo test
 #
-# Environment: KWIRE_TEST_PORT (39092; the 3-node cluster uses +200..+202),
+# Environment: KWIRE_TEST_PORT (39092; the 3-node cluster uses +200..+202, the
+# TLS/SASL broker (kafka.sh start --secure) +400..+405),
 # KWIRE_KAFKA_VERSION (see scripts/kafka.sh).
 set -euo pipefail
 
@@ -21,6 +22,8 @@ PORT1=${KWIRE_TEST_PORT:-39092}
 PORT3=$((PORT1 + 200))
 NAME1=kwire-test-1
 NAME3=kwire-test-3
+PORTS=$((PORT1 + 400))                    # --secure broker: PORTS..PORTS+5 (see scripts/kafka.sh)
+NAMES=kwire-test-secure
 LINT=1
 FILTER=()
 while [[ $# -gt 0 ]]; do
@@ -66,21 +69,23 @@ trap cleanup EXIT INT TERM
 
 step "brokers (Kafka ${KWIRE_KAFKA_VERSION:-4.4.0})"
 "$KAFKA" fetch >/dev/null
-for spec in "$NAME1 1 $PORT1" "$NAME3 3 $PORT3"; do
-  read -r name nodes port <<<"$spec"
+for spec in "$NAME1 1 $PORT1" "$NAME3 3 $PORT3" "$NAMES 1 $PORTS --secure"; do
+  read -r name nodes port secure <<<"$spec"
   if ! "$KAFKA" status --name "$name" >/dev/null 2>&1; then
     started+=("$name")
   fi
-  # Start both at once: they need ~10-30 s each, mostly JVM warm-up.
-  "$KAFKA" start --name "$name" --nodes "$nodes" --port "$port" >&2 &
+  # Start all at once: they need ~10-30 s each, mostly JVM warm-up.
+  "$KAFKA" start --name "$name" --nodes "$nodes" --port "$port" ${secure:+"$secure"} >&2 &
 done
-wait -n || { wait; echo "a broker failed to start" >&2; exit 1; }
-wait -n || { wait; echo "a broker failed to start" >&2; exit 1; }
+for _ in 1 2 3; do
+  wait -n || { wait; echo "a broker failed to start" >&2; exit 1; }
+done
 
 export KWIRE_TEST_BOOTSTRAP=127.0.0.1:$PORT1
 export KWIRE_TEST_BOOTSTRAP_3=127.0.0.1:$PORT3,127.0.0.1:$((PORT3 + 1)),127.0.0.1:$((PORT3 + 2))
 export KWIRE_TEST_CLUSTER3_NAME=$NAME3
 export KWIRE_TEST_CLUSTER1_NAME=$NAME1
+export KWIRE_TEST_SECURE_NAME=$NAMES KWIRE_TEST_SECURE_PORT=$PORTS
 
 step "unit + integration tests"
 cargo test --workspace --no-fail-fast -- "${FILTER[@]}"

@@ -5,4 +5,5 @@ mod cluster;
 mod consume;
 mod groups;
 mod produce;
+mod security;
 mod topics;

@@ -1,9 +1,6 @@
 //! Turns global options (bootstrap, --command-config, -X) into typed library configs.
 
-use std::time::Duration;
-
 use anyhow::{Context, Result, bail};
-use kwire_conn::ConnConfig;
 use kwire_meta::ClusterConfig;
 use kwire_proto::props::Properties;
 
@@ -26,36 +23,14 @@ impl ClientSettings {
         }
         for kv in &g.props {
             let (k, v) = Properties::parse_kv(kv).context("-X")?;
+            warn_secret_on_command_line(&k);
             props.set(k, v);
         }
-        let bootstrap_str = match &g.bootstrap {
-            Some(b) => b.clone(),
-            None => props.get("bootstrap.servers").unwrap_or("127.0.0.1:9092").to_owned(),
-        };
-        let bootstrap = parse_bootstrap(&bootstrap_str)?;
-        let mut conn = ConnConfig::default();
-        if let Some(id) = props.get("client.id") {
-            conn.client_id = Some(id.to_owned());
-        }
-        if let Some(d) = props.get_ms("request.timeout.ms")? {
-            conn.request_timeout = nonzero(d, "request.timeout.ms")?;
-        }
-        if let Some(d) = props.get_ms("socket.connection.setup.timeout.ms")? {
-            conn.connect_timeout = nonzero(d, "socket.connection.setup.timeout.ms")?;
-        }
-        if let Some(n) = props.get_uint::<usize>("receive.message.max.bytes")? {
-            conn.max_frame = n;
-        }
-        let mut cluster = ClusterConfig { bootstrap, conn, ..ClusterConfig::default() };
-        if let Some(d) = props.get_ms("metadata.max.age.ms")? {
-            cluster.metadata_max_age = d;
-        }
-        if let Some(d) = props.get_ms("retry.backoff.ms")? {
-            cluster.retry_backoff = d;
-        }
-        if let Some(d) = props.get_ms("retry.backoff.max.ms")? {
-            cluster.retry_backoff_max = d;
-        }
+        let mut cluster = ClusterConfig::default();
+        cluster.apply_props(&props)?;
+        // -b wins over the file's bootstrap.servers; either way, check HOST:PORT.
+        let bootstrap_str = g.bootstrap.clone().unwrap_or_else(|| cluster.bootstrap.join(","));
+        cluster.bootstrap = parse_bootstrap(&bootstrap_str)?;
         Ok(ClientSettings { props, cluster })
     }
 
@@ -73,6 +48,19 @@ impl ClientSettings {
                 eprintln!("kwire: warning: the setting '{k}' is not used by kwire and was ignored");
             }
         }
+    }
+}
+
+/// Secrets belong in the --command-config file or the environment: anything
+/// on the command line is visible to every user in the process list.
+fn warn_secret_on_command_line(key: &str) {
+    if kwire_conn::security::SECRET_PROPERTIES.contains(&key) {
+        eprintln!(
+            "kwire: warning: -X {key}=... puts a secret on the command line, where other users can read it \
+             in the process list; put it in the --command-config file (or the environment: {}, {})",
+            kwire_conn::security::ENV_SASL_PASSWORD,
+            kwire_conn::security::ENV_OAUTHBEARER_TOKEN
+        );
     }
 }
 
@@ -112,13 +100,6 @@ const KNOWN_ELSEWHERE: &[&str] = &[
     "key.deserializer",
     "value.deserializer",
 ];
-
-fn nonzero(d: Duration, key: &str) -> Result<Duration> {
-    if d.is_zero() {
-        bail!("{key} must be greater than 0");
-    }
-    Ok(d)
-}
 
 /// Parses `host:port[,host:port…]`, with a clear error for each bad entry.
 pub fn parse_bootstrap(s: &str) -> Result<Vec<String>> {

@@ -27,7 +27,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use crate::ConnError;
+use crate::security::SecurityConfig;
+use crate::{ConnError, sasl, tls};
 
 /// Connection settings.
 #[derive(Debug, Clone)]
@@ -44,6 +45,8 @@ pub struct ConnConfig {
     pub software_name: String,
     /// Client software version sent in ApiVersions v3+.
     pub software_version: String,
+    /// TLS and SASL (`security.protocol` and friends); plaintext by default.
+    pub security: SecurityConfig,
 }
 
 impl Default for ConnConfig {
@@ -55,6 +58,7 @@ impl Default for ConnConfig {
             max_frame: kwire_proto::frame::DEFAULT_MAX_FRAME,
             software_name: "kwire".to_owned(),
             software_version: env!("CARGO_PKG_VERSION").to_owned(),
+            security: SecurityConfig::default(),
         }
     }
 }
@@ -113,10 +117,13 @@ impl std::fmt::Debug for Connection {
 }
 
 impl Connection {
-    /// Connects over TCP to `addr` (`host:port`), then negotiates API versions.
+    /// Connects over TCP to `addr` (`host:port`), runs the TLS handshake if
+    /// `cfg.security` asks for TLS, negotiates API versions, then authenticates
+    /// with SASL if configured. All of it within `cfg.connect_timeout`.
     pub async fn connect(addr: &str, cfg: &ConnConfig) -> Result<Connection, ConnError> {
         let span = tracing::debug_span!("connect", broker = %addr);
         let fut = async {
+            tracing::debug!(protocol = cfg.security.protocol.name(), "connecting");
             let targets = tokio::net::lookup_host(addr)
                 .await
                 .map_err(|e| ConnError::Resolve { addr: addr.to_owned(), reason: e.to_string() })?;
@@ -125,6 +132,19 @@ impl Connection {
                 match TcpStream::connect(target).await {
                     Ok(stream) => {
                         let _ = stream.set_nodelay(true);
+                        if !cfg.security.protocol.uses_tls() {
+                            return Connection::handshake(stream, addr, cfg).await;
+                        }
+                        // Never fall back to plaintext when TLS was asked for.
+                        let tls = cfg.security.tls.as_ref().ok_or_else(|| ConnError::Tls {
+                            addr: addr.to_owned(),
+                            reason: format!(
+                                "security.protocol={} but the configuration has no TLS settings",
+                                cfg.security.protocol.name()
+                            ),
+                        })?;
+                        let stream = tls.connect(stream, addr).await?;
+                        tracing::trace!("TLS handshake done");
                         return Connection::handshake(stream, addr, cfg).await;
                     }
                     Err(e) => last = Some(e),
@@ -142,7 +162,8 @@ impl Connection {
     }
 
     /// Runs the ApiVersions handshake over an established stream (TCP, TLS,
-    /// or an in-memory duplex in tests) and returns the connection.
+    /// or an in-memory duplex in tests), then SASL authentication when
+    /// `cfg.security` has SASL settings, and returns the connection.
     pub async fn handshake<S>(stream: S, addr: &str, cfg: &ConnConfig) -> Result<Connection, ConnError>
     where
         S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
@@ -167,6 +188,20 @@ impl Connection {
         }
         if resp.error_code.is_err() {
             return Err(ConnError::Handshake { addr: addr.to_owned(), code: resp.error_code });
+        }
+        if cfg.security.protocol.uses_sasl() {
+            let Some(sasl_cfg) = cfg.security.sasl.as_ref() else {
+                return Err(ConnError::Auth {
+                    addr: addr.to_owned(),
+                    mechanism: "SASL",
+                    reason: format!(
+                        "security.protocol={} but the configuration has no SASL settings",
+                        cfg.security.protocol.name()
+                    ),
+                });
+            };
+            sasl::warn_if_cleartext(sasl_cfg.mechanism, cfg.security.protocol.uses_tls());
+            sasl::authenticate(&raw, &resp, addr, sasl_cfg).await?;
         }
         let negotiated = KWIRE_VERSIONS
             .iter()
@@ -282,11 +317,11 @@ impl Connection {
         timeout: Duration,
     ) -> Result<R::Response, ConnError> {
         let body = self.roundtrip(req, R::KEY, version, timeout, true).await?;
-        R::Response::decode(body, version).map_err(|source| ConnError::Decode {
+        R::Response::decode(body, version).map_err(|cause| ConnError::Decode {
             addr: self.shared.addr.clone(),
             api: R::KEY,
             version,
-            source,
+            cause,
         })
     }
 
@@ -398,11 +433,11 @@ impl<R: Request> PendingResponse<R> {
     pub async fn wait(self, version: i16) -> Result<R::Response, ConnError> {
         let addr = self.pending.addr.clone();
         let body = self.pending.body().await?;
-        R::Response::decode(body, version).map_err(|source| ConnError::Decode {
+        R::Response::decode(body, version).map_err(|cause| ConnError::Decode {
             addr,
             api: R::KEY,
             version,
-            source,
+            cause,
         })
     }
 }
@@ -447,7 +482,7 @@ impl Driver {
                             break Some(e);
                         }
                     }
-                    Err(e) => break Some(ConnError::Io { addr: self.addr.clone(), reason: e.to_string() }),
+                    Err(e) => break Some(io_error(&self.addr, &e)),
                 },
                 cmd = rx.recv(), if !handles_gone && wbuf.len() < WRITE_HIGH_WATER => match cmd {
                     None => handles_gone = true,
@@ -458,11 +493,11 @@ impl Driver {
                     Ok(_) => {
                         if wbuf.is_empty() {
                             if let Err(e) = wr.flush().await {
-                                break Some(ConnError::Io { addr: self.addr.clone(), reason: e.to_string() });
+                                break Some(io_error(&self.addr, &e));
                             }
                         }
                     }
-                    Err(e) => break Some(ConnError::Io { addr: self.addr.clone(), reason: e.to_string() }),
+                    Err(e) => break Some(io_error(&self.addr, &e)),
                 },
                 _ = sleep_until_opt(next_deadline), if next_deadline.is_some() => {
                     if let Err(e) = self.expire(Instant::now()) {
@@ -516,8 +551,8 @@ impl Driver {
             let frame = match self.decoder.decode(rbuf) {
                 Ok(Some(f)) => f,
                 Ok(None) => return Ok(()),
-                Err(source) => {
-                    return Err(ConnError::Frame { addr: self.addr.clone(), source });
+                Err(cause) => {
+                    return Err(ConnError::Frame { addr: self.addr.clone(), cause });
                 }
             };
             let cid = peek_correlation_id(&frame).map_err(|e| ConnError::Desync {
@@ -577,6 +612,15 @@ impl Driver {
                 let _ = reply.send(Err(e.clone()));
             }
         }
+    }
+}
+
+/// A socket error; one raised by TLS (an alert such as "certificate
+/// required", a bad record) becomes the fatal [`ConnError::Tls`].
+fn io_error(addr: &str, e: &std::io::Error) -> ConnError {
+    match tls::tls_error(e) {
+        Some(t) => ConnError::Tls { addr: addr.to_owned(), reason: tls::describe_tls_error(t) },
+        None => ConnError::Io { addr: addr.to_owned(), reason: e.to_string() },
     }
 }
 

@@ -68,15 +68,16 @@ pub enum ConnError {
         detail: String,
     },
     /// An invalid frame (too large, negative size, TLS bytes on a plaintext connection).
-    #[error("invalid response from {addr}: {source}")]
+    #[error("invalid response from {addr}: {cause}")]
     Frame {
         /// Broker address.
         addr: String,
-        /// The framing error.
-        source: FrameError,
+        /// The framing error (already in the message, so not an error `source`:
+        /// `{:#}` would print it twice).
+        cause: FrameError,
     },
     /// A response body could not be decoded.
-    #[error("malformed {api:?} v{version} response from {addr}: {source}")]
+    #[error("malformed {api:?} v{version} response from {addr}: {cause}")]
     Decode {
         /// Broker address.
         addr: String,
@@ -84,8 +85,8 @@ pub enum ConnError {
         api: ApiKey,
         /// The version.
         version: i16,
-        /// The decode error.
-        source: DecodeError,
+        /// The decode error (in the message; not an error `source`).
+        cause: DecodeError,
     },
     /// A request could not be encoded.
     #[error(transparent)]
@@ -109,6 +110,28 @@ pub enum ConnError {
         addr: String,
         /// The error.
         code: ErrorCode,
+    },
+    /// SASL authentication failed: wrong credentials (the broker's message),
+    /// a mechanism the listener doesn't enable, or a server that failed SCRAM's
+    /// checks. Retrying can't help; the error is fatal.
+    #[error("authentication failed with {addr} ({mechanism}): {reason}")]
+    Auth {
+        /// Broker address.
+        addr: String,
+        /// The SASL mechanism.
+        mechanism: &'static str,
+        /// Why, e.g. the broker's SASL_AUTHENTICATION_FAILED message.
+        reason: String,
+    },
+    /// The TLS handshake failed: an untrusted or mismatched certificate, a
+    /// client certificate the broker wants or refuses, a non-TLS listener.
+    /// Fatal like [`ConnError::Auth`].
+    #[error("TLS handshake with {addr} failed: {reason}")]
+    Tls {
+        /// Broker address.
+        addr: String,
+        /// What rustls reported, with a hint.
+        reason: String,
     },
     /// The connection was already closed when the request was made.
     #[error("connection to {addr} is closed")]
@@ -136,5 +159,37 @@ impl ConnError {
                 | ConnError::NotConnected { .. }
                 | ConnError::Desync { .. }
         )
+    }
+
+    /// True for authentication and TLS failures ([`ConnError::Auth`],
+    /// [`ConnError::Tls`]): the credentials or certificates are wrong, so
+    /// retrying (on this or another broker) would only hammer the cluster.
+    /// Such errors are never [`is_disconnect`](Self::is_disconnect).
+    pub fn is_auth(&self) -> bool {
+        matches!(self, ConnError::Auth { .. } | ConnError::Tls { .. })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auth_and_tls_failures_are_fatal_not_disconnects() {
+        let auth = ConnError::Auth { addr: "b:1".into(), mechanism: "PLAIN", reason: "bad".into() };
+        let tls = ConnError::Tls { addr: "b:1".into(), reason: "bad".into() };
+        for e in [auth, tls] {
+            assert!(e.is_auth() && !e.is_disconnect(), "{e}");
+        }
+        assert!(!ConnError::Closed { addr: "b:1".into(), detail: "" }.is_auth());
+        assert_eq!(
+            ConnError::Auth {
+                addr: "b:1".into(),
+                mechanism: "SCRAM-SHA-256",
+                reason: "Invalid credentials".into()
+            }
+            .to_string(),
+            "authentication failed with b:1 (SCRAM-SHA-256): Invalid credentials"
+        );
     }
 }

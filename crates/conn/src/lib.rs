@@ -14,12 +14,22 @@
 //! println!("cluster {:?} has {} brokers", md.cluster_id, md.brokers.len());
 //! # Ok(()) }
 //! ```
+//!
+//! TLS and SASL come from [`SecurityConfig`] in [`ConnConfig::security`],
+//! usually read from Kafka's property names with [`SecurityConfig::from_props`].
 #![warn(missing_docs)]
 
 mod connection;
 mod error;
 mod pool;
+pub mod sasl;
+pub mod security;
+pub mod tls;
 
 pub use connection::{ConnConfig, Connection, Pending, PendingResponse};
 pub use error::ConnError;
 pub use pool::BrokerPool;
+pub use security::{
+    SaslConfig, SaslCredentials, SaslMechanism, Secret, SecurityConfig, SecurityError, SecurityProtocol,
+};
+pub use tls::{TlsConfig, TlsOptions};

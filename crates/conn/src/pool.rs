@@ -113,6 +113,8 @@ impl BrokerPool {
                     *guard = Some(c.clone());
                     return Ok(c);
                 }
+                // Wrong credentials are wrong on every broker: stop, don't hammer the cluster.
+                Err(e @ ConnError::Auth { .. }) => return Err(e),
                 Err(e) => errors.push(e),
             }
         }

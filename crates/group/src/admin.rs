@@ -99,8 +99,7 @@ pub struct CoordinatorAddr {
 
 /// One FindCoordinator round trip for `group` (to any broker).
 pub async fn locate_coordinator(cluster: &Cluster, group: &str) -> Result<CoordinatorAddr, CoordinatorError> {
-    let retriable = |e: &dyn std::fmt::Display| CoordinatorError::Retriable(e.to_string());
-    let conn = cluster.any_broker().await.map_err(|e| retriable(&e))?;
+    let conn = cluster.any_broker().await.map_err(|e| coordinator_unreachable(e.into()))?;
     let v = conn.version(ApiKey::FindCoordinator).map_err(|e| CoordinatorError::Fatal(e.into()))?;
     let mut req = FindCoordinatorRequest::default();
     if v >= 4 {
@@ -110,7 +109,7 @@ pub async fn locate_coordinator(cluster: &Cluster, group: &str) -> Result<Coordi
     }
     let resp = match conn.send_version(&req, v).await {
         Ok(r) => r,
-        Err(e) => return Err(retriable(&e)),
+        Err(e) => return Err(coordinator_unreachable(e.into())),
     };
     let Some(c) = resp.coordinators.into_iter().find(|c| v < 4 || c.key == group) else {
         return Err(CoordinatorError::Retriable("FindCoordinator answered without our group".into()));
@@ -152,9 +151,19 @@ pub async fn find_coordinator(
     group: &str,
 ) -> Result<(i32, Connection, GroupApiVersions), CoordinatorError> {
     let c = locate_coordinator(cluster, group).await?;
-    let conn = cluster.broker(c.node_id).await.map_err(|e| CoordinatorError::Retriable(e.to_string()))?;
+    let conn = cluster.broker(c.node_id).await.map_err(|e| coordinator_unreachable(e.into()))?;
     let versions = group_versions(&conn);
     Ok((c.node_id, conn, versions))
+}
+
+/// A failure to reach a broker while looking for a coordinator: retriable,
+/// unless authentication or TLS failed (retrying would only hammer the brokers).
+pub(crate) fn coordinator_unreachable(e: GroupError) -> CoordinatorError {
+    if matches!(&e, GroupError::Conn(c) | GroupError::Meta(kwire_meta::MetaError::Conn(c)) if c.is_auth()) {
+        CoordinatorError::Fatal(e)
+    } else {
+        CoordinatorError::Retriable(e.to_string())
+    }
 }
 
 /// What a coordinator call wants next.

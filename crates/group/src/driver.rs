@@ -502,7 +502,7 @@ async fn coordinator_connection(
         Some(conn) => conn,
         None => Connection::connect(&c.addr, &cluster.config().conn)
             .await
-            .map_err(|e| CoordinatorError::Retriable(e.to_string()))?,
+            .map_err(|e| admin::coordinator_unreachable(e.into()))?,
     };
     let versions = admin::group_versions(&conn);
     Ok((c.node_id, conn, versions))

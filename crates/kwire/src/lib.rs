@@ -1,4 +1,23 @@
-//! kwire: facade over the kwire crates.
+//! kwire: a pure-Rust Kafka client stack.
+//!
+//! This facade re-exports the layers (`proto`, `conn`, `meta`, `fetch`,
+//! `produce`, `group`, `stream`) and offers [`Client`], configured with
+//! Kafka's property names, to get a producer, a fetcher or a group consumer
+//! without wiring the layers by hand.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let client = kwire::Client::builder()
+//!     .bootstrap("127.0.0.1:9092")
+//!     .property("acks", "all")
+//!     .property("linger.ms", "10")
+//!     .build()?;
+//! let producer = client.producer().await?;
+//! let ack = producer.send(kwire::produce::ProducerRecord::new("voters", b"{\"gender\":\"F\"}")).await?;
+//! println!("offset {}", ack.wait().await?.offset);
+//! producer.close().await?;
+//! # Ok(()) }
+//! ```
 #![warn(missing_docs)]
 
 pub use kwire_conn as conn;
@@ -8,3 +27,108 @@ pub use kwire_meta as meta;
 pub use kwire_produce as produce;
 pub use kwire_proto as proto;
 pub use kwire_stream as stream;
+
+use kwire_fetch::{FetchConfig, Fetcher};
+use kwire_group::{GroupConfig, GroupConsumer, GroupError};
+use kwire_meta::{Cluster, ClusterConfig, MetaError};
+use kwire_produce::{ProduceError, Producer, ProducerConfig};
+use kwire_proto::props::{Properties, PropsError};
+
+/// Builds a [`Client`] from Kafka client properties.
+#[derive(Debug, Default, Clone)]
+pub struct ClientBuilder {
+    props: Properties,
+}
+
+impl ClientBuilder {
+    /// `bootstrap.servers`: `host:port[,host:port...]`.
+    pub fn bootstrap(mut self, servers: &str) -> Self {
+        self.props.set("bootstrap.servers", servers);
+        self
+    }
+
+    /// Any Kafka client property (`acks`, `linger.ms`, `group.protocol`, …).
+    pub fn property(mut self, key: &str, value: &str) -> Self {
+        self.props.set(key, value);
+        self
+    }
+
+    /// Properties from a Java `.properties` text.
+    pub fn properties_text(mut self, text: &str) -> Result<Self, PropsError> {
+        let p = Properties::parse(text)?;
+        self.props.extend(&p);
+        Ok(self)
+    }
+
+    /// Checks the connection and security settings and returns the client
+    /// (nothing connects until the first request).
+    pub fn build(self) -> Result<Client, MetaError> {
+        let mut cfg = ClusterConfig::default();
+        cfg.apply_props(&self.props)?;
+        Ok(Client { cluster: Cluster::new(cfg), props: self.props })
+    }
+}
+
+/// A configured connection to a cluster: the entry point for library users.
+#[derive(Debug, Clone)]
+pub struct Client {
+    cluster: Cluster,
+    props: Properties,
+}
+
+impl Client {
+    /// A builder with kwire's defaults (bootstrap `127.0.0.1:9092`).
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// The cluster handle (metadata, admin, connections).
+    pub fn cluster(&self) -> &Cluster {
+        &self.cluster
+    }
+
+    /// A producer configured from the client's properties.
+    pub async fn producer(&self) -> Result<Producer, ProduceError> {
+        let mut cfg = ProducerConfig::default();
+        cfg.apply_props(&self.props)?;
+        Producer::new(self.cluster.clone(), cfg).await
+    }
+
+    /// A fetcher (no consumer group) configured from the client's properties.
+    /// Must be called within a tokio runtime.
+    pub fn fetcher(&self) -> Result<Fetcher, PropsError> {
+        let mut cfg = FetchConfig::default();
+        cfg.apply_props(&self.props)?;
+        Ok(Fetcher::start(self.cluster.clone(), cfg))
+    }
+
+    /// A group consumer for `group_id` subscribed to `topics`, configured from
+    /// the client's properties (`group.protocol`, `session.timeout.ms`, …).
+    /// Must be called within a tokio runtime.
+    pub fn group_consumer(&self, group_id: &str, topics: &[&str]) -> Result<GroupConsumer, GroupError> {
+        let mut cfg = GroupConfig::new(group_id);
+        cfg.apply_props(&self.props).map_err(|e| GroupError::Invalid(e.to_string()))?;
+        GroupConsumer::subscribe(self.cluster.clone(), cfg, topics.iter().map(|t| (*t).to_owned()).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builder_reads_kafka_property_names() {
+        let c = Client::builder()
+            .bootstrap("a:1,b:2")
+            .property("client.id", "me")
+            .property("request.timeout.ms", "1234")
+            .build()
+            .unwrap();
+        let cfg = c.cluster().config();
+        assert_eq!(cfg.bootstrap, vec!["a:1", "b:2"]);
+        assert_eq!(cfg.conn.client_id.as_deref(), Some("me"));
+        assert_eq!(cfg.conn.request_timeout, std::time::Duration::from_millis(1234));
+        assert!(Client::builder().property("request.timeout.ms", "x").build().is_err());
+        assert!(Client::builder().property("request.timeout.ms", "0").build().is_err());
+    }
+}

@@ -11,6 +11,7 @@ use kwire_proto::kafka_protocol::messages::{
 };
 use kwire_proto::kafka_protocol::protocol::StrBytes;
 use kwire_proto::msg::metadata::MetadataResponse;
+use kwire_proto::props::{Properties, PropsError};
 use tokio::time::Instant;
 
 use crate::MetaError;
@@ -40,6 +41,68 @@ impl Default for ClusterConfig {
             retry_backoff: Duration::from_millis(100),
             retry_backoff_max: Duration::from_secs(1),
         }
+    }
+}
+
+impl ClusterConfig {
+    /// Reads Kafka's client property names from `props`: `bootstrap.servers`,
+    /// `client.id`, `request.timeout.ms`, `socket.connection.setup.timeout.ms`,
+    /// `receive.message.max.bytes`, `metadata.max.age.ms`, `retry.backoff.ms`,
+    /// `retry.backoff.max.ms`, and the security settings (`security.protocol`,
+    /// `sasl.*`, `ssl.*`; see `kwire_conn::SecurityConfig`).
+    pub fn apply_props(&mut self, props: &Properties) -> Result<(), MetaError> {
+        self.apply_client_props(props).map_err(|e| MetaError::Config(e.to_string()))?;
+        self.conn.security =
+            kwire_conn::SecurityConfig::from_props(props).map_err(|e| MetaError::Config(e.to_string()))?;
+        Ok(())
+    }
+
+    fn apply_client_props(&mut self, props: &Properties) -> Result<(), PropsError> {
+        if let Some(b) = props.get("bootstrap.servers") {
+            let list: Vec<String> =
+                b.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
+            if list.is_empty() {
+                return Err(PropsError::InvalidValue {
+                    key: "bootstrap.servers".into(),
+                    value: b.to_owned(),
+                    expected: "HOST:PORT[,HOST:PORT...]".into(),
+                });
+            }
+            self.bootstrap = list;
+        }
+        if let Some(id) = props.get("client.id") {
+            self.conn.client_id = Some(id.to_owned());
+        }
+        let positive = |key: &str, d: Option<Duration>| -> Result<Option<Duration>, PropsError> {
+            match d {
+                Some(d) if d.is_zero() => Err(PropsError::InvalidValue {
+                    key: key.to_owned(),
+                    value: "0".into(),
+                    expected: "a positive number of milliseconds".into(),
+                }),
+                d => Ok(d),
+            }
+        };
+        if let Some(d) = positive("request.timeout.ms", props.get_ms("request.timeout.ms")?)? {
+            self.conn.request_timeout = d;
+        }
+        let key = "socket.connection.setup.timeout.ms";
+        if let Some(d) = positive(key, props.get_ms(key)?)? {
+            self.conn.connect_timeout = d;
+        }
+        if let Some(n) = props.get_uint::<usize>("receive.message.max.bytes")? {
+            self.conn.max_frame = n;
+        }
+        if let Some(d) = props.get_ms("metadata.max.age.ms")? {
+            self.metadata_max_age = d;
+        }
+        if let Some(d) = props.get_ms("retry.backoff.ms")? {
+            self.retry_backoff = d;
+        }
+        if let Some(d) = props.get_ms("retry.backoff.max.ms")? {
+            self.retry_backoff_max = d;
+        }
+        Ok(())
     }
 }
 

@@ -23,6 +23,9 @@ pub enum MetaError {
     /// The cluster state doesn't allow the operation (checked client-side).
     #[error("{0}")]
     Invalid(String),
+    /// An invalid setting.
+    #[error("{0}")]
+    Config(String),
     /// Retries ran out.
     #[error("gave up after {attempts} attempts: {last}")]
     RetriesExhausted {

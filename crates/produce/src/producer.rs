@@ -380,6 +380,11 @@ async fn init_producer_id(inner: &Inner, current: Option<(i64, i16)>) -> Result<
                 tracing::debug!(code = %r.error_code, "InitProducerId: retrying");
                 last = r.error_code.to_string();
             }
+            // Wrong credentials or certificates: retrying would only hammer the brokers.
+            Err(e) if matches!(&e, ProduceError::Conn(c) | ProduceError::Meta(MetaError::Conn(c)) if c.is_auth()) =>
+            {
+                return Err(e);
+            }
             Err(e) => {
                 tracing::debug!(error = %e, "InitProducerId: retrying");
                 last = e.to_string();

@@ -59,6 +59,8 @@ pub const KWIRE_VERSIONS: &[(ApiKey, Versions)] = &[
     (ApiKey::OffsetDelete, Versions::new(0, 0)),
     (ApiKey::ConsumerGroupHeartbeat, Versions::new(0, 1)),
     (ApiKey::ConsumerGroupDescribe, Versions::new(0, 1)),
+    (ApiKey::SaslHandshake, Versions::new(1, 1)),
+    (ApiKey::SaslAuthenticate, Versions::new(0, 2)),
 ];
 
 /// The range kwire supports for `key`, or `None` if kwire does not use that API.
