@@ -684,6 +684,15 @@ impl Manager {
         let now = Instant::now();
         let resp = match done.result {
             Ok(r) => r,
+            Err(e) if e.is_auth() => {
+                // Wrong credentials or certificates: fail the partitions, don't retry.
+                for p in self.parts.values_mut() {
+                    if p.leader == done.broker && p.status == Status::Ready {
+                        fail(&mut self.ready, p, FetchError::Conn(e.clone()));
+                    }
+                }
+                return;
+            }
             Err(e) => {
                 tracing::debug!(broker = done.broker, error = %e, "fetch failed");
                 // The broker may be gone: re-resolve leaders of its partitions.

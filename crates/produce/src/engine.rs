@@ -608,6 +608,11 @@ impl Engine {
                 p.inflight = p.inflight.saturating_sub(1);
             }
             let resp = match &result {
+                Err(e) if e.is_auth() => {
+                    // Wrong credentials or certificates: retrying can't help.
+                    self.finish(c, Err(ProduceError::Conn(e.clone())));
+                    continue;
+                }
                 Err(e) => {
                     let msg = e.to_string();
                     refresh.push(key.0.clone());

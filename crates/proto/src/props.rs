@@ -37,10 +37,35 @@ pub enum PropsError {
 }
 
 /// Ordered key/value settings with tracking of which keys were used.
-#[derive(Debug, Clone, Default)]
+///
+/// `Debug` prints keys only for settings that may hold secrets (passwords,
+/// JAAS lines, tokens, private keys), so logging a configuration never leaks one.
+#[derive(Clone, Default)]
 pub struct Properties {
     map: BTreeMap<String, String>,
     used: RefCell<BTreeSet<String>>,
+}
+
+/// Whether a setting's value may be a secret.
+pub fn is_secret_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    ["password", "secret", "jaas", "token", "key.pem", "ssl.key", "keystore.key", "credential"]
+        .iter()
+        .any(|s| k.contains(s))
+}
+
+impl std::fmt::Debug for Properties {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut m = f.debug_map();
+        for (k, v) in &self.map {
+            if is_secret_key(k) {
+                m.entry(k, &"<redacted>");
+            } else {
+                m.entry(k, v);
+            }
+        }
+        m.finish()
+    }
 }
 
 impl Properties {
@@ -279,6 +304,18 @@ mod tests {
             "invalid value '-1' for batch.size: expected a non-negative integer in range"
         );
         assert_eq!(p.unused(), vec!["typo.key".to_owned()]);
+    }
+
+    #[test]
+    fn debug_redacts_secrets() {
+        let mut p = Properties::new();
+        p.set("sasl.password", "hunter2");
+        p.set("sasl.jaas.config", "x required password=\"hunter2\";");
+        p.set("ssl.key.pem", "-----BEGIN PRIVATE KEY-----");
+        p.set("acks", "all");
+        let d = format!("{p:?}");
+        assert!(!d.contains("hunter2") && !d.contains("PRIVATE"), "{d}");
+        assert!(d.contains("\"acks\": \"all\""), "{d}");
     }
 
     #[test]
