@@ -66,6 +66,18 @@ run kwire topics --create --bootstrap-server "$BOOT" --replication-factor 1 --pa
 run scripts/push-voters.sh 5000
 run kwire consume -t voters --from-beginning --max-messages 3
 
+step "4. the guide's PySpark job with kwire stream (--trigger available-now: process what the topic holds, then exit)"
+DDL='gender STRING, age LONG, party STRING'
+run kwire stream --topic voters --starting-offsets earliest --trigger available-now
+say "kwire stream --topic voters --starting-offsets earliest --trigger available-now --select 'CAST(value AS STRING)' --truncate false"
+kwire stream --topic voters --starting-offsets earliest --trigger available-now --select 'CAST(value AS STRING)' --truncate false
+say "kwire stream --topic voters --starting-offsets earliest --trigger available-now \\
+    --select \"from_json(CAST(value AS STRING), '$DDL') AS voterJSON\" \\
+    --group-by voterJSON.gender,voterJSON.party --output-mode complete"
+kwire stream --topic voters --starting-offsets earliest --trigger available-now \
+  --select "from_json(CAST(value AS STRING), '$DDL') AS voterJSON" \
+  --group-by voterJSON.gender,voterJSON.party --output-mode complete
+
 step "cleanup: delete the demo topics"
 run kwire topics --bootstrap-server "$BOOT" --topic first_topic --delete
 run kwire topics delete voters

@@ -6,4 +6,5 @@ mod consume;
 mod groups;
 mod produce;
 mod security;
+mod stream;
 mod topics;

@@ -15,6 +15,7 @@
 #   --shuffle-partitions S  Spark's spark.sql.shuffle.partitions (default 2 =
 #                           local[2] cores; Spark's own default of 200 is slower)
 #
+# kwire: $KWIRE (a release binary) if set, else built with cargo --release.
 # Broker: $KWIRE_BENCH_BOOTSTRAP (default 127.0.0.1:9092); a single node is
 # started there (and stopped afterwards) if none answers.
 # Data: N deterministic voter lines (scripts/bench/stream/gen_voters.py), cached
@@ -50,8 +51,10 @@ CACHE=${KWIRE_CACHE:-$HOME/.cache/kwire}
 WORK=$(mktemp -d)
 DDL='gender STRING, age LONG, party STRING'
 
-cargo build --release -q -p kwire-cli
-KWIRE="${CARGO_TARGET_DIR:-$ROOT/target}/release/kwire"
+if [[ -z ${KWIRE:-} ]]; then
+  cargo build --release -q -p kwire-cli
+  KWIRE="${CARGO_TARGET_DIR:-$ROOT/target}/release/kwire"
+fi
 
 started=0
 if ! python3 scripts/kafka/probe.py "$BOOT" >/dev/null 2>&1; then

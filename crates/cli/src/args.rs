@@ -64,6 +64,8 @@ pub enum Command {
     Perf(crate::cmd::perf::PerfArgs),
     /// Consumer groups: list, describe (lag), reset offsets, delete
     Groups(crate::cmd::groups::GroupsArgs),
+    /// Streaming queries over topics with Spark Structured Streaming semantics
+    Stream(crate::cmd::stream::StreamArgs),
 }
 
 impl Command {
@@ -72,6 +74,7 @@ impl Command {
     pub fn needs_workers(&self) -> bool {
         match self {
             Command::Consume(a) => a.group.is_some(),
+            Command::Stream(_) => true,
             _ => false,
         }
     }

@@ -5,6 +5,8 @@
 //! DIR/offsets/N       written BEFORE batch N runs: start/end offsets per topic
 //!                     partition, the batch watermark, the driver's sink position
 //! DIR/state/N.json    aggregation state after batch N (the last few are kept)
+//! DIR/sinks/N         written right after the sink finished batch N (lets a
+//!                     re-run of N skip output that already went out)
 //! DIR/commits/N       written after the sink committed batch N
 //! ```
 //!
@@ -100,6 +102,7 @@ pub enum Recovery {
 #[derive(Debug, Clone)]
 pub struct Checkpoint {
     dir: PathBuf,
+    id: String,
     keep_logs: u64,
     keep_states: u64,
 }
@@ -152,8 +155,8 @@ fn list_batches(dir: &Path, suffix: &str) -> Result<Vec<u64>, StreamError> {
     };
     for ent in rd {
         let ent = ent.map_err(|e| io_err(dir, e))?;
-        if let Some(n) = ent.file_name().to_str().and_then(|s| s.strip_suffix(suffix))
-            && let Ok(b) = n.parse::<u64>()
+        if let Some(b) =
+            ent.file_name().to_str().and_then(|s| s.strip_suffix(suffix)).and_then(|n| n.parse::<u64>().ok())
         {
             v.push(b);
         }
@@ -168,11 +171,11 @@ impl Checkpoint {
     /// state signature or sources.
     pub fn open(dir: impl AsRef<Path>, meta: &CheckpointMeta) -> Result<(Checkpoint, Recovery), StreamError> {
         let dir = dir.as_ref().to_path_buf();
-        for sub in ["", "offsets", "commits", "state"] {
+        for sub in ["", "offsets", "commits", "state", "sinks"] {
             let p = dir.join(sub);
             fs::create_dir_all(&p).map_err(|e| io_err(&p, e))?;
         }
-        let cp = Checkpoint { dir: dir.clone(), keep_logs: 100, keep_states: 3 };
+        let mut cp = Checkpoint { dir: dir.clone(), id: meta.id.clone(), keep_logs: 100, keep_states: 3 };
         let meta_path = dir.join("metadata");
         let offsets = list_batches(&dir.join("offsets"), "")?;
         if !meta_path.exists() {
@@ -186,6 +189,7 @@ impl Checkpoint {
             return Ok((cp, Recovery::Fresh));
         }
         let saved: CheckpointMeta = read_doc(&meta_path)?;
+        cp.id = saved.id.clone();
         if saved.signature != meta.signature || saved.sources != meta.sources {
             return Err(StreamError::Checkpoint {
                 path: dir.display().to_string(),
@@ -243,6 +247,27 @@ impl Checkpoint {
         &self.dir
     }
 
+    /// The query id: the one stored in `DIR/metadata` (kept across restarts).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn sink_path(&self, b: u64) -> PathBuf {
+        self.dir.join("sinks").join(b.to_string())
+    }
+
+    /// Record that the sink finished batch N (after its output is durable,
+    /// before the state and the commit are written).
+    pub fn write_sink_done(&self, batch_id: u64) -> Result<(), StreamError> {
+        write_doc(&self.sink_path(batch_id), &serde_json::json!({ "batchId": batch_id }))
+    }
+
+    /// Whether the sink already finished batch N in an earlier run (so a
+    /// re-run must not output it again).
+    pub fn sink_done(&self, batch_id: u64) -> bool {
+        self.sink_path(batch_id).exists()
+    }
+
     fn offsets_path(&self, b: u64) -> PathBuf {
         self.dir.join("offsets").join(b.to_string())
     }
@@ -298,6 +323,11 @@ impl Checkpoint {
             for b in list_batches(&self.dir.join("commits"), "")? {
                 if b <= limit {
                     rm(self.commit_path(b))?;
+                }
+            }
+            for b in list_batches(&self.dir.join("sinks"), "")? {
+                if b <= limit {
+                    rm(self.sink_path(b))?;
                 }
             }
         }

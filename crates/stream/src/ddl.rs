@@ -24,9 +24,7 @@ pub fn parse_ddl(input: &str) -> Result<StructType, StreamError> {
     p.ws();
     // A bare `STRUCT<...>` is accepted too.
     let save = p.pos;
-    if let Some(w) = p.word()
-        && w.eq_ignore_ascii_case("struct")
-    {
+    if p.word().is_some_and(|w| w.eq_ignore_ascii_case("struct")) {
         p.ws();
         if p.peek() == Some(b'<') {
             p.pos = save;
@@ -150,9 +148,7 @@ impl<'a> DdlParser<'a> {
         let mut fields: Vec<Field> = Vec::new();
         loop {
             self.ws();
-            if let Some(c) = close
-                && self.peek() == Some(c)
-            {
+            if close.is_some() && self.peek() == close {
                 break;
             }
             if close.is_none() && self.pos >= self.s.len() && !fields.is_empty() {

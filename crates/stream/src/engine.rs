@@ -129,6 +129,37 @@ impl Accumulator {
         }
     }
 
+    /// Fold another partial aggregate of the same function into this one
+    /// (the two saw disjoint rows).
+    fn merge(&mut self, other: &Accumulator) {
+        match (self, other) {
+            (Accumulator::Count(a), Accumulator::Count(b)) => *a += b,
+            (Accumulator::SumLong { sum, seen }, Accumulator::SumLong { sum: s2, seen: n2 }) => {
+                *sum = sum.wrapping_add(*s2);
+                *seen |= n2;
+            }
+            (Accumulator::SumDouble { sum, seen }, Accumulator::SumDouble { sum: s2, seen: n2 }) => {
+                *sum += s2;
+                *seen |= n2;
+            }
+            (Accumulator::Avg { sum, count }, Accumulator::Avg { sum: s2, count: c2 }) => {
+                *sum += s2;
+                *count += c2;
+            }
+            (Accumulator::Min(cur), Accumulator::Min(v))
+                if !v.is_null() && (cur.is_null() || compare(v, cur) == std::cmp::Ordering::Less) =>
+            {
+                *cur = v.clone();
+            }
+            (Accumulator::Max(cur), Accumulator::Max(v))
+                if !v.is_null() && (cur.is_null() || compare(v, cur) == std::cmp::Ordering::Greater) =>
+            {
+                *cur = v.clone();
+            }
+            _ => {} // different functions: never built by the same plan
+        }
+    }
+
     /// The aggregate's current result.
     pub fn result(&self) -> Value {
         match self {
@@ -274,6 +305,27 @@ pub struct Engine {
     next_wm_ms: i64,
     last_batch_id: Option<u64>,
     seq: u64,
+    scratch: Scratch,
+}
+
+/// Buffers [`Engine::process`] reuses from call to call, so that a driver can
+/// feed one record per call without allocating. They hold no data between
+/// calls (only capacity); the lifetime is erased by recycling empty vectors.
+#[derive(Debug, Default)]
+struct Scratch {
+    slots: Vec<SlotVals<'static>>,
+    key_buf: Vec<u8>,
+    win_buf: Vec<u8>,
+    agg_in: Vec<Datum<'static>>,
+}
+
+/// An empty vector with `v`'s allocation, for another lifetime of `Datum`
+/// (the standard library collects in place when the layouts match; this
+/// only ever moves capacity, never values).
+#[inline]
+fn recycle<'x, 'y>(mut v: Vec<Datum<'x>>) -> Vec<Datum<'y>> {
+    v.clear();
+    v.into_iter().map(|_| Datum::Null).collect()
 }
 
 impl Engine {
@@ -287,6 +339,7 @@ impl Engine {
             next_wm_ms: 0,
             last_batch_id: None,
             seq: 0,
+            scratch: Scratch::default(),
         }
     }
 
@@ -353,145 +406,159 @@ impl Engine {
         let seq = self.seq;
         let failfast = plan.parse_mode() == ParseMode::FailFast;
         let mode = plan.output_mode();
-        let mut slots: Vec<SlotVals<'a>> = plan
-            .slots
-            .iter()
-            .map(|s| SlotVals { vals: Vec::with_capacity(s.parser.schema().len()), null: true })
-            .collect();
-        let mut key_buf: Vec<u8> = Vec::with_capacity(64);
-        let mut win_buf: Vec<u8> = Vec::with_capacity(64);
-        let mut agg_in: Vec<Datum<'a>> = Vec::new();
+        let sc = &mut self.scratch;
+        let mut slots: Vec<SlotVals<'a>> = if sc.slots.len() == plan.slots.len() {
+            std::mem::take(&mut sc.slots)
+                .into_iter()
+                .map(|s| SlotVals { vals: recycle(s.vals), null: true })
+                .collect()
+        } else {
+            plan.slots
+                .iter()
+                .map(|s| SlotVals { vals: Vec::with_capacity(s.parser.schema().len()), null: true })
+                .collect()
+        };
+        let mut key_buf: Vec<u8> = std::mem::take(&mut sc.key_buf);
+        let mut win_buf: Vec<u8> = std::mem::take(&mut sc.win_buf);
+        let mut agg_in: Vec<Datum<'a>> = recycle(std::mem::take(&mut sc.agg_in));
         let drop_late = matches!(mode, OutputMode::Append | OutputMode::Update);
         let late_us = batch.late_wm_ms.saturating_mul(1000);
 
-        for rec in records {
-            batch.input_rows += 1;
-            // from_json slots
-            for k in 0..plan.slots.len() {
-                let (done, rest) = slots.split_at_mut(k);
-                let sv = &mut rest[0];
-                let slot = &plan.slots[k];
-                let outcome = match slot_bytes(&slot.input, &rec) {
-                    Some(Some(b)) => slot.parser.parse(b, &mut sv.vals),
-                    Some(None) => Outcome::NullStruct,
-                    None => match eval(&slot.input, &rec, done) {
-                        Datum::Str(Cow::Borrowed(s)) => slot.parser.parse(s.as_bytes(), &mut sv.vals),
-                        Datum::Binary(Cow::Borrowed(b)) => slot.parser.parse(b, &mut sv.vals),
-                        Datum::Str(Cow::Owned(s)) => parse_owned(slot, s.as_bytes(), &mut sv.vals),
-                        Datum::Binary(Cow::Owned(b)) => parse_owned(slot, &b, &mut sv.vals),
-                        _ => Outcome::NullStruct,
-                    },
-                };
-                if outcome == Outcome::NullStruct {
-                    sv.vals.clear();
-                    sv.vals.resize(slot.parser.schema().len(), Datum::Null);
-                }
-                sv.null = outcome == Outcome::NullStruct;
-                if failfast && outcome.is_bad() {
-                    return Err(StreamError::MalformedRecord {
-                        topic: rec.topic.to_string(),
-                        partition: rec.partition,
-                        offset: rec.offset,
-                        reason: outcome.describe(slot.parser.schema()),
-                    });
-                }
-            }
-            if let Some(f) = &plan.filter
-                && eval(f, &rec, &slots) != Datum::Bool(true)
-            {
-                continue;
-            }
-            if let Some(wm) = &plan.watermark
-                && let Datum::Timestamp(t) = eval(&wm.time, &rec, &slots)
-            {
-                let ms = t / 1000;
-                batch.max_event_ms = Some(batch.max_event_ms.map_or(ms, |m| m.max(ms)));
-            }
-            match &plan.kind {
-                PlanKind::Project(exprs) => {
-                    let row: Row = exprs.iter().map(|e| eval(e, &rec, &slots).into_owned()).collect();
-                    batch.rows.push(row);
-                }
-                PlanKind::Aggregate(a) => {
-                    agg_in.clear();
-                    for g in &a.aggs {
-                        agg_in.push(match &g.input {
-                            Some(e) => eval(e, &rec, &slots),
-                            None => Datum::Null,
+        let result = (|| -> Result<(), StreamError> {
+            for rec in records {
+                batch.input_rows += 1;
+                // from_json slots
+                for k in 0..plan.slots.len() {
+                    let (done, rest) = slots.split_at_mut(k);
+                    let sv = &mut rest[0];
+                    let slot = &plan.slots[k];
+                    let outcome = match slot_bytes(&slot.input, &rec) {
+                        Some(Some(b)) => slot.parser.parse(b, &mut sv.vals),
+                        Some(None) => Outcome::NullStruct,
+                        None => match eval(&slot.input, &rec, done) {
+                            Datum::Str(Cow::Borrowed(s)) => slot.parser.parse(s.as_bytes(), &mut sv.vals),
+                            Datum::Binary(Cow::Borrowed(b)) => slot.parser.parse(b, &mut sv.vals),
+                            Datum::Str(Cow::Owned(s)) => parse_owned(slot, s.as_bytes(), &mut sv.vals),
+                            Datum::Binary(Cow::Owned(b)) => parse_owned(slot, &b, &mut sv.vals),
+                            _ => Outcome::NullStruct,
+                        },
+                    };
+                    if outcome == Outcome::NullStruct {
+                        sv.vals.clear();
+                        sv.vals.resize(slot.parser.schema().len(), Datum::Null);
+                    }
+                    sv.null = outcome == Outcome::NullStruct;
+                    if failfast && outcome.is_bad() {
+                        return Err(StreamError::MalformedRecord {
+                            topic: rec.topic.to_string(),
+                            partition: rec.partition,
+                            offset: rec.offset,
+                            reason: outcome.describe(slot.parser.schema()),
                         });
                     }
-                    // Encode the key straight from the row (no clones); the
-                    // window key, if any, is spliced in at `window_pos`.
-                    key_buf.clear();
-                    let mut window: Option<(usize, usize, i64, i64, i64, i64)> = None;
-                    let mut null_time = false;
-                    let mut event_ts: Option<i64> = None;
-                    for (i, k) in a.keys.iter().enumerate() {
-                        match k {
-                            KeyExpr::Expr(Expr::JsonField(s, f)) => {
-                                let d = slots.get(*s).and_then(|sv| sv.vals.get(*f)).unwrap_or(&Datum::Null);
-                                if a.event_key == Some(i)
-                                    && let Datum::Timestamp(t) = d
-                                {
-                                    event_ts = Some(*t);
-                                }
-                                encode_key(d, &mut key_buf);
-                            }
-                            KeyExpr::Expr(e) => {
-                                let d = eval(e, &rec, &slots);
-                                if a.event_key == Some(i)
-                                    && let Datum::Timestamp(t) = d
-                                {
-                                    event_ts = Some(t);
-                                }
-                                encode_key(&d, &mut key_buf);
-                            }
-                            KeyExpr::Window { time, size, slide, start } => match eval(time, &rec, &slots) {
-                                Datum::Timestamp(t) => {
-                                    window = Some((i, key_buf.len(), t, *size, *slide, *start))
-                                }
-                                _ => null_time = true,
-                            },
-                        }
+                }
+                if plan.filter.as_ref().is_some_and(|f| eval(f, &rec, &slots) != Datum::Bool(true)) {
+                    continue;
+                }
+                if let Some(Datum::Timestamp(t)) =
+                    plan.watermark.as_ref().map(|wm| eval(&wm.time, &rec, &slots))
+                {
+                    let ms = t / 1000;
+                    batch.max_event_ms = Some(batch.max_event_ms.map_or(ms, |m| m.max(ms)));
+                }
+                match &plan.kind {
+                    PlanKind::Project(exprs) => {
+                        let row: Row = exprs.iter().map(|e| eval(e, &rec, &slots).into_owned()).collect();
+                        batch.rows.push(row);
                     }
-                    if null_time {
-                        continue; // Spark filters rows whose window time is NULL
-                    }
-                    let ctx = RowCtx { rec: &rec, slots: &slots, agg_in: &agg_in, seq };
-                    match window {
-                        None => {
-                            if drop_late && event_ts.is_some_and(|t| t <= late_us) {
-                                continue;
-                            }
-                            update_group(table, a, &key_buf, None, &ctx);
+                    PlanKind::Aggregate(a) => {
+                        agg_in.clear();
+                        for g in &a.aggs {
+                            agg_in.push(match &g.input {
+                                Some(e) => eval(e, &rec, &slots),
+                                None => Datum::Null,
+                            });
                         }
-                        Some((wi, pos, t, size, slide, start)) => {
-                            // Spark's TimeWindowing: the last window start at or before t,
-                            // then earlier overlapping windows.
-                            let rem = (t - start).rem_euclid(slide);
-                            let last_start = t - rem;
-                            let overlapping = (size + slide - 1) / slide;
-                            for i in 0..overlapping {
-                                let ws = last_start - i * slide;
-                                let we = ws + size;
-                                if !(ws <= t && t < we) {
+                        // Encode the key straight from the row (no clones); the
+                        // window key, if any, is spliced in at `window_pos`.
+                        key_buf.clear();
+                        let mut window: Option<(usize, usize, i64, i64, i64, i64)> = None;
+                        let mut null_time = false;
+                        let mut event_ts: Option<i64> = None;
+                        for (i, k) in a.keys.iter().enumerate() {
+                            match k {
+                                KeyExpr::Expr(Expr::JsonField(s, f)) => {
+                                    let d =
+                                        slots.get(*s).and_then(|sv| sv.vals.get(*f)).unwrap_or(&Datum::Null);
+                                    if let (true, Datum::Timestamp(t)) = (a.event_key == Some(i), d) {
+                                        event_ts = Some(*t);
+                                    }
+                                    encode_key(d, &mut key_buf);
+                                }
+                                KeyExpr::Expr(e) => {
+                                    let d = eval(e, &rec, &slots);
+                                    if let (true, Datum::Timestamp(t)) = (a.event_key == Some(i), &d) {
+                                        event_ts = Some(*t);
+                                    }
+                                    encode_key(&d, &mut key_buf);
+                                }
+                                KeyExpr::Window { time, size, slide, start } => {
+                                    match eval(time, &rec, &slots) {
+                                        Datum::Timestamp(t) => {
+                                            window = Some((i, key_buf.len(), t, *size, *slide, *start))
+                                        }
+                                        _ => null_time = true,
+                                    }
+                                }
+                            }
+                        }
+                        if null_time {
+                            continue; // Spark filters rows whose window time is NULL
+                        }
+                        let ctx = RowCtx { rec: &rec, slots: &slots, agg_in: &agg_in, seq };
+                        match window {
+                            None => {
+                                if drop_late && event_ts.is_some_and(|t| t <= late_us) {
                                     continue;
                                 }
-                                if drop_late && a.event_key == Some(wi) && we <= late_us {
-                                    continue;
+                                update_group(table, a, &key_buf, None, &ctx);
+                            }
+                            Some((wi, pos, t, size, slide, start)) => {
+                                // Spark's TimeWindowing: the last window start at or before t,
+                                // then earlier overlapping windows.
+                                let rem = (t - start).rem_euclid(slide);
+                                let last_start = t - rem;
+                                let overlapping = (size + slide - 1) / slide;
+                                for i in 0..overlapping {
+                                    let ws = last_start - i * slide;
+                                    let we = ws + size;
+                                    if !(ws <= t && t < we) {
+                                        continue;
+                                    }
+                                    if drop_late && a.event_key == Some(wi) && we <= late_us {
+                                        continue;
+                                    }
+                                    win_buf.clear();
+                                    win_buf.extend_from_slice(&key_buf[..pos]);
+                                    encode_window(ws, we, &mut win_buf);
+                                    win_buf.extend_from_slice(&key_buf[pos..]);
+                                    update_group(table, a, &win_buf, Some((wi, ws, we)), &ctx);
                                 }
-                                win_buf.clear();
-                                win_buf.extend_from_slice(&key_buf[..pos]);
-                                encode_window(ws, we, &mut win_buf);
-                                win_buf.extend_from_slice(&key_buf[pos..]);
-                                update_group(table, a, &win_buf, Some((wi, ws, we)), &ctx);
                             }
                         }
                     }
                 }
             }
-        }
-        Ok(())
+            Ok(())
+        })();
+        let sc = &mut self.scratch;
+        sc.slots = slots.into_iter().map(|s| SlotVals { vals: recycle(s.vals), null: true }).collect();
+        key_buf.clear();
+        win_buf.clear();
+        sc.key_buf = key_buf;
+        sc.win_buf = win_buf;
+        sc.agg_in = recycle(agg_in);
+        result
     }
 
     /// Drain the projection rows produced so far in the open batch (lets a
@@ -624,6 +691,81 @@ impl Engine {
             }
             PlanKind::Project(_) => false,
         }
+    }
+
+    /// A helper for the open batch, to run on another thread: same plan and
+    /// watermarks, no groups. Feed it part of the batch's records with
+    /// [`Engine::process`], then fold it back with [`Engine::merge_worker`]
+    /// before [`Engine::finish_batch`]. For aggregations (projections keep
+    /// input order only on one engine).
+    pub fn worker(&self) -> Engine {
+        let mut w = Engine::new(self.plan.clone());
+        w.prev_batch_wm_ms = self.prev_batch_wm_ms;
+        w.next_wm_ms = self.next_wm_ms;
+        w.last_batch_id = self.last_batch_id;
+        w.seq = 1;
+        w.batch = BatchState {
+            open: true,
+            id: self.batch.id,
+            evict_wm_ms: self.batch.evict_wm_ms,
+            late_wm_ms: self.batch.late_wm_ms,
+            input_rows: 0,
+            max_event_ms: None,
+            rows: Vec::new(),
+        };
+        w
+    }
+
+    /// Fold a [`Engine::worker`]'s groups and counters into the open batch:
+    /// the result is what processing all records on this engine gives (up to
+    /// the order of floating-point additions).
+    pub fn merge_worker(&mut self, w: Engine) -> Result<(), StreamError> {
+        if !self.batch.open
+            || w.batch.id != self.batch.id
+            || w.plan.state_signature() != self.plan.state_signature()
+        {
+            return Err(StreamError::State("merge_worker: not a worker of the open batch".into()));
+        }
+        self.batch.input_rows += w.batch.input_rows;
+        self.batch.max_event_ms = match (self.batch.max_event_ms, w.batch.max_event_ms) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        self.batch.rows.extend(w.batch.rows);
+        let n = match &self.plan.kind {
+            PlanKind::Aggregate(a) => a.aggs.len(),
+            PlanKind::Project(_) => return Ok(()),
+        };
+        let t = &mut self.table;
+        let mut buf = Vec::new();
+        let mut accs = w.table.accs.into_iter();
+        for (key, touched) in w.table.keys.into_iter().zip(w.table.touched) {
+            let group: Vec<Accumulator> = accs.by_ref().take(n).collect();
+            buf.clear();
+            for d in &key {
+                encode_key(d, &mut buf);
+            }
+            let touched = if touched == w.seq { self.seq } else { 0 };
+            match t.map.get(buf.as_slice()) {
+                Some(&g) => {
+                    let g = g as usize;
+                    for (j, a) in group.iter().enumerate() {
+                        t.accs[g * n + j].merge(a);
+                    }
+                    if touched != 0 {
+                        t.touched[g] = touched;
+                    }
+                }
+                None => {
+                    let g = t.keys.len();
+                    t.keys.push(key);
+                    t.accs.extend(group);
+                    t.touched.push(touched);
+                    t.map.insert(buf.as_slice().into(), g as u32);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The state to save with a committed batch.
@@ -774,6 +916,125 @@ fn encode_window(ws: i64, we: i64, out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_record_per_call_equals_one_call() {
+        use crate::plan::QuerySpec;
+        let spec = QuerySpec {
+            schema: Some("gender STRING, age LONG, party STRING".into()),
+            group_by: vec!["gender, party".into()],
+            aggs: vec!["count".into(), "max(age)".into()],
+            output_mode: OutputMode::Complete,
+            ..QuerySpec::default()
+        };
+        let values = [
+            r#"{"gender":"M","age":30,"party":"D"}"#,
+            r#"{"gender":"F","age":"x","party":"D"}"#,
+            "oops",
+            r#"{"gender":"M","age":70,"party":"D"}"#,
+        ];
+        let recs = || {
+            values.iter().enumerate().map(|(i, v)| SourceRecord {
+                key: None,
+                value: Some(v.as_bytes()),
+                topic: "t",
+                partition: 0,
+                offset: i as i64,
+                timestamp_ms: 0,
+                timestamp_type: 0,
+                headers: &[],
+            })
+        };
+        let plan = Plan::new(&spec).unwrap();
+        let mut a = Engine::new(plan.clone());
+        let all = a.run_batch(0, 0, recs()).unwrap();
+        let mut b = Engine::new(plan);
+        b.begin_batch(0, 0);
+        for r in recs() {
+            // the scratch buffers are recycled from call to call
+            b.process(std::iter::once(r)).unwrap();
+        }
+        assert_eq!(b.finish_batch(), all);
+        assert_eq!(all.rows.len(), 3);
+    }
+
+    #[test]
+    fn workers_merged_equal_one_engine() {
+        use crate::plan::QuerySpec;
+        let specs = [
+            (OutputMode::Complete, None, None),
+            (OutputMode::Update, None, None),
+            (OutputMode::Append, Some("timestamp, 10 seconds"), Some("5 seconds")),
+            (OutputMode::Update, Some("timestamp, 10 seconds, 5 seconds"), Some("5 seconds")),
+        ];
+        let mut x: u64 = 0x1234_5678_9abc_def1;
+        let values: Vec<(String, i64)> = (0..3000)
+            .map(|i| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let v = match x % 11 {
+                    0 => "oops".to_string(),
+                    1 => format!(r#"{{"gender":"F","age":"{}","party":"D"}}"#, x % 90),
+                    _ => format!(
+                        r#"{{"gender":"{}","age":{},"party":"{}"}}"#,
+                        ["M", "F"][(x >> 8) as usize % 2],
+                        x % 90,
+                        ["D", "R", "I"][(x >> 16) as usize % 3]
+                    ),
+                };
+                (v, 1_700_000_000_000 + i * 37 + (x % 3000) as i64)
+            })
+            .collect();
+        for (mode, window, watermark) in specs {
+            let spec = QuerySpec {
+                schema: Some("gender STRING, age LONG, party STRING".into()),
+                group_by: vec!["gender, party".into()],
+                aggs: vec![
+                    "count".into(),
+                    "sum(age)".into(),
+                    "min(age)".into(),
+                    "max(age)".into(),
+                    "avg(age)".into(),
+                ],
+                window: window.map(String::from),
+                watermark: watermark.map(String::from),
+                output_mode: mode,
+                ..QuerySpec::default()
+            };
+            let plan = Plan::new(&spec).unwrap();
+            fn rec((i, (v, ts)): (usize, &(String, i64))) -> SourceRecord<'_> {
+                SourceRecord {
+                    key: None,
+                    value: Some(v.as_bytes()),
+                    topic: "t",
+                    partition: 0,
+                    offset: i as i64,
+                    timestamp_ms: *ts,
+                    timestamp_type: 0,
+                    headers: &[],
+                }
+            }
+            let mut one = Engine::new(plan.clone());
+            let mut many = Engine::new(plan);
+            for (b, part) in values.chunks(700).enumerate() {
+                let b = b as u64;
+                let wm = one.next_watermark_ms();
+                let a = one.run_batch(b, wm, part.iter().enumerate().map(rec)).unwrap();
+                many.begin_batch(b, many.next_watermark_ms());
+                let mut workers = [many.worker(), many.worker(), many.worker()];
+                for (i, r) in part.iter().enumerate().map(rec).enumerate() {
+                    workers[i % 3].process(std::iter::once(r)).unwrap();
+                }
+                for w in workers {
+                    many.merge_worker(w).unwrap();
+                }
+                let m = many.finish_batch();
+                assert_eq!(m, a, "{mode:?} {window:?} batch {b}");
+                assert_eq!(many.next_watermark_ms(), one.next_watermark_ms());
+            }
+        }
+    }
 
     #[test]
     fn window_encoding_matches_generic() {

@@ -66,6 +66,29 @@ pub enum StreamError {
     /// Aggregation state could not be restored.
     #[error("invalid aggregation state: {0}")]
     State(String),
+    /// Invalid source options (topics, offsets, assignments), or a source
+    /// that cannot be read (a topic that does not exist).
+    #[error("{0}")]
+    Source(String),
+    /// Records were lost before the query read them (deleted by retention,
+    /// topic deleted or re-created) and `failOnDataLoss` is on.
+    #[error("{0}")]
+    DataLoss(String),
+    /// A sink could not be opened or written.
+    #[error("{0}")]
+    Sink(String),
+    /// Reading from Kafka failed.
+    #[cfg(feature = "driver")]
+    #[error(transparent)]
+    Fetch(#[from] kwire_fetch::FetchError),
+    /// Metadata lookup failed.
+    #[cfg(feature = "driver")]
+    #[error(transparent)]
+    Meta(#[from] kwire_meta::MetaError),
+    /// The Kafka sink could not write.
+    #[cfg(feature = "driver")]
+    #[error("kafka sink: {0}")]
+    Produce(#[from] kwire_produce::ProduceError),
 }
 
 impl StreamError {

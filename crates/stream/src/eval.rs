@@ -12,6 +12,7 @@ use crate::time::{MICROS_PER_SECOND, format_date, format_timestamp, parse_date, 
 use crate::value::{DataType, Datum, cmp_f64, compare};
 
 /// The from_json results of one record: field values and whether the struct is NULL.
+#[derive(Debug, Default)]
 pub(crate) struct SlotVals<'a> {
     pub vals: Vec<Datum<'a>>,
     pub null: bool,

@@ -315,9 +315,11 @@ impl<'a> Parser<'a> {
             }
         }
         // implicit alias: `expr name`
-        if let Tok::Ident(n, q) = self.peek().clone()
-            && (q || !is_reserved(&n))
-        {
+        let implicit = match self.peek() {
+            Tok::Ident(n, q) if *q || !is_reserved(n) => Some(n.clone()),
+            _ => None,
+        };
+        if let Some(n) = implicit {
             self.k += 1;
             return Ok(Ast::Alias(Box::new(e), n));
         }

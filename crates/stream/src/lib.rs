@@ -1,8 +1,8 @@
 //! kwire-stream: the sans-IO core of `kwire stream`, a streaming aggregator
 //! with Spark Structured Streaming semantics (Spark 3.5).
 //!
-//! The driver (in the CLI, on top of a fetcher) owns the I/O and the clock. Per
-//! micro-batch it:
+//! A driver owns the I/O and the clock ([`driver`], on tokio and kwire's
+//! fetcher, behind the default `driver` feature). Per micro-batch it:
 //!
 //! 1. asks [`trigger::plan_batch_end`] for the batch's end offsets,
 //! 2. writes them with [`Checkpoint::write_offsets`],
@@ -34,6 +34,8 @@
 
 pub mod checkpoint;
 pub mod ddl;
+#[cfg(feature = "driver")]
+pub mod driver;
 pub mod engine;
 mod error;
 mod eval;

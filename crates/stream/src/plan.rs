@@ -276,12 +276,12 @@ impl Planner {
                 };
                 if let Some(Ast::Func(m, margs)) = args.get(2) {
                     // from_json(x, 'ddl', map('mode', 'FAILFAST'))
-                    if m == "map"
-                        && margs.len() == 2
-                        && let (Ast::Lit(Value::Str(k)), Ast::Lit(Value::Str(v))) = (&margs[0], &margs[1])
-                        && k.eq_ignore_ascii_case("mode")
+                    if let (true, [Ast::Lit(Value::Str(k)), Ast::Lit(Value::Str(v))]) =
+                        (m == "map", margs.as_slice())
                     {
-                        self.mode = ParseMode::parse(v)?;
+                        if k.eq_ignore_ascii_case("mode") {
+                            self.mode = ParseMode::parse(v)?;
+                        }
                     }
                 }
                 let schema = parse_ddl(ddl)?;
@@ -579,9 +579,7 @@ impl Plan {
                 match inner {
                     Ast::Func(f, args) if f == "window" => {
                         let (time, size, slide, start) = window_args(&mut p, &visible, args, &inner.sql())?;
-                        if let Some(wm) = &watermark
-                            && wm.time == time
-                        {
+                        if watermark.as_ref().is_some_and(|wm| wm.time == time) {
                             event_key = Some(i);
                         }
                         keys.push(KeyExpr::Window { time, size, slide, start });
@@ -590,9 +588,7 @@ impl Plan {
                     }
                     _ => {
                         let c = p.resolve(&visible, k)?;
-                        if let Some(wm) = &watermark
-                            && wm.time == c.expr
-                        {
+                        if watermark.as_ref().is_some_and(|wm| wm.time == c.expr) {
                             event_key = Some(i);
                         }
                         output_fields.push(Field::new(c.name.clone(), c.dtype.clone()));

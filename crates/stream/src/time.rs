@@ -214,9 +214,7 @@ fn days_in_month(y: i64, m: u32) -> u32 {
 pub fn parse_duration(input: &str) -> Result<i64, StreamError> {
     let err = |m: &str| StreamError::Duration { input: input.to_string(), message: m.to_string() };
     let mut s = input.trim();
-    if let (Some(head), Some(tail)) = (s.get(..8), s.get(8..))
-        && head.eq_ignore_ascii_case("interval")
-    {
+    if let (Some(true), Some(tail)) = (s.get(..8).map(|h| h.eq_ignore_ascii_case("interval")), s.get(8..)) {
         s = tail.trim_start();
     }
     if s.is_empty() {

@@ -6,6 +6,7 @@ pub mod generate;
 pub mod groups;
 pub mod perf;
 pub mod produce;
+pub mod stream;
 mod topics;
 
 use std::process::ExitCode;
@@ -32,6 +33,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Gen(a) => generate::run(&settings, a).await?,
         Command::Perf(a) => perf::run(&settings, a).await?,
         Command::Groups(a) => groups::run(&settings, a).await?,
+        Command::Stream(a) => stream::run(&settings, a).await?,
     };
     settings.warn_unused();
     Ok(code)
