@@ -2,6 +2,9 @@
 # scripts/kafka.sh — fetch, run and drive a real Apache Kafka (KRaft) for kwire's
 # tests, demos and benchmarks. Jars come from Maven Central via scripts/kafka/pom.xml
 # (no tarball); every node runs from them with the machine's java (17+).
+# KWIRE_KAFKA_VERSION picks the release: 4.x (default 4.4.0) and 3.x run in KRaft
+# mode; 2.x runs in ZooKeeper mode with one ZooKeeper (from the same jars) per
+# instance, on port P+100. The commands are the same for every version.
 #
 # Layout (all outside the repo):
 #   $KWIRE_CACHE/kafka-<version>/libs/     the jars (+ .complete marker once fetched)
@@ -9,6 +12,7 @@
 #   $KWIRE_RUN_DIR/<name>/node<i>/         server.properties, data/ (log.dirs), pid,
 #                                          logs/server.log (log4j2), logs/stdout.log
 #   $KWIRE_RUN_DIR/<name>/certs/           (--secure) test CA and certificates, made at start
+#   $KWIRE_RUN_DIR/<name>/zk/              (2.x) zk.properties, data/, pid, logs/
 # A `start` of an instance that is not running wipes its node dirs and formats a
 # brand-new cluster, so every test run begins from empty topics and groups.
 # Needs (Linux): java 17+, python3 (stdlib), mvn for the first fetch, setsid/flock
@@ -42,6 +46,16 @@ Defaults: --nodes 1, --port 9092 (nodes use P, P+1, P+2; controllers P+100...),
 KWIRE_CACHE (~/.cache/kwire), KWIRE_RUN_DIR ($KWIRE_CACHE/run),
 KWIRE_KAFKA_START_TIMEOUT (90 s), KWIRE_KAFKA_STOP_TIMEOUT (20 s),
 KWIRE_KAFKA_HEAP (-Xms256m -Xmx1g), KWIRE_KAFKA_JVM_OPTS, KWIRE_TOOL_JVM_OPTS.
+
+Versions: KWIRE_KAFKA_VERSION=X.Y.Z selects the release for fetch, start and tool
+(an instance keeps the version it was started with). 4.x and 3.x (e.g. 3.9.2) run
+in KRaft mode; 2.x (e.g. 2.8.2) runs in ZooKeeper mode. The oldest that runs on
+Java 17 is 2.4.0: 2.3.1 and older ship the ZooKeeper 3.4 client, which cannot
+connect on Java 14+ (UnresolvedAddressException), so start refuses them. On 2.x
+start also runs a ZooKeeper on P+100 (no controllers), stop stops
+it last. `tool` maps short names to that version's classes (e.g. ConsoleConsumer is
+kafka.tools.ConsoleConsumer on 2.x, org.apache.kafka.tools.consumer.ConsoleConsumer
+on 3.9 and 4.x); --secure needs 3.x or newer.
 
 --secure (one node only) adds TLS and SASL listeners next to PLAINTEXT on P:
   P+1 SSL             client certificate requested (optional)
@@ -77,15 +91,36 @@ die() { log "$@"; exit 1; }
 now() { echo "${EPOCHREALTIME/[.,]/}"; }                           # microseconds
 since() { local d=$(( $(now) - $1 )); printf '%d.%01d' $((d / 1000000)) $((d % 1000000 / 100000)); }
 
+# ---------------------------------------------------------------- versions
+vmajor() { echo "${1%%.*}"; }
+vminor() { local r=${1#*.}; echo "${r%%.*}"; }
+zk_mode() { (($(vmajor "$1") < 3)); }     # 2.x: ZooKeeper; 3.x and 4.x: KRaft
+# scala_of VERSION: the Scala build of the broker artifact (kafka_2.13 exists from 2.4.0 on).
+scala_of() {
+  local ma mi
+  ma=$(vmajor "$1") mi=$(vminor "$1")
+  if ((ma < 2 || (ma == 2 && mi < 4))); then echo 2.12; else echo 2.13; fi
+}
+# log_opts VERSION server|tools: sets LOG_OPTS, the JVM flags that pick our logging
+# config (log4j2 on 4.x; the log4j 1.x API, i.e. log4j 1.2 or reload4j, before).
+log_opts() {
+  if (($(vmajor "$1") >= 4)); then
+    LOG_OPTS=(-Dlog4j2.configurationFile="$KDIR/log4j2-$2.xml")
+  else
+    LOG_OPTS=(-Dlog4j.configuration="file:$KDIR/log4j-$2.properties")
+  fi
+}
+
 # ---------------------------------------------------------------- fetch
 libdir() { echo "$CACHE/kafka-$1/libs"; }
 
 # fetch VERSION: copy the jars into the cache unless a previous fetch completed.
 # The .complete marker is written last, so an interrupted fetch starts over.
 fetch() {
-  local v=$1 dir=$CACHE/kafka-$1 line=${1%%.*}
+  local v=$1 dir=$CACHE/kafka-$1 line=${1%%.*} scala
   [[ -f $dir/.complete ]] && return 0
   [[ $v =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "bad Kafka version '$v' (want X.Y.Z)"
+  scala=$(scala_of "$v")
   grep -q "<id>kafka-$line</id>" "$KDIR/pom.xml" ||
     die "Kafka $v: scripts/kafka/pom.xml has no profile kafka-$line yet"
   command -v mvn >/dev/null || die "mvn not found (needed once to fetch the Kafka jars)"
@@ -97,12 +132,12 @@ fetch() {
     local t0; t0=$(now)
     rm -rf "$dir/libs"
     # Output goes to a file (quiet maven still prints colour codes); shown on failure.
-    if ! mvn -q -B -f "$KDIR/pom.xml" -Dkafka.version="$v" -Dkafka.line="$line" \
+    if ! mvn -q -B -f "$KDIR/pom.xml" -Dkafka.version="$v" -Dkafka.line="$line" -Dkafka.scala="$scala" \
       dependency:copy-dependencies -DoutputDirectory="$dir/libs" >"$dir/fetch.log" 2>&1; then
       tail -n 40 "$dir/fetch.log" >&2
       die "maven could not fetch Kafka $v (full output: $dir/fetch.log)"
     fi
-    [[ -f $dir/libs/kafka_2.13-$v.jar ]] || die "fetch of Kafka $v incomplete: no kafka_2.13-$v.jar"
+    [[ -f $dir/libs/kafka_$scala-$v.jar ]] || die "fetch of Kafka $v incomplete: no kafka_$scala-$v.jar"
     date -u +%FT%TZ >"$dir/.complete"
     log "fetched Kafka $v ($(find "$dir/libs" -name '*.jar' | wc -l) jars) in $(since "$t0") s"
   fi
@@ -128,8 +163,12 @@ lock_instance() {                         # serialise start/stop/... of one inst
 }
 
 bport() { echo $((I_PORT + $1 - 1)); }    # broker (PLAINTEXT) port of node $1
-cport() { echo $((I_PORT + 100 + $1 - 1)); }  # controller port of node $1
+cport() { echo $((I_PORT + 100 + $1 - 1)); }  # controller port of node $1 (KRaft)
+zkport() { echo $((I_PORT + 100)); }      # ZooKeeper client port (2.x; no controllers then)
 ndir() { echo "$INST/node$1"; }
+zkdir() { echo "$INST/zk"; }
+# node_ports I: the ports node I listens on (broker, and controller in KRaft mode).
+node_ports() { bport "$1"; zk_mode "$I_VERSION" || cport "$1"; }
 certdir() { echo "$INST/certs"; }
 # --secure listeners of node 1, as NAME:PORT-OFFSET:SECURITY-PROTOCOL.
 SECURE_LISTENERS=(SSL:1:SSL SASL_SSL:2:SASL_SSL SASL_PLAINTEXT:3:SASL_PLAINTEXT MTLS:4:SSL BADNAME:5:SSL)
@@ -157,6 +196,59 @@ node_pid() {
 
 probe() { "$PYTHON" "$KDIR/probe.py" "$@"; }
 
+# ---- ZooKeeper (2.x instances): one standalone server per instance, from the
+# zookeeper jar that kafka_2.1x depends on, started before the brokers.
+zk_pid() {                                # like node_pid, for the instance's ZooKeeper
+  local zd pid args
+  zd=$(zkdir)
+  pid=$(cat "$zd/pid" 2>/dev/null) || return 1
+  [[ $pid =~ ^[0-9]+$ ]] || return 1
+  args=$(ps -ww -o args= -p "$pid" 2>/dev/null) || return 1
+  [[ ${args%% *} == *java && $args == *" org.apache.zookeeper.server.quorum.QuorumPeerMain $zd/zk.properties"* ]] || return 1
+  echo "$pid"
+}
+zk_answers() {                            # the client port accepts connections
+  "$PYTHON" -c 'import socket, sys
+socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()' "$(zkport)" 2>/dev/null
+}
+start_zk() {                              # start the ZooKeeper unless running; wait for it
+  local zd busy pid deadline=$((SECONDS + START_TIMEOUT))
+  zd=$(zkdir)
+  if ! zk_pid >/dev/null; then
+    busy=$(probe --free "$(zkport)") || die "ZooKeeper port $busy on 127.0.0.1 already in use"
+    mkdir -p "$zd/data" "$zd/logs"
+    printf '%s\n' "# Generated by scripts/kafka.sh for instance '$NAME' (Kafka $I_VERSION, ZooKeeper mode)." \
+      "dataDir=$zd/data" "clientPort=$(zkport)" "clientPortAddress=127.0.0.1" "maxClientCnxns=0" \
+      "admin.enableServer=false" >"$zd/zk.properties"
+    rm -f "$zd/pid"
+    log_opts "$I_VERSION" server
+    # shellcheck disable=SC2016
+    setsid bash -c 'echo $$ >"$0"; exec "$@"' "$zd/pid" \
+      "$JAVA" -Xms64m -Xmx256m -XX:+UseSerialGC "${LOG_OPTS[@]}" -Dkafka.logs.dir="$zd/logs" \
+      -cp "$(libdir "$I_VERSION")/*" org.apache.zookeeper.server.quorum.QuorumPeerMain "$zd/zk.properties" \
+      </dev/null >>"$zd/logs/stdout.log" 2>&1 8>&- 9>&- &
+  fi
+  until zk_answers; do
+    pid=$(cat "$zd/pid" 2>/dev/null) || pid=''
+    if [[ -n $pid ]] && ! kill -0 "$pid" 2>/dev/null; then
+      tail -n 20 "$zd/logs/server.log" "$zd/logs/stdout.log" >&2 2>/dev/null || true
+      die "ZooKeeper of instance '$NAME' exited during startup"
+    fi
+    ((SECONDS < deadline)) || die "ZooKeeper of instance '$NAME' not answering on $(zkport) after ${START_TIMEOUT}s"
+    sleep 0.2
+  done
+}
+stop_zk() {                               # SIGTERM the instance's ZooKeeper (SIGKILL after STOP_TIMEOUT)
+  local pid deadline=$((SECONDS + STOP_TIMEOUT))
+  pid=$(zk_pid) || { rm -f "$(zkdir)/pid"; return 0; }
+  kill -TERM "$pid" 2>/dev/null || true
+  while zk_pid >/dev/null; do
+    if ((SECONDS >= deadline)); then kill -KILL "$pid" 2>/dev/null || true; fi
+    sleep 0.1
+  done
+  rm -f "$(zkdir)/pid"
+}
+
 write_config() {                          # write_config I: node I's server.properties
   local i=$1 nd rf misr voters='' j
   nd=$(ndir "$i")
@@ -171,6 +263,7 @@ write_config() {                          # write_config I: node I's server.prop
     done
   fi
   mkdir -p "$nd/data" "$nd/logs"
+  if zk_mode "$I_VERSION"; then write_zk_config "$i" "$nd" "$rf" "$misr"; return 0; fi
   cat >"$nd/server.properties" <<EOF
 # Generated by scripts/kafka.sh for instance '$NAME', node $i of $I_NODES (Kafka $I_VERSION).
 process.roles=broker,controller
@@ -188,8 +281,6 @@ min.insync.replicas=$misr
 offsets.topic.replication.factor=$rf
 transaction.state.log.replication.factor=$rf
 transaction.state.log.min.isr=$misr
-share.coordinator.state.topic.replication.factor=$rf
-share.coordinator.state.topic.min.isr=$misr
 group.initial.rebalance.delay.ms=0
 # Let tests use short KIP-848 consumer sessions (the default floor is 45 s).
 group.consumer.min.session.timeout.ms=6000
@@ -199,7 +290,31 @@ group.consumer.min.heartbeat.interval.ms=500
 broker.heartbeat.interval.ms=1000
 broker.session.timeout.ms=6000
 EOF
+  if (($(vmajor "$I_VERSION") >= 4)); then
+    printf '%s\n' "share.coordinator.state.topic.replication.factor=$rf" \
+      "share.coordinator.state.topic.min.isr=$misr" >>"$nd/server.properties"
+  fi
   if [[ $I_SECURE == 1 ]]; then write_secure_config "$nd/server.properties"; fi
+}
+
+# write_zk_config I DIR RF MINISR: a 2.x broker registered in the instance's ZooKeeper.
+write_zk_config() {
+  cat >"$2/server.properties" <<EOF
+# Generated by scripts/kafka.sh for instance '$NAME', node $1 of $I_NODES (Kafka $I_VERSION, ZooKeeper mode).
+broker.id=$1
+zookeeper.connect=127.0.0.1:$(zkport)
+zookeeper.session.timeout.ms=6000
+listeners=PLAINTEXT://127.0.0.1:$(bport "$1")
+advertised.listeners=PLAINTEXT://127.0.0.1:$(bport "$1")
+log.dirs=$2/data
+num.partitions=1
+default.replication.factor=$3
+min.insync.replicas=$4
+offsets.topic.replication.factor=$3
+transaction.state.log.replication.factor=$3
+transaction.state.log.min.isr=$4
+group.initial.rebalance.delay.ms=0
+EOF
 }
 
 # write_secure_config FILE: TLS and SASL settings of the --secure listeners.
@@ -235,10 +350,11 @@ launch_node() {                           # start node I in the background (own 
   mkdir -p "$nd/logs"
   rm -f "$nd/pid"
   # The inner shell records its pid and execs java, so the pid file is the JVM's pid.
+  log_opts "$I_VERSION" server
   # shellcheck disable=SC2016
   setsid bash -c 'echo $$ >"$0"; exec "$@"' "$nd/pid" \
     "$JAVA" "${HEAP[@]}" "${JVM_OPTS[@]}" \
-    -Dlog4j2.configurationFile="$KDIR/log4j2-server.xml" -Dkafka.logs.dir="$nd/logs" \
+    "${LOG_OPTS[@]}" -Dkafka.logs.dir="$nd/logs" \
     -cp "$(libdir "$I_VERSION")/*" kafka.Kafka "$nd/server.properties" \
     </dev/null >>"$nd/logs/stdout.log" 2>&1 8>&- 9>&- &
   # Wait for the exec (until then the pid is the wrapper shell's) or an early death.
@@ -306,7 +422,7 @@ stop_nodes() {
     left=()
     for i in "$@"; do node_pid "$i" >/dev/null && left+=("$i"); done
     ((${#left[@]} == 0)) && break
-    if ((I_NODES > 1 && $(live_nodes | wc -l) * 2 <= I_NODES && SECONDS + 3 < deadline)); then
+    if ! zk_mode "$I_VERSION" && ((I_NODES > 1 && $(live_nodes | wc -l) * 2 <= I_NODES && SECONDS + 3 < deadline)); then
       deadline=$((SECONDS + 3)) why="with the controller quorum gone"
     fi
     if ((SECONDS >= deadline)); then
@@ -334,7 +450,7 @@ live_nodes() { local i; for ((i = 1; i <= I_NODES; i++)); do node_pid "$i" >/dev
 
 check_ports_free() {                      # check_ports_free I...: broker+controller ports
   local i ports=() busy
-  for i in "$@"; do ports+=("$(bport "$i")" "$(cport "$i")"); done
+  for i in "$@"; do mapfile -t -O "${#ports[@]}" ports < <(node_ports "$i"); done
   if [[ $I_SECURE == 1 ]]; then mapfile -t -O "${#ports[@]}" ports < <(secure_ports); fi
   busy=$(probe --free "${ports[@]}") ||
     die "port(s) $busy on 127.0.0.1 already in use by something other than instance '$NAME'"
@@ -359,6 +475,7 @@ cmd_start() {
     fi
     if ((${#missing[@]})); then
       check_ports_free "${missing[@]}"
+      if zk_mode "$I_VERSION"; then start_zk; fi
       for i in "${missing[@]}"; do launch_node "$i"; done
     fi
     wait_ready $(all_nodes) || { ((${#missing[@]})) && stop_nodes "${missing[@]}"; exit 1; }
@@ -370,11 +487,18 @@ cmd_start() {
   I_NODES=${nodes:-1} I_PORT=${port:-${KWIRE_KAFKA_PORT:-9092}} I_VERSION=$VERSION I_SECURE=${OPT_SECURE:-0}
   [[ $I_NODES == 1 || $I_NODES == 3 ]] || die "--nodes must be 1 or 3"
   [[ $I_SECURE == 0 || $I_NODES == 1 ]] || die "--secure needs --nodes 1"
+  if (($(vmajor "$I_VERSION") < 2 || ($(vmajor "$I_VERSION") == 2 && $(vminor "$I_VERSION") < 4))); then
+    die "Kafka $I_VERSION cannot run here: its ZooKeeper 3.4 client fails on Java 14+; the oldest that runs is 2.4.0"
+  fi
+  if [[ $I_SECURE == 1 ]] && zk_mode "$I_VERSION"; then
+    die "--secure needs Kafka 3.x or newer (KRaft; SCRAM users are made when the storage is formatted), not $I_VERSION"
+  fi
   [[ $I_PORT =~ ^[0-9]+$ ]] || die "bad port '$I_PORT'"
   ((I_PORT >= 1024 && I_PORT + 102 <= 65535)) || die "bad port '$I_PORT'"
   fetch "$I_VERSION"
   check_ports_free $(all_nodes)
-  rm -rf "$INST"/node* "$INST/instance.env" "$(certdir)"
+  if zk_mode "$I_VERSION"; then stop_zk; fi    # a ZooKeeper left over from a crashed run
+  rm -rf "$INST"/node* "$INST/instance.env" "$(certdir)" "$(zkdir)"
   if [[ $I_SECURE == 1 ]]; then
     command -v openssl >/dev/null || die "--secure needs openssl"
     bash "$KDIR/gen-certs.sh" "$(certdir)" || die "making test certificates in $(certdir) failed"
@@ -390,18 +514,24 @@ while True:
     scram=(--add-scram 'SCRAM-SHA-256=[name=alice,password=alice-secret]'
       --add-scram 'SCRAM-SHA-512=[name=alice,password=alice-secret]')
   fi
+  log_opts "$I_VERSION" tools
   for i in $(all_nodes); do
     write_config "$i"
+    zk_mode "$I_VERSION" && continue      # ZooKeeper mode: no storage to format
     # Short-lived JVM: C1 only and serial GC cut its CPU time by about a third.
-    "$JAVA" -Xmx256m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Dlog4j2.configurationFile="$KDIR/log4j2-tools.xml" \
+    "$JAVA" -Xmx256m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC "${LOG_OPTS[@]}" \
       -cp "$(libdir "$I_VERSION")/*" kafka.tools.StorageTool format -t "$cid" \
       -c "$(ndir "$i")/server.properties" "${scram[@]}" >"$(ndir "$i")/logs/format.log" 2>&1 8>&- 9>&- &
   done
-  for i in $(all_nodes); do
-    wait -n || { cat "$INST"/node*/logs/format.log >&2; die "formatting storage failed"; }
-  done
+  if zk_mode "$I_VERSION"; then
+    start_zk
+  else
+    for i in $(all_nodes); do
+      wait -n || { cat "$INST"/node*/logs/format.log >&2; die "formatting storage failed"; }
+    done
+  fi
   for i in $(all_nodes); do launch_node "$i"; done
-  wait_ready $(all_nodes) || { stop_nodes $(all_nodes); exit 1; }
+  wait_ready $(all_nodes) || { stop_nodes $(all_nodes); zk_mode "$I_VERSION" && stop_zk; exit 1; }
   log "instance '$NAME' up: $I_NODES node(s), Kafka $I_VERSION, bootstrap $(bootstrap) ($(since "$t0") s)"
   if [[ $I_SECURE == 1 ]]; then log "$(secure_summary); certificates in $(certdir)"; fi
 }
@@ -422,6 +552,7 @@ cmd_stop() {
   local live
   live=$(live_nodes)
   stop_nodes $(all_nodes)
+  if zk_mode "$I_VERSION" && zk_pid >/dev/null; then live+=zk; stop_zk; fi
   if [[ -n $live ]]; then log "instance '$NAME' stopped"; else log "instance '$NAME' is not running"; fi
 }
 
@@ -432,14 +563,26 @@ cmd_status() {
   out=$(probe --timeout 1 "${addrs[@]}") || true
   echo "instance $NAME: Kafka $I_VERSION, $I_NODES node(s), bootstrap $(bootstrap), dir $INST"
   if [[ $I_SECURE == 1 ]]; then secure_summary; fi
-  printf '%-5s %-8s %-6s %-11s %s\n' node pid port controller state
+  local ctl=controller
+  zk_mode "$I_VERSION" && ctl=zookeeper
+  printf '%-5s %-8s %-6s %-11s %s\n' node pid port "$ctl" state
+  if zk_mode "$I_VERSION"; then
+    if pid=$(zk_pid); then
+      if zk_answers; then state=up; else state="running, not answering"; all_up=1; fi
+    else
+      pid=- state=down all_up=1
+    fi
+    printf '%-5s %-8s %-6s %-11s %s\n' zk "$pid" - "$(zkport)" "$state"
+  fi
   for i in $(all_nodes); do
     if pid=$(node_pid "$i"); then
       if grep -q "^127.0.0.1:$(bport "$i") up" <<<"$out"; then state=up; else state="running, not answering"; all_up=1; fi
     else
       pid=- state=down all_up=1
     fi
-    printf '%-5s %-8s %-6s %-11s %s\n' "$i" "$pid" "$(bport "$i")" "$(cport "$i")" "$state"
+    ctl=$(cport "$i")
+    zk_mode "$I_VERSION" && ctl=-
+    printf '%-5s %-8s %-6s %-11s %s\n' "$i" "$pid" "$(bport "$i")" "$ctl" "$state"
   done
   return "$all_up"
 }
@@ -461,14 +604,43 @@ cmd_start_node() {
   local i t0; i=$(node_arg); t0=$(now)
   if node_pid "$i" >/dev/null; then log "node $i of '$NAME' is already running"; else
     check_ports_free "$i"
+    if zk_mode "$I_VERSION"; then start_zk; fi
     launch_node "$i"
   fi
   WAIT_OWN_ID=1 wait_ready "$i" || { kill_nodes "$i"; exit 1; }
   log "node $i of '$NAME' up on 127.0.0.1:$(bport "$i") ($(since "$t0") s)"
 }
 
-# Kafka 4.x tool classes by short name or by the name of Kafka's bin/ script.
+# tool_class VERSION NAME: the tool's class in that release, by short name or by the
+# name of Kafka's bin/ script. The table is 4.x's; older lines kept some tools in the
+# broker jar (kafka.tools / kafka.admin), which the overrides below map.
 tool_class() {
+  local ma c; ma=$(vmajor "$1")
+  if ((ma == 3)); then
+    case $2 in
+      ConsoleProducer | kafka-console-producer) echo kafka.tools.ConsoleProducer; return ;;
+      DumpLogSegments | kafka-dump-log) echo kafka.tools.DumpLogSegments; return ;;
+      AclCommand | kafka-acls) echo kafka.admin.AclCommand; return ;;
+      BrokerApiVersionsCommand | kafka-broker-api-versions) echo kafka.admin.BrokerApiVersionsCommand; return ;;
+      ConfigCommand | kafka-configs) echo kafka.admin.ConfigCommand; return ;;
+    esac
+  elif ((ma < 3)); then
+    case $2 in
+      ConsoleConsumer | kafka-console-consumer | ConsoleProducer | kafka-console-producer | \
+        ConsumerPerformance | kafka-consumer-perf-test | GetOffsetShell | kafka-get-offsets | \
+        DumpLogSegments | kafka-dump-log | EndToEndLatency | kafka-e2e-latency | ClusterTool | kafka-cluster)
+        c=$(tool_class4 "$2"); echo "kafka.tools.${c##*.}"; return ;;
+      TopicCommand | kafka-topics | ConsumerGroupCommand | kafka-consumer-groups | \
+        BrokerApiVersionsCommand | kafka-broker-api-versions | ConfigCommand | kafka-configs | \
+        DeleteRecordsCommand | kafka-delete-records | LogDirsCommand | kafka-log-dirs | \
+        ReassignPartitionsCommand | kafka-reassign-partitions | LeaderElectionCommand | kafka-leader-election | \
+        FeatureCommand | kafka-features | AclCommand | kafka-acls)
+        c=$(tool_class4 "$2"); echo "kafka.admin.${c##*.}"; return ;;
+    esac
+  fi
+  tool_class4 "$2"
+}
+tool_class4() {                           # the 4.x table
   local t=org.apache.kafka.tools
   case $1 in
     *.*) echo "$1" ;;
@@ -507,9 +679,10 @@ tool_class() {
 
 cmd_tool() {
   (($#)) || die "usage: tool NAME [ARGS...]"
-  local class; class=$(tool_class "${1%.sh}"); shift
+  local class; class=$(tool_class "$VERSION" "${1%.sh}"); shift
   fetch "$VERSION"
-  exec "$JAVA" "${TOOL_OPTS[@]}" -Dlog4j2.configurationFile="$KDIR/log4j2-tools.xml" \
+  log_opts "$VERSION" tools
+  exec "$JAVA" "${TOOL_OPTS[@]}" "${LOG_OPTS[@]}" \
     -cp "$(libdir "$VERSION")/*" "$class" "$@"
 }
 
@@ -518,15 +691,17 @@ cmd_env() {                               # KEY=value lines, plain unless quotin
     I_NODES=${OPT_NODES:-1} I_PORT=${OPT_PORT:-${KWIRE_KAFKA_PORT:-9092}} I_VERSION=$VERSION I_SECURE=${OPT_SECURE:-0}
   }
   local kv c l extra=()
+  if zk_mode "$I_VERSION"; then extra=("ZOOKEEPER=127.0.0.1:$(zkport)"); fi
   if [[ $I_SECURE == 1 ]]; then
     c=$(certdir)
-    extra=("SECURE=1")
+    extra+=("SECURE=1")
     for l in "${SECURE_LISTENERS[@]}"; do extra+=("${l%%:*}_BOOTSTRAP=127.0.0.1:$(secure_port "${l%%:*}")"); done
     extra+=("CERTS=$c" "CA=$c/ca.pem" "WRONG_CA=$c/wrong-ca.pem" "CLIENT_CERT=$c/client.crt"
       "CLIENT_KEY=$c/client.key" "CLIENT_PEM=$c/client.pem")
   fi
   for kv in "VERSION=$I_VERSION" "LIBS=$(libdir "$I_VERSION")" "CLASSPATH=$(libdir "$I_VERSION")/*" \
     "BOOTSTRAP=$(bootstrap)" "INSTANCE_DIR=$INST" "${extra[@]}"; do
+    [[ -n $kv ]] || continue
     if [[ ${kv#*=} =~ ^[A-Za-z0-9_./:,@*+=-]*$ ]]; then echo "KWIRE_KAFKA_$kv"; else printf 'KWIRE_KAFKA_%s=%q\n' "${kv%%=*}" "${kv#*=}"; fi
   done
 }

@@ -2,8 +2,11 @@
 """Side-by-side client benchmarks on one broker, in one run: kwire vs Kafka's
 Java perf tools vs librdkafka (kcat). Prints figures and ratios; asserts nothing.
 
-  clients.py produce [--records N] [--size B] [--runs R] [--codec C] [--acks A] [--partitions P]
-  clients.py consume [--records N] [--size B] [--runs R] [--codec C] [--partitions P]
+  clients.py produce [--records N] [--size B] [--runs R] [--codec C] [--acks A] [--partitions P] [--json FILE]
+  clients.py consume [--records N] [--size B] [--runs R] [--codec C] [--partitions P] [--json FILE]
+
+--json FILE also writes the settings, every run and the medians as JSON (for
+scripts/bench/all.sh, which builds BENCHMARKS.md from it).
 
 Every client gets the same topic layout, record size, acks, linger.ms,
 batch.size and codec; each is timed from process start to exit (so JVM
@@ -28,7 +31,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 KAFKA = os.path.join(ROOT, "scripts", "kafka.sh")
 MEASURE = os.path.join(ROOT, "scripts", "bench", "measure.py")
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-KWIRE = os.path.join(TARGET, "release", "kwire")
+KWIRE = os.environ.get("KWIRE_BENCH_KWIRE") or os.path.join(TARGET, "release", "kwire")
 
 
 def sh(*cmd, **kw):
@@ -113,6 +116,16 @@ def table(rows, records, size):
               f"{r['max_rss_mb']:.0f} | {base['wall_s'] / r['wall_s']:.2f}x | {r['cpu_s'] / base['cpu_s']:.2f}x |")
 
 
+def dump(a, rows, results, extra):
+    if not a.json:
+        return
+    doc = {"what": a.what, "records": a.records, "size": a.size, "runs": a.runs, "codec": a.codec,
+           "partitions": a.partitions, "settings": extra, "medians": rows, "all_runs": results,
+           "loadavg": os.getloadavg()}
+    with open(a.json, "w") as f:
+        json.dump(doc, f, indent=1)
+
+
 def median_runs(runs):
     keys = ["wall_s", "cpu_s", "max_rss_mb"]
     return {k: statistics.median(r[k] for r in runs) for k in keys}
@@ -155,6 +168,7 @@ def produce(a, boot):
     print(f"\nproduce: {a.records:,} records x {a.size} B, acks={a.acks}, linger.ms=5, batch.size=16384, "
           f"codec={a.codec}, {a.partitions} partition(s), median of {a.runs} runs")
     table(rows, a.records, a.size)
+    dump(a, rows, results, {"acks": a.acks, "linger.ms": 5, "batch.size": 16384})
 
 
 def consume(a, boot):
@@ -186,6 +200,7 @@ def consume(a, boot):
           f"median of {a.runs} runs (CPU per GB: " +
           ", ".join(f"{r['client']} {r['cpu_s'] / gb:.1f} s" for r in rows) + ")")
     table(rows, a.records, a.size)
+    dump(a, rows, results, {})
 
 
 def main():
@@ -197,8 +212,10 @@ def main():
     ap.add_argument("--codec", default="none")
     ap.add_argument("--acks", default="all")
     ap.add_argument("--partitions", type=int, default=1)
+    ap.add_argument("--json", help="also write the results as JSON to this file")
     a = ap.parse_args()
-    subprocess.run(["cargo", "build", "--release", "-q", "-p", "kwire-cli"], check=True, cwd=ROOT)
+    if not os.environ.get("KWIRE_BENCH_SKIP_BUILD"):   # all.sh builds once, then sets it
+        subprocess.run(["cargo", "build", "--release", "-q", "-p", "kwire-cli"], check=True, cwd=ROOT)
     subprocess.run([os.path.join(ROOT, "scripts", "install-peers.sh")], check=True, stdout=subprocess.DEVNULL)
     print(f"machine: {os.cpu_count()} cores; kwire {version_of([KWIRE, '--version'])}; "
           f"Kafka {os.environ.get('KWIRE_KAFKA_VERSION', '4.4.0')} (Java client and broker); "

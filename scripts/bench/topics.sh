@@ -12,8 +12,8 @@ cd "$ROOT"
 RUNS=${1:-10}
 BOOT=${KWIRE_BENCH_BOOTSTRAP:-127.0.0.1:9092}
 
-cargo build --release -q -p kwire-cli
-KWIRE="${CARGO_TARGET_DIR:-$ROOT/target}/release/kwire"
+[[ -n ${KWIRE_BENCH_SKIP_BUILD:-} ]] || cargo build --release -q -p kwire-cli   # all.sh builds once
+KWIRE=${KWIRE_BENCH_KWIRE:-${CARGO_TARGET_DIR:-$ROOT/target}/release/kwire}
 started=0
 if ! python3 scripts/kafka/probe.py "$BOOT" >/dev/null 2>&1; then
   scripts/kafka.sh start --name kwire-bench --port "${BOOT##*:}" >&2

@@ -290,7 +290,10 @@ pub async fn describe_group(cluster: &Cluster, group: &str) -> Result<GroupDescr
                             }));
                         }
                         // Not a KIP-848 group (or none at all): ask the classic way.
-                        ErrorCode::GROUP_ID_NOT_FOUND => {}
+                        // Kafka 3.x advertises ConsumerGroupDescribe but, with the consumer
+                        // rebalance protocol disabled (the default there), answers every
+                        // group with UNSUPPORTED_VERSION: its groups are all classic.
+                        ErrorCode::GROUP_ID_NOT_FOUND | ErrorCode::UNSUPPORTED_VERSION => {}
                         code => return step_of(classify(code), || what.clone()),
                     }
                 }
