@@ -168,6 +168,22 @@ impl ConnError {
     pub fn is_auth(&self) -> bool {
         matches!(self, ConnError::Auth { .. } | ConnError::Tls { .. })
     }
+
+    /// True when the broker broke the protocol: an invalid frame (over the
+    /// cap, negative size, TLS bytes on a plaintext connection), a body that
+    /// doesn't decode (or has bytes left over), or a response that matches no
+    /// request. A real broker never does this, and asking again gets the same
+    /// answer, so retrying only loops.
+    pub fn is_protocol_violation(&self) -> bool {
+        matches!(self, ConnError::Frame { .. } | ConnError::Decode { .. } | ConnError::Desync { .. })
+    }
+
+    /// True when retrying can't help: [`is_auth`](Self::is_auth) or
+    /// [`is_protocol_violation`](Self::is_protocol_violation). The producer
+    /// and the fetcher fail the affected records or partitions at once.
+    pub fn is_fatal(&self) -> bool {
+        self.is_auth() || self.is_protocol_violation()
+    }
 }
 
 #[cfg(test)]
@@ -179,7 +195,7 @@ mod tests {
         let auth = ConnError::Auth { addr: "b:1".into(), mechanism: "PLAIN", reason: "bad".into() };
         let tls = ConnError::Tls { addr: "b:1".into(), reason: "bad".into() };
         for e in [auth, tls] {
-            assert!(e.is_auth() && !e.is_disconnect(), "{e}");
+            assert!(e.is_auth() && e.is_fatal() && !e.is_disconnect(), "{e}");
         }
         assert!(!ConnError::Closed { addr: "b:1".into(), detail: "" }.is_auth());
         assert_eq!(
@@ -191,5 +207,29 @@ mod tests {
             .to_string(),
             "authentication failed with b:1 (SCRAM-SHA-256): Invalid credentials"
         );
+    }
+
+    /// Hostile-broker scenarios: bytes that break the protocol are fatal (the
+    /// producer and fetcher stop retrying); a dropped connection or a timeout
+    /// is not.
+    #[test]
+    fn protocol_violations_are_fatal_disconnects_are_not() {
+        let frame = ConnError::Frame { addr: "b:1".into(), cause: FrameError::Negative(-1) };
+        let decode = ConnError::Decode {
+            addr: "b:1".into(),
+            api: ApiKey::Fetch,
+            version: 16,
+            cause: DecodeError::TrailingBytes { count: 1 },
+        };
+        let desync = ConnError::Desync { addr: "b:1".into(), detail: "unknown correlation id".into() };
+        for e in [frame, decode, desync] {
+            assert!(e.is_protocol_violation() && e.is_fatal() && !e.is_auth(), "{e}");
+        }
+        let closed = ConnError::Closed { addr: "b:1".into(), detail: " in the middle of a response" };
+        let timeout =
+            ConnError::Timeout { addr: "b:1".into(), api: ApiKey::Fetch, timeout: Duration::from_secs(1) };
+        for e in [closed, timeout] {
+            assert!(!e.is_fatal(), "{e}");
+        }
     }
 }

@@ -80,6 +80,11 @@ pub struct FetchConfig {
     pub prefetch: usize,
     /// `client.rack` (for rack-aware fetching, Fetch v11+).
     pub rack: String,
+    /// Fail a partition (a [`FetchEvent::Error`]) when its fetches have kept
+    /// failing (disconnects, timeouts) for this long since it was assigned or
+    /// last fetched successfully. `None` (the default) retries forever, like
+    /// Kafka's consumer; `kwire consume` sets the request timeout.
+    pub give_up_after: Option<Duration>,
 }
 
 impl Default for FetchConfig {
@@ -93,9 +98,12 @@ impl Default for FetchConfig {
             check_crcs: true,
             reset: OffsetReset::Latest,
             sessions: true,
-            max_decompressed: 256 * 1024 * 1024,
+            // 64 MiB: a batch inflating past it is a decompression bomb, and
+            // the cap bounds the memory one hostile fetch can cost.
+            max_decompressed: kwire_proto::records::compression::DEFAULT_MAX_DECOMPRESSED,
             prefetch: 4,
             rack: String::new(),
+            give_up_after: None,
         }
     }
 }
@@ -301,6 +309,8 @@ struct Part {
     leader_epoch: i32,
     status: Status,
     retries: u32,
+    /// When the partition was assigned or last fetched successfully.
+    ok_since: Instant,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -386,6 +396,7 @@ impl Manager {
                             leader_epoch: -1,
                             status: Status::NeedsOffset(start),
                             retries: 0,
+                            ok_since: Instant::now(),
                         },
                     );
                 }
@@ -684,8 +695,9 @@ impl Manager {
         let now = Instant::now();
         let resp = match done.result {
             Ok(r) => r,
-            Err(e) if e.is_auth() => {
-                // Wrong credentials or certificates: fail the partitions, don't retry.
+            Err(e) if e.is_fatal() => {
+                // Wrong credentials or certificates, or a broker that broke the
+                // protocol: fail the partitions, don't retry.
                 for p in self.parts.values_mut() {
                     if p.leader == done.broker && p.status == Status::Ready {
                         fail(&mut self.ready, p, FetchError::Conn(e.clone()));
@@ -702,6 +714,10 @@ impl Manager {
                 tokio::spawn(async move { pool.invalidate(b).await });
                 for p in self.parts.values_mut() {
                     if p.leader == done.broker && p.status == Status::Ready {
+                        if self.cfg.give_up_after.is_some_and(|d| now.duration_since(p.ok_since) >= d) {
+                            fail(&mut self.ready, p, FetchError::Conn(e.clone()));
+                            continue;
+                        }
                         p.retries += 1;
                         p.status = Status::NeedsLeader(now + self.cluster.backoff(p.retries.min(4)));
                     }
@@ -759,6 +775,7 @@ impl Manager {
                 match classify(pd.error_code) {
                     RetryAction::Done => {
                         part.retries = 0;
+                        part.ok_since = now;
                         if pd.records.is_empty() {
                             continue;
                         }

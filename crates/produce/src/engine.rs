@@ -608,8 +608,9 @@ impl Engine {
                 p.inflight = p.inflight.saturating_sub(1);
             }
             let resp = match &result {
-                Err(e) if e.is_auth() => {
-                    // Wrong credentials or certificates: retrying can't help.
+                Err(e) if e.is_fatal() => {
+                    // Wrong credentials or certificates, or a broker that broke
+                    // the protocol: retrying can't help.
                     self.finish(c, Err(ProduceError::Conn(e.clone())));
                     continue;
                 }

@@ -380,8 +380,9 @@ async fn init_producer_id(inner: &Inner, current: Option<(i64, i16)>) -> Result<
                 tracing::debug!(code = %r.error_code, "InitProducerId: retrying");
                 last = r.error_code.to_string();
             }
-            // Wrong credentials or certificates: retrying would only hammer the brokers.
-            Err(e) if matches!(&e, ProduceError::Conn(c) | ProduceError::Meta(MetaError::Conn(c)) if c.is_auth()) =>
+            // Wrong credentials or certificates, or a broker that broke the
+            // protocol: retrying would only hammer the brokers.
+            Err(e) if matches!(&e, ProduceError::Conn(c) | ProduceError::Meta(MetaError::Conn(c)) if c.is_fatal()) =>
             {
                 return Err(e);
             }

@@ -35,6 +35,13 @@ pub enum DecodeError {
         /// Bytes left.
         remaining: usize,
     },
+    /// Bytes left over after a complete message: the peer and kwire disagree
+    /// about the message's layout, so nothing in it can be trusted.
+    #[error("{count} unexpected bytes after the end of the message")]
+    TrailingBytes {
+        /// Bytes left.
+        count: usize,
+    },
     /// Anything else that is malformed.
     #[error("malformed message: {0}")]
     Invalid(&'static str),

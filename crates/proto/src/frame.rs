@@ -11,6 +11,10 @@ use crate::FrameError;
 /// Default maximum frame size: 100 MiB, like the broker's `socket.request.max.bytes`.
 pub const DEFAULT_MAX_FRAME: usize = 100 * 1024 * 1024;
 
+/// The most [`FrameDecoder::decode`] reserves for an incomplete frame when
+/// less than this is buffered: 64 KiB.
+pub const RESERVE_MIN: usize = 64 * 1024;
+
 /// Incremental decoder of size-prefixed frames.
 #[derive(Debug, Clone, Copy)]
 pub struct FrameDecoder {
@@ -63,15 +67,20 @@ impl FrameDecoder {
 
     /// Splits one complete frame body (without its size prefix) off the front of `buf`.
     ///
-    /// When the frame is incomplete, reserves room for the rest of it (bounded by the
-    /// cap, already checked) and returns `Ok(None)`.
+    /// When the frame is incomplete, reserves room for more of it and returns
+    /// `Ok(None)`. The buffer grows with what arrives, not with what the size
+    /// prefix claims: at most [`RESERVE_MIN`] or as much as is already
+    /// buffered, whichever is larger (so a large frame still arrives in large
+    /// reads, with amortised copying). Four bytes from a peer can't make kwire
+    /// allocate up to the cap.
     pub fn decode(&self, buf: &mut BytesMut) -> Result<Option<Bytes>, FrameError> {
         let Some(size) = self.peek_len(buf)? else {
             return Ok(None);
         };
         let total = size + 4;
         if buf.len() < total {
-            buf.reserve(total - buf.len());
+            let missing = total - buf.len();
+            buf.reserve(missing.min(buf.len().max(RESERVE_MIN)));
             return Ok(None);
         }
         buf.advance(4);
@@ -117,6 +126,38 @@ mod tests {
         let cap_before = b.capacity();
         assert_eq!(d.decode(&mut b), Err(FrameError::TooLarge { size: 0x7fff_ffff, max: 1024 }));
         assert_eq!(b.capacity(), cap_before);
+    }
+
+    /// Fuzzing finding (`conn` target): a size prefix just under the 100 MiB
+    /// cap followed by nothing made the decoder reserve the whole 100 MiB.
+    /// Regression input: fuzz/regressions/conn/size-prefix-reserves-cap.
+    #[test]
+    fn size_prefix_alone_does_not_reserve_the_frame() {
+        let d = FrameDecoder::default();
+        let mut b = BytesMut::from(&[0x05u8, 0xff, 0xff, 0xff, 0, 0, 0, 1][..]);
+        assert_eq!(d.decode(&mut b), Ok(None));
+        assert!(b.capacity() <= 8 + RESERVE_MIN, "reserved {} bytes for 8 buffered", b.capacity());
+        // The buffer grows with what arrives (BytesMut at least doubles on
+        // reallocation), not towards the declared 50 MB.
+        let mut b = BytesMut::new();
+        b.extend_from_slice(&50_000_000u32.to_be_bytes());
+        for fed in (2048..=200_000).step_by(2048) {
+            b.extend_from_slice(&[7u8; 2048]);
+            assert_eq!(d.decode(&mut b), Ok(None));
+            assert!(b.capacity() <= 4 * (fed + 4) + 2 * RESERVE_MIN, "{} after {fed}", b.capacity());
+        }
+        // And a frame fed in pieces still decodes.
+        let body: Vec<u8> = (0..300_000u32).map(|i| i as u8).collect();
+        let mut b = BytesMut::new();
+        b.extend_from_slice(&(body.len() as u32).to_be_bytes());
+        let mut got = None;
+        for chunk in body.chunks(10_000) {
+            b.extend_from_slice(chunk);
+            if let Some(f) = d.decode(&mut b).unwrap() {
+                got = Some(f);
+            }
+        }
+        assert_eq!(got.as_deref(), Some(&body[..]));
     }
 
     #[test]

@@ -122,4 +122,29 @@ mod tests {
             split_response(Bytes::from_static(&[0, 0, 0, 7, 0, 9]), ApiKey::Metadata, 9).unwrap();
         assert_eq!((cid, &rest[..]), (7, &[9u8][..]));
     }
+
+    /// A valid body followed by junk inside the frame is an error, not a
+    /// silently accepted response (hostile-peer scenario "extra bytes").
+    #[test]
+    fn trailing_bytes_after_a_valid_body_are_an_error() {
+        use crate::msg::testutil::encode;
+        use kafka_protocol::messages::{ApiVersionsRequest, ApiVersionsResponse, MetadataResponse};
+        for (v, hv) in [(1i16, 0u8), (12, 1)] {
+            let mut frame = vec![0, 0, 0, 5];
+            if hv == 1 {
+                frame.push(0); // header tagged fields
+            }
+            frame.extend_from_slice(&encode(&MetadataResponse::default(), v));
+            let ok = Bytes::from(frame.clone());
+            assert!(decode_response::<MetadataRequest>(ok, v).is_ok(), "v{v}");
+            frame.extend_from_slice(&[0xab; 16]);
+            let err = decode_response::<MetadataRequest>(Bytes::from(frame), v).unwrap_err();
+            assert_eq!(err, DecodeError::TrailingBytes { count: 16 }, "v{v}");
+        }
+        let mut frame = vec![0, 0, 0, 5];
+        frame.extend_from_slice(&encode(&ApiVersionsResponse::default(), 3));
+        frame.push(0);
+        let err = decode_response::<ApiVersionsRequest>(Bytes::from(frame), 3).unwrap_err();
+        assert_eq!(err, DecodeError::TrailingBytes { count: 1 });
+    }
 }

@@ -45,6 +45,12 @@ impl Reader {
         &self.buf
     }
 
+    /// Errors unless every byte was read: what a decoder calls after the last
+    /// field of a message (a valid broker never sends more).
+    pub fn finish(&self) -> DResult<()> {
+        if self.buf.is_empty() { Ok(()) } else { Err(DecodeError::TrailingBytes { count: self.buf.len() }) }
+    }
+
     /// Consumes the reader, returning the unread bytes.
     pub fn into_rest(self) -> Bytes {
         self.buf

@@ -119,7 +119,9 @@ pub fn parse_timestamp(s: &str) -> Option<i64> {
     if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month as u32) as i64 {
         return None;
     }
-    let mut micros = days_from_civil(year, month as u32, day as u32) * MICROS_PER_DAY;
+    // Years up to 6 digits: out of i64 microseconds range past year ~294247 (Spark's
+    // limit too), so the arithmetic is checked and such a timestamp is invalid.
+    let mut micros = days_from_civil(year, month as u32, day as u32).checked_mul(MICROS_PER_DAY)?;
     if i == b.len() {
         return Some(micros);
     }
@@ -159,7 +161,7 @@ pub fn parse_timestamp(s: &str) -> Option<i64> {
     if h > 23 || mi > 59 || sec > 59 {
         return None;
     }
-    micros += (h * 3600 + mi * 60 + sec) * MICROS_PER_SECOND + frac;
+    micros = micros.checked_add((h * 3600 + mi * 60 + sec) * MICROS_PER_SECOND + frac)?;
     // zone
     let rest = std::str::from_utf8(&b[i..]).ok()?.trim_start();
     if rest.is_empty() || rest == "Z" || rest.eq_ignore_ascii_case("UTC") || rest == "GMT" {
@@ -183,7 +185,7 @@ pub fn parse_timestamp(s: &str) -> Option<i64> {
     if oh > 18 || om > 59 {
         return None;
     }
-    Some(micros - sign * (oh * 3600 + om * 60) * MICROS_PER_SECOND)
+    micros.checked_sub(sign * (oh * 3600 + om * 60) * MICROS_PER_SECOND)
 }
 
 /// Parse a date (`yyyy-MM-dd`, or a timestamp's date part) into days since the epoch.
@@ -291,6 +293,10 @@ mod tests {
         assert_eq!(ts("1969-12-31 23:59:59.999"), "1969-12-31 23:59:59.999");
         assert!(parse_timestamp("garbage").is_none());
         assert!(parse_timestamp("2024-02-30").is_none());
+        // Beyond i64 microseconds (fuzz finding: overflowed instead of failing).
+        assert!(parse_timestamp("571678Z").is_none());
+        assert!(parse_timestamp("999999-12-31T23:59:59").is_none());
+        assert!(parse_timestamp("-999999-01-01T00:00:00+18:00").is_none());
         let mut o = String::new();
         format_timestamp_iso(parse_timestamp("2024-01-01 10:00:05.5").unwrap(), &mut o);
         assert_eq!(o, "2024-01-01T10:00:05.500Z");

@@ -194,6 +194,9 @@ pub async fn run(settings: &ClientSettings, a: ConsumeArgs) -> Result<ExitCode> 
     }
     let mut cfg = FetchConfig::default();
     cfg.apply_props(&props)?;
+    // A command-line consume ends with an error when a partition can't be
+    // fetched for a whole request timeout (broker gone, answers cut off).
+    cfg.give_up_after = Some(settings.cluster.conn.request_timeout);
     if let Some(l) = &a.isolation_level {
         cfg.isolation =
             IsolationLevel::parse(l).map_err(|e| anyhow::anyhow!("invalid --isolation-level '{l}': {e}"))?;
@@ -318,10 +321,13 @@ pub async fn run(settings: &ClientSettings, a: ConsumeArgs) -> Result<ExitCode> 
         }
     }
     drop(fetcher);
-    eprintln!("Processed a total of {total} messages");
     match failure {
+        // One line: the error (main prints it); no message count after it.
         Some(e) => Err(e),
-        None => Ok(ExitCode::SUCCESS),
+        None => {
+            eprintln!("Processed a total of {total} messages");
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -104,6 +104,7 @@ impl Response for CreateTopicsResponse {
             Ok(t)
         })?;
         r.skip_tagged_fields(flex)?;
+        r.finish()?;
         Ok(CreateTopicsResponse { throttle_time_ms, topics })
     }
 }
@@ -131,6 +132,7 @@ impl Response for DeleteTopicsResponse {
             Ok(TopicResult { name, topic_id, error_code, error_message })
         })?;
         r.skip_tagged_fields(flex)?;
+        r.finish()?;
         Ok(DeleteTopicsResponse { throttle_time_ms, topics })
     }
 }
@@ -160,6 +162,7 @@ impl Response for CreatePartitionsResponse {
             Ok(t)
         })?;
         r.skip_tagged_fields(flex)?;
+        r.finish()?;
         Ok(CreatePartitionsResponse { throttle_time_ms, topics })
     }
 }
@@ -231,6 +234,7 @@ impl Response for DescribeConfigsResponse {
             Ok(ResourceConfigs { error_code, error_message, resource_type, resource_name, configs })
         })?;
         r.skip_tagged_fields(flex)?;
+        r.finish()?;
         Ok(DescribeConfigsResponse { throttle_time_ms, resources })
     }
 }
@@ -261,6 +265,7 @@ impl Response for IncrementalAlterConfigsResponse {
             Ok(res)
         })?;
         r.skip_tagged_fields(flex)?;
+        r.finish()?;
         Ok(IncrementalAlterConfigsResponse { throttle_time_ms, resources })
     }
 }

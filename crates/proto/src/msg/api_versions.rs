@@ -83,6 +83,9 @@ impl Response for ApiVersionsResponse {
             }
             Ok(())
         })?;
+        if error_code != ErrorCode::UNSUPPORTED_VERSION {
+            r.finish()?;
+        }
         Ok(out)
     }
 }

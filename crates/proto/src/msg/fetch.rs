@@ -125,6 +125,7 @@ impl Response for FetchResponse {
             Ok(FetchTopic { name, topic_id, partitions })
         })?;
         r.skip_tagged_fields(flex)?;
+        r.finish()?;
         Ok(FetchResponse { throttle_time_ms, error_code, session_id, topics })
     }
 }
@@ -175,6 +176,7 @@ impl Response for ListOffsetsResponse {
             Ok((name, parts))
         })?;
         r.skip_tagged_fields(flex)?;
+        r.finish()?;
         Ok(ListOffsetsResponse { throttle_time_ms, topics })
     }
 }

@@ -84,6 +84,7 @@ impl Response for FindCoordinatorResponse {
             })?
         };
         r.skip_tagged_fields(flex)?;
+        r.finish()?;
         Ok(FindCoordinatorResponse { throttle_time_ms, coordinators })
     }
 }
@@ -143,6 +144,7 @@ impl Response for JoinGroupResponse {
             Ok(JoinGroupMember { member_id, group_instance_id, metadata })
         })?;
         r.skip_tagged_fields(flex)?;
+        r.finish()?;
         Ok(JoinGroupResponse {
             throttle_time_ms,
             error_code,
@@ -182,6 +184,7 @@ impl Response for SyncGroupResponse {
             if v >= 5 { (r.nullable_string(flex)?, r.nullable_string(flex)?) } else { (None, None) };
         let assignment = r.bytes(flex)?;
         r.skip_tagged_fields(flex)?;
+        r.finish()?;
         Ok(SyncGroupResponse { throttle_time_ms, error_code, protocol_type, protocol_name, assignment })
     }
 }
@@ -202,6 +205,7 @@ impl Response for HeartbeatResponse {
         let throttle_time_ms = if v >= 1 { r.i32()? } else { 0 };
         let error_code = ErrorCode(r.i16()?);
         r.skip_tagged_fields(flex)?;
+        r.finish()?;
         Ok(HeartbeatResponse { throttle_time_ms, error_code })
     }
 }
@@ -248,6 +252,7 @@ impl Response for LeaveGroupResponse {
             Vec::new()
         };
         r.skip_tagged_fields(flex)?;
+        r.finish()?;
         Ok(LeaveGroupResponse { throttle_time_ms, error_code, members })
     }
 }
@@ -299,6 +304,7 @@ impl Response for OffsetCommitResponse {
         let throttle_time_ms = if v >= 3 { r.i32()? } else { 0 };
         let topics = topic_results(&mut r, flex)?;
         r.skip_tagged_fields(flex)?;
+        r.finish()?;
         Ok(OffsetCommitResponse { throttle_time_ms, topics })
     }
 }
@@ -403,6 +409,7 @@ impl Response for OffsetFetchResponse {
             })?
         };
         r.skip_tagged_fields(flex)?;
+        r.finish()?;
         Ok(OffsetFetchResponse { throttle_time_ms, groups })
     }
 }
@@ -448,6 +455,7 @@ impl Response for ListGroupsResponse {
             Ok(g)
         })?;
         r.skip_tagged_fields(flex)?;
+        r.finish()?;
         Ok(ListGroupsResponse { throttle_time_ms, error_code, groups })
     }
 }
@@ -540,6 +548,7 @@ impl Response for DescribeGroupsResponse {
             })
         })?;
         r.skip_tagged_fields(flex)?;
+        r.finish()?;
         Ok(DescribeGroupsResponse { throttle_time_ms, groups })
     }
 }
@@ -564,6 +573,7 @@ impl Response for DeleteGroupsResponse {
             Ok(g)
         })?;
         r.skip_tagged_fields(flex)?;
+        r.finish()?;
         Ok(DeleteGroupsResponse { throttle_time_ms, results })
     }
 }
@@ -585,6 +595,7 @@ impl Response for OffsetDeleteResponse {
         let error_code = ErrorCode(r.i16()?);
         let throttle_time_ms = r.i32()?;
         let topics = topic_results(&mut r, false)?;
+        r.finish()?;
         Ok(OffsetDeleteResponse { error_code, throttle_time_ms, topics })
     }
 }
@@ -648,6 +659,7 @@ impl Response for ConsumerGroupHeartbeatResponse {
             _ => return Err(DecodeError::Invalid("nullable struct marker is neither 1 nor -1")),
         };
         r.skip_tagged_fields(true)?;
+        r.finish()?;
         Ok(ConsumerGroupHeartbeatResponse {
             throttle_time_ms,
             error_code,
@@ -779,6 +791,7 @@ impl Response for ConsumerGroupDescribeResponse {
             })
         })?;
         r.skip_tagged_fields(true)?;
+        r.finish()?;
         Ok(ConsumerGroupDescribeResponse { throttle_time_ms, groups })
     }
 }

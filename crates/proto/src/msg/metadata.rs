@@ -117,6 +117,7 @@ impl Response for MetadataResponse {
         }
         let error_code = if v >= 13 { ErrorCode(r.i16()?) } else { ErrorCode::NONE };
         r.skip_tagged_fields(flex)?;
+        r.finish()?;
         Ok(MetadataResponse { throttle_time_ms, brokers, cluster_id, controller_id, topics, error_code })
     }
 }

@@ -76,6 +76,7 @@ impl Response for ProduceResponse {
         })?;
         let throttle_time_ms = r.i32()?;
         r.skip_tagged_fields(flex)?;
+        r.finish()?;
         Ok(ProduceResponse { topics, throttle_time_ms })
     }
 }
@@ -108,6 +109,7 @@ impl Response for InitProducerIdResponse {
             r.i16()?;
         }
         r.skip_tagged_fields(flex)?;
+        r.finish()?;
         Ok(out)
     }
 }

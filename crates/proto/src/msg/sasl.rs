@@ -23,6 +23,7 @@ impl Response for SaslHandshakeResponse {
         let mut r = Reader::new(body);
         let error_code = ErrorCode(r.i16()?);
         let mechanisms = r.array(false, 2, |r| r.string(false))?;
+        r.finish()?;
         Ok(SaslHandshakeResponse { error_code, mechanisms })
     }
 }
@@ -68,6 +69,7 @@ impl Response for SaslAuthenticateResponse {
         let auth_bytes = r.bytes(flex)?;
         let session_lifetime_ms = if version >= 1 { r.i64()? } else { 0 };
         r.skip_tagged_fields(flex)?;
+        r.finish()?;
         Ok(SaslAuthenticateResponse { error_code, error_message, auth_bytes, session_lifetime_ms })
     }
 }

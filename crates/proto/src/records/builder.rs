@@ -358,6 +358,11 @@ impl RecordBatchBuilder {
         if self.count == 0 {
             return Err(RecordsError::EmptyBatch);
         }
+        // Whatever is built must decode: the last offset must fit in an i64
+        // (fuzzing finding, `roundtrip` target: base offset i64::MAX, 2 records).
+        if self.opts.base_offset.checked_add(i64::from(self.count - 1)).is_none() {
+            return Err(RecordsError::invalid("last offset overflows"));
+        }
         let uncompressed = self.uncompressed_size();
         let codec = self.opts.compression;
         let mut batch = if codec == Compression::None {
@@ -617,6 +622,26 @@ mod tests {
     use super::*;
     use crate::wire::enc;
     use proptest::prelude::*;
+
+    /// Fuzzing finding (`roundtrip` target): the builder accepted a base
+    /// offset whose last offset overflows, a batch its own decoder rejects.
+    /// Regression input: fuzz/regressions/roundtrip/base-offset-overflow.
+    #[test]
+    fn last_offset_overflow_is_an_error_not_an_undecodable_batch() {
+        let mut b = RecordBatchBuilder::new(BatchOptions::default().base_offset(i64::MAX));
+        b.append(0, None, Some(b"a"), &[]).unwrap();
+        assert!(b.finish().is_ok(), "one record at i64::MAX is a valid batch");
+        let mut b = RecordBatchBuilder::new(BatchOptions::default().base_offset(i64::MAX - 1));
+        b.append(0, None, Some(b"a"), &[]).unwrap();
+        b.append(0, None, Some(b"b"), &[]).unwrap();
+        let ok = b.finish().unwrap();
+        let opts = crate::records::DecodeOptions::default();
+        assert_eq!(crate::records::batches(ok.bytes().clone(), &opts).count(), 1);
+        let mut b = RecordBatchBuilder::new(BatchOptions::default().base_offset(i64::MAX));
+        b.append(0, None, Some(b"a"), &[]).unwrap();
+        b.append(0, None, Some(b"b"), &[]).unwrap();
+        assert!(matches!(b.finish(), Err(RecordsError::Decode(_))));
+    }
 
     proptest! {
         #[test]

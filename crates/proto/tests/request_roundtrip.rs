@@ -1,0 +1,716 @@
+//! Round trips for every request kwire encodes, at every version it uses
+//! (`KWIRE_VERSIONS`): the request is filled the way kwire's clients fill it
+//! (the same fields, gated on the same versions, with arbitrary values),
+//! framed with [`encode_request`], and must read back — size prefix, request
+//! header (api key, version, correlation id, client id) and body (decoded with
+//! `kafka-protocol`'s broker-side decoder, every byte consumed) — to exactly
+//! what was encoded. A last test checks every API in `KWIRE_VERSIONS` has a
+//! round trip here.
+
+use std::fmt::Debug;
+
+use bytes::{Buf, Bytes};
+use kwire_proto::api::{ApiKey, KWIRE_VERSIONS, kwire_versions, request_header_version};
+use kwire_proto::encode_request;
+use kwire_proto::kafka_protocol::messages::*;
+use kwire_proto::kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use proptest::collection::vec;
+use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
+use uuid::Uuid;
+
+/// APIs covered below; `every_kwire_api_has_a_round_trip` keeps it in sync.
+const COVERED: &[ApiKey] = &[
+    ApiKey::Metadata,
+    ApiKey::ApiVersions,
+    ApiKey::CreateTopics,
+    ApiKey::DeleteTopics,
+    ApiKey::CreatePartitions,
+    ApiKey::DescribeConfigs,
+    ApiKey::IncrementalAlterConfigs,
+    ApiKey::Produce,
+    ApiKey::InitProducerId,
+    ApiKey::Fetch,
+    ApiKey::ListOffsets,
+    ApiKey::FindCoordinator,
+    ApiKey::JoinGroup,
+    ApiKey::SyncGroup,
+    ApiKey::Heartbeat,
+    ApiKey::LeaveGroup,
+    ApiKey::OffsetCommit,
+    ApiKey::OffsetFetch,
+    ApiKey::ListGroups,
+    ApiKey::DescribeGroups,
+    ApiKey::DeleteGroups,
+    ApiKey::OffsetDelete,
+    ApiKey::ConsumerGroupHeartbeat,
+    ApiKey::ConsumerGroupDescribe,
+    ApiKey::SaslHandshake,
+    ApiKey::SaslAuthenticate,
+];
+
+fn sb(s: &str) -> StrBytes {
+    StrBytes::from_string(s.to_owned())
+}
+
+fn versions(key: ApiKey) -> std::ops::RangeInclusive<i16> {
+    let v = kwire_versions(key).expect("kwire uses this API");
+    v.min..=v.max
+}
+
+/// Frames `req` as kwire does and checks it reads back to itself.
+fn round_trip<R>(
+    key: ApiKey,
+    version: i16,
+    cid: i32,
+    client_id: Option<&str>,
+    req: &R,
+) -> Result<(), TestCaseError>
+where
+    R: Encodable + Decodable + PartialEq + Debug,
+{
+    let frame = encode_request(key, version, cid, client_id, req)
+        .map_err(|e| TestCaseError::fail(format!("{key:?} v{version}: encode failed: {e}")))?
+        .freeze();
+    let size = i32::from_be_bytes(frame[..4].try_into().unwrap());
+    prop_assert_eq!(size as usize, frame.len() - 4, "{:?} v{}: size prefix", key, version);
+    let mut buf: Bytes = frame.slice(4..);
+    let header = RequestHeader::decode(&mut buf, request_header_version(key, version))
+        .map_err(|e| TestCaseError::fail(format!("{key:?} v{version}: header: {e}")))?;
+    prop_assert_eq!(header.request_api_key, key as i16);
+    prop_assert_eq!(header.request_api_version, version);
+    prop_assert_eq!(header.correlation_id, cid);
+    prop_assert_eq!(header.client_id.as_deref(), client_id);
+    let body_len = buf.len();
+    let decoded = R::decode(&mut buf, version)
+        .map_err(|e| TestCaseError::fail(format!("{key:?} v{version}: body: {e}")))?;
+    prop_assert_eq!(
+        buf.remaining(),
+        0,
+        "{:?} v{}: {} of {} body bytes left over",
+        key,
+        version,
+        buf.remaining(),
+        body_len
+    );
+    prop_assert_eq!(&decoded, req, "{:?} v{}", key, version);
+    // And the decoded request encodes to the same bytes (nothing was dropped).
+    let again = encode_request(key, version, cid, client_id, &decoded)
+        .map_err(|e| TestCaseError::fail(format!("{key:?} v{version}: re-encode: {e}")))?;
+    prop_assert_eq!(&again[..], &frame[..], "{:?} v{}: re-encoding differs", key, version);
+    Ok(())
+}
+
+fn name() -> impl Strategy<Value = String> {
+    "[a-zA-Z0-9._-]{0,16}"
+}
+
+fn text() -> impl Strategy<Value = String> {
+    // Any Unicode, including multi-byte characters.
+    ".{0,12}"
+}
+
+fn client_id() -> impl Strategy<Value = Option<String>> {
+    proptest::option::of(name())
+}
+
+fn uuid() -> impl Strategy<Value = Uuid> {
+    any::<[u8; 16]>().prop_map(Uuid::from_bytes)
+}
+
+fn blob() -> impl Strategy<Value = Bytes> {
+    vec(any::<u8>(), 0..64).prop_map(Bytes::from)
+}
+
+/// Topic → partitions.
+fn topic_parts() -> impl Strategy<Value = Vec<(String, Vec<i32>)>> {
+    vec((name(), vec(any::<i32>(), 0..4)), 0..4)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn metadata(cid in any::<i32>(), client in client_id(), topics in proptest::option::of(vec(name(), 0..5)),
+                auto in any::<bool>()) {
+        for v in versions(ApiKey::Metadata) {
+            let mut req = MetadataRequest::default();
+            req.topics = topics.as_ref().map(|ts| {
+                ts.iter()
+                    .map(|t| {
+                        let mut mt = metadata_request::MetadataRequestTopic::default();
+                        mt.name = Some(TopicName(sb(t)));
+                        mt
+                    })
+                    .collect()
+            });
+            if v >= 4 {
+                req.allow_auto_topic_creation = auto;
+            }
+            round_trip(ApiKey::Metadata, v, cid, client.as_deref(), &req)?;
+        }
+    }
+
+    #[test]
+    fn api_versions(cid in any::<i32>(), client in client_id(), sw in "[a-z][a-z0-9.-]{0,10}[a-z0-9]",
+                    swv in "[0-9][a-z0-9.-]{0,10}[a-z0-9]") {
+        for v in versions(ApiKey::ApiVersions) {
+            let mut req = ApiVersionsRequest::default();
+            if v >= 3 {
+                req.client_software_name = sb(&sw);
+                req.client_software_version = sb(&swv);
+            }
+            round_trip(ApiKey::ApiVersions, v, cid, client.as_deref(), &req)?;
+        }
+    }
+
+    #[test]
+    fn create_topics(cid in any::<i32>(), client in client_id(), timeout in any::<i32>(), validate in any::<bool>(),
+                     topics in vec((name(), any::<i32>(), any::<i16>(), vec((name(), proptest::option::of(text())), 0..3)), 0..4)) {
+        for v in versions(ApiKey::CreateTopics) {
+            let mut req = CreateTopicsRequest::default();
+            req.timeout_ms = timeout;
+            req.validate_only = validate;
+            req.topics = topics
+                .iter()
+                .map(|(n, parts, rf, configs)| {
+                    let mut ct = create_topics_request::CreatableTopic::default();
+                    ct.name = TopicName(sb(n));
+                    ct.num_partitions = *parts;
+                    ct.replication_factor = *rf;
+                    ct.configs = configs
+                        .iter()
+                        .map(|(k, val)| {
+                            let mut c = create_topics_request::CreatableTopicConfig::default();
+                            c.name = sb(k);
+                            c.value = val.as_deref().map(sb);
+                            c
+                        })
+                        .collect();
+                    ct
+                })
+                .collect();
+            round_trip(ApiKey::CreateTopics, v, cid, client.as_deref(), &req)?;
+        }
+    }
+
+    #[test]
+    fn delete_topics(cid in any::<i32>(), client in client_id(), timeout in any::<i32>(), names in vec(name(), 0..5)) {
+        for v in versions(ApiKey::DeleteTopics) {
+            let mut req = DeleteTopicsRequest::default();
+            req.timeout_ms = timeout;
+            if v >= 6 {
+                req.topics = names
+                    .iter()
+                    .map(|n| {
+                        let mut s = delete_topics_request::DeleteTopicState::default();
+                        s.name = Some(TopicName(sb(n)));
+                        s
+                    })
+                    .collect();
+            } else {
+                req.topic_names = names.iter().map(|n| TopicName(sb(n))).collect();
+            }
+            round_trip(ApiKey::DeleteTopics, v, cid, client.as_deref(), &req)?;
+        }
+    }
+
+    #[test]
+    fn create_partitions(cid in any::<i32>(), client in client_id(), timeout in any::<i32>(), validate in any::<bool>(),
+                         topic in name(), count in any::<i32>()) {
+        for v in versions(ApiKey::CreatePartitions) {
+            let mut req = CreatePartitionsRequest::default();
+            req.timeout_ms = timeout;
+            req.validate_only = validate;
+            let mut t = create_partitions_request::CreatePartitionsTopic::default();
+            t.name = TopicName(sb(&topic));
+            t.count = count;
+            t.assignments = None;
+            req.topics = vec![t];
+            round_trip(ApiKey::CreatePartitions, v, cid, client.as_deref(), &req)?;
+        }
+    }
+
+    #[test]
+    fn describe_configs(cid in any::<i32>(), client in client_id(),
+                        resources in vec((any::<i8>(), name(), proptest::option::of(vec(name(), 0..4))), 0..4)) {
+        for v in versions(ApiKey::DescribeConfigs) {
+            let mut req = DescribeConfigsRequest::default();
+            req.resources = resources
+                .iter()
+                .map(|(ty, n, keys)| {
+                    let mut r = describe_configs_request::DescribeConfigsResource::default();
+                    r.resource_type = *ty;
+                    r.resource_name = sb(n);
+                    r.configuration_keys = keys.as_ref().map(|ks| ks.iter().map(|k| sb(k)).collect());
+                    r
+                })
+                .collect();
+            round_trip(ApiKey::DescribeConfigs, v, cid, client.as_deref(), &req)?;
+        }
+    }
+
+    #[test]
+    fn incremental_alter_configs(cid in any::<i32>(), client in client_id(), validate in any::<bool>(),
+                                 ty in any::<i8>(), res in name(),
+                                 ops in vec((name(), any::<i8>(), proptest::option::of(text())), 0..4)) {
+        for v in versions(ApiKey::IncrementalAlterConfigs) {
+            let mut req = IncrementalAlterConfigsRequest::default();
+            req.validate_only = validate;
+            let mut r = incremental_alter_configs_request::AlterConfigsResource::default();
+            r.resource_type = ty;
+            r.resource_name = sb(&res);
+            r.configs = ops
+                .iter()
+                .map(|(k, op, val)| {
+                    let mut c = incremental_alter_configs_request::AlterableConfig::default();
+                    c.name = sb(k);
+                    c.config_operation = *op;
+                    c.value = val.as_deref().map(sb);
+                    c
+                })
+                .collect();
+            req.resources = vec![r];
+            round_trip(ApiKey::IncrementalAlterConfigs, v, cid, client.as_deref(), &req)?;
+        }
+    }
+
+    #[test]
+    fn produce(cid in any::<i32>(), client in client_id(), acks in prop_oneof![Just(-1i16), Just(0), Just(1)],
+               timeout in any::<i32>(), topics in vec((name(), vec((any::<i32>(), proptest::option::of(blob())), 0..3)), 0..3)) {
+        for v in versions(ApiKey::Produce) {
+            let mut req = ProduceRequest::default();
+            req.acks = acks;
+            req.timeout_ms = timeout;
+            req.topic_data = topics
+                .iter()
+                .map(|(n, parts)| {
+                    let mut t = produce_request::TopicProduceData::default();
+                    t.name = TopicName(sb(n));
+                    t.partition_data = parts
+                        .iter()
+                        .map(|(p, records)| {
+                            let mut pd = produce_request::PartitionProduceData::default();
+                            pd.index = *p;
+                            pd.records = records.clone();
+                            pd
+                        })
+                        .collect();
+                    t
+                })
+                .collect();
+            round_trip(ApiKey::Produce, v, cid, client.as_deref(), &req)?;
+        }
+    }
+
+    #[test]
+    fn init_producer_id(cid in any::<i32>(), client in client_id(), bump in proptest::option::of((any::<i64>(), any::<i16>()))) {
+        for v in versions(ApiKey::InitProducerId) {
+            let mut req = InitProducerIdRequest::default();
+            req.transactional_id = None;
+            req.transaction_timeout_ms = i32::MAX;
+            if let (Some((pid, epoch)), true) = (bump, v >= 3) {
+                req.producer_id = ProducerId(pid);
+                req.producer_epoch = epoch;
+            }
+            round_trip(ApiKey::InitProducerId, v, cid, client.as_deref(), &req)?;
+        }
+    }
+
+    #[test]
+    fn fetch(cid in any::<i32>(), client in client_id(), max_wait in any::<i32>(), min_bytes in any::<i32>(),
+             max_bytes in any::<i32>(), isolation in 0i8..=1, session in (any::<i32>(), any::<i32>()),
+             rack in name(), topics in vec((name(), uuid(), vec((any::<i32>(), any::<i32>(), any::<i64>(), any::<i32>()), 0..3)), 0..3)) {
+        for v in versions(ApiKey::Fetch) {
+            let mut req = FetchRequest::default();
+            if v <= 14 {
+                req.replica_id = BrokerId(-1);
+            } else {
+                req.replica_state.replica_id = BrokerId(-1);
+            }
+            req.max_wait_ms = max_wait;
+            req.min_bytes = min_bytes;
+            req.max_bytes = max_bytes;
+            req.isolation_level = isolation;
+            if v >= 7 {
+                req.session_id = session.0;
+                req.session_epoch = session.1;
+            }
+            if v >= 11 {
+                req.rack_id = sb(&rack);
+            }
+            req.topics = topics
+                .iter()
+                .map(|(n, id, parts)| {
+                    let mut t = fetch_request::FetchTopic::default();
+                    if v >= 13 {
+                        t.topic_id = *id;
+                    } else {
+                        t.topic = TopicName(sb(n));
+                    }
+                    t.partitions = parts
+                        .iter()
+                        .map(|(p, epoch, offset, max)| {
+                            let mut fp = fetch_request::FetchPartition::default();
+                            fp.partition = *p;
+                            if v >= 9 {
+                                fp.current_leader_epoch = *epoch;
+                            }
+                            fp.fetch_offset = *offset;
+                            fp.partition_max_bytes = *max;
+                            fp
+                        })
+                        .collect();
+                    t
+                })
+                .collect();
+            round_trip(ApiKey::Fetch, v, cid, client.as_deref(), &req)?;
+        }
+    }
+
+    #[test]
+    fn list_offsets(cid in any::<i32>(), client in client_id(), isolation in 0i8..=1, timeout in any::<i32>(),
+                    topics in vec((name(), vec((any::<i32>(), any::<i32>(), any::<i64>()), 0..3)), 0..3)) {
+        for v in versions(ApiKey::ListOffsets) {
+            let mut req = ListOffsetsRequest::default();
+            req.replica_id = BrokerId(-1);
+            if v >= 2 {
+                req.isolation_level = isolation;
+            }
+            if v >= 10 {
+                req.timeout_ms = timeout;
+            }
+            req.topics = topics
+                .iter()
+                .map(|(n, parts)| {
+                    let mut t = list_offsets_request::ListOffsetsTopic::default();
+                    t.name = TopicName(sb(n));
+                    t.partitions = parts
+                        .iter()
+                        .map(|(p, epoch, ts)| {
+                            let mut lp = list_offsets_request::ListOffsetsPartition::default();
+                            lp.partition_index = *p;
+                            if v >= 4 {
+                                lp.current_leader_epoch = *epoch;
+                            }
+                            lp.timestamp = *ts;
+                            lp
+                        })
+                        .collect();
+                    t
+                })
+                .collect();
+            round_trip(ApiKey::ListOffsets, v, cid, client.as_deref(), &req)?;
+        }
+    }
+
+    #[test]
+    fn find_coordinator(cid in any::<i32>(), client in client_id(), group in text()) {
+        for v in versions(ApiKey::FindCoordinator) {
+            let mut req = FindCoordinatorRequest::default();
+            if v >= 4 {
+                req.coordinator_keys = vec![sb(&group)];
+            } else {
+                req.key = sb(&group);
+            }
+            round_trip(ApiKey::FindCoordinator, v, cid, client.as_deref(), &req)?;
+        }
+    }
+
+    #[test]
+    fn join_group(cid in any::<i32>(), client in client_id(), group in text(), session in any::<i32>(),
+                  rebalance in any::<i32>(), member in name(), instance in proptest::option::of(name()),
+                  protocols in vec((name(), blob()), 0..3), reason in proptest::option::of(text())) {
+        for v in versions(ApiKey::JoinGroup) {
+            let mut req = JoinGroupRequest::default();
+            req.group_id = GroupId(sb(&group));
+            req.session_timeout_ms = session;
+            if v >= 1 {
+                req.rebalance_timeout_ms = rebalance;
+            }
+            req.member_id = sb(&member);
+            if v >= 5 {
+                req.group_instance_id = instance.as_deref().map(sb);
+            }
+            req.protocol_type = sb("consumer");
+            req.protocols = protocols
+                .iter()
+                .map(|(n, m)| {
+                    let mut p = join_group_request::JoinGroupRequestProtocol::default();
+                    p.name = sb(n);
+                    p.metadata = m.clone();
+                    p
+                })
+                .collect();
+            if v >= 8 {
+                req.reason = reason.as_deref().map(sb);
+            }
+            round_trip(ApiKey::JoinGroup, v, cid, client.as_deref(), &req)?;
+        }
+    }
+
+    #[test]
+    fn sync_group(cid in any::<i32>(), client in client_id(), group in text(), generation in any::<i32>(),
+                  member in name(), instance in proptest::option::of(name()), protocol in proptest::option::of(name()),
+                  assignments in vec((name(), blob()), 0..3)) {
+        for v in versions(ApiKey::SyncGroup) {
+            let mut req = SyncGroupRequest::default();
+            req.group_id = GroupId(sb(&group));
+            req.generation_id = generation;
+            req.member_id = sb(&member);
+            if v >= 3 {
+                req.group_instance_id = instance.as_deref().map(sb);
+            }
+            if v >= 5 {
+                req.protocol_type = Some(sb("consumer"));
+                req.protocol_name = protocol.as_deref().map(sb);
+            }
+            req.assignments = assignments
+                .iter()
+                .map(|(m, a)| {
+                    let mut x = sync_group_request::SyncGroupRequestAssignment::default();
+                    x.member_id = sb(m);
+                    x.assignment = a.clone();
+                    x
+                })
+                .collect();
+            round_trip(ApiKey::SyncGroup, v, cid, client.as_deref(), &req)?;
+        }
+    }
+
+    #[test]
+    fn heartbeat(cid in any::<i32>(), client in client_id(), group in text(), generation in any::<i32>(),
+                 member in name(), instance in proptest::option::of(name())) {
+        for v in versions(ApiKey::Heartbeat) {
+            let mut req = HeartbeatRequest::default();
+            req.group_id = GroupId(sb(&group));
+            req.generation_id = generation;
+            req.member_id = sb(&member);
+            if v >= 3 {
+                req.group_instance_id = instance.as_deref().map(sb);
+            }
+            round_trip(ApiKey::Heartbeat, v, cid, client.as_deref(), &req)?;
+        }
+    }
+
+    #[test]
+    fn leave_group(cid in any::<i32>(), client in client_id(), group in text(), member in name()) {
+        for v in versions(ApiKey::LeaveGroup) {
+            let mut req = LeaveGroupRequest::default();
+            req.group_id = GroupId(sb(&group));
+            if v <= 2 {
+                req.member_id = sb(&member);
+            } else {
+                let mut m = leave_group_request::MemberIdentity::default();
+                m.member_id = sb(&member);
+                m.group_instance_id = None;
+                if v >= 5 {
+                    m.reason = Some(sb("the consumer is being closed"));
+                }
+                req.members = vec![m];
+            }
+            round_trip(ApiKey::LeaveGroup, v, cid, client.as_deref(), &req)?;
+        }
+    }
+
+    #[test]
+    fn offset_commit(cid in any::<i32>(), client in client_id(), group in text(),
+                     member in proptest::option::of((any::<i32>(), name(), proptest::option::of(name()))),
+                     topics in vec((name(), vec((any::<i32>(), any::<i64>()), 0..3)), 0..3)) {
+        for v in versions(ApiKey::OffsetCommit) {
+            let mut req = OffsetCommitRequest::default();
+            req.group_id = GroupId(sb(&group));
+            match &member {
+                Some((generation, id, instance)) => {
+                    req.generation_id_or_member_epoch = *generation;
+                    req.member_id = sb(id);
+                    if v >= 7 {
+                        req.group_instance_id = instance.as_deref().map(sb);
+                    }
+                }
+                None => {
+                    req.generation_id_or_member_epoch = -1;
+                    req.member_id = StrBytes::default();
+                }
+            }
+            if v <= 4 {
+                req.retention_time_ms = -1;
+            }
+            req.topics = topics
+                .iter()
+                .map(|(n, parts)| {
+                    let mut t = offset_commit_request::OffsetCommitRequestTopic::default();
+                    t.name = TopicName(sb(n));
+                    t.partitions = parts
+                        .iter()
+                        .map(|(p, off)| {
+                            let mut x = offset_commit_request::OffsetCommitRequestPartition::default();
+                            x.partition_index = *p;
+                            x.committed_offset = *off;
+                            if v >= 6 {
+                                x.committed_leader_epoch = -1;
+                            }
+                            x.committed_metadata = Some(StrBytes::default());
+                            x
+                        })
+                        .collect();
+                    t
+                })
+                .collect();
+            round_trip(ApiKey::OffsetCommit, v, cid, client.as_deref(), &req)?;
+        }
+    }
+
+    #[test]
+    fn offset_fetch(cid in any::<i32>(), client in client_id(), group in text(),
+                    partitions in proptest::option::of(topic_parts())) {
+        for v in versions(ApiKey::OffsetFetch) {
+            let mut req = OffsetFetchRequest::default();
+            if v >= 7 {
+                req.require_stable = true;
+            }
+            if v <= 7 {
+                req.group_id = GroupId(sb(&group));
+                req.topics = partitions.as_ref().map(|ps| {
+                    ps.iter()
+                        .map(|(n, parts)| {
+                            let mut t = offset_fetch_request::OffsetFetchRequestTopic::default();
+                            t.name = TopicName(sb(n));
+                            t.partition_indexes = parts.clone();
+                            t
+                        })
+                        .collect()
+                });
+            } else {
+                let mut g = offset_fetch_request::OffsetFetchRequestGroup::default();
+                g.group_id = GroupId(sb(&group));
+                if v >= 9 {
+                    g.member_epoch = -1;
+                }
+                g.topics = partitions.as_ref().map(|ps| {
+                    ps.iter()
+                        .map(|(n, parts)| {
+                            let mut t = offset_fetch_request::OffsetFetchRequestTopics::default();
+                            t.name = TopicName(sb(n));
+                            t.partition_indexes = parts.clone();
+                            t
+                        })
+                        .collect()
+                });
+                req.groups = vec![g];
+            }
+            round_trip(ApiKey::OffsetFetch, v, cid, client.as_deref(), &req)?;
+        }
+    }
+
+    #[test]
+    fn list_groups(cid in any::<i32>(), client in client_id()) {
+        for v in versions(ApiKey::ListGroups) {
+            round_trip(ApiKey::ListGroups, v, cid, client.as_deref(), &ListGroupsRequest::default())?;
+        }
+    }
+
+    #[test]
+    fn describe_groups(cid in any::<i32>(), client in client_id(), groups in vec(text(), 0..4)) {
+        for v in versions(ApiKey::DescribeGroups) {
+            let mut req = DescribeGroupsRequest::default();
+            req.groups = groups.iter().map(|g| GroupId(sb(g))).collect();
+            round_trip(ApiKey::DescribeGroups, v, cid, client.as_deref(), &req)?;
+        }
+    }
+
+    #[test]
+    fn delete_groups(cid in any::<i32>(), client in client_id(), groups in vec(text(), 0..4)) {
+        for v in versions(ApiKey::DeleteGroups) {
+            let mut req = DeleteGroupsRequest::default();
+            req.groups_names = groups.iter().map(|g| GroupId(sb(g))).collect();
+            round_trip(ApiKey::DeleteGroups, v, cid, client.as_deref(), &req)?;
+        }
+    }
+
+    #[test]
+    fn offset_delete(cid in any::<i32>(), client in client_id(), group in text(), topics in topic_parts()) {
+        for v in versions(ApiKey::OffsetDelete) {
+            let mut req = OffsetDeleteRequest::default();
+            req.group_id = GroupId(sb(&group));
+            req.topics = topics
+                .iter()
+                .map(|(n, parts)| {
+                    let mut t = offset_delete_request::OffsetDeleteRequestTopic::default();
+                    t.name = TopicName(sb(n));
+                    t.partitions = parts
+                        .iter()
+                        .map(|p| {
+                            let mut x = offset_delete_request::OffsetDeleteRequestPartition::default();
+                            x.partition_index = *p;
+                            x
+                        })
+                        .collect();
+                    t
+                })
+                .collect();
+            round_trip(ApiKey::OffsetDelete, v, cid, client.as_deref(), &req)?;
+        }
+    }
+
+    #[test]
+    fn consumer_group_heartbeat(cid in any::<i32>(), client in client_id(), group in text(), member in name(),
+                                epoch in any::<i32>(), instance in proptest::option::of(name()),
+                                rack in proptest::option::of(name()), rebalance in any::<i32>(),
+                                topics in vec(name(), 0..4), assignor in proptest::option::of(name()),
+                                owned in proptest::option::of(vec((uuid(), vec(any::<i32>(), 0..4)), 0..3))) {
+        for v in versions(ApiKey::ConsumerGroupHeartbeat) {
+            let mut req = ConsumerGroupHeartbeatRequest::default();
+            req.group_id = GroupId(sb(&group));
+            req.member_id = sb(&member);
+            req.member_epoch = epoch;
+            req.instance_id = instance.as_deref().map(sb);
+            req.rack_id = rack.as_deref().map(sb);
+            req.rebalance_timeout_ms = rebalance;
+            req.subscribed_topic_names = Some(topics.iter().map(|t| TopicName(sb(t))).collect());
+            req.server_assignor = assignor.as_deref().map(sb);
+            req.topic_partitions = owned.as_ref().map(|o| {
+                o.iter()
+                    .map(|(id, parts)| {
+                        let mut t = consumer_group_heartbeat_request::TopicPartitions::default();
+                        t.topic_id = *id;
+                        t.partitions = parts.clone();
+                        t
+                    })
+                    .collect()
+            });
+            round_trip(ApiKey::ConsumerGroupHeartbeat, v, cid, client.as_deref(), &req)?;
+        }
+    }
+
+    #[test]
+    fn consumer_group_describe(cid in any::<i32>(), client in client_id(), groups in vec(text(), 0..4)) {
+        for v in versions(ApiKey::ConsumerGroupDescribe) {
+            let mut req = ConsumerGroupDescribeRequest::default();
+            req.group_ids = groups.iter().map(|g| GroupId(sb(g))).collect();
+            round_trip(ApiKey::ConsumerGroupDescribe, v, cid, client.as_deref(), &req)?;
+        }
+    }
+
+    #[test]
+    fn sasl(cid in any::<i32>(), client in client_id(), mechanism in name(), token in blob()) {
+        for v in versions(ApiKey::SaslHandshake) {
+            let mut req = SaslHandshakeRequest::default();
+            req.mechanism = sb(&mechanism);
+            round_trip(ApiKey::SaslHandshake, v, cid, client.as_deref(), &req)?;
+        }
+        for v in versions(ApiKey::SaslAuthenticate) {
+            let mut req = SaslAuthenticateRequest::default();
+            req.auth_bytes = token.clone();
+            round_trip(ApiKey::SaslAuthenticate, v, cid, client.as_deref(), &req)?;
+        }
+    }
+}
+
+#[test]
+fn every_kwire_api_has_a_round_trip() {
+    for (k, _) in KWIRE_VERSIONS {
+        assert!(COVERED.contains(k), "{k:?} is in KWIRE_VERSIONS but has no request round trip here");
+    }
+    assert_eq!(COVERED.len(), KWIRE_VERSIONS.len());
+}
