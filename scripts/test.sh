@@ -8,7 +8,15 @@
 #
 #   scripts/test.sh              everything
 #   scripts/test.sh --no-lint    skip fmt/clippy
-#   scripts/test.sh -- FILTER    pass a test-name filter to cargo test
+#   scripts/test.sh --quick      unit + integration tests only (no interop matrix,
+#                                broker-version slice or fuzz slice)
+#   scripts/test.sh -- FILTER    pass a test-name filter to cargo test (implies --quick)
+#
+# After the cargo tests (which include the hostile-broker tests), the full run adds
+# three bounded slices of the longer suites: the interop matrix (scripts/interop.sh
+# on the single-node broker), the broker-version suite on the newest Kafka and one
+# 2.x with ZooKeeper (scripts/compat.sh --quick), and every fuzz target's corpus
+# replayed plus 20 s of fuzzing each (scripts/fuzz.sh ci).
 #
 # Environment: KWIRE_TEST_PORT (39092; the 3-node cluster uses +200..+202, the
 # TLS/SASL broker (kafka.sh start --secure) +400..+405),
@@ -25,12 +33,15 @@ NAME3=kwire-test-3
 PORTS=$((PORT1 + 400))                    # --secure broker: PORTS..PORTS+5 (see scripts/kafka.sh)
 NAMES=kwire-test-secure
 LINT=1
+QUICK=0
 FILTER=()
+COMPAT_VERSIONS=${KWIRE_COMPAT_VERSIONS:-"4.4.0 2.8.2"}
 while [[ $# -gt 0 ]]; do
   case $1 in
     --no-lint) LINT=0 ;;
-    --) shift; FILTER=("$@"); break ;;
-    *) echo "usage: scripts/test.sh [--no-lint] [-- FILTER]" >&2; exit 2 ;;
+    --quick) QUICK=1 ;;
+    --) shift; FILTER=("$@"); QUICK=1; break ;;
+    *) echo "usage: scripts/test.sh [--no-lint] [--quick] [-- FILTER]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -89,5 +100,21 @@ export KWIRE_TEST_SECURE_NAME=$NAMES KWIRE_TEST_SECURE_PORT=$PORTS
 
 step "unit + integration tests"
 cargo test --workspace --no-fail-fast -- "${FILTER[@]}"
+
+if [[ $QUICK == 0 ]]; then
+  KWIRE_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/debug/kwire
+  step "interop matrix (scripts/interop.sh)"
+  KWIRE_INTEROP_BOOTSTRAP=127.0.0.1:$PORT1 "$ROOT/scripts/interop.sh" --kwire "$KWIRE_BIN"
+
+  # The remaining slices need no test broker: free the CPU for them.
+  for n in "${started[@]}"; do "$KAFKA" stop --name "$n" >&2 || true; done
+  started=()
+
+  step "broker versions (scripts/compat.sh --quick --versions \"$COMPAT_VERSIONS\")"
+  "$ROOT/scripts/compat.sh" --quick --versions "$COMPAT_VERSIONS" --kwire "$KWIRE_BIN"
+
+  step "fuzz targets: replay every corpus, fuzz each for 20 s (scripts/fuzz.sh ci)"
+  "$ROOT/scripts/fuzz.sh" ci
+fi
 
 step "done in $((SECONDS - t0)) s"
