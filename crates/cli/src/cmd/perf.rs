@@ -112,7 +112,7 @@ impl Stats {
         self.bytes += bytes;
         self.latency_sum += latency_ms;
         self.latency_max = self.latency_max.max(latency_ms);
-        if sample && self.count % self.sample_every == 0 {
+        if sample && self.count.is_multiple_of(self.sample_every) {
             self.samples.push(latency_ms as u32);
         }
     }
@@ -178,7 +178,7 @@ async fn produce(settings: &ClientSettings, a: PerfProduceArgs) -> Result<ExitCo
                         window.count, window.latency_max
                     );
                     window = Stats::new(now, total);
-                } else if tty && all.count % 50_000 == 0 {
+                } else if tty && all.count.is_multiple_of(50_000) {
                     eprint!("\r\x1b[K{} / {total} records acknowledged", all.count);
                 }
             }
