@@ -51,7 +51,7 @@ impl FetchedChunk {
             topic: self.tp.topic.clone(),
             partition: self.tp.partition,
             offset: self.fetch_offset,
-            source,
+            cause: source,
         };
         let mut aborted: Vec<AbortedTransaction> = match (&self.aborted, self.isolation) {
             (Some(a), IsolationLevel::ReadCommitted) => {

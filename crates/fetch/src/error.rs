@@ -28,7 +28,9 @@ pub enum FetchError {
         detail: Option<String>,
     },
     /// Corrupt record data.
-    #[error("{topic}-{partition} at offset {offset}: {source}")]
+    // The field is not called `source`: thiserror would make it the error's
+    // source too, and a printer walking the chain would say it twice.
+    #[error("{topic}-{partition} at offset {offset}: {cause}")]
     Records {
         /// Topic.
         topic: String,
@@ -37,7 +39,7 @@ pub enum FetchError {
         /// Fetch offset of the chunk.
         offset: i64,
         /// What was wrong.
-        source: RecordsError,
+        cause: RecordsError,
     },
     /// The fetcher task has stopped.
     #[error("the fetcher has stopped")]

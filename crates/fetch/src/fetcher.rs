@@ -809,7 +809,7 @@ impl Manager {
                                             topic: tp.topic.clone(),
                                             partition: tp.partition,
                                             offset: fetch_offset,
-                                            source,
+                                            cause: source,
                                         },
                                     ),
                                     None => fail(

@@ -789,7 +789,7 @@ fn feed(engine: &mut Engine, c: &FetchedChunk, lo: i64, hi: i64, mode: FeedMode)
             topic: topic.to_string(),
             partition,
             offset: c.fetch_offset,
-            source,
+            cause: source,
         })
     };
     let ts_type = |b: &Batch| match b.header.timestamp_type() {
