@@ -20,7 +20,7 @@ use crate::value::{DataType, Field, StructType};
 /// assert_eq!(s.to_ddl(), "gender STRING, age BIGINT, party STRING");
 /// ```
 pub fn parse_ddl(input: &str) -> Result<StructType, StreamError> {
-    let mut p = DdlParser { s: input, pos: 0 };
+    let mut p = DdlParser { s: input, pos: 0, depth: 0 };
     p.ws();
     // A bare `STRUCT<...>` is accepted too.
     let save = p.pos;
@@ -57,7 +57,7 @@ pub fn parse_ddl(input: &str) -> Result<StructType, StreamError> {
 
 /// Parse one data type (`BIGINT`, `ARRAY<STRING>`, ...).
 pub fn parse_data_type(input: &str) -> Result<DataType, StreamError> {
-    let mut p = DdlParser { s: input, pos: 0 };
+    let mut p = DdlParser { s: input, pos: 0, depth: 0 };
     p.ws();
     let t = p.data_type()?;
     p.ws();
@@ -67,9 +67,14 @@ pub fn parse_data_type(input: &str) -> Result<DataType, StreamError> {
     Ok(t)
 }
 
+/// Most levels ARRAY/STRUCT/MAP types may nest: parsing recurses per level.
+const MAX_TYPE_NESTING: u32 = 100;
+
 struct DdlParser<'a> {
     s: &'a str,
     pos: usize,
+    /// Current type nesting (see [`MAX_TYPE_NESTING`]).
+    depth: u32,
 }
 
 impl<'a> DdlParser<'a> {
@@ -216,6 +221,16 @@ impl<'a> DdlParser<'a> {
     }
 
     fn data_type(&mut self) -> Result<DataType, StreamError> {
+        if self.depth >= MAX_TYPE_NESTING {
+            return Err(self.err(&format!("types nested more than {MAX_TYPE_NESTING} levels deep")));
+        }
+        self.depth += 1;
+        let t = self.data_type_inner();
+        self.depth -= 1;
+        t
+    }
+
+    fn data_type_inner(&mut self) -> Result<DataType, StreamError> {
         self.ws();
         let start = self.pos;
         let Some(w) = self.word() else {
@@ -325,6 +340,11 @@ mod tests {
         // Fuzz finding: a top-level `struct<>` was accepted, and its to_ddl ("")
         // did not parse back. A nested empty struct (f above) is fine.
         assert!(parse_ddl("struct\n<>").is_err());
+        // Nesting is bounded (parsing recurses per level).
+        let nested = |n: usize| format!("a {}INT{}", "ARRAY<".repeat(n), ">".repeat(n));
+        assert!(parse_ddl(&nested(50)).is_ok());
+        assert!(parse_ddl(&nested(5000)).is_err());
+        assert!(parse_ddl(&format!("a {}", "STRUCT<b: ".repeat(5000))).is_err());
         let s =
             parse_ddl("x tinyint, y smallint, z float, t timestamp, d date, b binary, v varchar(3)").unwrap();
         assert_eq!(s.to_ddl(), "x TINYINT, y SMALLINT, z FLOAT, t TIMESTAMP, d DATE, b BINARY, v STRING");

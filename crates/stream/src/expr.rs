@@ -255,14 +255,26 @@ fn lex(s: &str) -> Result<Vec<(Tok, usize)>, StreamError> {
     Ok(toks)
 }
 
+/// Most levels of parentheses, CAST/function arguments and NOTs one
+/// expression may nest: parsing recurses per level.
+const MAX_NESTING: u32 = 100;
+/// Most operators (AND, OR, NOT, comparisons, IS NULL) in one expression: an
+/// AND/OR chain builds a tree as deep as it is long, and evaluating, printing
+/// and dropping it recurse.
+const MAX_OPERATORS: u32 = 1000;
+
 struct Parser<'a> {
     lx: Lexer<'a>,
     k: usize,
+    /// Current nesting (see [`MAX_NESTING`]).
+    depth: u32,
+    /// Operators so far (see [`MAX_OPERATORS`]).
+    ops: u32,
 }
 
 impl<'a> Parser<'a> {
     fn new(s: &'a str) -> Result<Parser<'a>, StreamError> {
-        Ok(Parser { lx: Lexer { s, toks: lex(s)? }, k: 0 })
+        Ok(Parser { lx: Lexer { s, toks: lex(s)? }, k: 0, depth: 0, ops: 0 })
     }
     fn peek(&self) -> &Tok {
         self.lx.toks.get(self.k).map_or(&Tok::End, |t| &t.0)
@@ -326,9 +338,32 @@ impl<'a> Parser<'a> {
         Ok(e)
     }
 
+    /// Enters one nesting level (errors past [`MAX_NESTING`]).
+    fn enter(&mut self) -> Result<(), StreamError> {
+        if self.depth >= MAX_NESTING {
+            return Err(self.err(&format!("expression nested more than {MAX_NESTING} levels deep")));
+        }
+        self.depth += 1;
+        Ok(())
+    }
+    /// Counts one operator (errors past [`MAX_OPERATORS`]).
+    fn op(&mut self) -> Result<(), StreamError> {
+        if self.ops >= MAX_OPERATORS {
+            return Err(self.err(&format!("expression has more than {MAX_OPERATORS} operators")));
+        }
+        self.ops += 1;
+        Ok(())
+    }
     fn expr(&mut self) -> Result<Ast, StreamError> {
+        self.enter()?;
+        let r = self.or();
+        self.depth -= 1;
+        r
+    }
+    fn or(&mut self) -> Result<Ast, StreamError> {
         let mut a = self.and()?;
         while self.eat_kw("or") {
+            self.op()?;
             let b = self.and()?;
             a = Ast::Or(Box::new(a), Box::new(b));
         }
@@ -337,6 +372,7 @@ impl<'a> Parser<'a> {
     fn and(&mut self) -> Result<Ast, StreamError> {
         let mut a = self.not()?;
         while self.eat_kw("and") {
+            self.op()?;
             let b = self.not()?;
             a = Ast::And(Box::new(a), Box::new(b));
         }
@@ -344,13 +380,18 @@ impl<'a> Parser<'a> {
     }
     fn not(&mut self) -> Result<Ast, StreamError> {
         if self.eat_kw("not") {
-            return Ok(Ast::Not(Box::new(self.not()?)));
+            self.op()?;
+            self.enter()?;
+            let r = self.not();
+            self.depth -= 1;
+            return Ok(Ast::Not(Box::new(r?)));
         }
         self.cmp()
     }
     fn cmp(&mut self) -> Result<Ast, StreamError> {
         let a = self.primary()?;
         if self.eat_kw("is") {
+            self.op()?;
             let neg = self.eat_kw("not");
             if !self.eat_kw("null") {
                 return Err(self.err("expected NULL after IS"));
@@ -367,6 +408,7 @@ impl<'a> Parser<'a> {
             _ => return Ok(a),
         };
         self.k += 1;
+        self.op()?;
         let b = self.primary()?;
         Ok(Ast::Cmp(op, Box::new(a), Box::new(b)))
     }
@@ -556,6 +598,23 @@ mod tests {
         assert!(parse_expr("age = 'x").is_err());
         let e = parse_expr("a = 1 )").unwrap_err();
         assert!(matches!(e, StreamError::Expression { position: 6, .. }), "{e:?}");
+    }
+
+    /// Fuzz finding (`ddl_expr`): 2000 '(' overflowed the stack. Nesting and
+    /// operator counts are bounded; what is within the bounds still parses.
+    #[test]
+    fn nesting_and_size_are_bounded() {
+        let deep = |n: usize| format!("{}a{}", "(".repeat(n), ")".repeat(n));
+        assert!(parse_expr(&deep(99)).is_ok());
+        let e = parse_expr(&deep(5000)).unwrap_err().to_string();
+        assert!(e.contains("nested more than 100 levels"), "{e}");
+        assert!(parse_item(&"(".repeat(2000)).is_err());
+        assert!(parse_expr(&format!("{}a", "NOT ".repeat(5000))).is_err());
+        assert!(parse_expr(&format!("cast({}a as int)", "cast(".repeat(300))).is_err());
+        let chain = |n: usize| vec!["a = 1"; n].join(" AND ");
+        assert!(parse_expr(&chain(400)).is_ok());
+        let e = parse_expr(&chain(5000)).unwrap_err().to_string();
+        assert!(e.contains("more than 1000 operators"), "{e}");
     }
 
     #[test]
