@@ -563,6 +563,7 @@ impl Engine {
                 partition: key.1,
                 timeout,
                 last: Some("no leader to send to".to_owned()),
+                maybe_written: false,
             };
             open.shared.add_segment(0, count.max(1));
             if open.shared.complete(0, Err(err)) {
@@ -576,6 +577,7 @@ impl Engine {
                 partition: key.1,
                 timeout,
                 last: c.last_error.clone(),
+                maybe_written: c.maybe_written,
             };
             self.finish(c, Err(err));
         }
@@ -729,6 +731,7 @@ impl Engine {
                     partition: key.1,
                     timeout: self.cfg.delivery_timeout,
                     last: c.last_error.clone(),
+                    maybe_written: c.maybe_written,
                 }
             };
             self.finish(c, Err(err));
