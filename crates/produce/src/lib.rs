@@ -8,11 +8,19 @@
 //! virtual clock; [`Producer`] drives it with one tokio task.
 #![warn(missing_docs)]
 
+mod accumulator;
+mod batch;
 mod config;
 mod engine;
+#[cfg(test)]
+mod engine_tests;
 mod error;
 mod partitioner;
+mod planner;
 mod producer;
+mod sequence;
+#[cfg(test)]
+mod sim;
 
 pub use config::{Acks, PartitionerKind, ProducerConfig};
 pub use error::ProduceError;

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use kwire_conn::ConnError;
 use kwire_meta::{Cluster, MetaError, RetryAction, classify};
 use kwire_proto::ErrorCode;
 use kwire_proto::api::ApiKey;
@@ -18,8 +19,11 @@ use kwire_proto::records::Header;
 use tokio::sync::{Notify, Semaphore};
 use tokio::time::Instant;
 
-use crate::engine::{Appended, BatchShared, Engine, Request};
+use crate::accumulator::Appended;
+use crate::batch::BatchAck;
+use crate::engine::{Engine, SendOutcome};
 use crate::partitioner::Partitioner;
+use crate::planner::Request;
 use crate::{Acks, ProduceError, ProducerConfig};
 
 /// A record to send; everything is borrowed and copied into a batch by `send`.
@@ -57,6 +61,48 @@ pub struct RecordMetadata {
     pub offset: i64,
     /// The record's timestamp (the broker's for LogAppendTime topics).
     pub timestamp: i64,
+}
+
+struct Segment {
+    first: u32,
+    count: u32,
+    result: Result<BatchAck, ProduceError>,
+}
+
+/// The delivery handle of one batch's records: the engine reports outcomes
+/// per batch (or per half of a split batch), the records' futures read them.
+/// One allocation per batch, not per record.
+#[derive(Default)]
+pub(crate) struct BatchShared {
+    segments: Mutex<Vec<Segment>>,
+    notify: Notify,
+}
+
+impl std::fmt::Debug for BatchShared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BatchShared").finish_non_exhaustive()
+    }
+}
+
+impl BatchShared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Segment>> {
+        self.segments.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The outcome for record `index`, once its batch has one.
+    fn result(&self, index: u32) -> Option<Result<(BatchAck, u32), ProduceError>> {
+        let segs = self.lock();
+        let seg = segs.iter().find(|s| index >= s.first && index - s.first < s.count)?;
+        match &seg.result {
+            Ok(ack) => Some(Ok((*ack, index - seg.first))),
+            Err(e) => Some(Err(e.clone())),
+        }
+    }
+
+    fn complete(&self, first: u32, count: u32, result: Result<BatchAck, ProduceError>) {
+        self.lock().push(Segment { first, count, result });
+        self.notify.notify_waiters();
+    }
 }
 
 /// The pending outcome of one `send`.
@@ -104,7 +150,7 @@ impl DeliveryFuture {
 struct Inner {
     cluster: Cluster,
     cfg: ProducerConfig,
-    engine: Mutex<Engine>,
+    engine: Mutex<Engine<Arc<BatchShared>>>,
     partitioner: Mutex<Partitioner>,
     memory: Semaphore,
     wake: Notify,
@@ -114,8 +160,20 @@ struct Inner {
 }
 
 impl Inner {
-    fn engine(&self) -> std::sync::MutexGuard<'_, Engine> {
+    fn engine(&self) -> std::sync::MutexGuard<'_, Engine<Arc<BatchShared>>> {
         self.engine.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Delivers the engine's completions and returns freed buffer memory.
+    fn settle(&self, e: &mut Engine<Arc<BatchShared>>) {
+        let done = e.take_completions();
+        let freed = e.take_freed();
+        if freed > 0 {
+            self.memory.add_permits(freed);
+        }
+        for c in done {
+            c.delivery.complete(c.first, c.count, c.result);
+        }
     }
 }
 
@@ -167,8 +225,8 @@ impl Producer {
             cfg,
         });
         if inner.cfg.idempotence {
-            let (pid, epoch) = init_producer_id(&inner, None).await?;
-            inner.engine().on_producer(pid, epoch);
+            let (pid, epoch) = init_producer_id(&inner, true).await?;
+            inner.engine().on_producer_id(pid, epoch);
         }
         tokio::spawn(drive(inner.clone()));
         Ok(Producer { inner })
@@ -196,10 +254,11 @@ impl Producer {
         let partition = match rec.partition {
             Some(p) if p >= 0 && (p as u32) < n.get() => p,
             Some(p) => {
-                return Err(ProduceError::Config(format!(
-                    "partition {p} does not exist (topic '{}' has {n} partitions)",
-                    rec.topic
-                )));
+                return Err(ProduceError::UnknownPartition {
+                    topic: rec.topic.to_owned(),
+                    partition: p,
+                    partitions: n.get(),
+                });
             }
             None => {
                 let size = rec.key.map_or(0, <[u8]>::len) + rec.value.map_or(0, <[u8]>::len);
@@ -216,9 +275,8 @@ impl Producer {
             let (appended, topic, wake) = {
                 let mut engine = inner.engine();
                 let key = engine.key(rec.topic, partition);
-                let a =
-                    engine.try_append(&key, timestamp, rec.key, rec.value, rec.headers, Instant::now())?;
-                let wake = std::mem::take(&mut engine.closed_hint);
+                let a = engine.try_append(&key, timestamp, rec.key, rec.value, rec.headers)?;
+                let wake = engine.take_closed_hint();
                 (a, key.0, wake)
             };
             if wake {
@@ -235,16 +293,17 @@ impl Producer {
                         Ok(Ok(p)) => p,
                         Ok(Err(_)) => return Err(ProduceError::Closed),
                         Err(_) => {
-                            return Err(ProduceError::Config(format!(
-                                "buffer.memory ({} bytes) stayed full for max.block.ms ({} ms)",
-                                inner.cfg.buffer_memory,
-                                inner.cfg.max_block.as_millis()
-                            )));
+                            return Err(ProduceError::BufferFull {
+                                buffer_memory: inner.cfg.buffer_memory,
+                                max_block: inner.cfg.max_block,
+                            });
                         }
                     };
                     permit.forget();
                     let key = (topic, partition);
-                    if inner.engine().open_batch(&key, bytes, Instant::now()) {
+                    let shared = Arc::new(BatchShared::default());
+                    let opened = inner.engine().open_batch(&key, bytes, shared, std::time::Instant::now());
+                    if opened {
                         // The driver must learn the new batch's linger deadline.
                         inner.wake.notify_one();
                     } else {
@@ -331,13 +390,29 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// InitProducerId, trying each broker in turn (one may still be loading
-/// its producer-id block); with `current`, bumps that producer's epoch
-/// (KIP-360) where the broker supports it, else gets a new id. Gives up after
-/// `max.block.ms`.
-async fn init_producer_id(inner: &Inner, current: Option<(i64, i16)>) -> Result<(i64, i16), ProduceError> {
+/// True for errors that mean no broker could be reached at all (refused,
+/// unresolvable, unanswered connects on every address).
+fn unreachable(e: &ProduceError) -> bool {
+    matches!(
+        e,
+        ProduceError::Meta(MetaError::Conn(
+            ConnError::Connect { .. }
+                | ConnError::ConnectTimeout { .. }
+                | ConnError::Resolve { .. }
+                | ConnError::NoBootstrap(_)
+        ))
+    )
+}
+
+/// InitProducerId for an idempotent producer (a new producer id: the
+/// broker gives every non-transactional request a fresh one), trying each
+/// broker in turn (one may still be loading its producer-id block). Gives up
+/// after `max.block.ms`; with `first`, at once when no broker can be reached
+/// at all, as every other command does.
+async fn init_producer_id(inner: &Inner, first: bool) -> Result<(i64, i16), ProduceError> {
     let cluster = &inner.cluster;
-    let deadline = Instant::now() + inner.cfg.max_block;
+    let start = Instant::now();
+    let deadline = start + inner.cfg.max_block;
     let mut attempt = 0u32;
     let mut last;
     loop {
@@ -356,10 +431,8 @@ async fn init_producer_id(inner: &Inner, current: Option<(i64, i16)>) -> Result<
             let mut req = InitProducerIdRequest::default();
             req.transactional_id = None;
             req.transaction_timeout_ms = i32::MAX;
-            if let (Some((pid, epoch)), true) = (current, v >= 3) {
-                req.producer_id = ProducerId(pid);
-                req.producer_epoch = epoch;
-            }
+            req.producer_id = ProducerId(-1);
+            req.producer_epoch = -1;
             Ok::<_, ProduceError>(conn.send_version(&req, v).await?)
         }
         .await;
@@ -368,17 +441,21 @@ async fn init_producer_id(inner: &Inner, current: Option<(i64, i16)>) -> Result<
                 tracing::debug!(producer_id = r.producer_id, epoch = r.producer_epoch, "InitProducerId");
                 return Ok((r.producer_id, r.producer_epoch));
             }
-            Ok(r) if classify(r.error_code) == RetryAction::Fatal => {
-                return Err(ProduceError::Broker {
-                    topic: String::new(),
-                    partition: -1,
+            Ok(r) if r.error_code == ErrorCode::CLUSTER_AUTHORIZATION_FAILED => {
+                return Err(ProduceError::Authorization {
+                    resource: "the cluster (IdempotentWrite, needed for enable.idempotence=true)".into(),
                     code: r.error_code,
-                    message: Some("InitProducerId failed".into()),
+                });
+            }
+            Ok(r) if classify(r.error_code) == RetryAction::Fatal => {
+                return Err(ProduceError::ProducerId {
+                    waited: start.elapsed(),
+                    last: format!("InitProducerId failed: {}", r.error_code),
                 });
             }
             Ok(r) => {
                 tracing::debug!(code = %r.error_code, "InitProducerId: retrying");
-                last = r.error_code.to_string();
+                last = format!("InitProducerId: {}", r.error_code);
             }
             // Wrong credentials or certificates, or a broker that broke the
             // protocol: retrying would only hammer the brokers.
@@ -386,6 +463,7 @@ async fn init_producer_id(inner: &Inner, current: Option<(i64, i16)>) -> Result<
             {
                 return Err(e);
             }
+            Err(e) if first && attempt == 0 && unreachable(&e) => return Err(e),
             Err(e) => {
                 tracing::debug!(error = %e, "InitProducerId: retrying");
                 last = e.to_string();
@@ -393,91 +471,97 @@ async fn init_producer_id(inner: &Inner, current: Option<(i64, i16)>) -> Result<
         }
         attempt += 1;
         if Instant::now() >= deadline {
-            return Err(ProduceError::Config(format!(
-                "could not get a producer id for idempotence within max.block.ms ({} ms): {last}",
-                inner.cfg.max_block.as_millis()
-            )));
+            return Err(ProduceError::ProducerId { waited: start.elapsed(), last });
         }
-        tokio::time::sleep(cluster.backoff(attempt)).await;
+        if attempt == 3 {
+            tracing::info!(last = %last, "still waiting for a producer id (idempotence) from the brokers");
+        }
+        let pause = cluster.backoff(attempt).min(deadline.saturating_duration_since(Instant::now()));
+        tokio::time::sleep(pause).await;
     }
 }
 
-type SendResult =
-    (Request, Result<Option<kwire_proto::msg::produce::ProduceResponse>, kwire_conn::ConnError>);
+type SendResult = (u64, SendOutcome);
 
-/// The driver: plans requests, hands them to per-broker lanes, feeds outcomes back.
+/// The driver: asks the engine for requests, hands them to per-broker
+/// lanes, feeds outcomes back, delivers completions. All protocol decisions
+/// are the engine's.
 async fn drive(inner: Arc<Inner>) {
     let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<SendResult>();
+    let (pid_tx, mut pid_rx) = tokio::sync::mpsc::unbounded_channel::<Result<(i64, i16), ProduceError>>();
     let mut lanes: HashMap<i32, tokio::sync::mpsc::UnboundedSender<Request>> = HashMap::new();
-    let mut inflight: usize = 0;
+    let mut pid_pending = false;
     let refreshing: Arc<Mutex<HashSet<Arc<str>>>> = Arc::new(Mutex::new(HashSet::new()));
     loop {
-        let now = Instant::now();
+        let now = std::time::Instant::now();
         let cluster = inner.cluster.clone();
         let leader_of = move |topic: &str, partition: i32| -> Option<i32> {
             let t = cluster.cached_topic(topic)?;
             let p = t.partitions.iter().find(|p| p.partition == partition)?;
             (p.leader >= 0).then_some(p.leader)
         };
-        let (drained, wake_at, freed) = {
+        let (polled, wake_at) = {
             let mut e = inner.engine();
-            let d = e.drain(now, &leader_of);
-            e.closed_hint = false;
-            (d, e.next_wake(now), e.take_freed())
+            let p = e.poll_requests(now, &leader_of);
+            let _ = e.take_closed_hint();
+            inner.settle(&mut e);
+            (p, e.next_wake(now))
         };
-        if freed > 0 {
-            inner.memory.add_permits(freed);
-        }
         inner.progress.notify_waiters();
-        if drained.need_bump {
-            let current = inner.engine().producer();
-            match init_producer_id(&inner, Some(current)).await {
-                Ok((pid, epoch)) => {
-                    tracing::info!(producer_id = pid, epoch, "producer epoch bumped");
-                    inner.engine().on_producer(pid, epoch);
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "epoch bump failed; failing buffered records");
-                    inner.engine().abort_all(&e);
-                }
-            }
-            continue;
+        if polled.need_producer_id && !pid_pending {
+            pid_pending = true;
+            let inner2 = inner.clone();
+            let tx = pid_tx.clone();
+            tokio::spawn(async move {
+                let _ = tx.send(init_producer_id(&inner2, false).await);
+            });
         }
-        for topic in drained.refresh {
+        for topic in polled.refresh {
             spawn_refresh(&inner, &refreshing, topic);
         }
-        for req in drained.requests {
-            inflight += 1;
+        for req in polled.requests {
             let broker = req.broker;
             let lane =
                 lanes.entry(broker).or_insert_with(|| spawn_lane(inner.clone(), broker, done_tx.clone()));
             if let Err(e) = lane.send(req) {
                 // The lane ended (it never does while we hold its sender); answer at once.
-                let req = e.0;
-                let err = kwire_conn::ConnError::NotConnected { addr: format!("broker {broker}") };
-                let _ = done_tx.send((req, Err(err)));
+                let _ = done_tx.send((e.0.id, SendOutcome::NotSent(format!("no lane to broker {broker}"))));
             }
         }
         tokio::select! {
             _ = inner.wake.notified() => {}
-            Some((req, result)) = done_rx.recv() => {
-                inflight -= 1;
-                let broker = req.broker;
-                let disconnected = matches!(&result, Err(e) if e.is_disconnect());
-                let refresh = inner.engine().on_response(req, result, Instant::now());
-                if disconnected {
-                    inner.cluster.pool().invalidate(broker).await;
-                }
+            Some((id, outcome)) = done_rx.recv() => {
+                let refresh = {
+                    let mut e = inner.engine();
+                    let r = e.handle_response(id, outcome, std::time::Instant::now());
+                    inner.settle(&mut e);
+                    r
+                };
                 for t in refresh {
                     inner.cluster.invalidate_topic(&t);
                     spawn_refresh(&inner, &refreshing, t);
                 }
             }
-            _ = sleep_until(wake_at), if wake_at.is_some() => {}
+            Some(r) = pid_rx.recv() => {
+                pid_pending = false;
+                let mut e = inner.engine();
+                match r {
+                    Ok((pid, epoch)) => e.on_producer_id(pid, epoch),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "no producer id; failing buffered records");
+                        e.abort_all(&err);
+                        inner.settle(&mut e);
+                    }
+                }
+            }
+            _ = sleep_until(wake_at.map(tokio::time::Instant::from_std)) => {}
             _ = inner.stop.notified() => {
-                if !(inner.engine().outstanding() == 0 && inflight == 0) {
+                let mut e = inner.engine();
+                if !(e.outstanding() == 0 && e.requests_in_flight() == 0) {
                     // close() flushed; anything left is failed.
-                    inner.engine().abort_all(&ProduceError::Closed);
+                    e.abort_all(&ProduceError::Closed);
+                    inner.settle(&mut e);
+                    drop(e);
                     inner.progress.notify_waiters();
                 }
                 return;
@@ -486,26 +570,42 @@ async fn drive(inner: Arc<Inner>) {
     }
 }
 
+/// What a transport error means for a request that was (or wasn't) sent.
+fn send_failure(err: ConnError, sent: bool) -> SendOutcome {
+    if err.is_fatal() {
+        // A protocol violation in the response: the request was processed.
+        let maybe_written = sent && err.is_protocol_violation();
+        return SendOutcome::Fatal { error: ProduceError::Conn(err), maybe_written };
+    }
+    if sent { SendOutcome::Lost(err.to_string()) } else { SendOutcome::NotSent(err.to_string()) }
+}
+
 /// A lane writes one broker's requests to its connection strictly in the
-/// order the engine planned them (sequence numbers depend on it), and hands
-/// the responses back in the same order.
+/// order the engine planned them, and hands the outcomes back in the same
+/// order.
 fn spawn_lane(
     inner: Arc<Inner>,
     broker: i32,
     done: tokio::sync::mpsc::UnboundedSender<SendResult>,
 ) -> tokio::sync::mpsc::UnboundedSender<Request> {
-    type Waiting = (Request, i16, Option<kwire_conn::PendingResponse<ProduceRequest>>);
+    type Waiting = (u64, i16, Option<kwire_conn::PendingResponse<ProduceRequest>>);
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Request>();
     let (wtx, mut wrx) = tokio::sync::mpsc::unbounded_channel::<Result<Waiting, SendResult>>();
     let done2 = done.clone();
+    let inner2 = inner.clone();
     tokio::spawn(async move {
         while let Some(next) = wrx.recv().await {
             let out = match next {
-                Ok((req, _, None)) => (req, Ok(None)),
-                Ok((req, version, Some(p))) => {
-                    let r = p.wait(version).await.map(Some);
-                    (req, r)
-                }
+                Ok((id, _, None)) => (id, SendOutcome::Written),
+                Ok((id, version, Some(p))) => match p.wait(version).await {
+                    Ok(r) => (id, SendOutcome::Response(r)),
+                    Err(e) => {
+                        if e.is_disconnect() {
+                            inner2.cluster.pool().invalidate(broker).await;
+                        }
+                        (id, send_failure(e, true))
+                    }
+                },
                 Err(early) => early,
             };
             if done2.send(out).is_err() {
@@ -518,21 +618,18 @@ fn spawn_lane(
             let conn = match inner.cluster.broker(broker).await {
                 Ok(c) => c,
                 Err(e) => {
-                    let err = match e {
-                        MetaError::Conn(c) => c,
-                        other => kwire_conn::ConnError::Io {
-                            addr: format!("broker {broker}"),
-                            reason: other.to_string(),
-                        },
+                    let out = match e {
+                        MetaError::Conn(c) => send_failure(c, false),
+                        other => SendOutcome::NotSent(format!("broker {broker}: {other}")),
                     };
-                    let _ = wtx.send(Err((req, Err(err))));
+                    let _ = wtx.send(Err((req.id, out)));
                     continue;
                 }
             };
             let version = match conn.version(ApiKey::Produce) {
                 Ok(v) => v,
                 Err(e) => {
-                    let _ = wtx.send(Err((req, Err(e))));
+                    let _ = wtx.send(Err((req.id, send_failure(e, false))));
                     continue;
                 }
             };
@@ -543,8 +640,8 @@ fn spawn_lane(
                 conn.enqueue(&pr, version, inner.cfg.request_timeout + Duration::from_secs(5)).map(Some)
             };
             let msg = match queued {
-                Ok(p) => Ok((req, version, p)),
-                Err(e) => Err((req, Err(e))),
+                Ok(p) => Ok((req.id, version, p)),
+                Err(e) => Err((req.id, send_failure(e, false))),
             };
             if wtx.send(msg).is_err() {
                 return;
@@ -577,10 +674,10 @@ fn produce_request(cfg: &ProducerConfig, req: &Request) -> ProduceRequest {
     pr.acks = cfg.acks.wire();
     pr.timeout_ms = i32::try_from(cfg.request_timeout.as_millis()).unwrap_or(i32::MAX);
     let mut topics: Vec<TopicProduceData> = Vec::new();
-    for ((topic, partition), c) in &req.batches {
+    for ((topic, partition), bytes) in &req.batches {
         let mut pd = PartitionProduceData::default();
         pd.index = *partition;
-        pd.records = Some(c.batch.bytes().clone());
+        pd.records = Some(bytes.clone());
         match topics.iter_mut().find(|t| t.name.0.as_str() == &**topic) {
             Some(t) => t.partition_data.push(pd),
             None => {

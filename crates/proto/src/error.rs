@@ -154,6 +154,8 @@ impl ErrorCode {
     pub const INVALID_PRODUCER_EPOCH: ErrorCode = ErrorCode(47);
     /// KAFKA_STORAGE_ERROR.
     pub const KAFKA_STORAGE_ERROR: ErrorCode = ErrorCode(56);
+    /// TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
+    pub const TRANSACTIONAL_ID_AUTHORIZATION_FAILED: ErrorCode = ErrorCode(53);
     /// SASL_AUTHENTICATION_FAILED.
     pub const SASL_AUTHENTICATION_FAILED: ErrorCode = ErrorCode(58);
     /// UNKNOWN_PRODUCER_ID.
@@ -180,8 +182,12 @@ impl ErrorCode {
     pub const FENCED_INSTANCE_ID: ErrorCode = ErrorCode(82);
     /// GROUP_SUBSCRIBED_TO_TOPIC.
     pub const GROUP_SUBSCRIBED_TO_TOPIC: ErrorCode = ErrorCode(86);
+    /// INVALID_RECORD: the broker's validation rejected a record.
+    pub const INVALID_RECORD: ErrorCode = ErrorCode(87);
     /// UNSTABLE_OFFSET_COMMIT.
     pub const UNSTABLE_OFFSET_COMMIT: ErrorCode = ErrorCode(88);
+    /// PRODUCER_FENCED (KIP-588): a newer instance owns the producer id.
+    pub const PRODUCER_FENCED: ErrorCode = ErrorCode(90);
     /// UNKNOWN_TOPIC_ID.
     pub const UNKNOWN_TOPIC_ID: ErrorCode = ErrorCode(100);
     /// INCONSISTENT_TOPIC_ID.
