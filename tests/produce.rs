@@ -431,3 +431,85 @@ fn acks_all_with_two_of_three_brokers_down_acknowledges_nothing() {
     assert_eq!(failed.len(), 10);
     assert!(elapsed < Duration::from_secs(20), "took {elapsed:?}");
 }
+
+/// A running idempotent producer, then two of three brokers die
+/// (min.insync.replicas=2): every record sent afterwards fails with the
+/// delivery-timeout variant, within delivery.timeout.ms of its send, and
+/// none is acknowledged or written.
+#[test]
+fn idempotent_producer_with_two_of_three_brokers_down_fails_every_record_with_the_timeout_variant() {
+    use kwire_produce::ProduceError;
+    let _g = trio_exclusive();
+    init_test_logging();
+    let b = bootstrap3();
+    let t = unique_topic("two-down-idem");
+    kwire(
+        &b,
+        &[
+            "topics",
+            "create",
+            &t,
+            "--partitions",
+            "1",
+            "--replication-factor",
+            "3",
+            "--config",
+            "min.insync.replicas=2",
+        ],
+    )
+    .ok();
+    let leader = leader_of(&b, &t, 0);
+    let timeout = Duration::from_secs(8);
+    let cfg = producer_config(&[
+        ("acks", "all"),
+        ("delivery.timeout.ms", "8000"),
+        ("request.timeout.ms", "3000"),
+        ("linger.ms", "0"),
+    ]);
+    assert!(cfg.idempotence);
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let (before, outcomes, killed) = rt.block_on(async {
+        let producer = Producer::new(cluster(&b), cfg).await.unwrap();
+        let warm = producer.send(ProducerRecord { topic: &t, value: Some(b"before"), ..Default::default() });
+        let before = warm.await.unwrap().wait().await;
+        let killed: Vec<KilledNode> = (1..=3).filter(|n| *n != leader).map(KilledNode::kill).collect();
+        let mut futs = Vec::new();
+        for i in 0..20 {
+            let v = format!("after-{i}");
+            let sent = Instant::now();
+            let f =
+                producer.send(ProducerRecord { topic: &t, value: Some(v.as_bytes()), ..Default::default() });
+            futs.push((sent, f.await.unwrap()));
+        }
+        let mut outcomes = Vec::new();
+        for (sent, f) in futs {
+            let r = f.wait().await;
+            outcomes.push((sent.elapsed(), r));
+        }
+        let _ = producer.close().await;
+        (before, outcomes, killed)
+    });
+    for k in killed {
+        k.restart();
+    }
+    assert!(before.is_ok(), "{before:?}");
+    for (took, r) in &outcomes {
+        match r {
+            Err(ProduceError::Timeout { timeout: t, .. }) => assert_eq!(*t, timeout),
+            other => panic!("expected the delivery-timeout variant, got {other:?}"),
+        }
+        assert!(*took <= timeout + Duration::from_millis(1500), "reported after {took:?}");
+    }
+    eprintln!("first error: {}", outcomes[0].1.as_ref().unwrap_err());
+    // The leader may have appended a record it could not replicate in time:
+    // only a record reported "may have been written" may show up, once.
+    let values: Vec<String> = read_all_values(&b, &t).into_iter().map(|(_, v)| v).collect();
+    assert_eq!(values.first().map(String::as_str), Some("before"));
+    let mut seen = BTreeSet::new();
+    for v in &values[1..] {
+        assert!(seen.insert(v.clone()), "{v} written twice");
+        let i: usize = v.trim_start_matches("after-").parse().unwrap();
+        let e = outcomes[i].1.as_ref().unwrap_err();
+        assert!(e.maybe_written(), "{v} is in the log but was reported not written: {e}");
+    }
+}

@@ -92,7 +92,7 @@ impl<D: Clone> Accumulator<D> {
     }
 
     /// Appends one record to `key`'s open batch, closing it when full.
-    /// `stamp` gives the producer state to encode into a batch as it closes
+    /// `stamp` gives the producer state to encode into a batch if it closes
     /// (what it will most likely be sent with, so that sending needs no copy).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn try_append(
@@ -102,7 +102,7 @@ impl<D: Clone> Accumulator<D> {
         rkey: Option<&[u8]>,
         value: Option<&[u8]>,
         headers: &[Header],
-        stamp: (i64, i16, i32),
+        stamp: impl FnOnce() -> (i64, i16, i32),
     ) -> Result<Appended<D>, ProduceError> {
         let need = RecordBatchBuilder::size_upper_bound(rkey, value, headers) + V2_HEADER_SIZE;
         if need > self.max_request_size {
@@ -133,12 +133,12 @@ impl<D: Clone> Accumulator<D> {
             Append::Appended => {
                 let index = (part.builder.len() - 1) as u32;
                 if part.builder.estimated_size() >= self.batch_size {
-                    self.close(key, stamp)?;
+                    self.close(key, stamp())?;
                 }
                 Ok(Appended::Done(delivery, index))
             }
             Append::Full => {
-                self.close(key, stamp)?;
+                self.close(key, stamp())?;
                 Ok(Appended::NeedBatch(need.max(self.batch_size)))
             }
         }

@@ -213,6 +213,34 @@ impl ProducerConfig {
             (None, Some(_)) => self.idempotence = false,
             (None, None) => {}
         }
+        self.validate()
+    }
+
+    /// Checks the combination as Kafka's Java producer does: idempotence
+    /// needs `acks=all`, at most 5 requests in flight and `retries` > 0;
+    /// `delivery.timeout.ms` ≥ `linger.ms` + `request.timeout.ms` (KIP-91).
+    /// [`Producer::new`](crate::Producer::new) calls it too, for configs
+    /// built field by field.
+    pub fn validate(&self) -> Result<(), ProduceError> {
+        if self.idempotence {
+            let need = if self.acks != Acks::All {
+                Some("acks=all")
+            } else if self.max_in_flight > 5 {
+                Some("max.in.flight.requests.per.connection ≤ 5")
+            } else if self.retries == 0 {
+                Some("retries > 0")
+            } else {
+                None
+            };
+            if let Some(need) = need {
+                return Err(ProduceError::Config(format!("enable.idempotence=true requires {need}")));
+            }
+        }
+        if self.max_in_flight == 0 {
+            return Err(ProduceError::Config(
+                "max.in.flight.requests.per.connection must be at least 1".into(),
+            ));
+        }
         if self.delivery_timeout < self.linger + self.request_timeout {
             return Err(ProduceError::Config(format!(
                 "delivery.timeout.ms ({} ms) must be at least linger.ms + request.timeout.ms ({} ms)",

@@ -88,8 +88,8 @@ impl<D: Clone> Engine<D> {
         value: Option<&[u8]>,
         headers: &[Header],
     ) -> Result<Appended<D>, ProduceError> {
-        let stamp = self.seq.stamp(key);
-        self.acc.try_append(key, timestamp, rkey, value, headers, stamp)
+        let seq = &self.seq;
+        self.acc.try_append(key, timestamp, rkey, value, headers, || seq.stamp(key))
     }
 
     /// Opens a batch for `key` with `permits` bytes of `buffer.memory`

@@ -206,9 +206,7 @@ impl std::fmt::Debug for Producer {
 impl Producer {
     /// Creates a producer: with idempotence, gets a producer id first.
     pub async fn new(cluster: Cluster, cfg: ProducerConfig) -> Result<Producer, ProduceError> {
-        if cfg.idempotence && cfg.acks != Acks::All {
-            return Err(ProduceError::Config("idempotence requires acks=all".into()));
-        }
+        cfg.validate()?;
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
