@@ -463,6 +463,7 @@ fn a_bump_reports_batches_that_may_have_been_written_as_unknown() {
     let reqs = c.poll(t0 + Duration::from_millis(20), &one_leader());
     // The first is turned away for good (gap), the second's answer is lost.
     c.respond(reqs[0].id, SendOutcome::Response(response(0, ErrorCode::INVALID_RECORD, -1, -1)), t0);
+    assert!(c.poll(t0 + Duration::from_secs(1), &one_leader()).is_empty(), "no bump while a batch is in flight");
     c.respond(reqs[1].id, SendOutcome::Lost("connection closed".into()), t0);
     c.poll(t0 + Duration::from_secs(1), &one_leader());
     let o = c.by_value();

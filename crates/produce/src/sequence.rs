@@ -252,7 +252,7 @@ impl<D: Clone> Sequencer<D> {
         {
             return Next::Nothing;
         }
-        if p.bump && !self.apply_bump(key, reports) {
+        if p.bump && (p.inflight > 0 || !self.apply_bump(key, reports)) {
             return Next::Nothing;
         }
         let Some(p) = self.parts.get(key) else { return Next::Nothing };
