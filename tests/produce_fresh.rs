@@ -273,25 +273,23 @@ fn create_then_produce_on_fresh_topics_loses_and_reorders_nothing() {
             input.as_bytes(),
             Duration::from_secs(150),
         );
-        assert!(
-            !killed && produced.code == Some(0),
-            "run {run_no} of {runs}: kwire produce {} after {:?}; stderr:\n{}",
-            if killed {
-                "was still running (killed)".to_owned()
-            } else {
-                format!("exited {:?}", produced.code)
-            },
-            produced.elapsed,
-            produced.stderr
-        );
+        // Read back even when produce failed: what reached the topic says
+        // whether the failure also lost or reordered acknowledged records.
         let read = read_all_values(&b, &t);
         let anomalies = check_fresh(&read, n);
+        let outcome = match (killed, produced.code) {
+            (true, _) => format!("was still running after {:?} (killed)", produced.elapsed),
+            (false, Some(0)) => format!("exited 0 after {:?}", produced.elapsed),
+            (false, Some(code)) => format!("exited with code {code} after {:?}", produced.elapsed),
+            (false, None) => format!("was killed by a signal after {:?}", produced.elapsed),
+        };
         assert!(
-            anomalies.is_empty(),
-            "run {run_no} of {runs} (topic {t}, produce took {:?}, exit 0): read {} records:\n- {}",
-            produced.elapsed,
+            produced.code == Some(0) && anomalies.is_empty(),
+            "run {run_no} of {runs} (topic {t}): kwire produce {outcome}; read back {} records{}\n\
+             produce's stderr:\n{}",
             read.len(),
-            anomalies.join("\n- ")
+            if anomalies.is_empty() { String::new() } else { format!(":\n- {}", anomalies.join("\n- ")) },
+            produced.stderr
         );
     }
     eprintln!("{runs} runs of create + produce {n} + read back in {:?}", started.elapsed());
