@@ -532,7 +532,6 @@ pub async fn run(settings: &ClientSettings, a: ProduceArgs) -> Result<ExitCode> 
         };
         for raw in chunk {
             lineno += 1;
-            // Kept (moved, not copied) only for --failed-output.
             if raw.is_empty() && a.format == Format::Json {
                 continue;
             }
@@ -558,6 +557,7 @@ pub async fn run(settings: &ClientSettings, a: ProduceArgs) -> Result<ExitCode> 
                     break 'outer;
                 }
             };
+            // Kept (moved, not copied) only for --failed-output.
             let raw = if keep_raw { Some(raw) } else { None };
             if tx.send(Pending { lineno, raw, fut }).await.is_err() {
                 break 'outer;
