@@ -5,6 +5,7 @@ mod cluster;
 mod consume;
 mod groups;
 mod produce;
+mod produce_fresh;
 mod security;
 mod stream;
 mod topics;

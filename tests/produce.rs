@@ -167,9 +167,16 @@ fn bad_input_and_failed_records_are_reported() {
     // One record over the topic's max.message.bytes: that record fails, the others don't.
     let big = "z".repeat(5000);
     let input = format!("small-1\n{big}\nsmall-2\n");
+    // The error comes first, then which input lines failed, per partition.
     let run = kwire_stdin(&b, &["produce", "-t", &t, "--linger-ms", "0"], Some(input.as_bytes()));
-    let line = run.one_line_error();
-    assert!(line.contains("1 of 3 records failed") && line.contains("max.message.bytes"), "{line}");
+    assert!(run.code.is_some_and(|c| c != 0), "{run:#?}");
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert!(
+        lines[0].contains("1 of 3 records failed") && lines[0].contains("max.message.bytes"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(lines.get(1), Some(&"kwire: partition 0: line 2 not written"), "{}", run.stderr);
     let vals: Vec<String> =
         consume_all(&b, &t, &[]).iter().map(|r| r["value"].as_str().unwrap().to_owned()).collect();
     assert!(vals.contains(&"small-1".to_owned()) && vals.contains(&"small-2".to_owned()), "{vals:?}");
