@@ -463,13 +463,19 @@ fn a_bump_reports_batches_that_may_have_been_written_as_unknown() {
     let reqs = c.poll(t0 + Duration::from_millis(20), &one_leader());
     // The first is turned away for good (gap), the second's answer is lost.
     c.respond(reqs[0].id, SendOutcome::Response(response(0, ErrorCode::INVALID_RECORD, -1, -1)), t0);
-    assert!(c.poll(t0 + Duration::from_secs(1), &one_leader()).is_empty(), "no bump while a batch is in flight");
+    // A new batch arrives while the second is still in flight: the bump waits.
+    batches(&mut c, 1, t0 + Duration::from_millis(30));
+    assert!(
+        c.poll(t0 + Duration::from_secs(1), &one_leader()).is_empty(),
+        "no bump while a batch is in flight"
+    );
     c.respond(reqs[1].id, SendOutcome::Lost("connection closed".into()), t0);
-    c.poll(t0 + Duration::from_secs(1), &one_leader());
+    let r = c.poll(t0 + Duration::from_secs(2), &one_leader());
+    assert_eq!(stamp(&r[0]), (1000, 1, 0), "the new batch starts the bumped epoch");
     let o = c.by_value();
-    let last: Vec<_> = o.values().skip(4).collect();
-    assert!(last.iter().all(|o| matches!(&o[..], [Err(ProduceError::UnknownOutcome { .. })])), "{o:?}");
-    assert!(last[0][0].as_ref().unwrap_err().maybe_written());
+    let lost: Vec<_> = o.values().skip(4).take(2).collect();
+    assert!(lost.iter().all(|o| matches!(&o[..], [Err(ProduceError::UnknownOutcome { .. })])), "{o:?}");
+    assert!(lost[0][0].as_ref().unwrap_err().maybe_written());
 }
 
 #[test]
@@ -522,6 +528,8 @@ struct Faults {
     leader_move: u64,
     not_ready_first: u32,
     forget: u64,
+    /// A request refused for good (INVALID_RECORD for every partition, nothing written).
+    reject: u64,
     delivery_timeout_ms: u64,
 }
 
@@ -673,7 +681,17 @@ fn run_schedule(seed: u64, faults: Faults) -> Result<(usize, usize), String> {
                 continue;
             }
             let Some(w) = conns.get_mut(&b).and_then(VecDeque::pop_front) else { continue };
-            let resp = sim.produce(b, &w.parts, now);
+            let resp = if !quiet && rng.chance(faults.reject) {
+                let mut r = response(0, ErrorCode::INVALID_RECORD, -1, -1);
+                r.topics[0].1 = w
+                    .parts
+                    .iter()
+                    .map(|(_, p, _)| PartitionProduceResponse { partition: *p, ..r.topics[0].1[0].clone() })
+                    .collect();
+                r
+            } else {
+                sim.produce(b, &w.parts, now)
+            };
             if trace {
                 let codes: Vec<_> =
                     resp.topics[0].1.iter().map(|p| (p.partition, p.error_code, p.base_offset)).collect();
@@ -785,17 +803,32 @@ fn run_all(name: &str, faults: Faults) {
 fn random_transient_faults_lose_reorder_and_duplicate_nothing() {
     run_all(
         "transient",
-        Faults { disconnect: 8, leader_move: 5, not_ready_first: 3, forget: 0, delivery_timeout_ms: 120_000 },
+        Faults {
+            disconnect: 8,
+            leader_move: 5,
+            not_ready_first: 3,
+            forget: 0,
+            reject: 0,
+            delivery_timeout_ms: 120_000,
+        },
     );
 }
 
-/// The same with short delivery timeouts and lost producer state: records
+/// The same with short delivery timeouts, lost producer state and requests
+/// refused for good (INVALID_RECORD): records
 /// may fail, but each gets one report, none is written twice or out of
 /// order, and none reported not-written is in the log.
 #[test]
 fn random_faults_with_expiry_keep_every_invariant() {
     run_all(
         "expiry",
-        Faults { disconnect: 15, leader_move: 10, not_ready_first: 3, forget: 3, delivery_timeout_ms: 300 },
+        Faults {
+            disconnect: 15,
+            leader_move: 10,
+            not_ready_first: 3,
+            forget: 3,
+            reject: 10,
+            delivery_timeout_ms: 300,
+        },
     );
 }

@@ -574,6 +574,14 @@ impl<D: Clone> Sequencer<D> {
         let b = slot.batch;
         let count = b.count();
         if !slot.reported {
+            // An earlier try went unanswered: this answer doesn't tell
+            // whether that one was written.
+            let err = if b.maybe_written && !err.maybe_written() {
+                let reason = format!("{err}, after an earlier try went unanswered");
+                ProduceError::UnknownOutcome { topic: key.0.to_string(), partition: key.1, reason }
+            } else {
+                err
+            };
             reports.report(b.delivery, b.first, count as u32, Err(err));
         }
         if !idem {
