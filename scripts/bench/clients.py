@@ -3,10 +3,14 @@
 Java perf tools vs librdkafka (kcat). Prints figures and ratios; asserts nothing.
 
   clients.py produce [--records N] [--size B] [--runs R] [--codec C] [--acks A] [--partitions P] [--json FILE]
+                     [--baseline KWIRE_BIN] [--only kwire,kcat,...]
   clients.py consume [--records N] [--size B] [--runs R] [--codec C] [--partitions P] [--json FILE]
 
 --json FILE also writes the settings, every run and the medians as JSON (for
-scripts/bench/all.sh, which builds BENCHMARKS.md from it).
+scripts/bench/all.sh, which builds BENCHMARKS.md from it). --baseline BIN adds
+another kwire build (e.g. the previous commit's) as client "kwire-baseline",
+run interleaved with the others, for before/after rows from one run; --only
+limits the clients.
 
 Every client gets the same topic layout, record size, acks, linger.ms,
 batch.size and codec; each is timed from process start to exit (so JVM
@@ -131,19 +135,28 @@ def median_runs(runs):
     return {k: statistics.median(r[k] for r in runs) for k in keys}
 
 
+def clients(a, default):
+    """The clients to run: --only, else the default, plus kwire-baseline after kwire with --baseline."""
+    names = a.only.split(",") if a.only else list(default)
+    if a.baseline and "kwire-baseline" not in names:
+        names.insert(names.index("kwire") + 1 if "kwire" in names else 0, "kwire-baseline")
+    return names
+
+
 def produce(a, boot):
     tmp = tempfile.mkdtemp(prefix="kwire-bench-")
     pf = os.path.join(tmp, "payload.txt")
     payload_file(a.records, a.size, pf)
     common = {"acks": a.acks, "linger.ms": "5", "batch.size": "16384", "compression.type": a.codec}
-    results = {"kwire": [], "java": [], "kcat": []}
+    results = {c: [] for c in clients(a, ["kwire", "java", "kcat"])}
     for run in range(a.runs):
         for client in results:
             topic = f"bench-produce-{client}-{os.getpid()}-{run}"
             kwire(boot, "topics", "create", topic, "--partitions", str(a.partitions))
-            if client == "kwire":
+            if client in ("kwire", "kwire-baseline"):
                 props = [f"{k}={v}" for k, v in common.items()]
-                cmd = [KWIRE, "-b", boot, "perf", "produce", "--topic", topic, "--num-records", str(a.records),
+                binary = KWIRE if client == "kwire" else a.baseline
+                cmd = [binary, "-b", boot, "perf", "produce", "--topic", topic, "--num-records", str(a.records),
                        "--record-size", str(a.size), "--throughput", "-1", "--producer-property", *props]
                 r = measure(cmd)
             elif client == "java":
@@ -176,7 +189,7 @@ def consume(a, boot):
     kwire(boot, "topics", "create", topic, "--partitions", str(a.partitions))
     sh(KWIRE, "-b", boot, "perf", "produce", "--topic", topic, "--num-records", str(a.records), "--record-size",
        str(a.size), "--producer-property", f"compression.type={a.codec}", "batch.size=65536", "linger.ms=20")
-    results = {"kwire": [], "java": [], "kcat": []}
+    results = {c: [] for c in (a.only.split(",") if a.only else ["kwire", "java", "kcat"])}
     for run in range(a.runs):
         for client in results:
             if client == "kwire":
@@ -213,6 +226,8 @@ def main():
     ap.add_argument("--acks", default="all")
     ap.add_argument("--partitions", type=int, default=1)
     ap.add_argument("--json", help="also write the results as JSON to this file")
+    ap.add_argument("--baseline", help="another kwire binary to compare with (client kwire-baseline; produce)")
+    ap.add_argument("--only", help="comma-separated clients to run (kwire, kwire-baseline, java, kcat)")
     a = ap.parse_args()
     if not os.environ.get("KWIRE_BENCH_SKIP_BUILD"):   # all.sh builds once, then sets it
         subprocess.run(["cargo", "build", "--release", "-q", "-p", "kwire-cli"], check=True, cwd=ROOT)
