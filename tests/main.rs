@@ -3,6 +3,7 @@
 
 mod cluster;
 mod consume;
+mod examples;
 mod groups;
 mod produce;
 mod produce_fresh;

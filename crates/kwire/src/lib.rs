@@ -94,6 +94,12 @@ impl Client {
         Producer::new(self.cluster.clone(), cfg).await
     }
 
+    /// A producer with typed settings ([`ProducerConfig::builder`]); the
+    /// client's properties set the connection only.
+    pub async fn producer_with(&self, cfg: ProducerConfig) -> Result<Producer, ProduceError> {
+        Producer::new(self.cluster.clone(), cfg).await
+    }
+
     /// A fetcher (no consumer group) configured from the client's properties.
     /// Must be called within a tokio runtime.
     pub fn fetcher(&self) -> Result<Fetcher, PropsError> {

@@ -51,8 +51,11 @@ pub enum PartitionerKind {
     RoundRobin,
 }
 
-/// Producer settings with Kafka's Java defaults.
+/// Producer settings with Kafka's Java defaults. Build one with typed
+/// setters ([`ProducerConfig::builder`]) or from Kafka's property names
+/// ([`ProducerConfig::apply_props`]); both are checked the same way.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ProducerConfig {
     /// `acks`.
     pub acks: Acks,
@@ -114,7 +117,149 @@ impl Default for ProducerConfig {
     }
 }
 
+/// Typed settings for a [`ProducerConfig`]; [`build`](Self::build) checks the
+/// combination as [`ProducerConfig::apply_props`] does.
+///
+/// ```
+/// use std::time::Duration;
+/// use kwire_produce::{Acks, Compression, ProducerConfig};
+/// let cfg = ProducerConfig::builder()
+///     .acks(Acks::All)
+///     .linger(Duration::from_millis(10))
+///     .compression(Compression::Lz4)
+///     .build()
+///     .unwrap();
+/// assert!(cfg.idempotence);
+/// // Java's rules hold here too: idempotence needs acks=all.
+/// assert!(ProducerConfig::builder().acks(Acks::Leader).idempotence(true).build().is_err());
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct ProducerConfigBuilder {
+    cfg: ProducerConfig,
+    idempotence_set: bool,
+}
+
+impl ProducerConfigBuilder {
+    /// `acks`. Without an explicit [`idempotence`](Self::idempotence), acks
+    /// other than all turn idempotence off, as in Kafka's Java client.
+    pub fn acks(mut self, acks: Acks) -> Self {
+        self.cfg.acks = acks;
+        self
+    }
+    /// `enable.idempotence`.
+    pub fn idempotence(mut self, on: bool) -> Self {
+        self.cfg.idempotence = on;
+        self.idempotence_set = true;
+        self
+    }
+    /// `linger.ms`.
+    pub fn linger(mut self, d: Duration) -> Self {
+        self.cfg.linger = d;
+        self
+    }
+    /// `batch.size` in bytes.
+    pub fn batch_size(mut self, bytes: usize) -> Self {
+        self.cfg.batch_size = bytes;
+        self
+    }
+    /// `compression.type`.
+    pub fn compression(mut self, c: Compression) -> Self {
+        self.cfg.compression = c;
+        self
+    }
+    /// `compression.<codec>.level`.
+    pub fn compression_level(mut self, level: i32) -> Self {
+        self.cfg.compression_level = Some(level);
+        self
+    }
+    /// `max.in.flight.requests.per.connection`.
+    pub fn max_in_flight(mut self, n: usize) -> Self {
+        self.cfg.max_in_flight = n;
+        self
+    }
+    /// `retries`.
+    pub fn retries(mut self, n: u32) -> Self {
+        self.cfg.retries = n;
+        self
+    }
+    /// `delivery.timeout.ms`.
+    pub fn delivery_timeout(mut self, d: Duration) -> Self {
+        self.cfg.delivery_timeout = d;
+        self
+    }
+    /// `request.timeout.ms`.
+    pub fn request_timeout(mut self, d: Duration) -> Self {
+        self.cfg.request_timeout = d;
+        self
+    }
+    /// `retry.backoff.ms` and `retry.backoff.max.ms`.
+    pub fn retry_backoff(mut self, first: Duration, max: Duration) -> Self {
+        self.cfg.retry_backoff = first;
+        self.cfg.retry_backoff_max = max;
+        self
+    }
+    /// `buffer.memory` in bytes.
+    pub fn buffer_memory(mut self, bytes: usize) -> Self {
+        self.cfg.buffer_memory = bytes;
+        self
+    }
+    /// `max.request.size` in bytes.
+    pub fn max_request_size(mut self, bytes: usize) -> Self {
+        self.cfg.max_request_size = bytes.max(1);
+        self
+    }
+    /// `max.block.ms`.
+    pub fn max_block(mut self, d: Duration) -> Self {
+        self.cfg.max_block = d;
+        self
+    }
+    /// `partitioner.class`.
+    pub fn partitioner(mut self, p: PartitionerKind) -> Self {
+        self.cfg.partitioner = p;
+        self
+    }
+    /// `allow.auto.create.topics`.
+    pub fn allow_auto_create_topics(mut self, on: bool) -> Self {
+        self.cfg.allow_auto_create_topics = on;
+        self
+    }
+    /// Kafka property names on top of what was set so far.
+    pub fn properties(mut self, props: &Properties) -> Result<Self, ProduceError> {
+        if props.get("enable.idempotence").is_some() {
+            self.idempotence_set = true;
+        }
+        self.cfg.apply_props(props)?;
+        Ok(self)
+    }
+    /// Checks the combination (Java's rules) and returns the config.
+    pub fn build(mut self) -> Result<ProducerConfig, ProduceError> {
+        if !self.idempotence_set && self.cfg.idempotence && self.cfg.idempotence_conflict().is_some() {
+            self.cfg.idempotence = false;
+        }
+        self.cfg.validate()?;
+        Ok(self.cfg)
+    }
+}
+
 impl ProducerConfig {
+    /// Typed settings, starting from Kafka's defaults.
+    pub fn builder() -> ProducerConfigBuilder {
+        ProducerConfigBuilder::default()
+    }
+
+    /// What idempotence would need that the settings don't give.
+    fn idempotence_conflict(&self) -> Option<&'static str> {
+        if self.acks != Acks::All {
+            Some("acks=all")
+        } else if self.max_in_flight > 5 {
+            Some("max.in.flight.requests.per.connection ≤ 5")
+        } else if self.retries == 0 {
+            Some("retries > 0")
+        } else {
+            None
+        }
+    }
+
     /// Reads Kafka's producer property names from `props` and checks the
     /// combination like the Java client does: idempotence needs `acks=all`,
     /// `max.in.flight.requests.per.connection` ≤ 5 and `retries` > 0; when
@@ -196,15 +341,7 @@ impl ProducerConfig {
             }
         }
         // Java's rules for idempotence.
-        let conflict = if self.acks != Acks::All {
-            Some("acks=all")
-        } else if self.max_in_flight > 5 {
-            Some("max.in.flight.requests.per.connection ≤ 5")
-        } else if self.retries == 0 {
-            Some("retries > 0")
-        } else {
-            None
-        };
+        let conflict = self.idempotence_conflict();
         match (explicit_idem, conflict) {
             (Some(true), Some(need)) => {
                 return Err(ProduceError::Config(format!("enable.idempotence=true requires {need}")));
@@ -223,16 +360,7 @@ impl ProducerConfig {
     /// built field by field.
     pub fn validate(&self) -> Result<(), ProduceError> {
         if self.idempotence {
-            let need = if self.acks != Acks::All {
-                Some("acks=all")
-            } else if self.max_in_flight > 5 {
-                Some("max.in.flight.requests.per.connection ≤ 5")
-            } else if self.retries == 0 {
-                Some("retries > 0")
-            } else {
-                None
-            };
-            if let Some(need) = need {
+            if let Some(need) = self.idempotence_conflict() {
                 return Err(ProduceError::Config(format!("enable.idempotence=true requires {need}")));
             }
         }

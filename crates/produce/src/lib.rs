@@ -22,7 +22,7 @@ mod sequence;
 #[cfg(test)]
 mod sim;
 
-pub use config::{Acks, PartitionerKind, ProducerConfig};
+pub use config::{Acks, PartitionerKind, ProducerConfig, ProducerConfigBuilder};
 pub use error::ProduceError;
 pub use kwire_proto::records::{Compression, Header};
 pub use producer::{DeliveryFuture, Producer, ProducerRecord, RecordMetadata};

@@ -44,9 +44,46 @@ pub struct ProducerRecord<'a> {
 }
 
 impl<'a> ProducerRecord<'a> {
-    /// A record with a value and nothing else.
+    /// A record with a value and nothing else; add the rest with the
+    /// builder methods:
+    ///
+    /// ```
+    /// use kwire_produce::{Header, ProducerRecord};
+    /// let headers = [Header::new("source".to_owned(), Some("cli".into()))];
+    /// let rec = ProducerRecord::new("voters", br#"{"gender":"F"}"#).key(b"alice").headers(&headers);
+    /// assert_eq!(rec.key, Some(&b"alice"[..]));
+    /// ```
     pub fn new(topic: &'a str, value: &'a [u8]) -> Self {
         ProducerRecord { topic, value: Some(value), ..Default::default() }
+    }
+
+    /// A record with a null value: a tombstone on a compacted topic.
+    pub fn tombstone(topic: &'a str, key: &'a [u8]) -> Self {
+        ProducerRecord { topic, key: Some(key), ..Default::default() }
+    }
+
+    /// Sets the key (records with the same key go to the same partition).
+    pub fn key(mut self, key: &'a [u8]) -> Self {
+        self.key = Some(key);
+        self
+    }
+
+    /// Sends to this partition instead of the partitioner's choice.
+    pub fn partition(mut self, partition: i32) -> Self {
+        self.partition = Some(partition);
+        self
+    }
+
+    /// Sets the headers (in order; duplicate keys and null values are kept).
+    pub fn headers(mut self, headers: &'a [Header]) -> Self {
+        self.headers = headers;
+        self
+    }
+
+    /// Sets the timestamp, in ms since the epoch (default: now).
+    pub fn timestamp(mut self, ms: i64) -> Self {
+        self.timestamp = Some(ms);
+        self
     }
 }
 
@@ -310,6 +347,22 @@ impl Producer {
                 }
             }
         }
+    }
+
+    /// Sends one record and waits for its acknowledgement (after up to
+    /// `linger.ms` in its batch): the simple way, one await per record.
+    /// [`send`](Self::send) returns as soon as the record is in a batch, so
+    /// many records are in flight at once: use it for throughput.
+    ///
+    /// ```no_run
+    /// # async fn demo(producer: kwire_produce::Producer) -> Result<(), kwire_produce::ProduceError> {
+    /// use kwire_produce::ProducerRecord;
+    /// let meta = producer.send_and_wait(ProducerRecord::new("voters", b"{}").key(b"alice")).await?;
+    /// println!("partition {} offset {}", meta.partition, meta.offset);
+    /// # Ok(()) }
+    /// ```
+    pub async fn send_and_wait(&self, rec: ProducerRecord<'_>) -> Result<RecordMetadata, ProduceError> {
+        self.send(rec).await?.wait().await
     }
 
     /// Partition count of `topic`, waiting for metadata up to `max.block.ms`.
