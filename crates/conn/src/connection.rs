@@ -499,7 +499,7 @@ impl Driver {
                     }
                     Err(e) => break Some(io_error(&self.addr, &e)),
                 },
-                _ = sleep_until_opt(next_deadline), if next_deadline.is_some() => {
+                _ = crate::rt::sleep_until(next_deadline), if next_deadline.is_some() => {
                     if let Err(e) = self.expire(Instant::now()) {
                         break Some(e);
                     }
@@ -621,12 +621,5 @@ fn io_error(addr: &str, e: &std::io::Error) -> ConnError {
     match tls::tls_error(e) {
         Some(t) => ConnError::Tls { addr: addr.to_owned(), reason: tls::describe_tls_error(t) },
         None => ConnError::Io { addr: addr.to_owned(), reason: e.to_string() },
-    }
-}
-
-async fn sleep_until_opt(deadline: Option<Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
     }
 }

@@ -22,6 +22,7 @@
 mod connection;
 mod error;
 mod pool;
+pub mod rt;
 pub mod sasl;
 pub mod security;
 pub mod tls;

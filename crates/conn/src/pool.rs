@@ -137,8 +137,4 @@ impl BrokerPool {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A poisoned lock only means another thread panicked mid-update of a plain
-    // map; the data is still usable.
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
+use crate::rt::lock;

@@ -482,9 +482,4 @@ fn log_commit_failure(group: &str, e: &GroupError) {
     }
 }
 
-async fn sleep_until(t: Option<Instant>) {
-    match t {
-        Some(t) => tokio::time::sleep_until(t).await,
-        None => std::future::pending().await,
-    }
-}
+use kwire_conn::rt::sleep_until;

@@ -508,9 +508,4 @@ async fn coordinator_connection(
     Ok((c.node_id, conn, versions))
 }
 
-async fn sleep_until(t: Option<Instant>) {
-    match t {
-        Some(t) => tokio::time::sleep_until(t).await,
-        None => std::future::pending().await,
-    }
-}
+use kwire_conn::rt::sleep_until;

@@ -420,9 +420,7 @@ impl Cluster {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
+use kwire_conn::rt::lock;
 
 /// URL-safe base64 without padding, as Kafka prints topic ids.
 pub fn base64_url(bytes: &[u8]) -> String {

@@ -11,48 +11,8 @@ use crate::ProduceError;
 /// Topic and partition.
 pub(crate) type Key = (Arc<str>, i32);
 
-/// A fast non-cryptographic hasher (FxHash's multiply-rotate) for the maps
-/// hit once per record; keys are topic names and partitions, not attacker input.
-#[derive(Default, Clone, Copy)]
-pub(crate) struct FxHasher(u64);
-
-impl std::hash::Hasher for FxHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut b = [0u8; 8];
-            b[..chunk.len()].copy_from_slice(chunk);
-            self.write_u64(u64::from_le_bytes(b));
-        }
-    }
-    #[inline]
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-    #[inline]
-    fn write_u32(&mut self, n: u32) {
-        self.write_u64(u64::from(n));
-    }
-    #[inline]
-    fn write_i32(&mut self, n: i32) {
-        self.write_u64(n as u32 as u64);
-    }
-    #[inline]
-    fn write_u8(&mut self, n: u8) {
-        self.write_u64(u64::from(n));
-    }
-    #[inline]
-    fn write_usize(&mut self, n: usize) {
-        self.write_u64(n as u64);
-    }
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-/// `BuildHasher` of [`FxHasher`].
-pub(crate) type Fx = std::hash::BuildHasherDefault<FxHasher>;
+/// `BuildHasher` for the maps hit once per record (kwire's FxHash).
+pub(crate) type Fx = kwire_proto::hash::FxBuild;
 
 /// What the broker said about an acknowledged batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kwire_conn::ConnError;
+use kwire_conn::rt::{lock, sleep_until};
 use kwire_meta::{Cluster, MetaError, RetryAction, classify};
 use kwire_proto::ErrorCode;
 use kwire_proto::api::ApiKey;
@@ -123,7 +124,7 @@ impl std::fmt::Debug for BatchShared {
 
 impl BatchShared {
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Segment>> {
-        self.segments.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.segments)
     }
 
     /// The outcome for record `index`, once its batch has one.
@@ -198,7 +199,7 @@ struct Inner {
 
 impl Inner {
     fn engine(&self) -> std::sync::MutexGuard<'_, Engine<Arc<BatchShared>>> {
-        self.engine.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.engine)
     }
 
     /// Delivers the engine's completions and returns freed buffer memory.
@@ -297,11 +298,7 @@ impl Producer {
             }
             None => {
                 let size = rec.key.map_or(0, <[u8]>::len) + rec.value.map_or(0, <[u8]>::len);
-                inner
-                    .partitioner
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .partition(rec.topic, rec.key, size, n)
+                lock(&inner.partitioner).partition(rec.topic, rec.key, size, n)
             }
         };
         let timestamp = rec.timestamp.unwrap_or_else(now_ms);
@@ -704,7 +701,7 @@ fn spawn_lane(
 
 fn spawn_refresh(inner: &Arc<Inner>, refreshing: &Arc<Mutex<HashSet<Arc<str>>>>, topic: Arc<str>) {
     {
-        let mut r = refreshing.lock().unwrap_or_else(|p| p.into_inner());
+        let mut r = lock(refreshing);
         if !r.insert(topic.clone()) {
             return;
         }
@@ -715,7 +712,7 @@ fn spawn_refresh(inner: &Arc<Inner>, refreshing: &Arc<Mutex<HashSet<Arc<str>>>>,
         // Rate-limit refreshes of one topic to one per retry backoff.
         let _ = inner.cluster.fetch_metadata(Some(&[topic.to_string()])).await;
         tokio::time::sleep(inner.cfg.retry_backoff).await;
-        refreshing.lock().unwrap_or_else(|p| p.into_inner()).remove(&topic);
+        lock(&refreshing).remove(&topic);
         inner.wake.notify_one();
     });
 }
@@ -741,11 +738,4 @@ fn produce_request(cfg: &ProducerConfig, req: &Request) -> ProduceRequest {
     }
     pr.topic_data = topics;
     pr
-}
-
-async fn sleep_until(t: Option<Instant>) {
-    match t {
-        Some(t) => tokio::time::sleep_until(t).await,
-        None => std::future::pending().await,
-    }
 }

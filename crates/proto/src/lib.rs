@@ -18,6 +18,7 @@
 pub mod api;
 mod error;
 pub mod frame;
+pub mod hash;
 pub mod msg;
 pub mod murmur2;
 pub mod props;

@@ -27,11 +27,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::StreamError;
 use crate::eval::{SlotVals, eval};
-use crate::hash::FxBuild;
 use crate::json::{Outcome, ParseMode};
 use crate::plan::{AggFn, AggPlan, Expr, KeyExpr, OutputMode, Plan, PlanKind};
 use crate::record::{SourceColumn, SourceRecord};
 use crate::value::{Datum, Row, StructType, Value, compare, encode_key};
+use kwire_proto::hash::FxBuild;
 
 /// One aggregate's running state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -41,7 +41,6 @@ mod error;
 mod eval;
 pub mod expr;
 pub mod format;
-mod hash;
 pub mod json;
 pub mod plan;
 pub mod record;

@@ -1,6 +1,8 @@
-//! A small, fast, non-cryptographic hasher for group-key lookups (FxHash style).
+//! A small, fast, non-cryptographic hasher (FxHash style) for the maps hit
+//! once per record: the producer's partition map, the stream engine's group
+//! keys.
 //!
-//! Group keys are attacker-influenced only through record contents; a
+//! Keys are attacker-influenced at most through record contents; a
 //! pathological key set degrades to slower lookups, never to wrong results.
 
 use std::hash::{BuildHasher, Hasher};
@@ -9,7 +11,7 @@ const K: u64 = 0xf135_7aea_2e62_a9c5;
 
 /// FxHash-like hasher working a word at a time.
 #[derive(Default, Clone, Copy)]
-pub(crate) struct FxHasher {
+pub struct FxHasher {
     hash: u64,
 }
 
@@ -37,6 +39,18 @@ impl Hasher for FxHasher {
         }
     }
     #[inline]
+    fn write_u32(&mut self, i: u32) {
+        self.add(u64::from(i));
+    }
+    #[inline]
+    fn write_i32(&mut self, i: i32) {
+        self.add(u64::from(i as u32));
+    }
+    #[inline]
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+    #[inline]
     fn write_u8(&mut self, i: u8) {
         self.add(u64::from(i));
     }
@@ -54,12 +68,30 @@ impl Hasher for FxHasher {
 
 /// `BuildHasher` for [`FxHasher`].
 #[derive(Default, Clone, Copy)]
-pub(crate) struct FxBuild;
+pub struct FxBuild;
 
 impl BuildHasher for FxBuild {
     type Hasher = FxHasher;
     #[inline]
     fn build_hasher(&self) -> FxHasher {
         FxHasher::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equal_inputs_hash_equal_and_lengths_matter() {
+        let h = |b: &[u8]| {
+            let mut s = FxHasher::default();
+            s.write(b);
+            s.finish()
+        };
+        assert_eq!(h(b"voters"), h(b"voters"));
+        assert_ne!(h(b"voters"), h(b"voter"));
+        assert_ne!(h(b"a"), h(b"a\0"), "the remainder's length is mixed in");
+        assert_ne!(FxBuild.hash_one(("t", 0i32)), FxBuild.hash_one(("t", 1i32)));
     }
 }
