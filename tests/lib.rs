@@ -76,10 +76,22 @@ impl Run {
     }
 
     /// Panics unless the run failed with a one-line error on stderr; returns that line.
+    /// `kwire produce`'s report of the input lines not written (`kwire: partition N: lines …`,
+    /// where they were saved) may follow the error line: it is a report, not more errors.
     pub fn one_line_error(&self) -> String {
         assert_ne!(self.code, Some(0), "expected failure: {self:#?}");
         assert!(self.code.is_some(), "killed by a signal: {self:#?}");
-        let lines: Vec<&str> = self.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        let report = |l: &str| {
+            [
+                "kwire: partition ",
+                "kwire: wrote the ",
+                "kwire: --failed-output ",
+                "kwire: could not write the failed",
+            ]
+            .iter()
+            .any(|p| l.starts_with(p))
+        };
+        let lines: Vec<&str> = self.stderr.lines().filter(|l| !l.trim().is_empty() && !report(l)).collect();
         assert_eq!(lines.len(), 1, "expected one stderr line: {self:#?}");
         assert!(!self.stderr.contains("panicked"), "panic: {self:#?}");
         assert!(!self.stderr.contains("RUST_BACKTRACE"), "backtrace hint: {self:#?}");

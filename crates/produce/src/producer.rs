@@ -11,11 +11,7 @@ use kwire_conn::rt::{lock, sleep_until};
 use kwire_meta::{Cluster, MetaError, RetryAction, classify};
 use kwire_proto::ErrorCode;
 use kwire_proto::api::ApiKey;
-use kwire_proto::kafka_protocol::messages::{
-    InitProducerIdRequest, ProduceRequest, ProducerId, TopicName,
-    produce_request::{PartitionProduceData, TopicProduceData},
-};
-use kwire_proto::kafka_protocol::protocol::StrBytes;
+use kwire_proto::msg::produce::{ProduceRequest, init_producer_id_request, produce_request};
 use kwire_proto::records::Header;
 use tokio::sync::{Notify, Semaphore};
 use tokio::time::Instant;
@@ -476,11 +472,7 @@ async fn init_producer_id(inner: &Inner, first: bool) -> Result<(i64, i16), Prod
                 }
             };
             let v = conn.version(ApiKey::InitProducerId)?;
-            let mut req = InitProducerIdRequest::default();
-            req.transactional_id = None;
-            req.transaction_timeout_ms = i32::MAX;
-            req.producer_id = ProducerId(-1);
-            req.producer_epoch = -1;
+            let req = init_producer_id_request(None, i32::MAX, None);
             Ok::<_, ProduceError>(conn.send_version(&req, v).await?)
         }
         .await;
@@ -681,7 +673,7 @@ fn spawn_lane(
                     continue;
                 }
             };
-            let pr = produce_request(&inner.cfg, &req);
+            let pr = build_request(&inner.cfg, &req);
             let queued = if inner.cfg.acks == Acks::None {
                 conn.enqueue_oneway(&pr, version).map(|()| None)
             } else {
@@ -717,25 +709,8 @@ fn spawn_refresh(inner: &Arc<Inner>, refreshing: &Arc<Mutex<HashSet<Arc<str>>>>,
     });
 }
 
-fn produce_request(cfg: &ProducerConfig, req: &Request) -> ProduceRequest {
-    let mut pr = ProduceRequest::default();
-    pr.acks = cfg.acks.wire();
-    pr.timeout_ms = i32::try_from(cfg.request_timeout.as_millis()).unwrap_or(i32::MAX);
-    let mut topics: Vec<TopicProduceData> = Vec::new();
-    for ((topic, partition), bytes) in &req.batches {
-        let mut pd = PartitionProduceData::default();
-        pd.index = *partition;
-        pd.records = Some(bytes.clone());
-        match topics.iter_mut().find(|t| t.name.0.as_str() == &**topic) {
-            Some(t) => t.partition_data.push(pd),
-            None => {
-                let mut t = TopicProduceData::default();
-                t.name = TopicName(StrBytes::from_string(topic.to_string()));
-                t.partition_data.push(pd);
-                topics.push(t);
-            }
-        }
-    }
-    pr.topic_data = topics;
-    pr
+fn build_request(cfg: &ProducerConfig, req: &Request) -> ProduceRequest {
+    let timeout_ms = i32::try_from(cfg.request_timeout.as_millis()).unwrap_or(i32::MAX);
+    let batches = req.batches.iter().map(|((topic, partition), bytes)| (&**topic, *partition, bytes.clone()));
+    produce_request(cfg.acks.wire(), timeout_ms, None, batches)
 }

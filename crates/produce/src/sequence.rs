@@ -399,9 +399,20 @@ impl<D: Clone> Sequencer<D> {
                 self.retry(key, i, why, true, now, reports);
             }
             PartOutcome::Fatal { error, maybe_written } => {
-                if let Some(slot) = self.parts.get_mut(key).and_then(|p| p.window.get_mut(i)) {
-                    slot.batch.maybe_written |= maybe_written;
-                }
+                // A response that broke the protocol: the broker did process
+                // the request, so its outcome is unknown.
+                let error = if maybe_written {
+                    if let Some(slot) = self.parts.get_mut(key).and_then(|p| p.window.get_mut(i)) {
+                        slot.batch.maybe_written = true;
+                    }
+                    ProduceError::UnknownOutcome {
+                        topic: key.0.to_string(),
+                        partition: key.1,
+                        reason: error.to_string(),
+                    }
+                } else {
+                    error
+                };
                 self.terminal(key, i, error, reports);
             }
             PartOutcome::Error { code, message, log_start_offset } => {

@@ -1,7 +1,13 @@
-//! Produce (0) and InitProducerId (22) responses.
+//! Produce (0) and InitProducerId (22): typed request builders and
+//! bounds-checked response decoders. Crates above `conn` build requests here
+//! and never touch `kafka-protocol`'s structs.
 
 use bytes::Bytes;
-use kafka_protocol::messages::{InitProducerIdRequest, ProduceRequest};
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::{ProducerId, TopicName, TransactionalId};
+use kafka_protocol::protocol::StrBytes;
+
+pub use kafka_protocol::messages::{InitProducerIdRequest, ProduceRequest};
 
 use crate::api::ApiKey;
 use crate::wire::Reader;
@@ -114,6 +120,56 @@ impl Response for InitProducerIdResponse {
     }
 }
 
+/// A ProduceRequest with `acks` (-1 all, 1 leader, 0 none), the broker-side
+/// `timeout_ms`, and one encoded record batch per partition, grouped by topic
+/// in the order topics first appear.
+pub fn produce_request<'a>(
+    acks: i16,
+    timeout_ms: i32,
+    transactional_id: Option<&str>,
+    batches: impl IntoIterator<Item = (&'a str, i32, Bytes)>,
+) -> ProduceRequest {
+    let mut pr = ProduceRequest::default();
+    pr.acks = acks;
+    pr.timeout_ms = timeout_ms;
+    pr.transactional_id = transactional_id.map(|t| TransactionalId(StrBytes::from_string(t.to_owned())));
+    let mut topics: Vec<TopicProduceData> = Vec::new();
+    for (topic, partition, records) in batches {
+        let mut pd = PartitionProduceData::default();
+        pd.index = partition;
+        pd.records = Some(records);
+        match topics.iter_mut().find(|t| t.name.0.as_str() == topic) {
+            Some(t) => t.partition_data.push(pd),
+            None => {
+                let mut t = TopicProduceData::default();
+                t.name = TopicName(StrBytes::from_string(topic.to_owned()));
+                t.partition_data.push(pd);
+                topics.push(t);
+            }
+        }
+    }
+    pr.topic_data = topics;
+    pr
+}
+
+/// An InitProducerId request. `transactional_id: None` asks for a producer
+/// id for idempotence (the broker always hands out a new one); `current`
+/// (producer id and epoch, KIP-360, v3+) lets a transactional producer
+/// bump its own epoch.
+pub fn init_producer_id_request(
+    transactional_id: Option<&str>,
+    transaction_timeout_ms: i32,
+    current: Option<(i64, i16)>,
+) -> InitProducerIdRequest {
+    let mut req = InitProducerIdRequest::default();
+    req.transactional_id = transactional_id.map(|t| TransactionalId(StrBytes::from_string(t.to_owned())));
+    req.transaction_timeout_ms = transaction_timeout_ms;
+    let (pid, epoch) = current.unwrap_or((-1, -1));
+    req.producer_id = ProducerId(pid);
+    req.producer_epoch = epoch;
+    req
+}
+
 impl Request for ProduceRequest {
     const KEY: ApiKey = ApiKey::Produce;
     type Response = ProduceResponse;
@@ -131,6 +187,24 @@ mod tests {
     use kafka_protocol::messages::{
         BrokerId, ProducerId, TopicName, init_producer_id_response as ip, produce_response as kp,
     };
+
+    #[test]
+    fn produce_request_groups_partitions_by_topic_in_order() {
+        let b = Bytes::from_static(b"batch");
+        let pr = produce_request(-1, 30_000, None, [("a", 0, b.clone()), ("b", 1, b.clone()), ("a", 2, b)]);
+        assert_eq!((pr.acks, pr.timeout_ms), (-1, 30_000));
+        let names: Vec<(&str, Vec<i32>)> = pr
+            .topic_data
+            .iter()
+            .map(|t| (t.name.0.as_str(), t.partition_data.iter().map(|p| p.index).collect()))
+            .collect();
+        assert_eq!(names, vec![("a", vec![0, 2]), ("b", vec![1])]);
+        let ip = init_producer_id_request(None, i32::MAX, None);
+        assert_eq!((ip.producer_id.0, ip.producer_epoch, ip.transactional_id), (-1, -1, None));
+        let ip = init_producer_id_request(Some("tx"), 60_000, Some((7, 3)));
+        assert_eq!((ip.producer_id.0, ip.producer_epoch), (7, 3));
+        assert_eq!(ip.transactional_id.as_ref().map(|t| t.0.as_str()), Some("tx"));
+    }
 
     #[test]
     fn produce_all_versions() {
