@@ -187,11 +187,7 @@ pub async fn run(settings: &ClientSettings, a: ConsumeArgs) -> Result<ExitCode> 
         return super::groups::consume(settings, a).await;
     }
     let printer = Printer::new(&a)?;
-    let mut props = settings.props.clone();
-    for kv in &a.consumer_properties {
-        let (k, v) = Properties::parse_kv(kv).context("--consumer-property")?;
-        props.set(k, v);
-    }
+    let props = settings.with_flag_props("--consumer-property", &a.consumer_properties)?;
     let mut cfg = FetchConfig::default();
     cfg.apply_props(&props)?;
     // A command-line consume ends with an error when a partition can't be

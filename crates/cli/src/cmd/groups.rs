@@ -14,7 +14,6 @@ use kwire_group::admin::{self, GroupDescription};
 use kwire_group::{GroupConfig, GroupConsumer, GroupError, GroupEvent};
 use kwire_meta::Cluster;
 use kwire_proto::ErrorCode;
-use kwire_proto::props::Properties;
 use serde_json::json;
 
 use super::consume::Printer;
@@ -653,11 +652,7 @@ pub(crate) async fn consume(settings: &ClientSettings, a: ConsumeArgs) -> Result
         );
     }
     let printer = Printer::new(&a)?;
-    let mut props: Properties = settings.props.clone();
-    for kv in &a.consumer_properties {
-        let (k, v) = Properties::parse_kv(kv).context("--consumer-property")?;
-        props.set(k, v);
-    }
+    let props = settings.with_flag_props("--consumer-property", &a.consumer_properties)?;
     let mut cfg = GroupConfig::new(group.clone());
     cfg.apply_props(&props)?;
     if let Some(l) = &a.isolation_level {

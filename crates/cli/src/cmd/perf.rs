@@ -14,7 +14,6 @@ use kwire_fetch::{
 };
 use kwire_meta::Cluster;
 use kwire_produce::{DeliveryFuture, Producer, ProducerConfig, ProducerRecord};
-use kwire_proto::props::Properties;
 use tokio::sync::mpsc;
 
 use crate::cmd::generate::Rng;
@@ -128,11 +127,7 @@ async fn produce(settings: &ClientSettings, a: PerfProduceArgs) -> Result<ExitCo
     if a.num_records == 0 {
         bail!("--num-records must be at least 1");
     }
-    let mut props = settings.props.clone();
-    for kv in &a.producer_properties {
-        let (k, v) = Properties::parse_kv(kv).context("--producer-property")?;
-        props.set(k, v);
-    }
+    let props = settings.with_flag_props("--producer-property", &a.producer_properties)?;
     let mut cfg = ProducerConfig::default();
     cfg.apply_props(&props)?;
     settings.mark_used(&props);
@@ -253,11 +248,7 @@ fn java_time(t: std::time::SystemTime) -> String {
 }
 
 async fn consume(settings: &ClientSettings, a: PerfConsumeArgs) -> Result<ExitCode> {
-    let mut props = settings.props.clone();
-    for kv in &a.consumer_properties {
-        let (k, v) = Properties::parse_kv(kv).context("--consumer-property")?;
-        props.set(k, v);
-    }
+    let props = settings.with_flag_props("--consumer-property", &a.consumer_properties)?;
     let mut cfg = FetchConfig::default();
     cfg.apply_props(&props)?;
     settings.mark_used(&props);

@@ -411,11 +411,7 @@ pub async fn run(settings: &ClientSettings, a: ProduceArgs) -> Result<ExitCode> 
         eprintln!("kwire: warning: --broker-list is deprecated; use --bootstrap-server (-b)");
         settings_cluster.bootstrap = crate::config::parse_bootstrap(bl)?;
     }
-    let mut props = settings.props.clone();
-    for kv in &a.producer_properties {
-        let (k, v) = Properties::parse_kv(kv).context("--producer-property")?;
-        props.set(k, v);
-    }
+    let mut props = settings.with_flag_props("--producer-property", &a.producer_properties)?;
     if let Some(v) = &a.acks {
         props.set("acks", v.clone());
     }

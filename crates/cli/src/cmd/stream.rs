@@ -4,12 +4,11 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 use clap::{Args, ValueEnum};
 use kwire_fetch::{FetchConfig, IsolationLevel};
 use kwire_meta::Cluster;
 use kwire_produce::ProducerConfig;
-use kwire_proto::props::Properties;
 use kwire_stream::checkpoint::parse_offsets_json;
 use kwire_stream::driver::{EndingOffsets, Progress, SinkSpec, StartingOffsets, StreamConfig, Subscription};
 use kwire_stream::{OutputMode, ParseMode, QuerySpec, ShowOptions, TopicPartition, Trigger};
@@ -271,11 +270,7 @@ pub fn config(settings: &ClientSettings, a: &StreamArgs, verbose: bool) -> Resul
         None if verbose => Progress::Text,
         None => Progress::Off,
     };
-    let mut props = settings.props.clone();
-    for kv in &a.consumer_properties {
-        let (k, v) = Properties::parse_kv(kv).context("--consumer-property")?;
-        props.set(k, v);
-    }
+    let props = settings.with_flag_props("--consumer-property", &a.consumer_properties)?;
     let mut fetch = FetchConfig { max_partition_bytes: 8 << 20, ..FetchConfig::default() };
     fetch.apply_props(&props)?;
     if let Some(l) = &a.isolation_level {

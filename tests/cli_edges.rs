@@ -1,0 +1,49 @@
+//! The CLI's rough edges a newcomer hit (issue 17): warnings for unknown
+//! settings whichever flag brought them, clap's suggestions for flag typos,
+//! colour only on a terminal, the exit summary on SIGTERM.
+
+use kwire_integration::*;
+
+const UNUSED: &str = "is not used by kwire and was ignored";
+
+fn warned(run: &Run, key: &str) -> bool {
+    run.stderr.lines().any(|l| l.contains(&format!("'{key}'")) && l.contains(UNUSED))
+}
+
+#[test]
+fn unknown_producer_and_consumer_properties_warn_like_x() {
+    let b = bootstrap();
+    let topic = unique_topic("edges-props");
+    kwire(&b, &["topics", "create", &topic, "--partitions", "1"]).ok();
+
+    let run = kwire_stdin(
+        &b,
+        &["produce", "-t", &topic, "--producer-property", "bogus.producer.key=1", "-X", "bogus.x.key=2"],
+        Some(b"a\n"),
+    )
+    .ok();
+    assert!(warned(&run, "bogus.producer.key"), "{run:#?}");
+    assert!(warned(&run, "bogus.x.key"), "{run:#?}");
+
+    let run = kwire(
+        &b,
+        &["consume", "-t", &topic, "--from-beginning", "-e", "--consumer-property", "bogus.consumer.key=1"],
+    )
+    .ok();
+    assert_eq!(run.stdout, "a\n");
+    assert!(warned(&run, "bogus.consumer.key"), "{run:#?}");
+
+    // Keys the command reads stay quiet.
+    let run = kwire(
+        &b,
+        &["consume", "-t", &topic, "--from-beginning", "-e", "--consumer-property", "fetch.max.wait.ms=100"],
+    )
+    .ok();
+    assert!(!run.stderr.contains(UNUSED), "{run:#?}");
+
+    let run = kwire(
+        &b,
+        &["perf", "consume", "--topic", &topic, "--messages", "1", "--consumer-property", "bogus.perf.key=1"],
+    );
+    assert!(warned(&run, "bogus.perf.key"), "{run:#?}");
+}
