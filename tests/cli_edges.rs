@@ -47,3 +47,18 @@ fn unknown_producer_and_consumer_properties_warn_like_x() {
     );
     assert!(warned(&run, "bogus.perf.key"), "{run:#?}");
 }
+
+#[test]
+fn flag_typos_get_clap_suggestions_on_one_line() {
+    let b = bootstrap();
+    let run = kwire(&b, &["consume", "-t", "x", "--partiton", "1"]);
+    assert_eq!(run.code, Some(2), "{run:#?}");
+    assert_eq!(
+        run.one_line_error(),
+        "kwire: error: unexpected argument '--partiton' found; did you mean '--partition'? (see --help)"
+    );
+    let run = kwire(&b, &["consume", "-t", "x", "--from-begining"]);
+    assert!(run.one_line_error().contains("did you mean '--from-beginning'?"), "{run:#?}");
+    let run = kwire(&b, &["topics", "--creat", "--topic", "x"]);
+    assert!(run.one_line_error().contains("did you mean '--create'?"), "{run:#?}");
+}

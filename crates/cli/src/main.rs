@@ -64,16 +64,33 @@ fn usage_error(e: clap::Error) -> ExitCode {
             }
         }
         _ => {
-            let text = e.render().to_string();
-            let first = text
-                .lines()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("invalid arguments")
-                .trim_start_matches("error: ")
-                .to_owned();
-            eprintln!("kwire: error: {first} (see --help)");
+            eprintln!("kwire: error: {} (see --help)", usage_message(&e));
             ExitCode::from(2)
         }
+    }
+}
+
+/// clap's error as one line, keeping its "did you mean" (a flag, subcommand or
+/// value close to what was typed), which its multi-line rendering puts on a
+/// later line.
+fn usage_message(e: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue};
+    let text = e.render().to_string();
+    let first = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("invalid arguments")
+        .trim_start_matches("error: ")
+        .to_owned();
+    let kinds = [ContextKind::SuggestedArg, ContextKind::SuggestedSubcommand, ContextKind::SuggestedValue];
+    let suggested = kinds.iter().find_map(|k| match e.get(*k) {
+        Some(ContextValue::String(s)) => Some(s.clone()),
+        Some(ContextValue::Strings(v)) if !v.is_empty() => Some(v.join("' or '")),
+        _ => None,
+    });
+    match suggested {
+        Some(s) => format!("{first}; did you mean '{s}'?"),
+        None => first,
     }
 }
 
@@ -91,4 +108,38 @@ fn init_tracing(verbose: u8) {
         .with_writer(std::io::stderr)
         .with_target(verbose >= 2)
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    fn message(argv: &[&str]) -> String {
+        match crate::args::Cli::try_parse_from(argv) {
+            Ok(_) => panic!("{argv:?} parsed"),
+            Err(e) => super::usage_message(&e),
+        }
+    }
+
+    #[test]
+    fn flag_typos_get_a_suggestion() {
+        assert_eq!(
+            message(&["kwire", "consume", "-t", "x", "--partiton", "1"]),
+            "unexpected argument '--partiton' found; did you mean '--partition'?"
+        );
+        assert_eq!(
+            message(&["kwire", "consume", "-t", "x", "--from-begining"]),
+            "unexpected argument '--from-begining' found; did you mean '--from-beginning'?"
+        );
+        assert_eq!(
+            message(&["kwire", "consme"]),
+            "unrecognized subcommand 'consme'; did you mean 'consume'?"
+        );
+    }
+
+    #[test]
+    fn other_usage_errors_stay_one_line_without_a_tip() {
+        let m = message(&["kwire", "consume", "-t", "x", "--zzzzzz"]);
+        assert_eq!(m, "unexpected argument '--zzzzzz' found");
+    }
 }
