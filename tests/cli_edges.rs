@@ -62,3 +62,29 @@ fn flag_typos_get_clap_suggestions_on_one_line() {
     let run = kwire(&b, &["topics", "--creat", "--topic", "x"]);
     assert!(run.one_line_error().contains("did you mean '--create'?"), "{run:#?}");
 }
+
+/// An HTTP server on the bootstrap address: every command says it isn't Kafka.
+#[test]
+fn an_http_endpoint_is_named_as_not_a_kafka_broker() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    std::thread::spawn(move || {
+        for sock in listener.incoming() {
+            let Ok(mut sock) = sock else { break };
+            let mut buf = [0u8; 512];
+            let _ = sock.read(&mut buf);
+            let _ = sock.write_all(b"HTTP/1.1 400 Bad Request\r\nServer: nginx\r\nContent-Length: 0\r\n\r\n");
+        }
+    });
+    let want = format!(
+        "kwire: error: {addr} is not a Kafka broker (the reply starts with \"HTTP/1.1 400 Bad Request\"); \
+         is this an HTTP endpoint?"
+    );
+    for args in [&["topics", "list"][..], &["consume", "-t", "x"], &["cluster"]] {
+        let run = kwire(&addr, args);
+        assert_eq!(run.one_line_error(), want, "{args:?}");
+    }
+    let run = kwire_stdin(&addr, &["produce", "-t", "x"], Some(b"a\n"));
+    assert!(run.stderr.contains("is not a Kafka broker"), "{run:#?}");
+}
