@@ -88,3 +88,40 @@ fn an_http_endpoint_is_named_as_not_a_kafka_broker() {
     let run = kwire_stdin(&addr, &["produce", "-t", "x"], Some(b"a\n"));
     assert!(run.stderr.contains("is not a Kafka broker"), "{run:#?}");
 }
+
+/// `-vv` logs on a pipe (or in a file) are plain text: no ANSI colour codes.
+#[test]
+fn logs_off_a_terminal_have_no_colour_codes() {
+    let run = kwire(&bootstrap(), &["-vv", "topics", "list"]).ok();
+    assert!(run.stderr.contains("DEBUG"), "expected debug logs: {run:#?}");
+    assert!(!run.stderr.contains('\x1b'), "colour codes in logs: {:?}", run.stderr);
+}
+
+/// `scripts/demo.sh`: cargo's build progress shows (no `-q`), and its headings
+/// carry colour codes only on a terminal (here stdout is a pipe, as when the
+/// demo's output is saved to a file).
+#[test]
+fn demo_script_shows_build_progress_and_plain_headings_off_a_terminal() {
+    let script = std::fs::read_to_string(repo_root().join("scripts/demo.sh")).expect("demo.sh");
+    let build: Vec<&str> = script.lines().filter(|l| l.trim_start().starts_with("cargo build")).collect();
+    assert!(!build.is_empty(), "demo.sh builds kwire");
+    for l in &build {
+        assert!(!l.split_whitespace().any(|w| w == "-q" || w == "--quiet"), "quiet build: {l}");
+    }
+    // The heading helpers, as the script defines them, run with stdout on a pipe.
+    let start = script.find("if [[ -t 1").expect("colour only on a terminal");
+    let end = script[start..].find("\nstep()").map(|i| start + i).expect("step()");
+    let end = end + script[end + 1..].find('\n').expect("end of step()") + 1;
+    let helpers = &script[start..end];
+    for no_color in [None, Some("1")] {
+        let mut cmd = std::process::Command::new("bash");
+        cmd.arg("-c").arg(format!("{helpers}\nsay kwire cluster\nstep the cluster\n"));
+        if let Some(v) = no_color {
+            cmd.env("NO_COLOR", v);
+        }
+        let out = cmd.output().expect("bash");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success() && text.contains("$ kwire cluster") && text.contains("==> the cluster"));
+        assert!(!text.contains('\x1b'), "colour codes off a terminal: {text:?}");
+    }
+}

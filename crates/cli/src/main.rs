@@ -103,11 +103,21 @@ fn init_tracing(verbose: u8) {
         _ => "trace",
     };
     let filter = EnvFilter::try_from_env("KWIRE_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    use std::io::IsTerminal;
+    let ansi = colour(std::io::stderr().is_terminal(), std::env::var_os("NO_COLOR"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr)
         .with_target(verbose >= 2)
         .try_init();
+}
+
+/// Colour (in logs) only on a terminal, and never with `NO_COLOR` set to
+/// anything but the empty string (<https://no-color.org>): logs redirected to
+/// a file or a pipe stay plain text.
+fn colour(is_terminal: bool, no_color: Option<std::ffi::OsString>) -> bool {
+    is_terminal && no_color.is_none_or(|v| v.is_empty())
 }
 
 #[cfg(test)]
@@ -141,5 +151,15 @@ mod tests {
     fn other_usage_errors_stay_one_line_without_a_tip() {
         let m = message(&["kwire", "consume", "-t", "x", "--zzzzzz"]);
         assert_eq!(m, "unexpected argument '--zzzzzz' found");
+    }
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        use super::colour;
+        assert!(colour(true, None));
+        assert!(colour(true, Some("".into())), "an empty NO_COLOR doesn't count");
+        assert!(!colour(true, Some("1".into())));
+        assert!(!colour(false, None));
+        assert!(!colour(false, Some("1".into())));
     }
 }
