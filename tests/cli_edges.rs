@@ -125,3 +125,69 @@ fn demo_script_shows_build_progress_and_plain_headings_off_a_terminal() {
         assert!(!text.contains('\x1b'), "colour codes off a terminal: {text:?}");
     }
 }
+
+/// Starts `kwire consume`, waits for `n` records on stdout, sends `signal`,
+/// and returns (exit code, stderr).
+fn consume_until_signal(args: &[&str], n: usize, signal: i32) -> (Option<i32>, String) {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::Stdio;
+    let mut child = std::process::Command::new(kwire_bin())
+        .env_remove("KWIRE_BOOTSTRAP_SERVERS")
+        .env_remove("KWIRE_LOG")
+        .arg("-b")
+        .arg(bootstrap())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn kwire");
+    // Watchdog: a consumer that never prints must not hang the suite.
+    let pid = child.id() as i32;
+    let (done, watch) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        if watch.recv_timeout(std::time::Duration::from_secs(60)).is_err() {
+            // SAFETY: kill(2) on the child, not yet waited for (the test sends on `done` after).
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
+    });
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    for _ in 0..n {
+        line.clear();
+        assert!(out.read_line(&mut line).expect("read stdout") > 0, "kwire ended before {n} records");
+    }
+    // SAFETY: kill(2) on the child's pid, which we have not waited for yet.
+    unsafe {
+        libc::kill(child.id() as i32, signal);
+    }
+    let status = child.wait().expect("wait");
+    let _ = done.send(());
+    let mut err = String::new();
+    child.stderr.take().expect("stderr").read_to_string(&mut err).expect("read stderr");
+    (status.code(), err)
+}
+
+#[test]
+fn a_consumer_stopped_with_sigterm_prints_the_summary_like_sigint() {
+    let b = bootstrap();
+    let topic = unique_topic("edges-sigterm");
+    kwire(&b, &["topics", "create", &topic, "--partitions", "1"]).ok();
+    kwire_stdin(&b, &["produce", "-t", &topic], Some(b"a\nb\nc\n")).ok();
+    for grouped in [false, true] {
+        for signal in [libc::SIGINT, libc::SIGTERM] {
+            // A fresh group each time: a group that committed starts after the records.
+            let group = unique_topic("edges-sigterm-group");
+            let mut args = vec!["consume", "-t", &topic, "--from-beginning"];
+            if grouped {
+                args.extend(["-g", &group]);
+            }
+            let args = &args[..];
+            let (code, stderr) = consume_until_signal(args, 3, signal);
+            assert_eq!(code, Some(0), "{args:?} signal {signal}: {stderr}");
+            assert!(stderr.contains("Processed a total of 3 messages"), "{args:?} signal {signal}: {stderr}");
+        }
+    }
+}

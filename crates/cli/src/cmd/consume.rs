@@ -276,12 +276,12 @@ pub async fn run(settings: &ClientSettings, a: ConsumeArgs) -> Result<ExitCode> 
         fetcher.assign(assign)?;
     }
     let idle = a.timeout_ms.map(Duration::from_millis);
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
+    // Ctrl-C or SIGTERM: stop reading, print the summary.
+    let mut stop = crate::signal::Stop::new();
     while !done(&pending, total) {
         let ev = tokio::select! {
             ev = fetcher.next() => ev,
-            _ = &mut ctrl_c => break,
+            _ = stop.requested() => break,
             _ = sleep_opt(idle) => break,
         };
         let Some(ev) = ev else { break };

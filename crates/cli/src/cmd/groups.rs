@@ -685,8 +685,8 @@ pub(crate) async fn consume(settings: &ClientSettings, a: ConsumeArgs) -> Result
     let mut ends: BTreeMap<TopicPartition, i64> = BTreeMap::new();
     let mut assigned_once = false;
     let mut failure: Option<anyhow::Error> = None;
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
+    // Ctrl-C or SIGTERM: stop reading, print the summary.
+    let mut stop = crate::signal::Stop::new();
     loop {
         if total >= max {
             break;
@@ -702,7 +702,7 @@ pub(crate) async fn consume(settings: &ClientSettings, a: ConsumeArgs) -> Result
         }
         let ev = tokio::select! {
             ev = consumer.next() => ev,
-            _ = &mut ctrl_c => break,
+            _ = stop.requested() => break,
             _ = sleep_opt(idle) => break,
         };
         let ev = match ev {
