@@ -191,3 +191,20 @@ fn a_consumer_stopped_with_sigterm_prints_the_summary_like_sigint() {
         }
     }
 }
+
+/// `--starting-offsets beginning` names the valid values (Spark's words), not a JSON syntax error.
+#[test]
+fn stream_offsets_words_name_the_valid_values() {
+    let b = bootstrap();
+    let run = kwire(&b, &["stream", "-t", "voters", "--starting-offsets", "beginning", "--trigger", "once"]);
+    assert_eq!(
+        run.one_line_error(),
+        "kwire: error: --starting-offsets 'beginning' is not valid: expected earliest, latest or JSON like \
+         '{\"voters\":{\"0\":23,\"1\":-2}}' (-2 earliest, -1 latest)"
+    );
+    let run = kwire(&b, &["stream", "-t", "voters", "--ending-offsets", "end", "--trigger", "once"]);
+    assert!(run.one_line_error().contains("expected latest or JSON like"), "{run:#?}");
+    // JSON that doesn't parse still says where.
+    let run = kwire(&b, &["stream", "-t", "voters", "--starting-offsets", "{\"voters\":{\"0\":x}}"]);
+    assert!(run.one_line_error().contains("invalid offsets JSON"), "{run:#?}");
+}

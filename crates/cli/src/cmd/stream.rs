@@ -66,9 +66,11 @@ fn starting(a: &StreamArgs) -> Result<StartingOffsets> {
         (Some(s), None) => match s.trim().to_ascii_lowercase().as_str() {
             "earliest" => Ok(StartingOffsets::Earliest),
             "latest" => Ok(StartingOffsets::Latest),
-            _ => Ok(StartingOffsets::Specific(
-                parse_offsets_json(s).map_err(|e| anyhow!("--starting-offsets: {e}"))?,
-            )),
+            _ => Ok(StartingOffsets::Specific(offsets_json(
+                "--starting-offsets",
+                r#"earliest, latest or JSON like '{"voters":{"0":23,"1":-2}}' (-2 earliest, -1 latest)"#,
+                s,
+            )?)),
         },
         (None, None) => Ok(StartingOffsets::Latest),
     }
@@ -79,10 +81,22 @@ fn ending(a: &StreamArgs) -> Result<Option<EndingOffsets>> {
     match s.trim().to_ascii_lowercase().as_str() {
         "latest" => Ok(Some(EndingOffsets::Latest)),
         "earliest" => bail!("--ending-offsets can't be earliest (Spark: ending offset can't be earliest)"),
-        _ => Ok(Some(EndingOffsets::Specific(
-            parse_offsets_json(s).map_err(|e| anyhow!("--ending-offsets: {e}"))?,
-        ))),
+        _ => Ok(Some(EndingOffsets::Specific(offsets_json(
+            "--ending-offsets",
+            r#"latest or JSON like '{"voters":{"0":23,"1":-1}}' (-1 latest)"#,
+            s,
+        )?))),
     }
+}
+
+/// Per-partition offsets as JSON; a word that is not one of the valid ones
+/// (e.g. `beginning`) gets a message naming them (`expected`), like Spark's,
+/// rather than a JSON syntax error.
+fn offsets_json(flag: &str, expected: &str, s: &str) -> Result<BTreeMap<TopicPartition, i64>> {
+    if !s.trim_start().starts_with('{') {
+        bail!("{flag} '{s}' is not valid: expected {expected}");
+    }
+    parse_offsets_json(s).map_err(|e| anyhow!("{flag}: {e}"))
 }
 
 fn sink(a: &StreamArgs) -> Result<SinkSpec> {
