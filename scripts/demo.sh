@@ -17,11 +17,21 @@ BOOT=${KWIRE_DEMO_BOOTSTRAP:-127.0.0.1:9092}
 NAME=kwire-demo
 export KWIRE_BOOTSTRAP_SERVERS=$BOOT
 
-say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
-step() { printf '\n\033[1;34m==> %s\033[0m\n' "$*"; }
+# Bold and blue headings on a terminal only: output saved to a file or piped
+# stays plain text, and NO_COLOR (https://no-color.org) turns colour off.
+if [[ -t 1 && -z ${NO_COLOR:-} ]]; then
+  BOLD=$'\033[1m' BLUE=$'\033[1;34m' PLAIN=$'\033[0m'
+else
+  BOLD='' BLUE='' PLAIN=''
+fi
+say() { printf '\n%s$ %s%s\n' "$BOLD" "$*" "$PLAIN"; }
+step() { printf '\n%s==> %s%s\n' "$BLUE" "$*" "$PLAIN"; }
 
-step "building kwire (release)"
-cargo build --release -q -p kwire-cli
+# Not -q: a cold release build takes minutes on a small machine, and a wait for
+# another build's lock says so ("Blocking waiting for file lock"); cargo's
+# progress shows both.
+step "building kwire (release; the first build takes a few minutes)"
+cargo build --release -p kwire-cli
 KWIRE="${CARGO_TARGET_DIR:-$ROOT/target}/release/kwire"
 export KWIRE
 kwire() { "$KWIRE" "$@"; }

@@ -4,6 +4,7 @@ mod args;
 mod cmd;
 mod config;
 mod output;
+mod signal;
 
 use std::process::ExitCode;
 
@@ -64,16 +65,33 @@ fn usage_error(e: clap::Error) -> ExitCode {
             }
         }
         _ => {
-            let text = e.render().to_string();
-            let first = text
-                .lines()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("invalid arguments")
-                .trim_start_matches("error: ")
-                .to_owned();
-            eprintln!("kwire: error: {first} (see --help)");
+            eprintln!("kwire: error: {} (see --help)", usage_message(&e));
             ExitCode::from(2)
         }
+    }
+}
+
+/// clap's error as one line, keeping its "did you mean" (a flag, subcommand or
+/// value close to what was typed), which its multi-line rendering puts on a
+/// later line.
+fn usage_message(e: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue};
+    let text = e.render().to_string();
+    let first = text
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("invalid arguments")
+        .trim_start_matches("error: ")
+        .to_owned();
+    let kinds = [ContextKind::SuggestedArg, ContextKind::SuggestedSubcommand, ContextKind::SuggestedValue];
+    let suggested = kinds.iter().find_map(|k| match e.get(*k) {
+        Some(ContextValue::String(s)) => Some(s.clone()),
+        Some(ContextValue::Strings(v)) if !v.is_empty() => Some(v.join("' or '")),
+        _ => None,
+    });
+    match suggested {
+        Some(s) => format!("{first}; did you mean '{s}'?"),
+        None => first,
     }
 }
 
@@ -86,9 +104,63 @@ fn init_tracing(verbose: u8) {
         _ => "trace",
     };
     let filter = EnvFilter::try_from_env("KWIRE_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    use std::io::IsTerminal;
+    let ansi = colour(std::io::stderr().is_terminal(), std::env::var_os("NO_COLOR"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr)
         .with_target(verbose >= 2)
         .try_init();
+}
+
+/// Colour (in logs) only on a terminal, and never with `NO_COLOR` set to
+/// anything but the empty string (<https://no-color.org>): logs redirected to
+/// a file or a pipe stay plain text.
+fn colour(is_terminal: bool, no_color: Option<std::ffi::OsString>) -> bool {
+    is_terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    fn message(argv: &[&str]) -> String {
+        match crate::args::Cli::try_parse_from(argv) {
+            Ok(_) => panic!("{argv:?} parsed"),
+            Err(e) => super::usage_message(&e),
+        }
+    }
+
+    #[test]
+    fn flag_typos_get_a_suggestion() {
+        assert_eq!(
+            message(&["kwire", "consume", "-t", "x", "--partiton", "1"]),
+            "unexpected argument '--partiton' found; did you mean '--partition'?"
+        );
+        assert_eq!(
+            message(&["kwire", "consume", "-t", "x", "--from-begining"]),
+            "unexpected argument '--from-begining' found; did you mean '--from-beginning'?"
+        );
+        assert_eq!(
+            message(&["kwire", "consme"]),
+            "unrecognized subcommand 'consme'; did you mean 'consume'?"
+        );
+    }
+
+    #[test]
+    fn other_usage_errors_stay_one_line_without_a_tip() {
+        let m = message(&["kwire", "consume", "-t", "x", "--zzzzzz"]);
+        assert_eq!(m, "unexpected argument '--zzzzzz' found");
+    }
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        use super::colour;
+        assert!(colour(true, None));
+        assert!(colour(true, Some("".into())), "an empty NO_COLOR doesn't count");
+        assert!(!colour(true, Some("1".into())));
+        assert!(!colour(false, None));
+        assert!(!colour(false, Some("1".into())));
+    }
 }

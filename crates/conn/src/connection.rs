@@ -552,6 +552,11 @@ impl Driver {
                 Ok(Some(f)) => f,
                 Ok(None) => return Ok(()),
                 Err(cause) => {
+                    // Text where a size prefix belongs: say what the peer is, not
+                    // that "1213486160 bytes" is over the cap.
+                    if let Some(start) = crate::frame::not_kafka(rbuf) {
+                        return Err(ConnError::NotKafka { addr: self.addr.clone(), start });
+                    }
                     return Err(ConnError::Frame { addr: self.addr.clone(), cause });
                 }
             };

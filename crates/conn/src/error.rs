@@ -76,6 +76,15 @@ pub enum ConnError {
         /// `{:#}` would print it twice).
         cause: FrameError,
     },
+    /// The peer answered with text (`HTTP/1.1 400 ...`), not a Kafka frame:
+    /// the address is some other service (an HTTP proxy, a web console).
+    #[error("{addr} is not a Kafka broker (the reply starts with \"{start}\"){}", crate::frame::hint(start))]
+    NotKafka {
+        /// The address.
+        addr: String,
+        /// The first line of the reply (printable ASCII, cut at 60 characters).
+        start: String,
+    },
     /// A response body could not be decoded.
     #[error("malformed {api:?} v{version} response from {addr}: {cause}")]
     Decode {
@@ -170,12 +179,19 @@ impl ConnError {
     }
 
     /// True when the broker broke the protocol: an invalid frame (over the
-    /// cap, negative size, TLS bytes on a plaintext connection), a body that
+    /// cap, negative size, TLS bytes on a plaintext connection, text from a
+    /// peer that isn't Kafka), a body that
     /// doesn't decode (or has bytes left over), or a response that matches no
     /// request. A real broker never does this, and asking again gets the same
     /// answer, so retrying only loops.
     pub fn is_protocol_violation(&self) -> bool {
-        matches!(self, ConnError::Frame { .. } | ConnError::Decode { .. } | ConnError::Desync { .. })
+        matches!(
+            self,
+            ConnError::Frame { .. }
+                | ConnError::NotKafka { .. }
+                | ConnError::Decode { .. }
+                | ConnError::Desync { .. }
+        )
     }
 
     /// True when retrying can't help: [`is_auth`](Self::is_auth) or

@@ -21,6 +21,7 @@
 
 mod connection;
 mod error;
+mod frame;
 mod pool;
 pub mod rt;
 pub mod sasl;

@@ -7,7 +7,8 @@ use kwire_meta::Cluster;
 use kwire_proto::api::{KWIRE_VERSIONS, api_name};
 use serde_json::json;
 
-use crate::args::{ClusterArgs, Format};
+use crate::args::cluster::ClusterArgs;
+use crate::args::format::Format;
 use crate::config::ClientSettings;
 use crate::output::table;
 

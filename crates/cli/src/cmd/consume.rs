@@ -7,191 +7,22 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use base64::Engine;
 use kwire_cli::spec::{OffsetArg, parse_offset};
 use kwire_fetch::{
     FetchConfig, FetchEvent, Fetcher, IsolationLevel, OffsetSpec, StartOffset, TopicPartition, list_offsets,
 };
 use kwire_meta::Cluster;
-use kwire_proto::props::Properties;
-use kwire_proto::records::{Batch, RecordRef, TimestampType};
-use serde_json::json;
 
-use crate::args::{ConsumeArgs, Format};
+use super::printer::Printer;
+use crate::args::consume::ConsumeArgs;
 use crate::config::ClientSettings;
-
-/// How the text format prints a record (Java's DefaultMessageFormatter).
-pub(crate) struct Printer {
-    format: Format,
-    key: bool,
-    value: bool,
-    partition: bool,
-    offset: bool,
-    timestamp: bool,
-    headers: bool,
-    separator: Vec<u8>,
-    line_separator: Vec<u8>,
-    headers_separator: Vec<u8>,
-    null_literal: Vec<u8>,
-    topic: String,
-}
-
-impl Printer {
-    pub(crate) fn new(a: &ConsumeArgs) -> Result<Self> {
-        let mut p = Printer {
-            format: a.format,
-            key: false,
-            value: true,
-            partition: false,
-            offset: false,
-            timestamp: false,
-            headers: false,
-            separator: b"\t".to_vec(),
-            line_separator: b"\n".to_vec(),
-            headers_separator: b",".to_vec(),
-            null_literal: b"null".to_vec(),
-            topic: a.topic.clone(),
-        };
-        for f in &a.print {
-            match f.trim() {
-                "key" => p.key = true,
-                "value" => p.value = true,
-                "partition" => p.partition = true,
-                "offset" => p.offset = true,
-                "timestamp" => p.timestamp = true,
-                "headers" => p.headers = true,
-                "" => {}
-                other => {
-                    bail!("unknown --print field '{other}': use key, partition, offset, timestamp, headers")
-                }
-            }
-        }
-        for kv in &a.properties {
-            let (k, v) = Properties::parse_kv(kv).context("--property")?;
-            let flag = || -> Result<bool> {
-                match v.to_ascii_lowercase().as_str() {
-                    "true" => Ok(true),
-                    "false" => Ok(false),
-                    _ => bail!("--property {k}: expected true or false, got '{v}'"),
-                }
-            };
-            match k.as_str() {
-                "print.key" => p.key = flag()?,
-                "print.value" => p.value = flag()?,
-                "print.partition" => p.partition = flag()?,
-                "print.offset" => p.offset = flag()?,
-                "print.timestamp" => p.timestamp = flag()?,
-                "print.headers" => p.headers = flag()?,
-                "key.separator" => p.separator = unescape(&v).into_bytes(),
-                "line.separator" => p.line_separator = unescape(&v).into_bytes(),
-                "headers.separator" => p.headers_separator = unescape(&v).into_bytes(),
-                "null.literal" => p.null_literal = v.into_bytes(),
-                other => bail!("unknown --property '{other}'"),
-            }
-        }
-        if let Some(sep) = &a.key_separator {
-            p.separator = unescape(sep).into_bytes();
-        }
-        Ok(p)
-    }
-
-    pub(crate) fn write(&self, out: &mut Vec<u8>, partition: i32, batch: &Batch, rec: &RecordRef<'_>) {
-        let ts_type = match batch.header.timestamp_type() {
-            TimestampType::CreateTime => "CreateTime",
-            TimestampType::LogAppendTime => "LogAppendTime",
-        };
-        match self.format {
-            Format::Json => {
-                let headers: Vec<_> = rec
-                    .headers()
-                    .map(|h| json!({"key": text_or_b64(Some(h.key)), "value": text_or_b64(h.value)}))
-                    .collect();
-                let doc = json!({
-                    "topic": self.topic,
-                    "partition": partition,
-                    "offset": rec.offset,
-                    "timestamp": rec.timestamp,
-                    "timestamp_type": if rec.timestamp < 0 { "NoTimestampType" } else { ts_type },
-                    "key": text_or_b64(rec.key),
-                    "value": text_or_b64(rec.value),
-                    "headers": headers,
-                });
-                // serde_json never fails on a Value.
-                let _ = serde_json::to_writer(&mut *out, &doc);
-                out.push(b'\n');
-            }
-            Format::Text => {
-                if self.timestamp {
-                    if rec.timestamp < 0 {
-                        out.extend_from_slice(b"NO_TIMESTAMP");
-                    } else {
-                        let _ = write!(out, "{ts_type}:{}", rec.timestamp);
-                    }
-                    out.extend_from_slice(&self.separator);
-                }
-                if self.partition {
-                    let _ = write!(out, "Partition:{partition}");
-                    out.extend_from_slice(&self.separator);
-                }
-                if self.offset {
-                    let _ = write!(out, "Offset:{}", rec.offset);
-                    out.extend_from_slice(&self.separator);
-                }
-                if self.headers {
-                    if rec.header_count() == 0 {
-                        out.extend_from_slice(b"NO_HEADERS");
-                    }
-                    for (i, h) in rec.headers().enumerate() {
-                        if i > 0 {
-                            out.extend_from_slice(&self.headers_separator);
-                        }
-                        out.extend_from_slice(h.key);
-                        out.push(b':');
-                        out.extend_from_slice(h.value.unwrap_or(&self.null_literal));
-                    }
-                    out.extend_from_slice(&self.separator);
-                }
-                if self.key {
-                    out.extend_from_slice(rec.key.unwrap_or(&self.null_literal));
-                    if self.value {
-                        out.extend_from_slice(&self.separator);
-                    }
-                }
-                if self.value {
-                    out.extend_from_slice(rec.value.unwrap_or(&self.null_literal));
-                }
-                out.extend_from_slice(&self.line_separator);
-            }
-        }
-    }
-}
-
-/// `\t`, `\n`, `\\` escapes as Java's console consumer accepts them.
-fn unescape(s: &str) -> String {
-    s.replace("\\t", "\t").replace("\\n", "\n").replace("\\r", "\r").replace("\\\\", "\\")
-}
-
-/// UTF-8 text when valid, else `{"base64": "..."}`; null stays null.
-fn text_or_b64(b: Option<&[u8]>) -> serde_json::Value {
-    match b {
-        None => serde_json::Value::Null,
-        Some(b) => match std::str::from_utf8(b) {
-            Ok(s) => json!(s),
-            Err(_) => json!({"base64": base64::engine::general_purpose::STANDARD.encode(b)}),
-        },
-    }
-}
 
 pub async fn run(settings: &ClientSettings, a: ConsumeArgs) -> Result<ExitCode> {
     if a.group.is_some() {
-        return super::groups::consume(settings, a).await;
+        return super::consume_group::consume(settings, a).await;
     }
     let printer = Printer::new(&a)?;
-    let mut props = settings.props.clone();
-    for kv in &a.consumer_properties {
-        let (k, v) = Properties::parse_kv(kv).context("--consumer-property")?;
-        props.set(k, v);
-    }
+    let props = settings.with_flag_props("--consumer-property", &a.consumer_properties)?;
     let mut cfg = FetchConfig::default();
     cfg.apply_props(&props)?;
     // A command-line consume ends with an error when a partition can't be
@@ -280,12 +111,12 @@ pub async fn run(settings: &ClientSettings, a: ConsumeArgs) -> Result<ExitCode> 
         fetcher.assign(assign)?;
     }
     let idle = a.timeout_ms.map(Duration::from_millis);
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
+    // Ctrl-C or SIGTERM: stop reading, print the summary.
+    let mut stop = crate::signal::Stop::new();
     while !done(&pending, total) {
         let ev = tokio::select! {
             ev = fetcher.next() => ev,
-            _ = &mut ctrl_c => break,
+            _ = stop.requested() => break,
             _ = sleep_opt(idle) => break,
         };
         let Some(ev) = ev else { break };

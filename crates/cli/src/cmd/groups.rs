@@ -1,121 +1,23 @@
-//! `kwire groups` (kafka-consumer-groups.sh, natively) and `kwire consume --group`.
+//! `kwire groups`: kafka-consumer-groups.sh, natively.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
-use std::ops::ControlFlow;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use clap::{Args, Subcommand};
 use kwire_cli::spec::{parse_iso_duration, parse_timestamp};
-use kwire_fetch::{IsolationLevel, OffsetReset, OffsetSpec, TopicPartition, list_offsets};
+use kwire_fetch::{IsolationLevel, OffsetSpec, TopicPartition, list_offsets};
 use kwire_group::admin::{self, GroupDescription};
-use kwire_group::{GroupConfig, GroupConsumer, GroupError, GroupEvent};
 use kwire_meta::Cluster;
 use kwire_proto::ErrorCode;
-use kwire_proto::props::Properties;
 use serde_json::json;
 
-use super::consume::Printer;
-use crate::args::{ConsumeArgs, Format};
+use crate::args::format::Format;
+use crate::args::groups::{
+    DeleteArgs, DeleteOffsetsArgs, DescribeArgs, GroupsArgs, GroupsCmd, ListArgs, ResetArgs,
+};
 use crate::config::ClientSettings;
 use crate::output::table;
-
-/// Arguments of `kwire groups`.
-#[derive(Debug, Args)]
-pub struct GroupsArgs {
-    #[command(subcommand)]
-    pub cmd: GroupsCmd,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum GroupsCmd {
-    /// List groups (every broker's)
-    List(ListArgs),
-    /// Describe a group: state, protocol, members with assignments, offsets and lag per partition
-    Describe(DescribeArgs),
-    /// Reset a group's committed offsets (prints the plan; --execute applies it)
-    ResetOffsets(ResetArgs),
-    /// Delete groups (they must have no active members)
-    Delete(DeleteArgs),
-    /// Delete a group's committed offsets of a topic
-    DeleteOffsets(DeleteOffsetsArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct ListArgs {
-    /// Output format (text: one group id per line)
-    #[arg(long, value_enum, default_value_t)]
-    pub format: Format,
-}
-
-#[derive(Debug, Args)]
-pub struct DescribeArgs {
-    /// Group id
-    #[arg(value_name = "GROUP")]
-    pub group: String,
-    /// Output format
-    #[arg(long, value_enum, default_value_t)]
-    pub format: Format,
-}
-
-#[derive(Debug, Args)]
-pub struct ResetArgs {
-    /// Group id
-    #[arg(value_name = "GROUP")]
-    pub group: String,
-    /// Topic, optionally with partitions: T or T:0,1,2 (repeatable)
-    #[arg(long = "topic", value_name = "TOPIC[:P,...]")]
-    pub topics: Vec<String>,
-    /// Every topic the group has committed offsets for
-    #[arg(long)]
-    pub all_topics: bool,
-    /// To the log start offset
-    #[arg(long)]
-    pub to_earliest: bool,
-    /// To the log end offset
-    #[arg(long)]
-    pub to_latest: bool,
-    /// To this offset (clamped to the log's range)
-    #[arg(long, value_name = "N", allow_negative_numbers = true)]
-    pub to_offset: Option<i64>,
-    /// Move the committed offset by N (negative: back), clamped to the log's range
-    #[arg(long, value_name = "N", allow_negative_numbers = true)]
-    pub shift_by: Option<i64>,
-    /// To the first offset whose timestamp is at or after this time (ISO-8601 or epoch ms)
-    #[arg(long, value_name = "TIME")]
-    pub to_datetime: Option<String>,
-    /// To the first offset at or after now minus this ISO-8601 duration (PnDTnHnM)
-    #[arg(long, value_name = "DURATION")]
-    pub by_duration: Option<String>,
-    /// Apply the plan (without it, nothing changes)
-    #[arg(long)]
-    pub execute: bool,
-    /// Only print the plan (the default)
-    #[arg(long, conflicts_with = "execute")]
-    pub dry_run: bool,
-    /// Output format
-    #[arg(long, value_enum, default_value_t)]
-    pub format: Format,
-}
-
-#[derive(Debug, Args)]
-pub struct DeleteArgs {
-    /// Group ids
-    #[arg(value_name = "GROUP", required = true)]
-    pub groups: Vec<String>,
-}
-
-#[derive(Debug, Args)]
-pub struct DeleteOffsetsArgs {
-    /// Group id
-    #[arg(value_name = "GROUP")]
-    pub group: String,
-    /// Topic, optionally with partitions: T or T:0,1 (repeatable)
-    #[arg(long = "topic", value_name = "TOPIC[:P,...]", required = true)]
-    pub topics: Vec<String>,
-}
 
 pub async fn run(settings: &ClientSettings, args: GroupsArgs) -> Result<ExitCode> {
     let cluster = Cluster::new(settings.cluster.clone());
@@ -128,7 +30,7 @@ pub async fn run(settings: &ClientSettings, args: GroupsArgs) -> Result<ExitCode
     }
 }
 
-fn check_group_id(g: &str) -> Result<()> {
+pub(crate) fn check_group_id(g: &str) -> Result<()> {
     if g.trim().is_empty() {
         bail!("the group id must not be empty");
     }
@@ -323,7 +225,7 @@ fn describe_text(d: &GroupDescription, coordinator: &str, rows: &[OffsetRow]) ->
 }
 
 /// `t:0,1,2 u:0` for a member's assignment.
-fn group_partitions(parts: &[TopicPartition]) -> String {
+pub(crate) fn group_partitions(parts: &[TopicPartition]) -> String {
     let mut by: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
     for tp in parts {
         by.entry(tp.topic.as_str()).or_default().push(tp.partition);
@@ -635,188 +537,6 @@ async fn delete_offsets(cluster: &Cluster, a: DeleteOffsetsArgs) -> Result<ExitC
         .collect();
     print_out(&table(&["TOPIC", "PARTITION", "STATUS"], &rows))?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// `kwire consume --group G`: a member of the group, starting from its
-/// committed offsets (`--from-beginning` only applies when there are none),
-/// committing what it printed.
-pub(crate) async fn consume(settings: &ClientSettings, a: ConsumeArgs) -> Result<ExitCode> {
-    let group = a.group.clone().unwrap_or_default();
-    check_group_id(&group)?;
-    if !a.partitions.is_empty() {
-        bail!("--partition can't be combined with --group: the group assigns the partitions");
-    }
-    if a.offset.is_some() {
-        bail!(
-            "--offset can't be combined with --group: members start from the group's committed offsets \
-             (use `kwire groups reset-offsets` to move them)"
-        );
-    }
-    let printer = Printer::new(&a)?;
-    let mut props: Properties = settings.props.clone();
-    for kv in &a.consumer_properties {
-        let (k, v) = Properties::parse_kv(kv).context("--consumer-property")?;
-        props.set(k, v);
-    }
-    let mut cfg = GroupConfig::new(group.clone());
-    cfg.apply_props(&props)?;
-    if let Some(l) = &a.isolation_level {
-        cfg.fetch.isolation =
-            IsolationLevel::parse(l).map_err(|e| anyhow::anyhow!("invalid --isolation-level '{l}': {e}"))?;
-    }
-    if a.from_beginning {
-        if props.contains("auto.offset.reset") && cfg.auto_offset_reset != OffsetReset::Earliest {
-            bail!("give either --from-beginning or auto.offset.reset, not both");
-        }
-        cfg.auto_offset_reset = OffsetReset::Earliest;
-    }
-    // Commit only what was printed.
-    cfg.auto_offset_store = false;
-    cfg.validate().map_err(anyhow::Error::msg)?;
-    settings.mark_used(&props);
-
-    let cluster = Cluster::new(settings.cluster.clone());
-    cluster.topic(&a.topic).await.map_err(|e| match e.code() {
-        Some(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION) => anyhow::anyhow!("topic '{}' does not exist", a.topic),
-        _ => e.into(),
-    })?;
-    let mut consumer = GroupConsumer::subscribe(cluster.clone(), cfg, vec![a.topic.clone()])?;
-    let max = a.max_messages.unwrap_or(u64::MAX);
-    let idle = a.timeout_ms.map(Duration::from_millis);
-    let mut total: u64 = 0;
-    let mut buf: Vec<u8> = Vec::with_capacity(1 << 16);
-    let stdout = std::io::stdout();
-    // --exit-at-end: the end offset of each partition when it was assigned.
-    let mut ends: BTreeMap<TopicPartition, i64> = BTreeMap::new();
-    let mut assigned_once = false;
-    let mut failure: Option<anyhow::Error> = None;
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
-    loop {
-        if total >= max {
-            break;
-        }
-        if a.exit_at_end
-            && assigned_once
-            && consumer
-                .assignment()
-                .iter()
-                .all(|tp| ends.get(tp).is_none_or(|e| consumer.processed(tp).is_some_and(|p| p >= *e)))
-        {
-            break;
-        }
-        let ev = tokio::select! {
-            ev = consumer.next() => ev,
-            _ = &mut ctrl_c => break,
-            _ = sleep_opt(idle) => break,
-        };
-        let ev = match ev {
-            Ok(ev) => ev,
-            Err(e) => {
-                failure = Some(group_error(e, &group));
-                break;
-            }
-        };
-        match ev {
-            GroupEvent::Records(chunk) => {
-                let partition = chunk.tp.partition;
-                let end = if a.exit_at_end { ends.get(chunk.tp.as_ref()).copied() } else { None };
-                let mut next: Option<i64> = None;
-                let mut stopped = false;
-                let r = chunk.for_each_record(|batch, rec| {
-                    if end.is_some_and(|e| rec.offset >= e) || total >= max {
-                        stopped = true;
-                        return ControlFlow::Break(());
-                    }
-                    printer.write(&mut buf, partition, batch, rec);
-                    total += 1;
-                    next = Some(rec.offset.saturating_add(1));
-                    ControlFlow::Continue(())
-                });
-                // A slow reader of stdout may block this write for long: let
-                // the runtime move the group's heartbeat task elsewhere meanwhile.
-                tokio::task::block_in_place(|| -> Result<()> {
-                    let mut out = stdout.lock();
-                    out.write_all(&buf).context("writing to stdout")?;
-                    out.flush().context("writing to stdout")
-                })?;
-                buf.clear();
-                // Printed means processed: commit covers exactly that.
-                let processed = if stopped { next } else { Some(chunk.next_offset) };
-                if let Some(p) = processed {
-                    consumer.mark_processed(&chunk.tp, p);
-                }
-                if let Err(e) = r {
-                    failure = Some(anyhow::Error::new(e).context(format!("cannot read {}", chunk.tp)));
-                    break;
-                }
-            }
-            GroupEvent::Assigned(parts) => {
-                tracing::info!(group = %group, partitions = %fmt_parts(&parts), "assigned");
-                if a.exit_at_end && !parts.is_empty() {
-                    let latest =
-                        list_offsets(&cluster, &parts, OffsetSpec::Latest, IsolationLevel::ReadUncommitted)
-                            .await
-                            .map_err(|e| anyhow::Error::new(e).context("cannot read the end offsets"))?;
-                    ends.extend(latest.into_iter().map(|(tp, o)| (tp, o.offset)));
-                }
-                assigned_once = true;
-            }
-            GroupEvent::Revoked(parts) => {
-                tracing::info!(group = %group, partitions = %fmt_parts(&parts), "revoked");
-                for tp in &parts {
-                    ends.remove(tp);
-                }
-            }
-            GroupEvent::Lost(parts) => {
-                tracing::warn!(group = %group, partitions = %fmt_parts(&parts), "partitions lost");
-                for tp in &parts {
-                    ends.remove(tp);
-                }
-            }
-            GroupEvent::Reset { tp, from, to } => {
-                eprintln!("kwire: warning: {tp}: offset {from} is out of range; resetting to {to}");
-            }
-        }
-    }
-    let closed = consumer.close().await;
-    if let Some(e) = failure {
-        // A failure before anything was read is the one line to show.
-        if total > 0 {
-            eprintln!("Processed a total of {total} messages");
-        }
-        return Err(e);
-    }
-    eprintln!("Processed a total of {total} messages");
-    if let Err(e) = closed {
-        eprintln!("kwire: warning: {e}");
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn group_error(e: GroupError, group: &str) -> anyhow::Error {
-    match e.code() {
-        Some(ErrorCode::GROUP_AUTHORIZATION_FAILED) => {
-            anyhow::anyhow!("not authorized to use group '{group}'")
-        }
-        Some(ErrorCode(24)) => anyhow::anyhow!("invalid group id '{group}'"),
-        Some(ErrorCode(26)) => anyhow::anyhow!(
-            "the broker rejected session.timeout.ms for group '{group}' (it must be within the broker's \
-             group.min.session.timeout.ms and group.max.session.timeout.ms)"
-        ),
-        _ => e.into(),
-    }
-}
-
-fn fmt_parts(parts: &[TopicPartition]) -> String {
-    if parts.is_empty() { "none".to_owned() } else { group_partitions(parts) }
-}
-
-async fn sleep_opt(d: Option<Duration>) {
-    match d {
-        Some(d) => tokio::time::sleep(d).await,
-        None => std::future::pending().await,
-    }
 }
 
 #[cfg(test)]

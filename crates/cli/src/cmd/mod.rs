@@ -2,9 +2,11 @@
 
 mod cluster;
 mod consume;
+mod consume_group;
 pub mod generate;
 pub mod groups;
 pub mod perf;
+mod printer;
 pub mod produce;
 pub mod stream;
 mod topics;

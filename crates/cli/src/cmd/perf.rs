@@ -8,70 +8,16 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use clap::{Args, Subcommand};
 use kwire_fetch::{
     FetchConfig, FetchEvent, Fetcher, IsolationLevel, OffsetSpec, StartOffset, TopicPartition, list_offsets,
 };
 use kwire_meta::Cluster;
 use kwire_produce::{DeliveryFuture, Producer, ProducerConfig, ProducerRecord};
-use kwire_proto::props::Properties;
 use tokio::sync::mpsc;
 
+use crate::args::perf::{PerfArgs, PerfConsumeArgs, PerfProduceArgs, PerfWhat};
 use crate::cmd::generate::Rng;
 use crate::config::ClientSettings;
-
-/// Arguments of `kwire perf`.
-#[derive(Debug, Args)]
-pub struct PerfArgs {
-    #[command(subcommand)]
-    pub what: PerfWhat,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum PerfWhat {
-    /// Producer throughput and latency (like kafka-producer-perf-test.sh)
-    Produce(PerfProduceArgs),
-    /// Consumer throughput (like kafka-consumer-perf-test.sh)
-    Consume(PerfConsumeArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct PerfProduceArgs {
-    /// Topic
-    #[arg(long)]
-    pub topic: String,
-    /// Records to send
-    #[arg(long, value_name = "N")]
-    pub num_records: u64,
-    /// Bytes per record
-    #[arg(long, value_name = "BYTES")]
-    pub record_size: usize,
-    /// Records per second (-1: unthrottled)
-    #[arg(long, default_value_t = -1.0, allow_negative_numbers = true, value_name = "N")]
-    pub throughput: f64,
-    /// Producer setting (repeatable), e.g. --producer-property acks=all
-    #[arg(long = "producer-property", visible_alias = "producer-props", value_name = "KEY=VALUE", num_args = 1..)]
-    pub producer_properties: Vec<String>,
-}
-
-#[derive(Debug, Args)]
-pub struct PerfConsumeArgs {
-    /// Topic
-    #[arg(long)]
-    pub topic: String,
-    /// Records to read
-    #[arg(long, visible_alias = "num-records", value_name = "N")]
-    pub messages: u64,
-    /// Fail if no record arrives for this long (ms)
-    #[arg(long, default_value_t = 10_000, value_name = "MS")]
-    pub timeout: u64,
-    /// Consumer setting (repeatable)
-    #[arg(long = "consumer-property", value_name = "KEY=VALUE")]
-    pub consumer_properties: Vec<String>,
-    /// Leave out the header line
-    #[arg(long)]
-    pub hide_header: bool,
-}
 
 pub async fn run(settings: &ClientSettings, a: PerfArgs) -> Result<ExitCode> {
     match a.what {
@@ -128,11 +74,7 @@ async fn produce(settings: &ClientSettings, a: PerfProduceArgs) -> Result<ExitCo
     if a.num_records == 0 {
         bail!("--num-records must be at least 1");
     }
-    let mut props = settings.props.clone();
-    for kv in &a.producer_properties {
-        let (k, v) = Properties::parse_kv(kv).context("--producer-property")?;
-        props.set(k, v);
-    }
+    let props = settings.with_flag_props("--producer-property", &a.producer_properties)?;
     let mut cfg = ProducerConfig::default();
     cfg.apply_props(&props)?;
     settings.mark_used(&props);
@@ -253,11 +195,7 @@ fn java_time(t: std::time::SystemTime) -> String {
 }
 
 async fn consume(settings: &ClientSettings, a: PerfConsumeArgs) -> Result<ExitCode> {
-    let mut props = settings.props.clone();
-    for kv in &a.consumer_properties {
-        let (k, v) = Properties::parse_kv(kv).context("--consumer-property")?;
-        props.set(k, v);
-    }
+    let props = settings.with_flag_props("--consumer-property", &a.consumer_properties)?;
     let mut cfg = FetchConfig::default();
     cfg.apply_props(&props)?;
     settings.mark_used(&props);

@@ -8,65 +8,14 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use base64::Engine;
 use bytes::Bytes;
-use clap::Args;
 use kwire_meta::Cluster;
 use kwire_produce::{DeliveryFuture, Header, ProduceError, Producer, ProducerConfig, ProducerRecord};
 use kwire_proto::props::Properties;
 use tokio::sync::mpsc;
 
-use crate::args::Format;
+use crate::args::format::Format;
+use crate::args::produce::ProduceArgs;
 use crate::config::ClientSettings;
-
-/// Arguments of `kwire produce`.
-#[derive(Debug, Args)]
-pub struct ProduceArgs {
-    /// Topic to write to
-    #[arg(short = 't', long = "topic", value_name = "TOPIC")]
-    pub topic: String,
-    /// Read records from this file instead of stdin
-    #[arg(long, value_name = "FILE")]
-    pub input: Option<PathBuf>,
-    /// Write every input line whose record failed to FILE (raw bytes, one per line, in input
-    /// order), so `--input FILE` re-sends exactly them
-    #[arg(long, value_name = "FILE")]
-    pub failed_output: Option<PathBuf>,
-    /// all | -1 | 1 | 0 (also --producer-property acks=...)
-    #[arg(long, value_name = "ACKS", allow_hyphen_values = true)]
-    pub acks: Option<String>,
-    /// Producer setting (repeatable), e.g. --producer-property acks=all
-    #[arg(long = "producer-property", value_name = "KEY=VALUE")]
-    pub producer_properties: Vec<String>,
-    /// Console-producer reader properties: parse.key=true, key.separator=..., null.marker=...
-    #[arg(long = "property", visible_alias = "reader-property", value_name = "KEY=VALUE")]
-    pub properties: Vec<String>,
-    /// Split each line into key and value at the first SEP
-    #[arg(long, value_name = "SEP")]
-    pub key_separator: Option<String>,
-    /// Write every record to this partition
-    #[arg(short = 'p', long, value_name = "N")]
-    pub partition: Option<i32>,
-    /// Compression: none, gzip, snappy, lz4, zstd
-    #[arg(long, visible_alias = "compression-codec", value_name = "CODEC")]
-    pub compression: Option<String>,
-    /// linger.ms
-    #[arg(long, value_name = "MS")]
-    pub linger_ms: Option<u64>,
-    /// batch.size in bytes
-    #[arg(long, value_name = "BYTES")]
-    pub batch_size: Option<u64>,
-    /// A value (or key) equal to this string is sent as null
-    #[arg(long, value_name = "STR")]
-    pub null_marker: Option<String>,
-    /// Header added to every record (repeatable): KEY=VALUE, or KEY alone for a null value
-    #[arg(short = 'H', long = "header", value_name = "KEY=VALUE")]
-    pub headers: Vec<String>,
-    /// Deprecated alias of --bootstrap-server (kafka-console-producer.sh's old flag)
-    #[arg(long, value_name = "HOST:PORT", hide = true)]
-    pub broker_list: Option<String>,
-    /// text: one record per line; json: one object per line with key, value, headers, partition, timestamp
-    #[arg(long, value_enum, default_value_t)]
-    pub format: Format,
-}
 
 /// One parsed input record.
 struct Line {
@@ -411,11 +360,7 @@ pub async fn run(settings: &ClientSettings, a: ProduceArgs) -> Result<ExitCode> 
         eprintln!("kwire: warning: --broker-list is deprecated; use --bootstrap-server (-b)");
         settings_cluster.bootstrap = crate::config::parse_bootstrap(bl)?;
     }
-    let mut props = settings.props.clone();
-    for kv in &a.producer_properties {
-        let (k, v) = Properties::parse_kv(kv).context("--producer-property")?;
-        props.set(k, v);
-    }
+    let mut props = settings.with_flag_props("--producer-property", &a.producer_properties)?;
     if let Some(v) = &a.acks {
         props.set("acks", v.clone());
     }

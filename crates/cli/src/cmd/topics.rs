@@ -12,9 +12,10 @@ use kwire_meta::{Cluster, ConfigOp, MetaError, NewTopic, ResourceType, TopicInfo
 use kwire_proto::ErrorCode;
 use serde_json::json;
 
-use crate::args::{
-    Format, TopicAlterArgs, TopicConfigsArgs, TopicCreateArgs, TopicDeleteArgs, TopicDescribeArgs,
-    TopicListArgs, TopicsArgs, TopicsCmd, TopicsLegacy,
+use crate::args::format::Format;
+use crate::args::topics::{
+    TopicAlterArgs, TopicConfigsArgs, TopicCreateArgs, TopicDeleteArgs, TopicDescribeArgs, TopicListArgs,
+    TopicsArgs, TopicsCmd, TopicsLegacy,
 };
 use crate::config::ClientSettings;
 use crate::output::table;

@@ -1,0 +1,143 @@
+//! Command-line arguments: the clap definitions, parsed once into typed values
+//! that `cmd/` hands to the libraries.
+//!
+//! This tree imports nothing from `cmd/` (the commands import their arguments
+//! from here), so the CLI's module graph stays acyclic: `main -> cmd -> args`.
+
+pub mod cluster;
+pub mod consume;
+pub mod format;
+pub mod generate;
+pub mod groups;
+pub mod perf;
+pub mod produce;
+pub mod stream;
+pub mod topics;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use self::cluster::ClusterArgs;
+use self::consume::ConsumeArgs;
+use self::generate::GenArgs;
+use self::groups::GroupsArgs;
+use self::perf::PerfArgs;
+use self::produce::ProduceArgs;
+use self::stream::StreamArgs;
+use self::topics::TopicsArgs;
+
+/// Kafka from one native binary: topics, produce, consume, groups, streaming.
+#[derive(Debug, Parser)]
+#[command(name = "kwire", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command shares.
+#[derive(Debug, Args, Clone)]
+pub struct Global {
+    /// Kafka brokers to bootstrap from (HOST:PORT[,HOST:PORT...]) [default: 127.0.0.1:9092]
+    #[arg(
+        short = 'b',
+        long = "bootstrap-server",
+        visible_alias = "bootstrap-servers",
+        env = "KWIRE_BOOTSTRAP_SERVERS",
+        hide_env_values = true,
+        value_name = "HOST:PORT[,...]",
+        global = true
+    )]
+    pub bootstrap: Option<String>,
+
+    /// Java-style properties file with client settings (client.id, request.timeout.ms, ...)
+    #[arg(long = "command-config", value_name = "FILE", global = true)]
+    pub command_config: Option<PathBuf>,
+
+    /// Set a client property (repeatable), e.g. -X request.timeout.ms=5000
+    #[arg(short = 'X', value_name = "KEY=VALUE", global = true)]
+    pub props: Vec<String>,
+
+    /// More logging on stderr (-v info, -vv debug, -vvv trace)
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Not supported: kwire talks to brokers directly (see --bootstrap-server)
+    #[arg(long, value_name = "HOST:PORT", global = true, hide = true)]
+    pub zookeeper: Option<String>,
+}
+
+// Parsed once per run; the size difference between variants doesn't matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show the cluster: id, controller, brokers (and negotiated API versions)
+    Cluster(ClusterArgs),
+    /// Create, list, describe, delete and alter topics (kafka-topics.sh flags work too)
+    Topics(TopicsArgs),
+    /// Read records from a topic (like kafka-console-consumer.sh and kcat -C)
+    Consume(ConsumeArgs),
+    /// Write records to a topic from stdin or a file (like kafka-console-producer.sh and kcat -P)
+    Produce(ProduceArgs),
+    /// Generate test data (voter JSON lines)
+    Gen(GenArgs),
+    /// Throughput and latency tests (like kafka-producer-perf-test.sh / kafka-consumer-perf-test.sh)
+    Perf(PerfArgs),
+    /// Consumer groups: list, describe (lag), reset offsets, delete
+    Groups(GroupsArgs),
+    /// Streaming queries over topics with Spark Structured Streaming semantics
+    Stream(StreamArgs),
+}
+
+impl Command {
+    /// Whether this command needs a multi-threaded runtime (background
+    /// heartbeats or timers that must run while output blocks).
+    pub fn needs_workers(&self) -> bool {
+        match self {
+            Command::Consume(a) => a.group.is_some(),
+            Command::Stream(_) => true,
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definitions_are_consistent() {
+        super::Cli::command().debug_assert();
+    }
+
+    /// The argument tree is a leaf of the CLI: it names nothing else in the
+    /// crate (no `crate::cmd`, no `crate::config`), so no import cycle can
+    /// run through it. Its files only use each other (`super::format`).
+    #[test]
+    fn args_import_nothing_from_the_rest_of_the_cli() {
+        let files = [
+            ("mod.rs", include_str!("mod.rs")),
+            ("cluster.rs", include_str!("cluster.rs")),
+            ("consume.rs", include_str!("consume.rs")),
+            ("format.rs", include_str!("format.rs")),
+            ("generate.rs", include_str!("generate.rs")),
+            ("groups.rs", include_str!("groups.rs")),
+            ("perf.rs", include_str!("perf.rs")),
+            ("produce.rs", include_str!("produce.rs")),
+            ("stream.rs", include_str!("stream.rs")),
+            ("topics.rs", include_str!("topics.rs")),
+        ];
+        let needle = ["crate", "::"].concat();
+        for (name, text) in files {
+            let code = text.lines().filter(|l| !l.trim_start().starts_with("//"));
+            for line in code {
+                assert!(!line.contains(&needle), "args/{name} names the rest of the CLI: {line}");
+            }
+        }
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/args");
+        let on_disk = std::fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0);
+        assert_eq!(on_disk, files.len(), "a new file in {} belongs in this list", dir.display());
+    }
+}
