@@ -29,15 +29,20 @@
 #![warn(missing_docs)]
 
 mod chunk;
+mod config;
+mod core;
 mod error;
+mod event;
 mod fetcher;
 mod offsets;
 
 use std::fmt;
 
 pub use chunk::FetchedChunk;
+pub use config::{FetchConfig, OffsetReset, StartOffset};
 pub use error::FetchError;
-pub use fetcher::{FetchConfig, FetchEvent, Fetcher, OffsetReset, StartOffset};
+pub use event::FetchEvent;
+pub use fetcher::Fetcher;
 pub use offsets::{OffsetAnswer, OffsetSpec, list_offsets};
 
 /// A topic and partition.
