@@ -77,9 +77,25 @@ struct Part {
     leader: i32,
     leader_epoch: i32,
     status: Status,
+    /// The start spec of a partition that went to look up its leader before
+    /// its start offset was resolved: resolved once the leader is known.
+    pending_start: Option<StartOffset>,
     retries: u32,
     /// When the partition was assigned or last fetched successfully.
     ok_since: Instant,
+}
+
+impl Part {
+    /// Looks the leader up again after `at`. A partition still waiting for
+    /// its start offset keeps its start spec, to resolve once the leader is
+    /// known (without it, it would become fetchable with no position and
+    /// never be fetched).
+    fn wait_for_leader(&mut self, at: Instant) {
+        if let Status::NeedsOffset(start) = self.status {
+            self.pending_start = Some(start);
+        }
+        self.status = Status::NeedsLeader(at);
+    }
 }
 
 /// A metadata lookup the core wants: refresh `topics`, then answer for each
@@ -236,6 +252,7 @@ impl FetchCore {
                     leader: -1,
                     leader_epoch: -1,
                     status: Status::NeedsOffset(start),
+                    pending_start: None,
                     retries: 0,
                     ok_since: now,
                 },
@@ -334,7 +351,8 @@ impl FetchCore {
                 for tp in lookup.partitions {
                     if let Some(part) = self.parts.get_mut(&tp) {
                         part.retries += 1;
-                        part.status = Status::NeedsLeader(now + self.backoff.after(part.retries.min(4)));
+                        let at = now + self.backoff.after(part.retries.min(4));
+                        part.wait_for_leader(at);
                     }
                 }
                 return;
@@ -351,7 +369,10 @@ impl FetchCore {
                     part.leader = leader;
                     part.leader_epoch = leader_epoch;
                     if matches!(part.status, Status::NeedsLeader(_)) {
-                        part.status = Status::Ready;
+                        part.status = match part.pending_start.take() {
+                            Some(start) => Status::NeedsOffset(start),
+                            None => Status::Ready,
+                        };
                     }
                 }
                 LeaderAnswer::NoSuchPartition { partitions: n } => fail(
@@ -374,7 +395,8 @@ impl FetchCore {
                         );
                     } else {
                         part.leader = -1;
-                        part.status = Status::NeedsLeader(now + self.backoff.after(part.retries.min(4)));
+                        let at = now + self.backoff.after(part.retries.min(4));
+                        part.wait_for_leader(at);
                     }
                 }
             }
@@ -468,7 +490,8 @@ impl FetchCore {
                     } else {
                         p.retries += 1;
                         p.leader = -1;
-                        p.status = Status::NeedsLeader(now + self.backoff.after(p.retries.min(4)));
+                        let at = now + self.backoff.after(p.retries.min(4));
+                        p.wait_for_leader(at);
                     }
                 }
             }

@@ -385,6 +385,40 @@ fn fenced_leader_epoch_refreshes_metadata_and_unknown_leader_epoch_retries_on_th
 }
 
 #[test]
+fn an_unknown_leader_keeps_looking_it_up_with_backoff() {
+    let mut h = Harness::default();
+    h.assign(&[(0, StartOffset::Offset(0))]);
+    assert_eq!(h.answer_leaders(), vec![tp(0)]);
+    assert!(h.core.poll_fetches(h.now).is_empty());
+    assert!(h.core.next_wake().is_some());
+    h.leaders.insert(0, (3, 1));
+    h.advance(Duration::from_secs(1));
+    let plan = only(h.turn());
+    assert_eq!(plan.broker, 3);
+}
+
+#[test]
+fn a_fresh_partition_whose_first_lookups_fail_still_resolves_its_start_and_fetches() {
+    let mut h = Harness::default();
+    h.logs.insert(0, (40, 60));
+    h.assign(&[(0, StartOffset::Earliest)]);
+    // The metadata request fails...
+    let lookup = h.core.poll_leaders(h.now).unwrap();
+    h.core.handle_leaders(lookup, Err("connection refused".into()), h.now);
+    h.advance(Duration::from_secs(1));
+    // ...then the offset lookup is lost...
+    h.leaders.insert(0, (1, 0));
+    h.answer_leaders();
+    let lookup = h.core.poll_offsets(h.now).remove(0);
+    h.core.handle_offsets(lookup, Err(lost_error()), h.now);
+    h.advance(Duration::from_secs(1));
+    // ...and the partition still starts where its spec says.
+    let plan = only(h.turn());
+    assert_eq!(offsets_in(&plan), vec![(0, 40, 0)]);
+    assert!(h.events().is_empty());
+}
+
+#[test]
 fn missing_partition_and_missing_topic_fail_the_partition() {
     let mut h = Harness::default();
     h.assign(&[(5, StartOffset::Offset(0)), (6, StartOffset::Offset(0))]);
