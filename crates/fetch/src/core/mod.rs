@@ -325,8 +325,12 @@ impl FetchCore {
         let partitions: Vec<TopicPartition> = self
             .parts
             .iter()
-            .filter(|(_, p)| matches!(p.status, Status::NeedsLeader(t) if t <= now) || p.leader < 0)
-            .filter(|(_, p)| p.status != Status::Failed)
+            .filter(|(_, p)| match p.status {
+                // Waits out its backoff, even with no leader known.
+                Status::NeedsLeader(t) => t <= now,
+                Status::Failed => false,
+                _ => p.leader < 0,
+            })
             .map(|(tp, _)| tp.clone())
             .collect();
         if partitions.is_empty() {

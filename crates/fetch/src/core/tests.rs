@@ -419,6 +419,24 @@ fn a_fresh_partition_whose_first_lookups_fail_still_resolves_its_start_and_fetch
 }
 
 #[test]
+fn a_partition_without_a_leader_waits_out_its_backoff_while_others_are_fetched() {
+    let mut h = Harness::default();
+    h.leaders.insert(1, (1, 0));
+    h.assign(&[(0, StartOffset::Offset(0)), (1, StartOffset::Offset(0))]);
+    assert_eq!(h.answer_leaders(), vec![tp(0), tp(1)]);
+    let plan = only(h.turn());
+    // Partition 1's answers keep the driver turning; partition 0 is not
+    // looked up again before its backoff ends.
+    for _ in 0..5 {
+        h.advance(Duration::from_millis(10));
+        assert!(h.core.poll_leaders(h.now).is_none());
+    }
+    h.respond(&plan, response(0, vec![]));
+    h.now = h.core.next_wake().unwrap();
+    assert_eq!(h.answer_leaders(), vec![tp(0)]);
+}
+
+#[test]
 fn missing_partition_and_missing_topic_fail_the_partition() {
     let mut h = Harness::default();
     h.assign(&[(5, StartOffset::Offset(0)), (6, StartOffset::Offset(0))]);
@@ -607,6 +625,8 @@ fn offset_lookup_failures_retry_via_leader_lookup_or_fail_for_good() {
     let lookup = h.core.poll_offsets(h.now).remove(0);
     h.core.handle_offsets(lookup, Err(lost_error()), h.now);
     assert!(h.events().is_empty());
+    assert!(h.core.poll_leaders(h.now).is_none(), "not before the backoff");
+    h.now = h.core.next_wake().unwrap();
     assert!(h.core.poll_leaders(h.now).is_some(), "the leader is looked up again");
     h.assign(&[(1, StartOffset::Latest)]);
     h.answer_leaders();
