@@ -151,10 +151,14 @@ type Done = (u64, i32, FetchOutcome);
 impl Manager {
     async fn run(mut self, mut cmds: mpsc::UnboundedReceiver<Cmd>, events: mpsc::Sender<FetchEvent>) {
         let mut tasks: JoinSet<Done> = JoinSet::new();
+        // Task → plan, to answer the core for a fetch task that panicked.
+        let mut plans: HashMap<tokio::task::Id, u64> = HashMap::new();
         loop {
             self.resolve().await;
             for plan in self.core.poll_fetches(Instant::now()) {
-                self.launch(plan, &mut tasks);
+                let id = plan.id;
+                let task = self.launch(plan, &mut tasks);
+                plans.insert(task, id);
             }
             let wake = self.core.next_wake();
             tokio::select! {
@@ -171,14 +175,22 @@ impl Manager {
                     }
                     Err(_) => return,
                 },
-                Some(done) = tasks.join_next(), if !tasks.is_empty() => {
-                    if let Ok((id, broker, outcome)) = done {
+                Some(done) = tasks.join_next_with_id(), if !tasks.is_empty() => match done {
+                    Ok((task, (id, broker, outcome))) => {
+                        plans.remove(&task);
                         if matches!(outcome, FetchOutcome::Lost(_)) {
                             // The broker may be gone: drop its connection.
                             let pool = self.cluster.pool().clone();
                             tokio::spawn(async move { pool.invalidate(broker).await });
                         }
                         self.core.handle_fetch(id, outcome, Instant::now());
+                    }
+                    Err(e) => {
+                        // Without an answer the core would keep the broker busy forever.
+                        if let Some(id) = plans.remove(&e.id()) {
+                            let error = FetchError::Invalid(format!("the fetch task failed: {e}"));
+                            self.core.handle_fetch(id, FetchOutcome::Lost(error), Instant::now());
+                        }
                     }
                 },
                 _ = sleep_until(wake), if wake.is_some() => {}
@@ -227,34 +239,38 @@ impl Manager {
     }
 
     /// Sends one planned Fetch on its own task.
-    fn launch(&mut self, plan: FetchPlan, tasks: &mut JoinSet<Done>) {
+    fn launch(&mut self, plan: FetchPlan, tasks: &mut JoinSet<Done>) -> tokio::task::Id {
         let cluster = self.cluster.clone();
         let cfg = self.cfg.clone();
-        tasks.spawn(async move {
-            let broker = plan.broker;
-            let result = async {
-                let conn = cluster.broker(broker).await.map_err(|e| match e {
-                    kwire_meta::MetaError::Conn(c) => c,
-                    other => ConnError::Io { addr: format!("broker {broker}"), reason: other.to_string() },
-                })?;
-                let mut version = conn.version(ApiKey::Fetch)?;
-                if !plan.use_topic_ids {
-                    version = version.min(12);
+        tasks
+            .spawn(async move {
+                let broker = plan.broker;
+                let result = async {
+                    let conn = cluster.broker(broker).await.map_err(|e| match e {
+                        kwire_meta::MetaError::Conn(c) => c,
+                        other => {
+                            ConnError::Io { addr: format!("broker {broker}"), reason: other.to_string() }
+                        }
+                    })?;
+                    let mut version = conn.version(ApiKey::Fetch)?;
+                    if !plan.use_topic_ids {
+                        version = version.min(12);
+                    }
+                    let req = build_request(&cfg, version, &plan);
+                    let timeout = conn_timeout(&cluster, &cfg);
+                    conn.send_with(&req, version, timeout).await.map(|r| (version, r))
                 }
-                let req = build_request(&cfg, version, &plan);
-                let timeout = conn_timeout(&cluster, &cfg);
-                conn.send_with(&req, version, timeout).await.map(|r| (version, r))
-            }
-            .await;
-            let outcome = match result {
-                Ok((version, response)) => FetchOutcome::Response { version, response },
-                // Wrong credentials or certificates, or a broker that broke the
-                // protocol: fail the partitions, don't retry.
-                Err(e) if e.is_fatal() => FetchOutcome::Fatal(FetchError::Conn(e)),
-                Err(e) => FetchOutcome::Lost(FetchError::Conn(e)),
-            };
-            (plan.id, broker, outcome)
-        });
+                .await;
+                let outcome = match result {
+                    Ok((version, response)) => FetchOutcome::Response { version, response },
+                    // Wrong credentials or certificates, or a broker that broke the
+                    // protocol: fail the partitions, don't retry.
+                    Err(e) if e.is_fatal() => FetchOutcome::Fatal(FetchError::Conn(e)),
+                    Err(e) => FetchOutcome::Lost(FetchError::Conn(e)),
+                };
+                (plan.id, broker, outcome)
+            })
+            .id()
     }
 }
 

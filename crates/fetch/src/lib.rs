@@ -8,6 +8,11 @@
 //! - [`FetchedChunk::for_each_record`]: zero-copy iteration with
 //!   `read_committed` filtering.
 //!
+//! Inside, the fetcher is a sans-IO core (positions, leader lookups, start
+//! offsets and resets, fetch sessions, request planning; `src/core/`, tested
+//! on a virtual clock and against a simulated cluster) and a tokio driver
+//! (`src/fetcher.rs`) that only moves bytes between it and the brokers.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), kwire_fetch::FetchError> {
 //! use kwire_fetch::{FetchConfig, FetchEvent, Fetcher, StartOffset, TopicPartition};
