@@ -8,6 +8,11 @@
 //! - [`FetchedChunk::for_each_record`]: zero-copy iteration with
 //!   `read_committed` filtering.
 //!
+//! Inside, the fetcher is a sans-IO core (positions, leader lookups, start
+//! offsets and resets, fetch sessions, request planning; `src/core/`, tested
+//! on a virtual clock and against a simulated cluster) and a tokio driver
+//! (`src/fetcher.rs`) that only moves bytes between it and the brokers.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), kwire_fetch::FetchError> {
 //! use kwire_fetch::{FetchConfig, FetchEvent, Fetcher, StartOffset, TopicPartition};
@@ -29,15 +34,20 @@
 #![warn(missing_docs)]
 
 mod chunk;
+mod config;
+mod core;
 mod error;
+mod event;
 mod fetcher;
 mod offsets;
 
 use std::fmt;
 
 pub use chunk::FetchedChunk;
+pub use config::{FetchConfig, OffsetReset, StartOffset};
 pub use error::FetchError;
-pub use fetcher::{FetchConfig, FetchEvent, Fetcher, OffsetReset, StartOffset};
+pub use event::FetchEvent;
+pub use fetcher::Fetcher;
 pub use offsets::{OffsetAnswer, OffsetSpec, list_offsets};
 
 /// A topic and partition.

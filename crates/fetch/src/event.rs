@@ -1,0 +1,29 @@
+//! What the fetcher hands the application.
+
+use std::sync::Arc;
+
+use crate::{FetchError, FetchedChunk, TopicPartition};
+
+/// What the fetcher reports.
+#[derive(Debug, Clone)]
+pub enum FetchEvent {
+    /// New data for a partition.
+    Records(FetchedChunk),
+    /// The partition's position moved without data (reset after out-of-range).
+    Reset {
+        /// The partition.
+        tp: Arc<TopicPartition>,
+        /// Old position.
+        from: i64,
+        /// New position.
+        to: i64,
+    },
+    /// A partition failed for good (e.g. out of range with reset=none, not
+    /// authorized); it is no longer fetched.
+    Error {
+        /// The partition.
+        tp: Arc<TopicPartition>,
+        /// Why.
+        error: FetchError,
+    },
+}
