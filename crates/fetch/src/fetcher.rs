@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use kwire_conn::ConnError;
+use kwire_conn::rt::lock;
 use kwire_meta::Cluster;
 use kwire_proto::api::ApiKey;
 use kwire_proto::kafka_protocol::messages::{
@@ -131,10 +132,6 @@ impl Fetcher {
             }
         }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The fetch task: the core plus the cluster it talks to.
@@ -350,9 +347,7 @@ fn uuid_of(b: [u8; 16]) -> uuid::Uuid {
     uuid::Uuid::from_bytes(b)
 }
 
+/// The core's std deadline as a tokio sleep.
 async fn sleep_until(t: Option<Instant>) {
-    match t {
-        Some(t) => tokio::time::sleep_until(tokio::time::Instant::from_std(t)).await,
-        None => std::future::pending().await,
-    }
+    kwire_conn::rt::sleep_until(t.map(tokio::time::Instant::from_std)).await
 }
