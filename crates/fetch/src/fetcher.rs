@@ -14,11 +14,7 @@ use kwire_conn::ConnError;
 use kwire_conn::rt::lock;
 use kwire_meta::Cluster;
 use kwire_proto::api::ApiKey;
-use kwire_proto::kafka_protocol::messages::{
-    BrokerId, FetchRequest, TopicName,
-    fetch_request::{FetchPartition, FetchTopic, ForgottenTopic},
-};
-use kwire_proto::kafka_protocol::protocol::StrBytes;
+use kwire_proto::msg::fetch::{FetchParams, FetchPartitionSpec, FetchRequest, fetch_request};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
@@ -277,74 +273,26 @@ fn conn_timeout(cluster: &Cluster, cfg: &FetchConfig) -> Duration {
 
 /// Encodes `plan` as a Fetch request of `version`.
 fn build_request(cfg: &FetchConfig, version: i16, plan: &FetchPlan) -> FetchRequest {
-    let (session_id, session_epoch, include, forgotten, ids) =
-        (plan.session_id, plan.session_epoch, &plan.include, &plan.forgotten, &plan.topic_ids);
-    let mut req = FetchRequest::default();
-    if version <= 14 {
-        req.replica_id = BrokerId(-1);
-    } else {
-        req.replica_state.replica_id = BrokerId(-1);
-    }
-    req.max_wait_ms = i32::try_from(cfg.max_wait.as_millis()).unwrap_or(i32::MAX);
-    req.min_bytes = cfg.min_bytes;
-    req.max_bytes = cfg.max_bytes;
-    req.isolation_level = cfg.isolation as i8;
-    if version >= 7 {
-        req.session_id = session_id;
-        req.session_epoch = session_epoch;
-    }
-    if version >= 11 {
-        req.rack_id = StrBytes::from_string(cfg.rack.clone());
-    }
-    let mut topics: BTreeMap<&str, Vec<FetchPartition>> = BTreeMap::new();
-    for (tp, s) in include {
-        let mut p = FetchPartition::default();
-        p.partition = tp.partition;
-        if version >= 9 {
-            p.current_leader_epoch = s.leader_epoch;
-        }
-        p.fetch_offset = s.offset;
-        p.partition_max_bytes = cfg.max_partition_bytes;
-        topics.entry(tp.topic.as_str()).or_default().push(p);
-    }
-    let topic_id = |name: &str| uuid_of(ids.get(name).copied().unwrap_or([0; 16]));
-    req.topics = topics
-        .into_iter()
-        .map(|(name, partitions)| {
-            let mut t = FetchTopic::default();
-            if version >= 13 {
-                t.topic_id = topic_id(name);
-            } else {
-                t.topic = TopicName(StrBytes::from_string(name.to_owned()));
-            }
-            t.partitions = partitions;
-            t
-        })
-        .collect();
-    if version >= 7 {
-        let mut f: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
-        for tp in forgotten {
-            f.entry(tp.topic.as_str()).or_default().push(tp.partition);
-        }
-        req.forgotten_topics_data = f
-            .into_iter()
-            .map(|(name, partitions)| {
-                let mut t = ForgottenTopic::default();
-                if version >= 13 {
-                    t.topic_id = topic_id(name);
-                } else {
-                    t.topic = TopicName(StrBytes::from_string(name.to_owned()));
-                }
-                t.partitions = partitions;
-                t
-            })
-            .collect();
-    }
-    req
-}
-
-fn uuid_of(b: [u8; 16]) -> uuid::Uuid {
-    uuid::Uuid::from_bytes(b)
+    let params = FetchParams {
+        max_wait_ms: i32::try_from(cfg.max_wait.as_millis()).unwrap_or(i32::MAX),
+        min_bytes: cfg.min_bytes,
+        max_bytes: cfg.max_bytes,
+        isolation_level: cfg.isolation as i8,
+        session_id: plan.session_id,
+        session_epoch: plan.session_epoch,
+        rack: &cfg.rack,
+    };
+    let id = |name: &str| plan.topic_ids.get(name).copied().unwrap_or([0; 16]);
+    let include = plan.include.iter().map(|(tp, s)| FetchPartitionSpec {
+        topic: tp.topic.as_str(),
+        topic_id: id(&tp.topic),
+        partition: tp.partition,
+        offset: s.offset,
+        leader_epoch: s.leader_epoch,
+        max_bytes: cfg.max_partition_bytes,
+    });
+    let forgotten = plan.forgotten.iter().map(|tp| (tp.topic.as_str(), id(&tp.topic), tp.partition));
+    fetch_request(version, &params, include, forgotten)
 }
 
 /// The core's std deadline as a tokio sleep.

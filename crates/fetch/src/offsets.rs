@@ -6,11 +6,7 @@ use std::time::Duration;
 
 use kwire_meta::{Cluster, RetryAction, classify};
 use kwire_proto::api::ApiKey;
-use kwire_proto::kafka_protocol::messages::{
-    BrokerId, ListOffsetsRequest, TopicName,
-    list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic},
-};
-use kwire_proto::kafka_protocol::protocol::StrBytes;
+use kwire_proto::msg::fetch::list_offsets_request;
 
 use crate::{FetchError, IsolationLevel, TopicPartition};
 
@@ -80,33 +76,9 @@ pub async fn list_offsets(
                 }
             };
             let v = conn.version(ApiKey::ListOffsets)?;
-            let mut topics: BTreeMap<&str, Vec<ListOffsetsPartition>> = BTreeMap::new();
-            for (tp, epoch) in &tps {
-                let mut p = ListOffsetsPartition::default();
-                p.partition_index = tp.partition;
-                if v >= 4 {
-                    p.current_leader_epoch = *epoch;
-                }
-                p.timestamp = spec.wire();
-                topics.entry(tp.topic.as_str()).or_default().push(p);
-            }
-            let mut req = ListOffsetsRequest::default();
-            req.replica_id = BrokerId(-1);
-            if v >= 2 {
-                req.isolation_level = isolation as i8;
-            }
-            if v >= 10 {
-                req.timeout_ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
-            }
-            req.topics = topics
-                .into_iter()
-                .map(|(name, parts)| {
-                    let mut t = ListOffsetsTopic::default();
-                    t.name = TopicName(StrBytes::from_string(name.to_owned()));
-                    t.partitions = parts;
-                    t
-                })
-                .collect();
+            let timeout_ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
+            let parts = tps.iter().map(|(tp, epoch)| (tp.topic.as_str(), tp.partition, *epoch, spec.wire()));
+            let req = list_offsets_request(v, isolation as i8, timeout_ms, parts);
             let resp = match conn.send_version(&req, v).await {
                 Ok(r) => r,
                 Err(e) if e.is_disconnect() => {

@@ -1,8 +1,164 @@
-//! Fetch (1) and ListOffsets (2) responses. Record data stays a zero-copy
-//! slice of the response buffer; `records::` decodes it lazily.
+//! Fetch (1) and ListOffsets (2): typed request builders and response
+//! decoders. Record data stays a zero-copy slice of the response buffer;
+//! `records::` decodes it lazily. Crates above `conn` build requests here and
+//! never touch `kafka-protocol`'s structs.
+
+use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use kafka_protocol::messages::{FetchRequest, ListOffsetsRequest};
+use kafka_protocol::messages::fetch_request as kfr;
+use kafka_protocol::messages::list_offsets_request as klo;
+use kafka_protocol::messages::{BrokerId, TopicName};
+use kafka_protocol::protocol::StrBytes;
+
+pub use kafka_protocol::messages::{FetchRequest, ListOffsetsRequest};
+
+/// Request-wide settings of a Fetch request.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FetchParams<'a> {
+    /// `fetch.max.wait.ms`.
+    pub max_wait_ms: i32,
+    /// `fetch.min.bytes`.
+    pub min_bytes: i32,
+    /// `fetch.max.bytes`.
+    pub max_bytes: i32,
+    /// 0 read_uncommitted, 1 read_committed.
+    pub isolation_level: i8,
+    /// Fetch session id (KIP-227; 0 for none), v7+.
+    pub session_id: i32,
+    /// Fetch session epoch (-1: no session, 0: new), v7+.
+    pub session_epoch: i32,
+    /// `client.rack` (KIP-392), v11+.
+    pub rack: &'a str,
+}
+
+/// One partition to fetch.
+#[derive(Debug, Clone, Copy)]
+pub struct FetchPartitionSpec<'a> {
+    /// Topic name (v0-12).
+    pub topic: &'a str,
+    /// Topic id (v13+).
+    pub topic_id: [u8; 16],
+    /// Partition.
+    pub partition: i32,
+    /// Where to read from.
+    pub offset: i64,
+    /// The leader epoch the client knows (v9+; -1 unknown).
+    pub leader_epoch: i32,
+    /// `max.partition.fetch.bytes`.
+    pub max_bytes: i32,
+}
+
+/// A Fetch request of `version`: `include` partitions grouped by topic
+/// (names or, from v13, ids), and the session's `forgotten` partitions
+/// (topic, topic id, partition; v7+).
+pub fn fetch_request<'a>(
+    version: i16,
+    params: &FetchParams<'_>,
+    include: impl IntoIterator<Item = FetchPartitionSpec<'a>>,
+    forgotten: impl IntoIterator<Item = (&'a str, [u8; 16], i32)>,
+) -> FetchRequest {
+    let mut req = FetchRequest::default();
+    if version <= 14 {
+        req.replica_id = BrokerId(-1);
+    } else {
+        req.replica_state.replica_id = BrokerId(-1);
+    }
+    req.max_wait_ms = params.max_wait_ms;
+    req.min_bytes = params.min_bytes;
+    req.max_bytes = params.max_bytes;
+    req.isolation_level = params.isolation_level;
+    if version >= 7 {
+        req.session_id = params.session_id;
+        req.session_epoch = params.session_epoch;
+    }
+    if version >= 11 {
+        req.rack_id = StrBytes::from_string(params.rack.to_owned());
+    }
+    let mut topics: BTreeMap<&str, ([u8; 16], Vec<kfr::FetchPartition>)> = BTreeMap::new();
+    for p in include {
+        let mut fp = kfr::FetchPartition::default();
+        fp.partition = p.partition;
+        if version >= 9 {
+            fp.current_leader_epoch = p.leader_epoch;
+        }
+        fp.fetch_offset = p.offset;
+        fp.partition_max_bytes = p.max_bytes;
+        topics.entry(p.topic).or_insert_with(|| (p.topic_id, Vec::new())).1.push(fp);
+    }
+    req.topics = topics
+        .into_iter()
+        .map(|(name, (id, partitions))| {
+            let mut t = kfr::FetchTopic::default();
+            if version >= 13 {
+                t.topic_id = uuid::Uuid::from_bytes(id);
+            } else {
+                t.topic = TopicName(StrBytes::from_string(name.to_owned()));
+            }
+            t.partitions = partitions;
+            t
+        })
+        .collect();
+    if version >= 7 {
+        let mut f: BTreeMap<&str, ([u8; 16], Vec<i32>)> = BTreeMap::new();
+        for (name, id, partition) in forgotten {
+            f.entry(name).or_insert_with(|| (id, Vec::new())).1.push(partition);
+        }
+        req.forgotten_topics_data = f
+            .into_iter()
+            .map(|(name, (id, partitions))| {
+                let mut t = kfr::ForgottenTopic::default();
+                if version >= 13 {
+                    t.topic_id = uuid::Uuid::from_bytes(id);
+                } else {
+                    t.topic = TopicName(StrBytes::from_string(name.to_owned()));
+                }
+                t.partitions = partitions;
+                t
+            })
+            .collect();
+    }
+    req
+}
+
+/// A ListOffsets request of `version`: for each (topic, partition, current
+/// leader epoch, timestamp) — timestamp -2 earliest, -1 latest, else the
+/// first offset at or after it — grouped by topic.
+pub fn list_offsets_request<'a>(
+    version: i16,
+    isolation_level: i8,
+    timeout_ms: i32,
+    partitions: impl IntoIterator<Item = (&'a str, i32, i32, i64)>,
+) -> ListOffsetsRequest {
+    let mut topics: BTreeMap<&str, Vec<klo::ListOffsetsPartition>> = BTreeMap::new();
+    for (topic, partition, leader_epoch, timestamp) in partitions {
+        let mut p = klo::ListOffsetsPartition::default();
+        p.partition_index = partition;
+        if version >= 4 {
+            p.current_leader_epoch = leader_epoch;
+        }
+        p.timestamp = timestamp;
+        topics.entry(topic).or_default().push(p);
+    }
+    let mut req = ListOffsetsRequest::default();
+    req.replica_id = BrokerId(-1);
+    if version >= 2 {
+        req.isolation_level = isolation_level;
+    }
+    if version >= 10 {
+        req.timeout_ms = timeout_ms;
+    }
+    req.topics = topics
+        .into_iter()
+        .map(|(name, parts)| {
+            let mut t = klo::ListOffsetsTopic::default();
+            t.name = TopicName(StrBytes::from_string(name.to_owned()));
+            t.partitions = parts;
+            t
+        })
+        .collect();
+    req
+}
 
 use crate::api::ApiKey;
 use crate::wire::Reader;
@@ -198,6 +354,44 @@ mod tests {
     use kafka_protocol::messages::{
         BrokerId, ProducerId, TopicName, fetch_response as kp, list_offsets_response as lo,
     };
+
+    #[test]
+    fn fetch_request_builder_names_topics_before_v13_and_ids_from_v13() {
+        let params = FetchParams {
+            max_wait_ms: 500,
+            min_bytes: 1,
+            max_bytes: 50,
+            session_epoch: -1,
+            ..Default::default()
+        };
+        let spec = |topic, partition| FetchPartitionSpec {
+            topic,
+            topic_id: [if topic == "a" { 1 } else { 2 }; 16],
+            partition,
+            offset: 7,
+            leader_epoch: 3,
+            max_bytes: 10,
+        };
+        for v in [4i16, 12, 13, 16] {
+            let req =
+                fetch_request(v, &params, [spec("b", 1), spec("a", 0), spec("a", 2)], [("c", [9; 16], 4)]);
+            assert_eq!(req.topics.len(), 2, "v{v}");
+            let a = &req.topics[0];
+            assert_eq!(a.partitions.iter().map(|p| p.partition).collect::<Vec<_>>(), vec![0, 2]);
+            if v >= 13 {
+                assert_eq!(a.topic_id, uuid::Uuid::from_bytes([1; 16]));
+                assert!(a.topic.0.is_empty());
+            } else {
+                assert_eq!(a.topic.0.as_str(), "a");
+            }
+            assert_eq!(a.partitions[0].current_leader_epoch, if v >= 9 { 3 } else { -1 });
+            assert_eq!(req.forgotten_topics_data.len(), usize::from(v >= 7));
+            assert!(encode(&req, v).len() > 20, "v{v} encodes");
+        }
+        let lo = list_offsets_request(5, 1, 1000, [("t", 0, 2, -2), ("t", 1, 2, -1)]);
+        assert_eq!((lo.isolation_level, lo.topics.len(), lo.topics[0].partitions.len()), (1, 1, 2));
+        assert_eq!(lo.topics[0].partitions[1].timestamp, -1);
+    }
 
     #[test]
     fn fetch_all_versions() {
