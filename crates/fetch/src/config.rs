@@ -60,7 +60,7 @@ pub struct FetchConfig {
     pub prefetch: usize,
     /// `client.rack` (for rack-aware fetching, Fetch v11+).
     pub rack: String,
-    /// Fail a partition (a [`FetchEvent::Error`]) when its fetches have kept
+    /// Fail a partition (a [`FetchEvent::Error`](crate::FetchEvent::Error)) when its fetches have kept
     /// failing (disconnects, timeouts) for this long since it was assigned or
     /// last fetched successfully. `None` (the default) retries forever, like
     /// Kafka's consumer; `kwire consume` sets the request timeout.
