@@ -244,12 +244,15 @@ pub fn decompress(codec: Compression, input: &[u8], limit: usize) -> Result<Vec<
             read_bounded(codec, flate2::read::MultiGzDecoder::new(input), limit, gzip_size_hint(input))
         }
         Compression::Snappy => decompress_snappy(input, limit),
-        Compression::Lz4 => read_bounded(
-            codec,
-            lz4_flex::frame::FrameDecoder::new(input),
-            limit,
-            input.len().saturating_mul(4),
-        ),
+        Compression::Lz4 => {
+            let input = lz4_fit_block_sizes(input)?;
+            read_bounded(
+                codec,
+                lz4_flex::frame::FrameDecoder::new(&input[..]),
+                limit,
+                input.len().saturating_mul(4),
+            )
+        }
         Compression::Zstd => decompress_zstd(input, limit),
     })
 }
@@ -283,10 +286,99 @@ pub(crate) fn decompress_lz4_broken_checksum(input: &[u8], limit: usize) -> Resu
     fixed[..4].copy_from_slice(magic);
     fixed[4..hc_pos].copy_from_slice(descriptor);
     fixed[hc_pos] = (twox_hash::XxHash32::oneshot(0, descriptor) >> 8) as u8;
-    let reader = (&fixed[..]).chain(rest);
+    let mut whole = fixed.to_vec();
+    whole.extend_from_slice(rest);
+    let whole = lz4_fit_block_sizes(&whole)?.into_owned();
     guarded(codec, || {
-        read_bounded(codec, lz4_flex::frame::FrameDecoder::new(reader), limit, input.len().saturating_mul(4))
+        read_bounded(
+            codec,
+            lz4_flex::frame::FrameDecoder::new(&whole[..]),
+            limit,
+            input.len().saturating_mul(4),
+        )
     })
+}
+
+/// The LZ4 frame magic number, little-endian on the wire.
+const LZ4_MAGIC: [u8; 4] = [0x04, 0x22, 0x4d, 0x18];
+
+/// `lz4_flex`'s frame decoder allocates buffers of the block size a frame
+/// header *declares* (up to 4 MiB, several times over) before reading a
+/// byte of data, so a 400-byte hostile batch could cost 16 MiB of heap. A
+/// block can't decompress to more than ~255 times its compressed size, so
+/// where a frame declares blocks larger than the whole remaining input could
+/// ever fill, this lowers the declared size (and recomputes the header
+/// checksum of a header whose checksum was valid): valid data decodes the
+/// same, and the buffers stay proportional to the input.
+///
+/// Like Kafka's Java client (`KafkaLZ4BlockInputStream`), only standard
+/// frames are accepted: legacy and skippable frames are an error (the legacy
+/// format alone would make `lz4_flex` allocate 8 MiB).
+fn lz4_fit_block_sizes(input: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, RecordsError> {
+    let codec = Compression::Lz4;
+    let mut out: Option<Vec<u8>> = None;
+    let mut pos = 0usize;
+    while pos < input.len() {
+        let Some(magic) = input.get(pos..pos + 4) else { break };
+        if magic != LZ4_MAGIC {
+            return Err(RecordsError::decompress(
+                codec,
+                "not an LZ4 frame (only standard frames are supported)",
+            ));
+        }
+        let (Some(&flg), Some(&bd)) = (input.get(pos + 4), input.get(pos + 5)) else { break };
+        let mut hc_pos = pos + 6;
+        if flg & 0x08 != 0 {
+            hc_pos += 8;
+        }
+        if flg & 0x01 != 0 {
+            hc_pos += 4;
+        }
+        let (Some(descriptor), Some(&hc)) = (input.get(pos + 4..hc_pos), input.get(hc_pos)) else { break };
+        let valid = (twox_hash::XxHash32::oneshot(0, descriptor) >> 8) as u8 == hc;
+        // The most any block of this frame could need: 255 x what is left.
+        let need = input.len().saturating_sub(hc_pos).saturating_mul(255);
+        let declared = (bd >> 4) & 7;
+        let fitting = [4u8, 5, 6, 7].into_iter().find(|id| 1usize << (8 + 2 * id) >= need).unwrap_or(7);
+        if valid && (4..=7).contains(&declared) && fitting < declared {
+            let buf = out.get_or_insert_with(|| input.to_vec());
+            if let Some(b) = buf.get_mut(pos + 5) {
+                *b = (bd & !0x70) | (fitting << 4);
+            }
+            if let Some(d) = buf.get(pos + 4..hc_pos) {
+                let hc = (twox_hash::XxHash32::oneshot(0, d) >> 8) as u8;
+                if let Some(b) = buf.get_mut(hc_pos) {
+                    *b = hc;
+                }
+            }
+        }
+        // Skip the blocks to the next frame (a malformed one is the decoder's to report).
+        let mut at = hc_pos + 1;
+        loop {
+            let Some(size) = input.get(at..at + 4) else { return Ok(done(input, out)) };
+            let size = u32::from_le_bytes([size[0], size[1], size[2], size[3]]);
+            at += 4;
+            if size == 0 {
+                break;
+            }
+            at = at.saturating_add((size & 0x7fff_ffff) as usize);
+            if flg & 0x10 != 0 {
+                at = at.saturating_add(4);
+            }
+        }
+        if flg & 0x04 != 0 {
+            at = at.saturating_add(4);
+        }
+        pos = at;
+    }
+    Ok(done(input, out))
+}
+
+fn done(input: &[u8], out: Option<Vec<u8>>) -> std::borrow::Cow<'_, [u8]> {
+    match out {
+        Some(v) => std::borrow::Cow::Owned(v),
+        None => std::borrow::Cow::Borrowed(input),
+    }
 }
 
 /// Runs a decompressor, turning a panic inside a codec crate into an error.

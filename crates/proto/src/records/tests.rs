@@ -628,6 +628,49 @@ fn lz4_frame_header_is_what_java_writes() {
     assert_eq!(&x[x.len() - 4..], &[0, 0, 0, 0], "end mark, no content checksum");
 }
 
+/// Fuzz finding (`records` target, 2026-12-04): a 378-byte batch whose LZ4
+/// frame declared 4 MiB blocks made `lz4_flex` allocate 16 MiB. Declared
+/// block sizes are lowered to what the input could fill; valid frames with
+/// large blocks still decode the same. Regression input:
+/// fuzz/regressions/records/lz4-4mib-blocks-small-input.
+#[test]
+fn lz4_large_declared_blocks_decode_the_same_with_small_buffers() {
+    use lz4_flex::frame::{BlockMode, BlockSize, FrameEncoder, FrameInfo};
+    use std::io::Write;
+    let data: Vec<u8> = (0..50_000u32).map(|i| (i * 31 % 97) as u8).collect();
+    for (size, mode, checksums) in [
+        (BlockSize::Max4MB, BlockMode::Independent, false),
+        (BlockSize::Max1MB, BlockMode::Linked, true),
+        (BlockSize::Max256KB, BlockMode::Independent, true),
+    ] {
+        let info = FrameInfo::new()
+            .block_size(size)
+            .block_mode(mode)
+            .block_checksums(checksums)
+            .content_checksum(checksums);
+        let mut enc = FrameEncoder::with_frame_info(info, Vec::new());
+        enc.write_all(&data).unwrap();
+        let frame = enc.finish().unwrap();
+        // Two frames back to back, as a batch may hold.
+        let two = [frame.clone(), frame.clone()].concat();
+        let out = compression::decompress(Compression::Lz4, &two, 1 << 20).unwrap();
+        assert_eq!(out.len(), 2 * data.len(), "{size:?} {mode:?}");
+        assert!(out[..data.len()] == data[..] && out[data.len()..] == data[..]);
+    }
+    // A corrupted header checksum is still an error (not repaired by the rewrite).
+    let mut enc = FrameEncoder::with_frame_info(FrameInfo::new().block_size(BlockSize::Max4MB), Vec::new());
+    enc.write_all(b"abc").unwrap();
+    let mut frame = enc.finish().unwrap();
+    frame[6] ^= 0xff;
+    assert!(compression::decompress(Compression::Lz4, &frame, 1 << 20).is_err());
+    // Legacy and skippable frames are refused, as Kafka's Java client does.
+    for magic in [[0x02u8, 0x21, 0x4c, 0x18], [0x50, 0x2a, 0x4d, 0x18]] {
+        let mut f = magic.to_vec();
+        f.extend_from_slice(&[0, 0, 0, 0]);
+        assert!(compression::decompress(Compression::Lz4, &f, 1 << 20).is_err());
+    }
+}
+
 #[test]
 fn zstd_hostile_frames() {
     let limit = 1 << 20;
