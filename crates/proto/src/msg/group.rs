@@ -6,7 +6,21 @@
 //! (ConsumerProtocolSubscription / ConsumerProtocolAssignment v0-v3).
 
 use bytes::{BufMut, Bytes, BytesMut};
-use kafka_protocol::messages::{
+use std::collections::BTreeMap;
+
+use kafka_protocol::messages::offset_commit_request::{
+    OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+};
+use kafka_protocol::messages::offset_delete_request::{
+    OffsetDeleteRequestPartition, OffsetDeleteRequestTopic,
+};
+use kafka_protocol::messages::offset_fetch_request::{
+    OffsetFetchRequestGroup, OffsetFetchRequestTopic, OffsetFetchRequestTopics,
+};
+use kafka_protocol::messages::{GroupId, TopicName};
+use kafka_protocol::protocol::StrBytes;
+
+pub use kafka_protocol::messages::{
     ConsumerGroupDescribeRequest, ConsumerGroupHeartbeatRequest, DeleteGroupsRequest, DescribeGroupsRequest,
     FindCoordinatorRequest, HeartbeatRequest, JoinGroupRequest, LeaveGroupRequest, ListGroupsRequest,
     OffsetCommitRequest, OffsetDeleteRequest, OffsetFetchRequest, SyncGroupRequest,
@@ -980,6 +994,192 @@ impl ConsumerAssignment {
     }
 }
 
+fn strb(s: &str) -> StrBytes {
+    StrBytes::from_string(s.to_owned())
+}
+
+/// Who commits: a member's generation (classic) or member epoch (KIP-848),
+/// member id and static instance id.
+#[derive(Debug, Clone, Copy)]
+pub struct CommitMember<'a> {
+    /// Generation id (classic) or member epoch (consumer protocol).
+    pub generation_or_epoch: i32,
+    /// Member id.
+    pub member_id: &'a str,
+    /// `group.instance.id` (sent from v7).
+    pub instance_id: Option<&'a str>,
+}
+
+/// An OffsetCommit at `version` of `offsets` (topic, partition, next offset
+/// to read), topics sorted by name, partitions in the order given. Without a
+/// member it is an admin commit (generation -1, empty member id).
+pub fn offset_commit_request<'a>(
+    group_id: &str,
+    member: Option<CommitMember<'_>>,
+    offsets: impl IntoIterator<Item = (&'a str, i32, i64)>,
+    version: i16,
+) -> OffsetCommitRequest {
+    let mut req = OffsetCommitRequest::default();
+    req.group_id = GroupId(strb(group_id));
+    match member {
+        Some(id) => {
+            req.generation_id_or_member_epoch = id.generation_or_epoch;
+            req.member_id = strb(id.member_id);
+            if version >= 7 {
+                req.group_instance_id = id.instance_id.map(strb);
+            }
+        }
+        None => {
+            req.generation_id_or_member_epoch = -1;
+            req.member_id = StrBytes::default();
+        }
+    }
+    if version <= 4 {
+        req.retention_time_ms = -1;
+    }
+    let mut topics: BTreeMap<&str, Vec<OffsetCommitRequestPartition>> = BTreeMap::new();
+    for (topic, partition, offset) in offsets {
+        let mut p = OffsetCommitRequestPartition::default();
+        p.partition_index = partition;
+        p.committed_offset = offset;
+        if version >= 6 {
+            p.committed_leader_epoch = -1;
+        }
+        p.committed_metadata = Some(StrBytes::default());
+        topics.entry(topic).or_default().push(p);
+    }
+    req.topics = topics
+        .into_iter()
+        .map(|(name, partitions)| {
+            let mut t = OffsetCommitRequestTopic::default();
+            t.name = TopicName(strb(name));
+            t.partitions = partitions;
+            t
+        })
+        .collect();
+    req
+}
+
+/// An OffsetFetch at `version` for `group_id` of `partitions` (topic,
+/// partition; `None`: every partition with a committed offset, needs v2+),
+/// topics sorted by name, asking for stable offsets (v7+). Up to v7 the
+/// group is top-level; from v8 it is the one entry of `groups`.
+pub fn offset_fetch_request<'a>(
+    group_id: &str,
+    partitions: Option<impl IntoIterator<Item = (&'a str, i32)>>,
+    version: i16,
+) -> OffsetFetchRequest {
+    let by_topic: Option<BTreeMap<&str, Vec<i32>>> = partitions.map(|ps| {
+        let mut m: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
+        for (topic, partition) in ps {
+            m.entry(topic).or_default().push(partition);
+        }
+        m
+    });
+    let mut req = OffsetFetchRequest::default();
+    if version >= 7 {
+        req.require_stable = true;
+    }
+    if version <= 7 {
+        req.group_id = GroupId(strb(group_id));
+        req.topics = by_topic.map(|m| {
+            m.into_iter()
+                .map(|(name, parts)| {
+                    let mut t = OffsetFetchRequestTopic::default();
+                    t.name = TopicName(strb(name));
+                    t.partition_indexes = parts;
+                    t
+                })
+                .collect()
+        });
+    } else {
+        let mut g = OffsetFetchRequestGroup::default();
+        g.group_id = GroupId(strb(group_id));
+        g.member_epoch = -1;
+        g.topics = by_topic.map(|m| {
+            m.into_iter()
+                .map(|(name, parts)| {
+                    let mut t = OffsetFetchRequestTopics::default();
+                    t.name = TopicName(strb(name));
+                    t.partition_indexes = parts;
+                    t
+                })
+                .collect()
+        });
+        req.groups = vec![g];
+    }
+    req
+}
+
+/// A FindCoordinator request for group `key` at version `v`: the key goes in
+/// `coordinator_keys` from v4, in `key` before.
+pub fn find_coordinator_request(v: i16, key: &str) -> FindCoordinatorRequest {
+    let mut req = FindCoordinatorRequest::default();
+    if v >= 4 {
+        req.coordinator_keys = vec![strb(key)];
+    } else {
+        req.key = strb(key);
+    }
+    req
+}
+
+/// A ListGroups request (every group, any state or type).
+pub fn list_groups_request() -> ListGroupsRequest {
+    ListGroupsRequest::default()
+}
+
+/// A DescribeGroups request for `groups`.
+pub fn describe_groups_request<S: AsRef<str>>(groups: &[S]) -> DescribeGroupsRequest {
+    let mut req = DescribeGroupsRequest::default();
+    req.groups = groups.iter().map(|g| GroupId(strb(g.as_ref()))).collect();
+    req
+}
+
+/// A ConsumerGroupDescribe request (KIP-848) for `groups`.
+pub fn consumer_group_describe_request<S: AsRef<str>>(groups: &[S]) -> ConsumerGroupDescribeRequest {
+    let mut req = ConsumerGroupDescribeRequest::default();
+    req.group_ids = groups.iter().map(|g| GroupId(strb(g.as_ref()))).collect();
+    req
+}
+
+/// A DeleteGroups request for `groups`.
+pub fn delete_groups_request<S: AsRef<str>>(groups: &[S]) -> DeleteGroupsRequest {
+    let mut req = DeleteGroupsRequest::default();
+    req.groups_names = groups.iter().map(|g| GroupId(strb(g.as_ref()))).collect();
+    req
+}
+
+/// An OffsetDelete request for `group_id` of `partitions` (topic, partition),
+/// topics sorted by name, partitions in the order given.
+pub fn offset_delete_request<'a>(
+    group_id: &str,
+    partitions: impl IntoIterator<Item = (&'a str, i32)>,
+) -> OffsetDeleteRequest {
+    let mut by_topic: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
+    for (topic, partition) in partitions {
+        by_topic.entry(topic).or_default().push(partition);
+    }
+    let mut req = OffsetDeleteRequest::default();
+    req.group_id = GroupId(strb(group_id));
+    req.topics = by_topic
+        .into_iter()
+        .map(|(name, parts)| {
+            let mut t = OffsetDeleteRequestTopic::default();
+            t.name = TopicName(strb(name));
+            t.partitions = parts
+                .into_iter()
+                .map(|p| {
+                    let mut x = OffsetDeleteRequestPartition::default();
+                    x.partition_index = p;
+                    x
+                })
+                .collect();
+            t
+        })
+        .collect();
+    req
+}
+
 macro_rules! requests {
     ($($req:ident => $key:ident, $resp:ident;)*) => {
         $(
@@ -1029,6 +1229,75 @@ mod tests {
 
     fn uuid(b: u8) -> uuid::Uuid {
         uuid::Uuid::from_bytes([b; 16])
+    }
+
+    #[test]
+    fn group_admin_request_builders() {
+        let f3 = find_coordinator_request(3, "g");
+        assert_eq!((f3.key.as_str(), f3.coordinator_keys.len()), ("g", 0));
+        let f4 = find_coordinator_request(4, "g");
+        assert_eq!((f4.key.as_str(), f4.coordinator_keys[0].as_str()), ("", "g"));
+        assert_eq!(list_groups_request(), ListGroupsRequest::default());
+        assert_eq!(describe_groups_request(&["g"]).groups[0].0.as_str(), "g");
+        assert_eq!(consumer_group_describe_request(&["g"]).group_ids[0].0.as_str(), "g");
+        assert_eq!(delete_groups_request(&["g"]).groups_names[0].0.as_str(), "g");
+        let od = offset_delete_request("g", [("t", 1), ("a", 0), ("t", 0)]);
+        assert_eq!(od.group_id.0.as_str(), "g");
+        let shape: Vec<(&str, Vec<i32>)> = od
+            .topics
+            .iter()
+            .map(|t| (t.name.0.as_str(), t.partitions.iter().map(|p| p.partition_index).collect()))
+            .collect();
+        assert_eq!(shape, vec![("a", vec![0]), ("t", vec![1, 0])]);
+    }
+
+    #[test]
+    fn offset_request_builders_encode_at_every_version() {
+        let offsets = [("t", 0, 5), ("s", 3, 1), ("t", 1, 7)];
+        let m = CommitMember { generation_or_epoch: 3, member_id: "m", instance_id: Some("i") };
+        for v in 2..=9 {
+            for member in [None, Some(m)] {
+                let r = offset_commit_request("g", member, offsets, v);
+                let mut b = bytes::BytesMut::new();
+                r.encode(&mut b, v).unwrap_or_else(|e| panic!("commit v{v}: {e}"));
+                let shape: Vec<(&str, Vec<(i32, i64)>)> = r
+                    .topics
+                    .iter()
+                    .map(|t| {
+                        (
+                            t.name.0.as_str(),
+                            t.partitions.iter().map(|p| (p.partition_index, p.committed_offset)).collect(),
+                        )
+                    })
+                    .collect();
+                assert_eq!(shape, vec![("s", vec![(3, 1)]), ("t", vec![(0, 5), (1, 7)])]);
+                assert_eq!(r.retention_time_ms, if v <= 4 { -1 } else { r.retention_time_ms });
+                let gen_id = if member.is_some() { 3 } else { -1 };
+                assert_eq!(r.generation_id_or_member_epoch, gen_id);
+                let inst = if member.is_some() && v >= 7 { Some("i") } else { None };
+                assert_eq!(r.group_instance_id.as_ref().map(StrBytes::as_str), inst);
+            }
+        }
+        for v in 1..=9 {
+            for all in [false, true] {
+                if all && v < 2 {
+                    continue;
+                }
+                let parts = [("t", 0), ("t", 1), ("a", 2)];
+                let r = offset_fetch_request("g", (!all).then_some(parts), v);
+                let mut b = bytes::BytesMut::new();
+                r.encode(&mut b, v).unwrap_or_else(|e| panic!("fetch v{v}: {e}"));
+                assert_eq!(r.require_stable, v >= 7);
+                if v <= 7 {
+                    assert_eq!(r.group_id.0.as_str(), "g");
+                    assert_eq!(r.topics.as_ref().map(|ts| ts.len()), (!all).then_some(2));
+                } else {
+                    assert_eq!(r.groups[0].group_id.0.as_str(), "g");
+                    assert_eq!(r.groups[0].member_epoch, -1);
+                    assert_eq!(r.groups[0].topics.as_ref().map(|ts| ts.len()), (!all).then_some(2));
+                }
+            }
+        }
     }
 
     #[test]
