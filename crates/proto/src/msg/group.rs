@@ -8,6 +8,9 @@
 use bytes::{BufMut, Bytes, BytesMut};
 use std::collections::BTreeMap;
 
+use kafka_protocol::messages::consumer_group_heartbeat_request::TopicPartitions as HeartbeatTopicPartitions;
+use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
+use kafka_protocol::messages::leave_group_request::MemberIdentity;
 use kafka_protocol::messages::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
 };
@@ -17,6 +20,7 @@ use kafka_protocol::messages::offset_delete_request::{
 use kafka_protocol::messages::offset_fetch_request::{
     OffsetFetchRequestGroup, OffsetFetchRequestTopic, OffsetFetchRequestTopics,
 };
+use kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
 use kafka_protocol::messages::{GroupId, TopicName};
 use kafka_protocol::protocol::StrBytes;
 
@@ -1180,6 +1184,198 @@ pub fn offset_delete_request<'a>(
     req
 }
 
+/// The fields of a JoinGroup request.
+#[derive(Debug, Clone)]
+pub struct JoinGroupParams<'a> {
+    /// Group id.
+    pub group_id: &'a str,
+    /// `session.timeout.ms`.
+    pub session_timeout_ms: i32,
+    /// Rebalance timeout (`max.poll.interval.ms`), sent from v1.
+    pub rebalance_timeout_ms: i32,
+    /// Member id (empty on the first join).
+    pub member_id: &'a str,
+    /// `group.instance.id`, sent from v5.
+    pub group_instance_id: Option<&'a str>,
+    /// Protocol type (`consumer`).
+    pub protocol_type: &'a str,
+    /// Protocol (assignor) names, in order of preference.
+    pub protocol_names: &'a [&'a str],
+    /// Metadata (the encoded subscription) sent with every protocol.
+    pub metadata: Bytes,
+    /// Why the member (re)joins, sent from v8.
+    pub reason: Option<&'a str>,
+}
+
+/// A JoinGroup request at version `v`.
+pub fn join_group_request(v: i16, p: &JoinGroupParams<'_>) -> JoinGroupRequest {
+    let mut req = JoinGroupRequest::default();
+    req.group_id = GroupId(strb(p.group_id));
+    req.session_timeout_ms = p.session_timeout_ms;
+    if v >= 1 {
+        req.rebalance_timeout_ms = p.rebalance_timeout_ms;
+    }
+    req.member_id = strb(p.member_id);
+    if v >= 5 {
+        req.group_instance_id = p.group_instance_id.map(strb);
+    }
+    req.protocol_type = strb(p.protocol_type);
+    req.protocols = p
+        .protocol_names
+        .iter()
+        .map(|name| {
+            let mut jp = JoinGroupRequestProtocol::default();
+            jp.name = strb(name);
+            jp.metadata = p.metadata.clone();
+            jp
+        })
+        .collect();
+    if v >= 8 {
+        req.reason = p.reason.map(strb);
+    }
+    req
+}
+
+/// The fields of a SyncGroup request (besides the assignments).
+#[derive(Debug, Clone, Copy)]
+pub struct SyncGroupParams<'a> {
+    /// Group id.
+    pub group_id: &'a str,
+    /// Generation.
+    pub generation_id: i32,
+    /// Member id.
+    pub member_id: &'a str,
+    /// `group.instance.id`, sent from v3.
+    pub group_instance_id: Option<&'a str>,
+    /// Protocol type, sent from v5.
+    pub protocol_type: &'a str,
+    /// Chosen protocol (assignor) name, sent from v5.
+    pub protocol_name: Option<&'a str>,
+}
+
+/// A SyncGroup request at version `v` with the leader's `assignments`
+/// (member id, encoded assignment); followers send none.
+pub fn sync_group_request(
+    v: i16,
+    p: &SyncGroupParams<'_>,
+    assignments: impl IntoIterator<Item = (String, Bytes)>,
+) -> SyncGroupRequest {
+    let mut req = SyncGroupRequest::default();
+    req.group_id = GroupId(strb(p.group_id));
+    req.generation_id = p.generation_id;
+    req.member_id = strb(p.member_id);
+    if v >= 3 {
+        req.group_instance_id = p.group_instance_id.map(strb);
+    }
+    if v >= 5 {
+        req.protocol_type = Some(strb(p.protocol_type));
+        req.protocol_name = p.protocol_name.map(strb);
+    }
+    req.assignments = assignments
+        .into_iter()
+        .map(|(member, assignment)| {
+            let mut a = SyncGroupRequestAssignment::default();
+            a.member_id = StrBytes::from_string(member);
+            a.assignment = assignment;
+            a
+        })
+        .collect();
+    req
+}
+
+/// A Heartbeat request at version `v` (`group_instance_id` sent from v3).
+pub fn heartbeat_request(
+    v: i16,
+    group_id: &str,
+    generation_id: i32,
+    member_id: &str,
+    group_instance_id: Option<&str>,
+) -> HeartbeatRequest {
+    let mut req = HeartbeatRequest::default();
+    req.group_id = GroupId(strb(group_id));
+    req.generation_id = generation_id;
+    req.member_id = strb(member_id);
+    if v >= 3 {
+        req.group_instance_id = group_instance_id.map(strb);
+    }
+    req
+}
+
+/// A LeaveGroup request at version `v` for one dynamic member: up to v2 the
+/// member id is top-level; from v3 it is the one entry of `members`, with
+/// `reason` from v5.
+pub fn leave_group_request(
+    v: i16,
+    group_id: &str,
+    member_id: &str,
+    reason: Option<&str>,
+) -> LeaveGroupRequest {
+    let mut req = LeaveGroupRequest::default();
+    req.group_id = GroupId(strb(group_id));
+    if v <= 2 {
+        req.member_id = strb(member_id);
+    } else {
+        let mut m = MemberIdentity::default();
+        m.member_id = strb(member_id);
+        m.group_instance_id = None;
+        if v >= 5 {
+            m.reason = reason.map(strb);
+        }
+        req.members = vec![m];
+    }
+    req
+}
+
+/// The fields of a ConsumerGroupHeartbeat request (KIP-848).
+#[derive(Debug, Clone, Copy)]
+pub struct ConsumerGroupHeartbeatParams<'a> {
+    /// Group id.
+    pub group_id: &'a str,
+    /// Member id (empty: let a v0 coordinator pick it).
+    pub member_id: &'a str,
+    /// Member epoch (0 join, -1 leave, -2 static leave).
+    pub member_epoch: i32,
+    /// `group.instance.id`.
+    pub instance_id: Option<&'a str>,
+    /// `client.rack`.
+    pub rack_id: Option<&'a str>,
+    /// Rebalance timeout (`max.poll.interval.ms`).
+    pub rebalance_timeout_ms: i32,
+    /// Subscribed topic names.
+    pub subscribed_topic_names: &'a [String],
+    /// `group.remote.assignor`.
+    pub server_assignor: Option<&'a str>,
+    /// Owned partitions per topic id.
+    pub topic_partitions: &'a [([u8; 16], Vec<i32>)],
+}
+
+/// A ConsumerGroupHeartbeat request.
+pub fn consumer_group_heartbeat_request(
+    p: &ConsumerGroupHeartbeatParams<'_>,
+) -> ConsumerGroupHeartbeatRequest {
+    let mut req = ConsumerGroupHeartbeatRequest::default();
+    req.group_id = GroupId(strb(p.group_id));
+    req.member_id = strb(p.member_id);
+    req.member_epoch = p.member_epoch;
+    req.instance_id = p.instance_id.map(strb);
+    req.rack_id = p.rack_id.map(strb);
+    req.rebalance_timeout_ms = p.rebalance_timeout_ms;
+    req.subscribed_topic_names = Some(p.subscribed_topic_names.iter().map(|t| TopicName(strb(t))).collect());
+    req.server_assignor = p.server_assignor.map(strb);
+    req.topic_partitions = Some(
+        p.topic_partitions
+            .iter()
+            .map(|(id, partitions)| {
+                let mut t = HeartbeatTopicPartitions::default();
+                t.topic_id = uuid::Uuid::from_bytes(*id);
+                t.partitions = partitions.clone();
+                t
+            })
+            .collect(),
+    );
+    req
+}
+
 macro_rules! requests {
     ($($req:ident => $key:ident, $resp:ident;)*) => {
         $(
@@ -1229,6 +1425,100 @@ mod tests {
 
     fn uuid(b: u8) -> uuid::Uuid {
         uuid::Uuid::from_bytes([b; 16])
+    }
+
+    #[test]
+    fn membership_request_builders_follow_version_rules() {
+        let names = ["range", "cooperative-sticky"];
+        let jp = JoinGroupParams {
+            group_id: "g",
+            session_timeout_ms: 45_000,
+            rebalance_timeout_ms: 300_000,
+            member_id: "m",
+            group_instance_id: Some("i"),
+            protocol_type: "consumer",
+            protocol_names: &names,
+            metadata: Bytes::from_static(b"sub"),
+            reason: Some("why"),
+        };
+        for v in 0..=9 {
+            let j = join_group_request(v, &jp);
+            j.encode(&mut BytesMut::new(), v).unwrap();
+            assert_eq!(
+                (j.group_id.0.as_str(), j.session_timeout_ms, j.member_id.as_str()),
+                ("g", 45_000, "m")
+            );
+            assert_eq!(
+                j.rebalance_timeout_ms,
+                if v >= 1 { 300_000 } else { JoinGroupRequest::default().rebalance_timeout_ms }
+            );
+            assert_eq!(j.group_instance_id.as_ref().map(StrBytes::as_str), (v >= 5).then_some("i"));
+            assert_eq!(j.reason.as_ref().map(StrBytes::as_str), (v >= 8).then_some("why"));
+            let protos: Vec<_> = j.protocols.iter().map(|p| (p.name.as_str(), &p.metadata[..])).collect();
+            assert_eq!(protos, [("range", &b"sub"[..]), ("cooperative-sticky", &b"sub"[..])]);
+        }
+        let sp = SyncGroupParams {
+            group_id: "g",
+            generation_id: 4,
+            member_id: "m",
+            group_instance_id: Some("i"),
+            protocol_type: "consumer",
+            protocol_name: Some("range"),
+        };
+        for v in 0..=5 {
+            let s = sync_group_request(v, &sp, [("m".to_owned(), Bytes::from_static(b"a"))]);
+            s.encode(&mut BytesMut::new(), v).unwrap();
+            assert_eq!((s.generation_id, s.member_id.as_str()), (4, "m"));
+            assert_eq!(s.group_instance_id.as_ref().map(StrBytes::as_str), (v >= 3).then_some("i"));
+            assert_eq!(s.protocol_type.as_ref().map(StrBytes::as_str), (v >= 5).then_some("consumer"));
+            assert_eq!(s.protocol_name.as_ref().map(StrBytes::as_str), (v >= 5).then_some("range"));
+            assert_eq!(
+                (s.assignments[0].member_id.as_str(), &s.assignments[0].assignment[..]),
+                ("m", &b"a"[..])
+            );
+        }
+        for v in 0..=4 {
+            let h = heartbeat_request(v, "g", 4, "m", Some("i"));
+            h.encode(&mut BytesMut::new(), v).unwrap();
+            assert_eq!((h.group_id.0.as_str(), h.generation_id, h.member_id.as_str()), ("g", 4, "m"));
+            assert_eq!(h.group_instance_id.as_ref().map(StrBytes::as_str), (v >= 3).then_some("i"));
+        }
+        for v in 0..=5 {
+            let l = leave_group_request(v, "g", "m", Some("bye"));
+            l.encode(&mut BytesMut::new(), v).unwrap();
+            if v <= 2 {
+                assert_eq!((l.member_id.as_str(), l.members.len()), ("m", 0));
+            } else {
+                assert_eq!((l.member_id.as_str(), l.members[0].member_id.as_str()), ("", "m"));
+                assert_eq!(l.members[0].group_instance_id, None);
+                assert_eq!(l.members[0].reason.as_ref().map(StrBytes::as_str), (v >= 5).then_some("bye"));
+            }
+        }
+        let topics = ["a".to_owned(), "b".to_owned()];
+        let owned = [([7u8; 16], vec![0, 2])];
+        let cp = ConsumerGroupHeartbeatParams {
+            group_id: "g",
+            member_id: "m",
+            member_epoch: 3,
+            instance_id: Some("i"),
+            rack_id: Some("r"),
+            rebalance_timeout_ms: 1000,
+            subscribed_topic_names: &topics,
+            server_assignor: Some("uniform"),
+            topic_partitions: &owned,
+        };
+        for v in 0..=1 {
+            let c = consumer_group_heartbeat_request(&cp);
+            c.encode(&mut BytesMut::new(), v).unwrap();
+            assert_eq!((c.member_id.as_str(), c.member_epoch, c.rebalance_timeout_ms), ("m", 3, 1000));
+            assert_eq!(c.instance_id.as_ref().map(StrBytes::as_str), Some("i"));
+            assert_eq!(c.rack_id.as_ref().map(StrBytes::as_str), Some("r"));
+            assert_eq!(c.server_assignor.as_ref().map(StrBytes::as_str), Some("uniform"));
+            let subs: Vec<_> = c.subscribed_topic_names.iter().flatten().map(|t| t.0.as_str()).collect();
+            assert_eq!(subs, ["a", "b"]);
+            let tps = c.topic_partitions.as_ref().unwrap();
+            assert_eq!((tps[0].topic_id.as_bytes(), &tps[0].partitions[..]), (&[7u8; 16], &[0, 2][..]));
+        }
     }
 
     #[test]
