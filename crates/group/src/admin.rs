@@ -21,22 +21,16 @@ use kwire_fetch::TopicPartition;
 use kwire_meta::Cluster;
 use kwire_proto::ErrorCode;
 use kwire_proto::api::ApiKey;
-use kwire_proto::kafka_protocol::messages::{
-    ConsumerGroupDescribeRequest, DeleteGroupsRequest, DescribeGroupsRequest, FindCoordinatorRequest,
-    GroupId, ListGroupsRequest, OffsetCommitRequest, OffsetDeleteRequest, OffsetFetchRequest, TopicName,
-    offset_delete_request::{OffsetDeleteRequestPartition, OffsetDeleteRequestTopic},
+use kwire_proto::msg::group::{
+    ConsumerAssignment, OffsetCommitRequest, OffsetFetchRequest, consumer_group_describe_request,
+    delete_groups_request, describe_groups_request, find_coordinator_request, list_groups_request,
+    offset_delete_request,
 };
-use kwire_proto::kafka_protocol::protocol::StrBytes;
-use kwire_proto::msg::group::ConsumerAssignment;
 use tokio::time::Instant;
 
 use crate::GroupError;
 use crate::member::{CoordinatorError, GroupApiVersions};
 use crate::offsets::{OffsetVerdict, classify, commit_outcome, commit_request, fetch_outcome, fetch_request};
-
-fn sb(s: &str) -> StrBytes {
-    StrBytes::from_string(s.to_owned())
-}
 
 /// A group from ListGroups.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,12 +95,7 @@ pub struct CoordinatorAddr {
 pub async fn locate_coordinator(cluster: &Cluster, group: &str) -> Result<CoordinatorAddr, CoordinatorError> {
     let conn = cluster.any_broker().await.map_err(|e| coordinator_unreachable(e.into()))?;
     let v = conn.version(ApiKey::FindCoordinator).map_err(|e| CoordinatorError::Fatal(e.into()))?;
-    let mut req = FindCoordinatorRequest::default();
-    if v >= 4 {
-        req.coordinator_keys = vec![sb(group)];
-    } else {
-        req.key = sb(group);
-    }
+    let req = find_coordinator_request(v, group);
     let resp = match conn.send_version(&req, v).await {
         Ok(r) => r,
         Err(e) => return Err(coordinator_unreachable(e.into())),
@@ -226,7 +215,7 @@ pub async fn list_groups(cluster: &Cluster) -> Result<Vec<GroupListing>, GroupEr
     for id in md.brokers.keys() {
         let conn = cluster.broker(*id).await?;
         let v = conn.version(ApiKey::ListGroups)?;
-        let resp = conn.send_version(&ListGroupsRequest::default(), v).await?;
+        let resp = conn.send_version(&list_groups_request(), v).await?;
         if resp.error_code.is_err() {
             return Err(GroupError::broker(format!("list groups on broker {id}"), resp.error_code, None));
         }
@@ -254,8 +243,7 @@ pub async fn describe_group(cluster: &Cluster, group: &str) -> Result<GroupDescr
         let what = what.clone();
         async move {
             if let Ok(v) = conn.version(ApiKey::ConsumerGroupDescribe) {
-                let mut req = ConsumerGroupDescribeRequest::default();
-                req.group_ids = vec![GroupId(sb(group))];
+                let req = consumer_group_describe_request(&[group]);
                 let resp = conn.send_version(&req, v).await?;
                 if let Some(g) = resp.groups.into_iter().find(|g| g.group_id == group) {
                     match g.error_code {
@@ -299,8 +287,7 @@ pub async fn describe_group(cluster: &Cluster, group: &str) -> Result<GroupDescr
                 }
             }
             let v = conn.version(ApiKey::DescribeGroups)?;
-            let mut req = DescribeGroupsRequest::default();
-            req.groups = vec![GroupId(sb(group))];
+            let req = describe_groups_request(&[group]);
             let resp = conn.send_version(&req, v).await?;
             let Some(g) = resp.groups.into_iter().find(|g| g.group_id == group) else {
                 return Err(GroupError::Invalid(format!("{what}: the broker did not describe it")));
@@ -429,8 +416,7 @@ pub async fn delete_group(cluster: &Cluster, group: &str) -> Result<(), GroupErr
         let what = what.clone();
         async move {
             let v = conn.version(ApiKey::DeleteGroups)?;
-            let mut req = DeleteGroupsRequest::default();
-            req.groups_names = vec![GroupId(sb(group))];
+            let req = delete_groups_request(&[group]);
             let resp = conn.send_version(&req, v).await?;
             let code = resp.results.iter().find(|(g, _)| g == group).map_or(ErrorCode::NONE, |(_, c)| *c);
             match code {
@@ -458,28 +444,8 @@ pub async fn delete_offsets(
         let what = what.clone();
         async move {
             let v = conn.version(ApiKey::OffsetDelete)?;
-            let mut by_topic: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
-            for tp in partitions {
-                by_topic.entry(tp.topic.as_str()).or_default().push(tp.partition);
-            }
-            let mut req = OffsetDeleteRequest::default();
-            req.group_id = GroupId(sb(group));
-            req.topics = by_topic
-                .into_iter()
-                .map(|(name, parts)| {
-                    let mut t = OffsetDeleteRequestTopic::default();
-                    t.name = TopicName(sb(name));
-                    t.partitions = parts
-                        .into_iter()
-                        .map(|p| {
-                            let mut x = OffsetDeleteRequestPartition::default();
-                            x.partition_index = p;
-                            x
-                        })
-                        .collect();
-                    t
-                })
-                .collect();
+            let req =
+                offset_delete_request(group, partitions.iter().map(|tp| (tp.topic.as_str(), tp.partition)));
             let resp = conn.send_version(&req, v).await?;
             match resp.error_code {
                 ErrorCode::NONE => {}

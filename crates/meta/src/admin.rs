@@ -11,17 +11,11 @@ use std::time::Duration;
 use kwire_conn::Connection;
 use kwire_proto::ErrorCode;
 use kwire_proto::api::ApiKey;
-use kwire_proto::kafka_protocol::messages::{
-    CreatePartitionsRequest, CreateTopicsRequest, DeleteTopicsRequest, DescribeConfigsRequest,
-    IncrementalAlterConfigsRequest, TopicName,
-    create_partitions_request::CreatePartitionsTopic,
-    create_topics_request::{CreatableTopic, CreatableTopicConfig},
-    delete_topics_request::DeleteTopicState,
-    describe_configs_request::DescribeConfigsResource,
-    incremental_alter_configs_request::{AlterConfigsResource, AlterableConfig},
-};
-use kwire_proto::kafka_protocol::protocol::StrBytes;
 pub use kwire_proto::msg::admin::ConfigEntry;
+use kwire_proto::msg::admin::{
+    CreatableTopicSpec, create_partitions_request, create_topics_request, delete_topics_request,
+    describe_configs_request, incremental_alter_configs_request,
+};
 
 use crate::{Cluster, MetaError};
 
@@ -127,10 +121,6 @@ fn broker_err(context: String, code: ErrorCode, message: Option<String>) -> Meta
     MetaError::Broker { context, code, message }
 }
 
-fn sb(s: &str) -> StrBytes {
-    StrBytes::from_string(s.to_owned())
-}
-
 fn timeout_ms(d: Duration) -> i32 {
     i32::try_from(d.as_millis()).unwrap_or(i32::MAX)
 }
@@ -158,29 +148,16 @@ impl Cluster {
         for t in topics {
             validate_topic_name(&t.name)?;
         }
-        let mut req = CreateTopicsRequest::default();
-        req.timeout_ms = timeout_ms(self.config().conn.request_timeout);
-        req.validate_only = validate_only;
-        req.topics = topics
-            .iter()
-            .map(|t| {
-                let mut ct = CreatableTopic::default();
-                ct.name = TopicName(sb(&t.name));
-                ct.num_partitions = t.partitions.unwrap_or(-1);
-                ct.replication_factor = t.replication_factor.unwrap_or(-1);
-                ct.configs = t
-                    .configs
-                    .iter()
-                    .map(|(k, v)| {
-                        let mut c = CreatableTopicConfig::default();
-                        c.name = sb(k);
-                        c.value = Some(sb(v));
-                        c
-                    })
-                    .collect();
-                ct
-            })
-            .collect();
+        let req = create_topics_request(
+            timeout_ms(self.config().conn.request_timeout),
+            validate_only,
+            topics.iter().map(|t| CreatableTopicSpec {
+                name: &t.name,
+                partitions: t.partitions.unwrap_or(-1),
+                replication_factor: t.replication_factor.unwrap_or(-1),
+                configs: &t.configs,
+            }),
+        );
         let mut attempt = 0;
         let resp = loop {
             let conn = self.controller().await?;
@@ -225,20 +202,7 @@ impl Cluster {
     pub async fn delete_topics(&self, names: &[String]) -> Result<Vec<Result<(), MetaError>>, MetaError> {
         let conn = self.controller().await?;
         let v = conn.version(ApiKey::DeleteTopics)?;
-        let mut req = DeleteTopicsRequest::default();
-        req.timeout_ms = timeout_ms(self.config().conn.request_timeout);
-        if v >= 6 {
-            req.topics = names
-                .iter()
-                .map(|n| {
-                    let mut s = DeleteTopicState::default();
-                    s.name = Some(TopicName(sb(n)));
-                    s
-                })
-                .collect();
-        } else {
-            req.topic_names = names.iter().map(|n| TopicName(sb(n))).collect();
-        }
+        let req = delete_topics_request(v, timeout_ms(self.config().conn.request_timeout), names);
         let resp = conn.send_version(&req, v).await?;
         let mut by_name: BTreeMap<String, _> =
             resp.topics.into_iter().filter_map(|t| t.name.clone().map(|n| (n, t))).collect();
@@ -270,14 +234,12 @@ impl Cluster {
         total: i32,
         validate_only: bool,
     ) -> Result<(), MetaError> {
-        let mut req = CreatePartitionsRequest::default();
-        req.timeout_ms = timeout_ms(self.config().conn.request_timeout);
-        req.validate_only = validate_only;
-        let mut t = CreatePartitionsTopic::default();
-        t.name = TopicName(sb(topic));
-        t.count = total;
-        t.assignments = None;
-        req.topics = vec![t];
+        let req = create_partitions_request(
+            timeout_ms(self.config().conn.request_timeout),
+            validate_only,
+            topic,
+            total,
+        );
         let conn = self.controller().await?;
         let resp = conn.send(&req).await?;
         self.invalidate_topic(topic);
@@ -299,17 +261,7 @@ impl Cluster {
         names: &[String],
         keys: Option<&[&str]>,
     ) -> Result<BTreeMap<String, Vec<ConfigEntry>>, MetaError> {
-        let mut req = DescribeConfigsRequest::default();
-        req.resources = names
-            .iter()
-            .map(|n| {
-                let mut r = DescribeConfigsResource::default();
-                r.resource_type = resource_type as i8;
-                r.resource_name = sb(n);
-                r.configuration_keys = keys.map(|ks| ks.iter().map(|k| sb(k)).collect());
-                r
-            })
-            .collect();
+        let req = describe_configs_request(resource_type as i8, names, keys);
         let conn = match resource_type {
             ResourceType::Broker => match names.first().and_then(|n| n.parse::<i32>().ok()) {
                 Some(id) => self.broker(id).await?,
@@ -340,30 +292,15 @@ impl Cluster {
         ops: &[ConfigOp],
         validate_only: bool,
     ) -> Result<(), MetaError> {
-        let mut req = IncrementalAlterConfigsRequest::default();
-        req.validate_only = validate_only;
-        let mut res = AlterConfigsResource::default();
-        res.resource_type = resource_type as i8;
-        res.resource_name = sb(name);
-        res.configs = ops
-            .iter()
-            .map(|op| {
-                let mut c = AlterableConfig::default();
-                match op {
-                    ConfigOp::Set(k, v) => {
-                        c.name = sb(k);
-                        c.config_operation = 0;
-                        c.value = Some(sb(v));
-                    }
-                    ConfigOp::Delete(k) => {
-                        c.name = sb(k);
-                        c.config_operation = 1;
-                    }
-                }
-                c
-            })
-            .collect();
-        req.resources = vec![res];
+        let req = incremental_alter_configs_request(
+            resource_type as i8,
+            name,
+            ops.iter().map(|op| match op {
+                ConfigOp::Set(k, v) => (k.as_str(), Some(v.as_str())),
+                ConfigOp::Delete(k) => (k.as_str(), None),
+            }),
+            validate_only,
+        );
         let conn = self.any_broker().await?;
         let resp = conn.send(&req).await?;
         match resp.resources.into_iter().next() {

@@ -6,11 +6,7 @@ use std::time::Duration;
 
 use kwire_conn::{BrokerPool, ConnConfig, ConnError, Connection};
 use kwire_proto::ErrorCode;
-use kwire_proto::kafka_protocol::messages::{
-    MetadataRequest, TopicName, metadata_request::MetadataRequestTopic,
-};
-use kwire_proto::kafka_protocol::protocol::StrBytes;
-use kwire_proto::msg::metadata::MetadataResponse;
+use kwire_proto::msg::metadata::{MetadataResponse, metadata_request};
 use kwire_proto::props::{Properties, PropsError};
 use tokio::time::Instant;
 
@@ -273,17 +269,7 @@ impl Cluster {
         topics: Option<&[String]>,
         allow_auto_create: bool,
     ) -> Result<Arc<Metadata>, MetaError> {
-        let mut req = MetadataRequest::default();
-        req.topics = topics.map(|ts| {
-            ts.iter()
-                .map(|t| {
-                    let mut mt = MetadataRequestTopic::default();
-                    mt.name = Some(TopicName(StrBytes::from_string(t.clone())));
-                    mt
-                })
-                .collect()
-        });
-        req.allow_auto_topic_creation = allow_auto_create;
+        let req = metadata_request(topics, allow_auto_create);
         let mut attempt = 0;
         let resp = loop {
             let conn = self.inner.pool.any().await?;

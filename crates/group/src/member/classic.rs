@@ -8,15 +8,10 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use kwire_fetch::TopicPartition;
 use kwire_proto::ErrorCode;
-use kwire_proto::kafka_protocol::messages::{
-    GroupId, HeartbeatRequest, JoinGroupRequest, LeaveGroupRequest, SyncGroupRequest,
-    join_group_request::JoinGroupRequestProtocol, leave_group_request::MemberIdentity,
-    sync_group_request::SyncGroupRequestAssignment,
-};
-use kwire_proto::kafka_protocol::protocol::StrBytes;
 use kwire_proto::msg::group::{
-    ConsumerAssignment, ConsumerSubscription, HeartbeatResponse, JoinGroupResponse, SyncGroupResponse,
-    TopicPartitions,
+    ConsumerAssignment, ConsumerSubscription, HeartbeatResponse, JoinGroupParams, JoinGroupResponse,
+    SyncGroupParams, SyncGroupResponse, TopicPartitions, heartbeat_request, join_group_request,
+    leave_group_request, sync_group_request,
 };
 
 use super::{
@@ -76,10 +71,6 @@ pub(super) struct Classic {
     leader: Option<LeaderWork>,
     /// Partition counts the leader assigned with; a change triggers a rebalance.
     snapshot: Option<BTreeMap<String, i32>>,
-}
-
-fn sb(s: &str) -> StrBytes {
-    StrBytes::from_string(s.to_owned())
 }
 
 impl Classic {
@@ -339,32 +330,21 @@ impl Classic {
                 return;
             }
         };
-        let mut req = JoinGroupRequest::default();
-        req.group_id = GroupId(sb(&self.core.group_id));
-        req.session_timeout_ms = ms_i32(self.core.session_timeout);
-        if v >= 1 {
-            req.rebalance_timeout_ms = ms_i32(self.core.max_poll_interval);
-        }
-        req.member_id = sb(&self.member_id);
-        if v >= 5 {
-            req.group_instance_id = self.core.instance_id.as_deref().map(sb);
-        }
-        req.protocol_type = sb(PROTOCOL_TYPE);
-        req.protocols = self
-            .core
-            .cfg
-            .assignors
-            .iter()
-            .map(|a| {
-                let mut p = JoinGroupRequestProtocol::default();
-                p.name = sb(a.name());
-                p.metadata = metadata.clone();
-                p
-            })
-            .collect();
-        if v >= 8 {
-            req.reason = self.rejoin.as_deref().map(sb);
-        }
+        let protocol_names: Vec<&str> = self.core.cfg.assignors.iter().map(|a| a.name()).collect();
+        let req = join_group_request(
+            v,
+            &JoinGroupParams {
+                group_id: &self.core.group_id,
+                session_timeout_ms: ms_i32(self.core.session_timeout),
+                rebalance_timeout_ms: ms_i32(self.core.max_poll_interval),
+                member_id: &self.member_id,
+                group_instance_id: self.core.instance_id.as_deref(),
+                protocol_type: PROTOCOL_TYPE,
+                protocol_names: &protocol_names,
+                metadata,
+                reason: self.rejoin.as_deref(),
+            },
+        );
         // JoinGroup waits for the whole rebalance (up to the rebalance timeout).
         let timeout = self.core.max_poll_interval + Duration::from_secs(5);
         let id = self.core.send(CoordRequest::JoinGroup(req, v), Some(timeout));
@@ -379,13 +359,13 @@ impl Classic {
             return;
         }
         let Some(v) = self.versions().and_then(|v| v.heartbeat) else { return };
-        let mut req = HeartbeatRequest::default();
-        req.group_id = GroupId(sb(&self.core.group_id));
-        req.generation_id = self.generation;
-        req.member_id = sb(&self.member_id);
-        if v >= 3 {
-            req.group_instance_id = self.core.instance_id.as_deref().map(sb);
-        }
+        let req = heartbeat_request(
+            v,
+            &self.core.group_id,
+            self.generation,
+            &self.member_id,
+            self.core.instance_id.as_deref(),
+        );
         let id = self.core.send(CoordRequest::Heartbeat(req, v), None);
         self.heartbeat = Some((id, self.generation));
         self.hb_next = now + self.core.heartbeat_interval;
@@ -393,19 +373,12 @@ impl Classic {
 
     fn leave_request(&self) -> Option<CoordRequest> {
         let v = self.versions()?.leave_group?;
-        let mut req = LeaveGroupRequest::default();
-        req.group_id = GroupId(sb(&self.core.group_id));
-        if v <= 2 {
-            req.member_id = sb(&self.member_id);
-        } else {
-            let mut m = MemberIdentity::default();
-            m.member_id = sb(&self.member_id);
-            m.group_instance_id = None;
-            if v >= 5 {
-                m.reason = Some(sb("the consumer is being closed"));
-            }
-            req.members = vec![m];
-        }
+        let req = leave_group_request(
+            v,
+            &self.core.group_id,
+            &self.member_id,
+            Some("the consumer is being closed"),
+        );
         Some(CoordRequest::LeaveGroup(req, v))
     }
 
@@ -635,26 +608,18 @@ impl Classic {
 
     fn send_sync(&mut self, assignments: Vec<(String, Bytes)>) {
         let Some(v) = self.versions().and_then(|v| v.sync_group) else { return };
-        let mut req = SyncGroupRequest::default();
-        req.group_id = GroupId(sb(&self.core.group_id));
-        req.generation_id = self.generation;
-        req.member_id = sb(&self.member_id);
-        if v >= 3 {
-            req.group_instance_id = self.core.instance_id.as_deref().map(sb);
-        }
-        if v >= 5 {
-            req.protocol_type = Some(sb(PROTOCOL_TYPE));
-            req.protocol_name = self.protocol.map(|p| sb(p.name()));
-        }
-        req.assignments = assignments
-            .into_iter()
-            .map(|(member, assignment)| {
-                let mut a = SyncGroupRequestAssignment::default();
-                a.member_id = StrBytes::from_string(member);
-                a.assignment = assignment;
-                a
-            })
-            .collect();
+        let req = sync_group_request(
+            v,
+            &SyncGroupParams {
+                group_id: &self.core.group_id,
+                generation_id: self.generation,
+                member_id: &self.member_id,
+                group_instance_id: self.core.instance_id.as_deref(),
+                protocol_type: PROTOCOL_TYPE,
+                protocol_name: self.protocol.map(|p| p.name()),
+            },
+            assignments,
+        );
         let timeout = self.core.max_poll_interval + Duration::from_secs(5);
         let id = self.core.send(CoordRequest::SyncGroup(req, v), Some(timeout));
         self.inflight = Some((id, Pending::Sync));

@@ -8,11 +8,10 @@ use std::time::{Duration, Instant};
 
 use kwire_fetch::TopicPartition;
 use kwire_proto::ErrorCode;
-use kwire_proto::kafka_protocol::messages::{
-    ConsumerGroupHeartbeatRequest, GroupId, TopicName, consumer_group_heartbeat_request::TopicPartitions,
+use kwire_proto::msg::group::{
+    ConsumerGroupHeartbeatParams, ConsumerGroupHeartbeatResponse, TopicIdPartitions,
+    consumer_group_heartbeat_request,
 };
-use kwire_proto::kafka_protocol::protocol::StrBytes;
-use kwire_proto::msg::group::{ConsumerGroupHeartbeatResponse, TopicIdPartitions};
 
 use super::{
     CommitIdentity, CoordRequest, CoordResponse, CoordinatorError, CoordinatorInfo, Core, MemberEvent,
@@ -40,10 +39,6 @@ pub(super) struct Consumer {
     target: Option<Vec<TopicIdPartitions>>,
     names: HashMap<[u8; 16], String>,
     ids: HashMap<String, [u8; 16]>,
-}
-
-fn sb(s: &str) -> StrBytes {
-    StrBytes::from_string(s.to_owned())
 }
 
 /// A member id for KIP-848 v1, which the client generates: 16 random bytes
@@ -192,37 +187,30 @@ impl Consumer {
 
     fn send_heartbeat(&mut self, now: Instant, epoch: i32) -> Option<u64> {
         let v = self.version?;
-        let mut req = ConsumerGroupHeartbeatRequest::default();
-        req.group_id = GroupId(sb(&self.core.group_id));
         // v0: the coordinator picks the id on the first join.
-        req.member_id = if v == 0 && epoch == 0 && self.epoch == 0 && self.member_id.is_empty() {
-            StrBytes::default()
+        let member_id = if v == 0 && epoch == 0 && self.epoch == 0 && self.member_id.is_empty() {
+            ""
         } else {
-            sb(&self.member_id)
+            self.member_id.as_str()
         };
-        req.member_epoch = epoch;
-        req.instance_id = self.core.instance_id.as_deref().map(sb);
-        req.rack_id = self.core.rack.as_deref().map(sb);
-        req.rebalance_timeout_ms = ms_i32(self.core.max_poll_interval);
-        req.subscribed_topic_names = Some(self.core.topics.iter().map(|t| TopicName(sb(t))).collect());
-        req.server_assignor = self.core.cfg.remote_assignor.as_deref().map(sb);
         let mut owned: BTreeMap<[u8; 16], Vec<i32>> = BTreeMap::new();
         for tp in &self.core.owned {
             if let Some(id) = self.ids.get(&tp.topic) {
                 owned.entry(*id).or_default().push(tp.partition);
             }
         }
-        req.topic_partitions = Some(
-            owned
-                .into_iter()
-                .map(|(id, partitions)| {
-                    let mut t = TopicPartitions::default();
-                    t.topic_id = kwire_uuid(id);
-                    t.partitions = partitions;
-                    t
-                })
-                .collect(),
-        );
+        let owned: Vec<([u8; 16], Vec<i32>)> = owned.into_iter().collect();
+        let req = consumer_group_heartbeat_request(&ConsumerGroupHeartbeatParams {
+            group_id: &self.core.group_id,
+            member_id,
+            member_epoch: epoch,
+            instance_id: self.core.instance_id.as_deref(),
+            rack_id: self.core.rack.as_deref(),
+            rebalance_timeout_ms: ms_i32(self.core.max_poll_interval),
+            subscribed_topic_names: &self.core.topics,
+            server_assignor: self.core.cfg.remote_assignor.as_deref(),
+            topic_partitions: &owned,
+        });
         let id = self.core.send(CoordRequest::ConsumerGroupHeartbeat(req, v), None);
         self.heartbeat = Some((id, epoch));
         self.hb_next = now + self.hb_interval;
@@ -417,8 +405,4 @@ fn unsupported(node: i32) -> GroupError {
         "group.protocol=consumer (KIP-848) is not supported by the group coordinator (broker {node}): it \
          needs Kafka 4.0 or newer with the consumer rebalance protocol enabled; use group.protocol=classic"
     ))
-}
-
-fn kwire_uuid(b: [u8; 16]) -> uuid::Uuid {
-    uuid::Uuid::from_bytes(b)
 }

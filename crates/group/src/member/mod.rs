@@ -31,11 +31,9 @@ use std::time::{Duration, Instant};
 
 use kwire_fetch::TopicPartition;
 use kwire_proto::ErrorCode;
-use kwire_proto::kafka_protocol::messages::{
-    ConsumerGroupHeartbeatRequest, HeartbeatRequest, JoinGroupRequest, LeaveGroupRequest, SyncGroupRequest,
-};
 use kwire_proto::msg::group::{
-    ConsumerGroupHeartbeatResponse, HeartbeatResponse, JoinGroupResponse, LeaveGroupResponse,
+    ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse, HeartbeatRequest, HeartbeatResponse,
+    JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest, LeaveGroupResponse, SyncGroupRequest,
     SyncGroupResponse,
 };
 

@@ -2,7 +2,15 @@
 //! CreatePartitions (37), DescribeConfigs (32), IncrementalAlterConfigs (44).
 
 use bytes::Bytes;
-use kafka_protocol::messages::{
+use kafka_protocol::messages::TopicName;
+use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
+use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
+use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
+use kafka_protocol::messages::incremental_alter_configs_request::{AlterConfigsResource, AlterableConfig};
+use kafka_protocol::protocol::StrBytes;
+
+pub use kafka_protocol::messages::{
     CreatePartitionsRequest, CreateTopicsRequest, DeleteTopicsRequest, DescribeConfigsRequest,
     IncrementalAlterConfigsRequest,
 };
@@ -270,6 +278,148 @@ impl Response for IncrementalAlterConfigsResponse {
     }
 }
 
+fn strb(s: &str) -> StrBytes {
+    StrBytes::from_string(s.to_owned())
+}
+
+/// One topic of a CreateTopics request.
+#[derive(Debug, Clone, Copy)]
+pub struct CreatableTopicSpec<'a> {
+    /// Name.
+    pub name: &'a str,
+    /// Partitions, -1 for the broker's `num.partitions`.
+    pub partitions: i32,
+    /// Replication factor, -1 for the broker's `default.replication.factor`.
+    pub replication_factor: i16,
+    /// Topic configs (key, value).
+    pub configs: &'a [(String, String)],
+}
+
+/// A CreateTopics request.
+pub fn create_topics_request<'a>(
+    timeout_ms: i32,
+    validate_only: bool,
+    topics: impl IntoIterator<Item = CreatableTopicSpec<'a>>,
+) -> CreateTopicsRequest {
+    let mut req = CreateTopicsRequest::default();
+    req.timeout_ms = timeout_ms;
+    req.validate_only = validate_only;
+    req.topics = topics
+        .into_iter()
+        .map(|t| {
+            let mut ct = CreatableTopic::default();
+            ct.name = TopicName(strb(t.name));
+            ct.num_partitions = t.partitions;
+            ct.replication_factor = t.replication_factor;
+            ct.configs = t
+                .configs
+                .iter()
+                .map(|(k, v)| {
+                    let mut c = CreatableTopicConfig::default();
+                    c.name = strb(k);
+                    c.value = Some(strb(v));
+                    c
+                })
+                .collect();
+            ct
+        })
+        .collect();
+    req
+}
+
+/// A DeleteTopics request for version `v`: names go in `topics` from v6,
+/// in `topic_names` before.
+pub fn delete_topics_request<S: AsRef<str>>(v: i16, timeout_ms: i32, names: &[S]) -> DeleteTopicsRequest {
+    let mut req = DeleteTopicsRequest::default();
+    req.timeout_ms = timeout_ms;
+    if v >= 6 {
+        req.topics = names
+            .iter()
+            .map(|n| {
+                let mut s = DeleteTopicState::default();
+                s.name = Some(TopicName(strb(n.as_ref())));
+                s
+            })
+            .collect();
+    } else {
+        req.topic_names = names.iter().map(|n| TopicName(strb(n.as_ref()))).collect();
+    }
+    req
+}
+
+/// A CreatePartitions request growing `topic` to `total` partitions
+/// (assignments left to the broker).
+pub fn create_partitions_request(
+    timeout_ms: i32,
+    validate_only: bool,
+    topic: &str,
+    total: i32,
+) -> CreatePartitionsRequest {
+    let mut req = CreatePartitionsRequest::default();
+    req.timeout_ms = timeout_ms;
+    req.validate_only = validate_only;
+    let mut t = CreatePartitionsTopic::default();
+    t.name = TopicName(strb(topic));
+    t.count = total;
+    t.assignments = None;
+    req.topics = vec![t];
+    req
+}
+
+/// A DescribeConfigs request for resources of one type (`resource_type`:
+/// 2 topic, 4 broker), all keys (`None`) or just `keys`.
+pub fn describe_configs_request<S: AsRef<str>>(
+    resource_type: i8,
+    names: &[S],
+    keys: Option<&[&str]>,
+) -> DescribeConfigsRequest {
+    let mut req = DescribeConfigsRequest::default();
+    req.resources = names
+        .iter()
+        .map(|n| {
+            let mut r = DescribeConfigsResource::default();
+            r.resource_type = resource_type;
+            r.resource_name = strb(n.as_ref());
+            r.configuration_keys = keys.map(|ks| ks.iter().map(|k| strb(k)).collect());
+            r
+        })
+        .collect();
+    req
+}
+
+/// An IncrementalAlterConfigs request for one resource. Each op is
+/// `(key, Some(value))` to set (operation 0) or `(key, None)` to delete
+/// (operation 1).
+pub fn incremental_alter_configs_request<'a>(
+    resource_type: i8,
+    name: &str,
+    ops: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
+    validate_only: bool,
+) -> IncrementalAlterConfigsRequest {
+    let mut req = IncrementalAlterConfigsRequest::default();
+    req.validate_only = validate_only;
+    let mut res = AlterConfigsResource::default();
+    res.resource_type = resource_type;
+    res.resource_name = strb(name);
+    res.configs = ops
+        .into_iter()
+        .map(|(k, v)| {
+            let mut c = AlterableConfig::default();
+            c.name = strb(k);
+            match v {
+                Some(v) => {
+                    c.config_operation = 0;
+                    c.value = Some(strb(v));
+                }
+                None => c.config_operation = 1,
+            }
+            c
+        })
+        .collect();
+    req.resources = vec![res];
+    req
+}
+
 impl Request for CreateTopicsRequest {
     const KEY: ApiKey = ApiKey::CreateTopics;
     type Response = CreateTopicsResponse;
@@ -307,6 +457,47 @@ mod tests {
 
     fn tn(s: &str) -> TopicName {
         TopicName(sb(s))
+    }
+
+    #[test]
+    fn admin_request_builders() {
+        let cfg = [("retention.ms".to_owned(), "1000".to_owned())];
+        let ct = create_topics_request(
+            5000,
+            true,
+            [CreatableTopicSpec { name: "t", partitions: 3, replication_factor: -1, configs: &cfg }],
+        );
+        assert_eq!((ct.timeout_ms, ct.validate_only, ct.topics.len()), (5000, true, 1));
+        let t = &ct.topics[0];
+        assert_eq!((t.name.0.as_str(), t.num_partitions, t.replication_factor), ("t", 3, -1));
+        assert_eq!(t.configs[0].name.as_str(), "retention.ms");
+        assert_eq!(t.configs[0].value.as_deref(), Some("1000"));
+
+        let d5 = delete_topics_request(5, 100, &["a", "b"]);
+        assert!(d5.topics.is_empty());
+        assert_eq!(d5.topic_names.iter().map(|n| n.0.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+        let d6 = delete_topics_request(6, 100, &["a"]);
+        assert!(d6.topic_names.is_empty());
+        assert_eq!(d6.topics[0].name.as_ref().map(|n| n.0.as_str()), Some("a"));
+        assert_eq!(d6.timeout_ms, 100);
+
+        let cp = create_partitions_request(7, false, "x", 12);
+        assert_eq!((cp.timeout_ms, cp.validate_only), (7, false));
+        assert_eq!((cp.topics[0].name.0.as_str(), cp.topics[0].count), ("x", 12));
+        assert!(cp.topics[0].assignments.is_none());
+
+        let dc = describe_configs_request(2, &["x".to_owned()], Some(&["a.b"]));
+        assert_eq!((dc.resources[0].resource_type, dc.resources[0].resource_name.as_str()), (2, "x"));
+        assert_eq!(dc.resources[0].configuration_keys.as_ref().unwrap()[0].as_str(), "a.b");
+        assert!(describe_configs_request(4, &["1"], None).resources[0].configuration_keys.is_none());
+
+        let ia = incremental_alter_configs_request(2, "x", [("k", Some("v")), ("d", None)], true);
+        assert!(ia.validate_only);
+        let r = &ia.resources[0];
+        assert_eq!((r.resource_type, r.resource_name.as_str()), (2, "x"));
+        let ops: Vec<_> = r.configs.iter().map(|c| (c.name.as_str(), c.config_operation)).collect();
+        assert_eq!(ops, [("k", 0), ("d", 1)]);
+        assert_eq!(r.configs[0].value.as_deref(), Some("v"));
     }
 
     #[test]

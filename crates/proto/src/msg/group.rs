@@ -6,7 +6,25 @@
 //! (ConsumerProtocolSubscription / ConsumerProtocolAssignment v0-v3).
 
 use bytes::{BufMut, Bytes, BytesMut};
-use kafka_protocol::messages::{
+use std::collections::BTreeMap;
+
+use kafka_protocol::messages::consumer_group_heartbeat_request::TopicPartitions as HeartbeatTopicPartitions;
+use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
+use kafka_protocol::messages::leave_group_request::MemberIdentity;
+use kafka_protocol::messages::offset_commit_request::{
+    OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+};
+use kafka_protocol::messages::offset_delete_request::{
+    OffsetDeleteRequestPartition, OffsetDeleteRequestTopic,
+};
+use kafka_protocol::messages::offset_fetch_request::{
+    OffsetFetchRequestGroup, OffsetFetchRequestTopic, OffsetFetchRequestTopics,
+};
+use kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
+use kafka_protocol::messages::{GroupId, TopicName};
+use kafka_protocol::protocol::StrBytes;
+
+pub use kafka_protocol::messages::{
     ConsumerGroupDescribeRequest, ConsumerGroupHeartbeatRequest, DeleteGroupsRequest, DescribeGroupsRequest,
     FindCoordinatorRequest, HeartbeatRequest, JoinGroupRequest, LeaveGroupRequest, ListGroupsRequest,
     OffsetCommitRequest, OffsetDeleteRequest, OffsetFetchRequest, SyncGroupRequest,
@@ -980,6 +998,384 @@ impl ConsumerAssignment {
     }
 }
 
+fn strb(s: &str) -> StrBytes {
+    StrBytes::from_string(s.to_owned())
+}
+
+/// Who commits: a member's generation (classic) or member epoch (KIP-848),
+/// member id and static instance id.
+#[derive(Debug, Clone, Copy)]
+pub struct CommitMember<'a> {
+    /// Generation id (classic) or member epoch (consumer protocol).
+    pub generation_or_epoch: i32,
+    /// Member id.
+    pub member_id: &'a str,
+    /// `group.instance.id` (sent from v7).
+    pub instance_id: Option<&'a str>,
+}
+
+/// An OffsetCommit at `version` of `offsets` (topic, partition, next offset
+/// to read), topics sorted by name, partitions in the order given. Without a
+/// member it is an admin commit (generation -1, empty member id).
+pub fn offset_commit_request<'a>(
+    group_id: &str,
+    member: Option<CommitMember<'_>>,
+    offsets: impl IntoIterator<Item = (&'a str, i32, i64)>,
+    version: i16,
+) -> OffsetCommitRequest {
+    let mut req = OffsetCommitRequest::default();
+    req.group_id = GroupId(strb(group_id));
+    match member {
+        Some(id) => {
+            req.generation_id_or_member_epoch = id.generation_or_epoch;
+            req.member_id = strb(id.member_id);
+            if version >= 7 {
+                req.group_instance_id = id.instance_id.map(strb);
+            }
+        }
+        None => {
+            req.generation_id_or_member_epoch = -1;
+            req.member_id = StrBytes::default();
+        }
+    }
+    if version <= 4 {
+        req.retention_time_ms = -1;
+    }
+    let mut topics: BTreeMap<&str, Vec<OffsetCommitRequestPartition>> = BTreeMap::new();
+    for (topic, partition, offset) in offsets {
+        let mut p = OffsetCommitRequestPartition::default();
+        p.partition_index = partition;
+        p.committed_offset = offset;
+        if version >= 6 {
+            p.committed_leader_epoch = -1;
+        }
+        p.committed_metadata = Some(StrBytes::default());
+        topics.entry(topic).or_default().push(p);
+    }
+    req.topics = topics
+        .into_iter()
+        .map(|(name, partitions)| {
+            let mut t = OffsetCommitRequestTopic::default();
+            t.name = TopicName(strb(name));
+            t.partitions = partitions;
+            t
+        })
+        .collect();
+    req
+}
+
+/// An OffsetFetch at `version` for `group_id` of `partitions` (topic,
+/// partition; `None`: every partition with a committed offset, needs v2+),
+/// topics sorted by name, asking for stable offsets (v7+). Up to v7 the
+/// group is top-level; from v8 it is the one entry of `groups`.
+pub fn offset_fetch_request<'a>(
+    group_id: &str,
+    partitions: Option<impl IntoIterator<Item = (&'a str, i32)>>,
+    version: i16,
+) -> OffsetFetchRequest {
+    let by_topic: Option<BTreeMap<&str, Vec<i32>>> = partitions.map(|ps| {
+        let mut m: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
+        for (topic, partition) in ps {
+            m.entry(topic).or_default().push(partition);
+        }
+        m
+    });
+    let mut req = OffsetFetchRequest::default();
+    if version >= 7 {
+        req.require_stable = true;
+    }
+    if version <= 7 {
+        req.group_id = GroupId(strb(group_id));
+        req.topics = by_topic.map(|m| {
+            m.into_iter()
+                .map(|(name, parts)| {
+                    let mut t = OffsetFetchRequestTopic::default();
+                    t.name = TopicName(strb(name));
+                    t.partition_indexes = parts;
+                    t
+                })
+                .collect()
+        });
+    } else {
+        let mut g = OffsetFetchRequestGroup::default();
+        g.group_id = GroupId(strb(group_id));
+        g.member_epoch = -1;
+        g.topics = by_topic.map(|m| {
+            m.into_iter()
+                .map(|(name, parts)| {
+                    let mut t = OffsetFetchRequestTopics::default();
+                    t.name = TopicName(strb(name));
+                    t.partition_indexes = parts;
+                    t
+                })
+                .collect()
+        });
+        req.groups = vec![g];
+    }
+    req
+}
+
+/// A FindCoordinator request for group `key` at version `v`: the key goes in
+/// `coordinator_keys` from v4, in `key` before.
+pub fn find_coordinator_request(v: i16, key: &str) -> FindCoordinatorRequest {
+    let mut req = FindCoordinatorRequest::default();
+    if v >= 4 {
+        req.coordinator_keys = vec![strb(key)];
+    } else {
+        req.key = strb(key);
+    }
+    req
+}
+
+/// A ListGroups request (every group, any state or type).
+pub fn list_groups_request() -> ListGroupsRequest {
+    ListGroupsRequest::default()
+}
+
+/// A DescribeGroups request for `groups`.
+pub fn describe_groups_request<S: AsRef<str>>(groups: &[S]) -> DescribeGroupsRequest {
+    let mut req = DescribeGroupsRequest::default();
+    req.groups = groups.iter().map(|g| GroupId(strb(g.as_ref()))).collect();
+    req
+}
+
+/// A ConsumerGroupDescribe request (KIP-848) for `groups`.
+pub fn consumer_group_describe_request<S: AsRef<str>>(groups: &[S]) -> ConsumerGroupDescribeRequest {
+    let mut req = ConsumerGroupDescribeRequest::default();
+    req.group_ids = groups.iter().map(|g| GroupId(strb(g.as_ref()))).collect();
+    req
+}
+
+/// A DeleteGroups request for `groups`.
+pub fn delete_groups_request<S: AsRef<str>>(groups: &[S]) -> DeleteGroupsRequest {
+    let mut req = DeleteGroupsRequest::default();
+    req.groups_names = groups.iter().map(|g| GroupId(strb(g.as_ref()))).collect();
+    req
+}
+
+/// An OffsetDelete request for `group_id` of `partitions` (topic, partition),
+/// topics sorted by name, partitions in the order given.
+pub fn offset_delete_request<'a>(
+    group_id: &str,
+    partitions: impl IntoIterator<Item = (&'a str, i32)>,
+) -> OffsetDeleteRequest {
+    let mut by_topic: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
+    for (topic, partition) in partitions {
+        by_topic.entry(topic).or_default().push(partition);
+    }
+    let mut req = OffsetDeleteRequest::default();
+    req.group_id = GroupId(strb(group_id));
+    req.topics = by_topic
+        .into_iter()
+        .map(|(name, parts)| {
+            let mut t = OffsetDeleteRequestTopic::default();
+            t.name = TopicName(strb(name));
+            t.partitions = parts
+                .into_iter()
+                .map(|p| {
+                    let mut x = OffsetDeleteRequestPartition::default();
+                    x.partition_index = p;
+                    x
+                })
+                .collect();
+            t
+        })
+        .collect();
+    req
+}
+
+/// The fields of a JoinGroup request.
+#[derive(Debug, Clone)]
+pub struct JoinGroupParams<'a> {
+    /// Group id.
+    pub group_id: &'a str,
+    /// `session.timeout.ms`.
+    pub session_timeout_ms: i32,
+    /// Rebalance timeout (`max.poll.interval.ms`), sent from v1.
+    pub rebalance_timeout_ms: i32,
+    /// Member id (empty on the first join).
+    pub member_id: &'a str,
+    /// `group.instance.id`, sent from v5.
+    pub group_instance_id: Option<&'a str>,
+    /// Protocol type (`consumer`).
+    pub protocol_type: &'a str,
+    /// Protocol (assignor) names, in order of preference.
+    pub protocol_names: &'a [&'a str],
+    /// Metadata (the encoded subscription) sent with every protocol.
+    pub metadata: Bytes,
+    /// Why the member (re)joins, sent from v8.
+    pub reason: Option<&'a str>,
+}
+
+/// A JoinGroup request at version `v`.
+pub fn join_group_request(v: i16, p: &JoinGroupParams<'_>) -> JoinGroupRequest {
+    let mut req = JoinGroupRequest::default();
+    req.group_id = GroupId(strb(p.group_id));
+    req.session_timeout_ms = p.session_timeout_ms;
+    if v >= 1 {
+        req.rebalance_timeout_ms = p.rebalance_timeout_ms;
+    }
+    req.member_id = strb(p.member_id);
+    if v >= 5 {
+        req.group_instance_id = p.group_instance_id.map(strb);
+    }
+    req.protocol_type = strb(p.protocol_type);
+    req.protocols = p
+        .protocol_names
+        .iter()
+        .map(|name| {
+            let mut jp = JoinGroupRequestProtocol::default();
+            jp.name = strb(name);
+            jp.metadata = p.metadata.clone();
+            jp
+        })
+        .collect();
+    if v >= 8 {
+        req.reason = p.reason.map(strb);
+    }
+    req
+}
+
+/// The fields of a SyncGroup request (besides the assignments).
+#[derive(Debug, Clone, Copy)]
+pub struct SyncGroupParams<'a> {
+    /// Group id.
+    pub group_id: &'a str,
+    /// Generation.
+    pub generation_id: i32,
+    /// Member id.
+    pub member_id: &'a str,
+    /// `group.instance.id`, sent from v3.
+    pub group_instance_id: Option<&'a str>,
+    /// Protocol type, sent from v5.
+    pub protocol_type: &'a str,
+    /// Chosen protocol (assignor) name, sent from v5.
+    pub protocol_name: Option<&'a str>,
+}
+
+/// A SyncGroup request at version `v` with the leader's `assignments`
+/// (member id, encoded assignment); followers send none.
+pub fn sync_group_request(
+    v: i16,
+    p: &SyncGroupParams<'_>,
+    assignments: impl IntoIterator<Item = (String, Bytes)>,
+) -> SyncGroupRequest {
+    let mut req = SyncGroupRequest::default();
+    req.group_id = GroupId(strb(p.group_id));
+    req.generation_id = p.generation_id;
+    req.member_id = strb(p.member_id);
+    if v >= 3 {
+        req.group_instance_id = p.group_instance_id.map(strb);
+    }
+    if v >= 5 {
+        req.protocol_type = Some(strb(p.protocol_type));
+        req.protocol_name = p.protocol_name.map(strb);
+    }
+    req.assignments = assignments
+        .into_iter()
+        .map(|(member, assignment)| {
+            let mut a = SyncGroupRequestAssignment::default();
+            a.member_id = StrBytes::from_string(member);
+            a.assignment = assignment;
+            a
+        })
+        .collect();
+    req
+}
+
+/// A Heartbeat request at version `v` (`group_instance_id` sent from v3).
+pub fn heartbeat_request(
+    v: i16,
+    group_id: &str,
+    generation_id: i32,
+    member_id: &str,
+    group_instance_id: Option<&str>,
+) -> HeartbeatRequest {
+    let mut req = HeartbeatRequest::default();
+    req.group_id = GroupId(strb(group_id));
+    req.generation_id = generation_id;
+    req.member_id = strb(member_id);
+    if v >= 3 {
+        req.group_instance_id = group_instance_id.map(strb);
+    }
+    req
+}
+
+/// A LeaveGroup request at version `v` for one dynamic member: up to v2 the
+/// member id is top-level; from v3 it is the one entry of `members`, with
+/// `reason` from v5.
+pub fn leave_group_request(
+    v: i16,
+    group_id: &str,
+    member_id: &str,
+    reason: Option<&str>,
+) -> LeaveGroupRequest {
+    let mut req = LeaveGroupRequest::default();
+    req.group_id = GroupId(strb(group_id));
+    if v <= 2 {
+        req.member_id = strb(member_id);
+    } else {
+        let mut m = MemberIdentity::default();
+        m.member_id = strb(member_id);
+        m.group_instance_id = None;
+        if v >= 5 {
+            m.reason = reason.map(strb);
+        }
+        req.members = vec![m];
+    }
+    req
+}
+
+/// The fields of a ConsumerGroupHeartbeat request (KIP-848).
+#[derive(Debug, Clone, Copy)]
+pub struct ConsumerGroupHeartbeatParams<'a> {
+    /// Group id.
+    pub group_id: &'a str,
+    /// Member id (empty: let a v0 coordinator pick it).
+    pub member_id: &'a str,
+    /// Member epoch (0 join, -1 leave, -2 static leave).
+    pub member_epoch: i32,
+    /// `group.instance.id`.
+    pub instance_id: Option<&'a str>,
+    /// `client.rack`.
+    pub rack_id: Option<&'a str>,
+    /// Rebalance timeout (`max.poll.interval.ms`).
+    pub rebalance_timeout_ms: i32,
+    /// Subscribed topic names.
+    pub subscribed_topic_names: &'a [String],
+    /// `group.remote.assignor`.
+    pub server_assignor: Option<&'a str>,
+    /// Owned partitions per topic id.
+    pub topic_partitions: &'a [([u8; 16], Vec<i32>)],
+}
+
+/// A ConsumerGroupHeartbeat request.
+pub fn consumer_group_heartbeat_request(
+    p: &ConsumerGroupHeartbeatParams<'_>,
+) -> ConsumerGroupHeartbeatRequest {
+    let mut req = ConsumerGroupHeartbeatRequest::default();
+    req.group_id = GroupId(strb(p.group_id));
+    req.member_id = strb(p.member_id);
+    req.member_epoch = p.member_epoch;
+    req.instance_id = p.instance_id.map(strb);
+    req.rack_id = p.rack_id.map(strb);
+    req.rebalance_timeout_ms = p.rebalance_timeout_ms;
+    req.subscribed_topic_names = Some(p.subscribed_topic_names.iter().map(|t| TopicName(strb(t))).collect());
+    req.server_assignor = p.server_assignor.map(strb);
+    req.topic_partitions = Some(
+        p.topic_partitions
+            .iter()
+            .map(|(id, partitions)| {
+                let mut t = HeartbeatTopicPartitions::default();
+                t.topic_id = uuid::Uuid::from_bytes(*id);
+                t.partitions = partitions.clone();
+                t
+            })
+            .collect(),
+    );
+    req
+}
+
 macro_rules! requests {
     ($($req:ident => $key:ident, $resp:ident;)*) => {
         $(
@@ -1029,6 +1425,169 @@ mod tests {
 
     fn uuid(b: u8) -> uuid::Uuid {
         uuid::Uuid::from_bytes([b; 16])
+    }
+
+    #[test]
+    fn membership_request_builders_follow_version_rules() {
+        let names = ["range", "cooperative-sticky"];
+        let jp = JoinGroupParams {
+            group_id: "g",
+            session_timeout_ms: 45_000,
+            rebalance_timeout_ms: 300_000,
+            member_id: "m",
+            group_instance_id: Some("i"),
+            protocol_type: "consumer",
+            protocol_names: &names,
+            metadata: Bytes::from_static(b"sub"),
+            reason: Some("why"),
+        };
+        for v in 0..=9 {
+            let j = join_group_request(v, &jp);
+            j.encode(&mut BytesMut::new(), v).unwrap();
+            assert_eq!(
+                (j.group_id.0.as_str(), j.session_timeout_ms, j.member_id.as_str()),
+                ("g", 45_000, "m")
+            );
+            assert_eq!(
+                j.rebalance_timeout_ms,
+                if v >= 1 { 300_000 } else { JoinGroupRequest::default().rebalance_timeout_ms }
+            );
+            assert_eq!(j.group_instance_id.as_ref().map(StrBytes::as_str), (v >= 5).then_some("i"));
+            assert_eq!(j.reason.as_ref().map(StrBytes::as_str), (v >= 8).then_some("why"));
+            let protos: Vec<_> = j.protocols.iter().map(|p| (p.name.as_str(), &p.metadata[..])).collect();
+            assert_eq!(protos, [("range", &b"sub"[..]), ("cooperative-sticky", &b"sub"[..])]);
+        }
+        let sp = SyncGroupParams {
+            group_id: "g",
+            generation_id: 4,
+            member_id: "m",
+            group_instance_id: Some("i"),
+            protocol_type: "consumer",
+            protocol_name: Some("range"),
+        };
+        for v in 0..=5 {
+            let s = sync_group_request(v, &sp, [("m".to_owned(), Bytes::from_static(b"a"))]);
+            s.encode(&mut BytesMut::new(), v).unwrap();
+            assert_eq!((s.generation_id, s.member_id.as_str()), (4, "m"));
+            assert_eq!(s.group_instance_id.as_ref().map(StrBytes::as_str), (v >= 3).then_some("i"));
+            assert_eq!(s.protocol_type.as_ref().map(StrBytes::as_str), (v >= 5).then_some("consumer"));
+            assert_eq!(s.protocol_name.as_ref().map(StrBytes::as_str), (v >= 5).then_some("range"));
+            assert_eq!(
+                (s.assignments[0].member_id.as_str(), &s.assignments[0].assignment[..]),
+                ("m", &b"a"[..])
+            );
+        }
+        for v in 0..=4 {
+            let h = heartbeat_request(v, "g", 4, "m", Some("i"));
+            h.encode(&mut BytesMut::new(), v).unwrap();
+            assert_eq!((h.group_id.0.as_str(), h.generation_id, h.member_id.as_str()), ("g", 4, "m"));
+            assert_eq!(h.group_instance_id.as_ref().map(StrBytes::as_str), (v >= 3).then_some("i"));
+        }
+        for v in 0..=5 {
+            let l = leave_group_request(v, "g", "m", Some("bye"));
+            l.encode(&mut BytesMut::new(), v).unwrap();
+            if v <= 2 {
+                assert_eq!((l.member_id.as_str(), l.members.len()), ("m", 0));
+            } else {
+                assert_eq!((l.member_id.as_str(), l.members[0].member_id.as_str()), ("", "m"));
+                assert_eq!(l.members[0].group_instance_id, None);
+                assert_eq!(l.members[0].reason.as_ref().map(StrBytes::as_str), (v >= 5).then_some("bye"));
+            }
+        }
+        let topics = ["a".to_owned(), "b".to_owned()];
+        let owned = [([7u8; 16], vec![0, 2])];
+        let cp = ConsumerGroupHeartbeatParams {
+            group_id: "g",
+            member_id: "m",
+            member_epoch: 3,
+            instance_id: Some("i"),
+            rack_id: Some("r"),
+            rebalance_timeout_ms: 1000,
+            subscribed_topic_names: &topics,
+            server_assignor: Some("uniform"),
+            topic_partitions: &owned,
+        };
+        for v in 0..=1 {
+            let c = consumer_group_heartbeat_request(&cp);
+            c.encode(&mut BytesMut::new(), v).unwrap();
+            assert_eq!((c.member_id.as_str(), c.member_epoch, c.rebalance_timeout_ms), ("m", 3, 1000));
+            assert_eq!(c.instance_id.as_ref().map(StrBytes::as_str), Some("i"));
+            assert_eq!(c.rack_id.as_ref().map(StrBytes::as_str), Some("r"));
+            assert_eq!(c.server_assignor.as_ref().map(StrBytes::as_str), Some("uniform"));
+            let subs: Vec<_> = c.subscribed_topic_names.iter().flatten().map(|t| t.0.as_str()).collect();
+            assert_eq!(subs, ["a", "b"]);
+            let tps = c.topic_partitions.as_ref().unwrap();
+            assert_eq!((tps[0].topic_id.as_bytes(), &tps[0].partitions[..]), (&[7u8; 16], &[0, 2][..]));
+        }
+    }
+
+    #[test]
+    fn group_admin_request_builders() {
+        let f3 = find_coordinator_request(3, "g");
+        assert_eq!((f3.key.as_str(), f3.coordinator_keys.len()), ("g", 0));
+        let f4 = find_coordinator_request(4, "g");
+        assert_eq!((f4.key.as_str(), f4.coordinator_keys[0].as_str()), ("", "g"));
+        assert_eq!(list_groups_request(), ListGroupsRequest::default());
+        assert_eq!(describe_groups_request(&["g"]).groups[0].0.as_str(), "g");
+        assert_eq!(consumer_group_describe_request(&["g"]).group_ids[0].0.as_str(), "g");
+        assert_eq!(delete_groups_request(&["g"]).groups_names[0].0.as_str(), "g");
+        let od = offset_delete_request("g", [("t", 1), ("a", 0), ("t", 0)]);
+        assert_eq!(od.group_id.0.as_str(), "g");
+        let shape: Vec<(&str, Vec<i32>)> = od
+            .topics
+            .iter()
+            .map(|t| (t.name.0.as_str(), t.partitions.iter().map(|p| p.partition_index).collect()))
+            .collect();
+        assert_eq!(shape, vec![("a", vec![0]), ("t", vec![1, 0])]);
+    }
+
+    #[test]
+    fn offset_request_builders_encode_at_every_version() {
+        let offsets = [("t", 0, 5), ("s", 3, 1), ("t", 1, 7)];
+        let m = CommitMember { generation_or_epoch: 3, member_id: "m", instance_id: Some("i") };
+        for v in 2..=9 {
+            for member in [None, Some(m)] {
+                let r = offset_commit_request("g", member, offsets, v);
+                let mut b = bytes::BytesMut::new();
+                r.encode(&mut b, v).unwrap_or_else(|e| panic!("commit v{v}: {e}"));
+                let shape: Vec<(&str, Vec<(i32, i64)>)> = r
+                    .topics
+                    .iter()
+                    .map(|t| {
+                        (
+                            t.name.0.as_str(),
+                            t.partitions.iter().map(|p| (p.partition_index, p.committed_offset)).collect(),
+                        )
+                    })
+                    .collect();
+                assert_eq!(shape, vec![("s", vec![(3, 1)]), ("t", vec![(0, 5), (1, 7)])]);
+                assert_eq!(r.retention_time_ms, if v <= 4 { -1 } else { r.retention_time_ms });
+                let gen_id = if member.is_some() { 3 } else { -1 };
+                assert_eq!(r.generation_id_or_member_epoch, gen_id);
+                let inst = if member.is_some() && v >= 7 { Some("i") } else { None };
+                assert_eq!(r.group_instance_id.as_ref().map(StrBytes::as_str), inst);
+            }
+        }
+        for v in 1..=9 {
+            for all in [false, true] {
+                if all && v < 2 {
+                    continue;
+                }
+                let parts = [("t", 0), ("t", 1), ("a", 2)];
+                let r = offset_fetch_request("g", (!all).then_some(parts), v);
+                let mut b = bytes::BytesMut::new();
+                r.encode(&mut b, v).unwrap_or_else(|e| panic!("fetch v{v}: {e}"));
+                assert_eq!(r.require_stable, v >= 7);
+                if v <= 7 {
+                    assert_eq!(r.group_id.0.as_str(), "g");
+                    assert_eq!(r.topics.as_ref().map(|ts| ts.len()), (!all).then_some(2));
+                } else {
+                    assert_eq!(r.groups[0].group_id.0.as_str(), "g");
+                    assert_eq!(r.groups[0].member_epoch, -1);
+                    assert_eq!(r.groups[0].topics.as_ref().map(|ts| ts.len()), (!all).then_some(2));
+                }
+            }
+        }
     }
 
     #[test]

@@ -1,7 +1,11 @@
 //! Metadata (key 3): brokers, controller, cluster id, topics and partitions.
 
 use bytes::Bytes;
-use kafka_protocol::messages::MetadataRequest;
+use kafka_protocol::messages::TopicName;
+use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+use kafka_protocol::protocol::StrBytes;
+
+pub use kafka_protocol::messages::MetadataRequest;
 
 use crate::api::ApiKey;
 use crate::wire::Reader;
@@ -122,6 +126,26 @@ impl Response for MetadataResponse {
     }
 }
 
+/// A Metadata request for `topics` (`None`: every topic), letting the broker
+/// auto-create missing topics if `allow_auto_topic_creation` (v4+).
+pub fn metadata_request<S: AsRef<str>>(
+    topics: Option<&[S]>,
+    allow_auto_topic_creation: bool,
+) -> MetadataRequest {
+    let mut req = MetadataRequest::default();
+    req.topics = topics.map(|ts| {
+        ts.iter()
+            .map(|t| {
+                let mut mt = MetadataRequestTopic::default();
+                mt.name = Some(TopicName(StrBytes::from_string(t.as_ref().to_owned())));
+                mt
+            })
+            .collect()
+    });
+    req.allow_auto_topic_creation = allow_auto_topic_creation;
+    req
+}
+
 impl Request for MetadataRequest {
     const KEY: ApiKey = ApiKey::Metadata;
     type Response = MetadataResponse;
@@ -230,6 +254,18 @@ mod tests {
             }
             all_prefixes_fail(&bytes, |b| MetadataResponse::decode(b, v));
         }
+    }
+
+    #[test]
+    fn metadata_request_builder() {
+        let all = metadata_request::<&str>(None, false);
+        assert!(all.topics.is_none());
+        assert!(!all.allow_auto_topic_creation);
+        let some = metadata_request(Some(&["a".to_owned(), "b".to_owned()][..]), true);
+        let names: Vec<_> =
+            some.topics.unwrap().iter().map(|t| t.name.as_ref().unwrap().0.as_str().to_owned()).collect();
+        assert_eq!(names, ["a", "b"]);
+        assert!(some.allow_auto_topic_creation);
     }
 
     #[test]
