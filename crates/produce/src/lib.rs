@@ -4,8 +4,26 @@
 //! retries with backoff bounded by `delivery.timeout.ms`, bounded memory
 //! (`buffer.memory`) with back-pressure, and a future per record.
 //!
-//! The state machine lives in a sans-IO core (`engine`), unit-tested on a
-//! virtual clock; [`Producer`] drives it with one tokio task.
+//! The protocol lives in a sans-IO core — the accumulator (batches), the
+//! sequence/epoch manager (which batch may go, with which producer id, epoch
+//! and sequence, and what every response means) and the request planner —
+//! with no tokio types, tested on a virtual clock against a simulated broker
+//! that applies Kafka's producer-state rules. [`Producer`] drives it with one
+//! tokio task that only moves bytes and delivers outcomes.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::time::Duration;
+//! use kwire_meta::{Cluster, ClusterConfig};
+//! use kwire_produce::{Acks, Producer, ProducerConfig, ProducerRecord};
+//!
+//! let cfg = ProducerConfig::builder().acks(Acks::All).linger(Duration::from_millis(10)).build()?;
+//! let producer = Producer::new(Cluster::new(ClusterConfig::default()), cfg).await?;
+//! let meta = producer.send_and_wait(ProducerRecord::new("voters", b"{}").key(b"alice")).await?;
+//! println!("partition {} offset {}", meta.partition, meta.offset);
+//! producer.close().await?;
+//! # Ok(()) }
+//! ```
 #![warn(missing_docs)]
 
 mod accumulator;
