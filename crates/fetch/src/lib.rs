@@ -41,8 +41,6 @@ mod event;
 mod fetcher;
 mod offsets;
 
-use std::fmt;
-
 pub use chunk::FetchedChunk;
 pub use config::{FetchConfig, OffsetReset, StartOffset};
 pub use error::FetchError;
@@ -50,27 +48,7 @@ pub use event::FetchEvent;
 pub use fetcher::Fetcher;
 pub use offsets::{OffsetAnswer, OffsetSpec, list_offsets};
 
-/// A topic and partition.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TopicPartition {
-    /// Topic name.
-    pub topic: String,
-    /// Partition index.
-    pub partition: i32,
-}
-
-impl TopicPartition {
-    /// Constructs one.
-    pub fn new(topic: impl Into<String>, partition: i32) -> Self {
-        TopicPartition { topic: topic.into(), partition }
-    }
-}
-
-impl fmt::Display for TopicPartition {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-{}", self.topic, self.partition)
-    }
-}
+pub use kwire_proto::TopicPartition;
 
 /// `isolation.level`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -25,8 +25,8 @@ pub enum OffsetSpec {
 impl OffsetSpec {
     fn wire(self) -> i64 {
         match self {
-            OffsetSpec::Earliest => -2,
-            OffsetSpec::Latest => -1,
+            OffsetSpec::Earliest => kwire_proto::EARLIEST_OFFSET,
+            OffsetSpec::Latest => kwire_proto::LATEST_OFFSET,
             OffsetSpec::Timestamp(t) => t,
         }
     }

@@ -24,6 +24,7 @@ pub mod murmur2;
 pub mod props;
 pub mod records;
 mod request;
+mod vocab;
 pub mod wire;
 
 pub use error::{DecodeError, EncodeError, ErrorCode, FrameError};
@@ -31,6 +32,7 @@ pub use request::{
     CORRELATION_ID_OFFSET, Request, Response, decode_response, encode_request, peek_correlation_id,
     set_correlation_id, split_response,
 };
+pub use vocab::{EARLIEST_OFFSET, LATEST_OFFSET, TopicPartition};
 
 /// Re-export of the message-struct crate used to build requests.
 pub use kafka_protocol;

@@ -5,21 +5,7 @@ use std::collections::BTreeMap;
 use crate::error::StreamError;
 use crate::time::parse_duration;
 
-/// A topic partition.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct TopicPartition {
-    /// Topic name.
-    pub topic: String,
-    /// Partition number.
-    pub partition: i32,
-}
-
-impl TopicPartition {
-    /// Build one.
-    pub fn new(topic: impl Into<String>, partition: i32) -> TopicPartition {
-        TopicPartition { topic: topic.into(), partition }
-    }
-}
+pub use kwire_proto::TopicPartition;
 
 /// Offsets per topic partition.
 pub type PartitionOffsets = BTreeMap<TopicPartition, i64>;

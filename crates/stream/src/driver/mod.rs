@@ -45,6 +45,7 @@ use kwire_fetch::{FetchConfig, FetchError, FetchedChunk, IsolationLevel, OffsetS
 use kwire_meta::Cluster;
 use kwire_produce::ProducerConfig;
 use kwire_proto::records::{Batch, DecodeOptions, TimestampType, batches};
+use kwire_proto::{EARLIEST_OFFSET, LATEST_OFFSET};
 
 pub use self::progress::Progress;
 pub use self::sink::SinkSpec;
@@ -219,7 +220,7 @@ impl StreamConfig {
             _ => None,
         };
         if let Some((tp, o)) = bad_end {
-            return err(if *o == -2 {
+            return err(if *o == EARLIEST_OFFSET {
                 format!("Ending offset for {} can't be earliest (-2) (--ending-offsets)", tp_name(tp))
             } else {
                 format!(
@@ -899,16 +900,19 @@ async fn starting_offsets(
                 )));
             }
             let earliest = source
-                .list(m.iter().filter(|(_, o)| **o == -2).map(|(tp, _)| tp), OffsetSpec::Earliest)
+                .list(
+                    m.iter().filter(|(_, o)| **o == EARLIEST_OFFSET).map(|(tp, _)| tp),
+                    OffsetSpec::Earliest,
+                )
                 .await?;
             let latest = source
-                .list(m.iter().filter(|(_, o)| **o == -1).map(|(tp, _)| tp), OffsetSpec::Latest)
+                .list(m.iter().filter(|(_, o)| **o == LATEST_OFFSET).map(|(tp, _)| tp), OffsetSpec::Latest)
                 .await?;
             Ok(m.iter()
                 .map(|(tp, &o)| {
                     let v = match o {
-                        -2 => earliest.get(tp).copied().unwrap_or(0),
-                        -1 => latest.get(tp).copied().unwrap_or(0),
+                        EARLIEST_OFFSET => earliest.get(tp).copied().unwrap_or(0),
+                        LATEST_OFFSET => latest.get(tp).copied().unwrap_or(0),
                         o => o,
                     };
                     (tp.clone(), v)

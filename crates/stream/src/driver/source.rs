@@ -66,10 +66,6 @@ pub(crate) struct Source {
     gone: Vec<TopicPartition>,
 }
 
-fn ftp(tp: &TopicPartition) -> kwire_fetch::TopicPartition {
-    kwire_fetch::TopicPartition::new(tp.topic.clone(), tp.partition)
-}
-
 impl Source {
     pub(crate) fn new(
         cluster: Cluster,
@@ -178,7 +174,7 @@ impl Source {
         tps: impl IntoIterator<Item = &TopicPartition>,
         spec: OffsetSpec,
     ) -> Result<PartitionOffsets, StreamError> {
-        let f: Vec<kwire_fetch::TopicPartition> = tps.into_iter().map(ftp).collect();
+        let f: Vec<TopicPartition> = tps.into_iter().cloned().collect();
         if f.is_empty() {
             return Ok(PartitionOffsets::new());
         }
@@ -235,7 +231,7 @@ impl Source {
                     assign.push((p.ftp.clone(), StartOffset::Offset(off)));
                 }
                 None => {
-                    let f = ftp(tp);
+                    let f = tp.clone();
                     assign.push((f.clone(), StartOffset::Offset(off)));
                     self.parts.insert(
                         tp.clone(),
