@@ -441,8 +441,9 @@ fn acks_all_with_two_of_three_brokers_down_acknowledges_nothing() {
 
 /// A running idempotent producer, then two of three brokers die
 /// (min.insync.replicas=2): every record sent afterwards fails with the
-/// delivery-timeout variant, within delivery.timeout.ms of its send, and
-/// none is acknowledged or written.
+/// delivery-timeout variant, within delivery.timeout.ms of its send; none is
+/// acknowledged, and only records reported "may have been written" may show
+/// up in the log later.
 #[test]
 fn idempotent_producer_with_two_of_three_brokers_down_fails_every_record_with_the_timeout_variant() {
     use kwire_produce::ProduceError;
