@@ -355,7 +355,9 @@ fn lz4_fit_block_sizes(input: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, Recor
         // Skip the blocks to the next frame (a malformed one is the decoder's to report).
         let mut at = hc_pos + 1;
         loop {
-            let Some(size) = input.get(at..at + 4) else { return Ok(done(input, out)) };
+            let Some(size) = at.checked_add(4).and_then(|end| input.get(at..end)) else {
+                return Ok(done(input, out));
+            };
             let size = u32::from_le_bytes([size[0], size[1], size[2], size[3]]);
             at += 4;
             if size == 0 {
