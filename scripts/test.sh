@@ -59,6 +59,8 @@ step "peer tools for interop tests"
 "$ROOT/scripts/install-peers.sh"
 
 if [[ $LINT == 1 ]]; then
+  step "layers: crate dependencies point down, no module import cycle (scripts/check-layers.py)"
+  python3 "$ROOT/scripts/check-layers.py"
   step "cargo fmt --check"
   cargo fmt --all -- --check
   step "cargo clippy"

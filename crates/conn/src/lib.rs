@@ -22,6 +22,7 @@
 mod connection;
 mod error;
 mod frame;
+mod material;
 mod pool;
 pub mod rt;
 pub mod sasl;

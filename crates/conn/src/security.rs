@@ -23,10 +23,11 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use kwire_proto::props::Properties;
 
+pub use crate::material::{Secret, SecurityError};
 use crate::tls::{Ca, ClientIdentity, PemSource, TlsConfig, TlsOptions};
 
 /// Environment variable holding the SASL password when the config has none.
@@ -48,40 +49,6 @@ pub const SECRET_PROPERTIES: &[&str] = &[
     "ssl.keystore.key",
     "ssl.key.pem",
 ];
-
-/// A secret string (password, token, private key). `Debug` and `Display`
-/// print `<redacted>`; [`Secret::expose`] is the only way to the text.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret.
-    pub fn new(s: impl Into<String>) -> Self {
-        Secret(s.into())
-    }
-
-    /// The secret text, for the code that must send it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// True if empty.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-impl std::fmt::Display for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
 
 /// `security.protocol`: how bytes travel and whether SASL runs on top.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -262,43 +229,6 @@ impl std::fmt::Debug for SecurityConfig {
         }
         d.finish()
     }
-}
-
-/// A problem in the security settings. Messages name the property and never
-/// contain a secret value.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum SecurityError {
-    /// A value that doesn't parse (never used for secret properties).
-    #[error("invalid value '{value}' for {key}: {expected}")]
-    InvalidValue {
-        /// Property name.
-        key: String,
-        /// Value given.
-        value: String,
-        /// What would be valid.
-        expected: String,
-    },
-    /// A required setting is missing.
-    #[error("{0}")]
-    Missing(String),
-    /// `sasl.jaas.config` could not be understood.
-    #[error("sasl.jaas.config: {0}")]
-    Jaas(String),
-    /// A certificate or key file could not be read or parsed.
-    #[error("{key}: {reason}")]
-    Pem {
-        /// Property name.
-        key: String,
-        /// What went wrong (with the path).
-        reason: String,
-    },
-    /// The TLS settings are inconsistent (e.g. a key that doesn't match the certificate).
-    #[error("TLS settings: {0}")]
-    Tls(String),
-    /// Something kwire doesn't support.
-    #[error("{0}")]
-    Unsupported(String),
 }
 
 impl SecurityConfig {
@@ -726,14 +656,6 @@ impl JaasParser<'_> {
             }
         }
     }
-}
-
-/// Reads a whole file for `key`, naming both in the error.
-pub(crate) fn read_file(key: &str, path: &Path) -> Result<Vec<u8>, SecurityError> {
-    std::fs::read(path).map_err(|e| SecurityError::Pem {
-        key: key.into(),
-        reason: format!("cannot read {}: {e}", path.display()),
-    })
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
 use crate::ConnError;
-use crate::security::{Secret, SecurityError, read_file};
+use crate::material::{Secret, SecurityError, read_file};
 
 /// Where trusted CA certificates come from.
 #[derive(Debug, Clone)]

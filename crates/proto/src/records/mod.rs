@@ -65,7 +65,7 @@ mod builder;
 pub mod compression;
 mod decode;
 mod error;
-mod legacy;
+
 #[cfg(test)]
 mod tests;
 

@@ -5,7 +5,8 @@ use std::sync::OnceLock;
 use bytes::Bytes;
 
 use super::compression::{self, Compression, DEFAULT_MAX_DECOMPRESSED};
-use super::legacy::{self, LegacyIter};
+mod legacy;
+
 use super::{
     ATTR_COMPRESSION_MASK, ATTR_CONTROL, ATTR_DELETE_HORIZON, ATTR_TIMESTAMP_TYPE, ATTR_TRANSACTIONAL,
     ATTRIBUTES_POS, Header, LENGTH_POS, LOG_OVERHEAD, MAGIC_POS, Record, RecordsError, TimestampType,
@@ -13,6 +14,7 @@ use super::{
 };
 use crate::DecodeError;
 use crate::wire::Reader;
+use legacy::LegacyIter;
 
 /// Smallest legacy (magic 0) message after the log overhead: crc, magic,
 /// attributes, key length, value length.

@@ -11,13 +11,13 @@
 
 use bytes::Bytes;
 
-use super::compression::{self, Compression};
-use super::decode::{Batch, BatchHeader, DecodeOptions, MIN_MESSAGE_SIZE, RecordRef};
-use super::{
+use super::{Batch, BatchHeader, DecodeOptions, MIN_MESSAGE_SIZE, RecordRef};
+use crate::DecodeError;
+use crate::records::compression::{self, Compression};
+use crate::records::{
     ATTR_TIMESTAMP_TYPE, NO_PARTITION_LEADER_EPOCH, NO_PRODUCER_EPOCH, NO_PRODUCER_ID, NO_SEQUENCE,
     NO_TIMESTAMP, RecordsError,
 };
-use crate::DecodeError;
 use crate::wire::Reader;
 
 /// Smallest magic-1 message: magic 0's plus the timestamp.
@@ -104,7 +104,7 @@ fn read_entry(r: &mut Reader, data: &Bytes, verify_crc: bool) -> Result<Entry, R
 fn header(e: &Entry, raw_len: usize) -> BatchHeader {
     BatchHeader {
         base_offset: e.offset,
-        batch_length: i32::try_from(raw_len.saturating_sub(super::LOG_OVERHEAD)).unwrap_or(i32::MAX),
+        batch_length: i32::try_from(raw_len.saturating_sub(crate::records::LOG_OVERHEAD)).unwrap_or(i32::MAX),
         partition_leader_epoch: NO_PARTITION_LEADER_EPOCH,
         magic: e.magic,
         crc: e.crc,
