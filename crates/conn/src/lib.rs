@@ -18,6 +18,7 @@
 //! TLS and SASL come from [`SecurityConfig`] in [`ConnConfig::security`],
 //! usually read from Kafka's property names with [`SecurityConfig::from_props`].
 #![warn(missing_docs)]
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo, clippy::unimplemented)]
 
 mod connection;
 mod error;

@@ -32,6 +32,7 @@
 //! # }
 //! ```
 #![warn(missing_docs)]
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo, clippy::unimplemented)]
 
 pub mod admin;
 pub mod assignor;

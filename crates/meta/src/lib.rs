@@ -1,5 +1,6 @@
 //! kwire-meta: cluster metadata, leader routing, retry classification and admin.
 #![warn(missing_docs)]
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo, clippy::unimplemented)]
 
 pub mod admin;
 mod cluster;

@@ -14,6 +14,7 @@
 //! assert_eq!(&frame[..], b"hello");
 //! ```
 #![warn(missing_docs)]
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo, clippy::unimplemented)]
 
 pub mod api;
 mod error;

@@ -31,6 +31,7 @@
 //! # Ok::<(), kwire_stream::StreamError>(())
 //! ```
 #![warn(missing_docs)]
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo, clippy::unimplemented)]
 
 pub mod checkpoint;
 pub mod ddl;
