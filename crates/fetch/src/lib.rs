@@ -42,7 +42,7 @@ mod fetcher;
 mod offsets;
 
 pub use chunk::FetchedChunk;
-pub use config::{FetchConfig, OffsetReset, StartOffset};
+pub use config::{FetchConfig, FetchConfigBuilder, OffsetReset, StartOffset};
 pub use error::FetchError;
 pub use event::FetchEvent;
 pub use fetcher::Fetcher;

@@ -43,7 +43,7 @@ pub mod member;
 pub mod offsets;
 
 pub use assignor::{AssignorKind, GroupAssignment, MemberSubscription};
-pub use config::{GroupConfig, GroupProtocol};
+pub use config::{GroupConfig, GroupConfigBuilder, GroupProtocol};
 pub use consumer::{GroupConsumer, GroupEvent, RebalanceListener};
 pub use error::GroupError;
 pub use kwire_fetch::TopicPartition;

@@ -113,7 +113,7 @@ impl Client {
     /// Must be called within a tokio runtime.
     pub fn group_consumer(&self, group_id: &str, topics: &[&str]) -> Result<GroupConsumer, GroupError> {
         let mut cfg = GroupConfig::new(group_id);
-        cfg.apply_props(&self.props).map_err(|e| GroupError::Invalid(e.to_string()))?;
+        cfg.apply_props(&self.props)?;
         GroupConsumer::subscribe(self.cluster.clone(), cfg, topics.iter().map(|t| (*t).to_owned()).collect())
     }
 }
@@ -136,5 +136,32 @@ mod tests {
         assert_eq!(cfg.conn.request_timeout, std::time::Duration::from_millis(1234));
         assert!(Client::builder().property("request.timeout.ms", "x").build().is_err());
         assert!(Client::builder().property("request.timeout.ms", "0").build().is_err());
+    }
+
+    #[test]
+    fn cluster_properties_lists_the_keys_read() {
+        let mut p = Properties::new();
+        for (k, v) in [
+            ("bootstrap.servers", "a:1"),
+            ("client.id", "me"),
+            ("request.timeout.ms", "1000"),
+            ("socket.connection.setup.timeout.ms", "1000"),
+            ("receive.message.max.bytes", "1000000"),
+            ("metadata.max.age.ms", "1000"),
+            ("retry.backoff.ms", "10"),
+            ("retry.backoff.max.ms", "100"),
+            ("security.protocol", "PLAINTEXT"),
+        ] {
+            p.set(k, v);
+        }
+        ClusterConfig::default().apply_props(&p).unwrap();
+        assert!(p.unused().is_empty(), "{:?}", p.unused());
+        let mut listed = ClusterConfig::PROPERTIES.to_vec();
+        listed.sort();
+        assert_eq!(p.used_keys(), listed);
+        // One error type for every layer's settings.
+        let mut bad = Properties::new();
+        bad.set("security.protocol", "CARRIER_PIGEON");
+        assert!(matches!(ClusterConfig::default().apply_props(&bad), Err(PropsError::InvalidValue { .. })));
     }
 }
