@@ -318,7 +318,9 @@ impl Consumer {
                 continue;
             }
             if self.positions.is_empty() {
-                return Err(FetchError::Invalid("no partition is assigned: assign some before polling".into()));
+                return Err(FetchError::Invalid(
+                    "no partition is assigned: assign some before polling".into(),
+                ));
             }
             let Some(event) = self.fetcher.next().await else { return Err(FetchError::Stopped) };
             match event {
@@ -364,7 +366,9 @@ impl Consumer {
                 StartOffset::Offset(_) => {}
                 StartOffset::Earliest => specs.entry(SpecKey::Earliest).or_default().push(tp.clone()),
                 StartOffset::Latest => specs.entry(SpecKey::Latest).or_default().push(tp.clone()),
-                StartOffset::Timestamp(t) => specs.entry(SpecKey::Timestamp(*t)).or_default().push(tp.clone()),
+                StartOffset::Timestamp(t) => {
+                    specs.entry(SpecKey::Timestamp(*t)).or_default().push(tp.clone())
+                }
                 StartOffset::FromEnd(n) if *n < 0 => {
                     return Err(FetchError::Invalid(format!("{tp}: invalid count from the end {n}")));
                 }

@@ -65,8 +65,8 @@ mod fetcher;
 mod offsets;
 
 pub use chunk::FetchedChunk;
-pub use consumer::{Consumer, ConsumerRecord, PolledRecords, RecordBuffer};
 pub use config::{FetchConfig, FetchConfigBuilder, OffsetReset, StartOffset};
+pub use consumer::{Consumer, ConsumerRecord, PolledRecords, RecordBuffer};
 pub use error::FetchError;
 pub use event::FetchEvent;
 pub use fetcher::Fetcher;

@@ -2,8 +2,11 @@
 //!
 //! This facade re-exports the layers (`proto`, `conn`, `meta`, `fetch`,
 //! `produce`, `group`, `stream`) and offers [`Client`], configured with
-//! Kafka's property names, to get a producer, a fetcher or a group consumer
-//! without wiring the layers by hand.
+//! Kafka's property names, to get a producer, a consumer (assigned
+//! partitions or a group) or the zero-copy fetcher without wiring the layers
+//! by hand. Each has a `*_with` twin taking a typed config
+//! (`ProducerConfig::builder()`, `FetchConfig::builder()`,
+//! `GroupConfig::builder(..)`).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -16,6 +19,13 @@
 //! let ack = producer.send(kwire::produce::ProducerRecord::new("voters", b"{\"gender\":\"F\"}")).await?;
 //! println!("offset {}", ack.wait().await?.offset);
 //! producer.close().await?;
+//!
+//! // Owned records from the beginning of every partition of a topic.
+//! let mut consumer = client.consumer()?;
+//! consumer.assign_topics(&["voters"], kwire::fetch::StartOffset::Earliest).await?;
+//! for rec in consumer.poll().await? {
+//!     println!("{}@{}: {:?}", rec.partition, rec.offset, rec.value_str());
+//! }
 //! # Ok(()) }
 //! ```
 #![warn(missing_docs)]
@@ -28,7 +38,7 @@ pub use kwire_produce as produce;
 pub use kwire_proto as proto;
 pub use kwire_stream as stream;
 
-use kwire_fetch::{FetchConfig, Fetcher};
+use kwire_fetch::{Consumer, FetchConfig, FetchError, Fetcher};
 use kwire_group::{GroupConfig, GroupConsumer, GroupError};
 use kwire_meta::{Cluster, ClusterConfig, MetaError};
 use kwire_produce::{ProduceError, Producer, ProducerConfig};
@@ -100,11 +110,29 @@ impl Client {
         Producer::new(self.cluster.clone(), cfg).await
     }
 
-    /// A fetcher (no consumer group) configured from the client's properties.
-    /// Must be called within a tokio runtime.
+    /// A consumer of assigned partitions (no group) handing out owned
+    /// records, configured from the client's properties (`fetch.*`,
+    /// `isolation.level`, `max.poll.records`, …). Must be called within a
+    /// tokio runtime.
+    pub fn consumer(&self) -> Result<Consumer, FetchError> {
+        let mut cfg = FetchConfig::default();
+        cfg.apply_props(&self.props)?;
+        Consumer::start(self.cluster.clone(), cfg)
+    }
+
+    /// A consumer of assigned partitions with typed settings
+    /// ([`FetchConfig::builder`]). Must be called within a tokio runtime.
+    pub fn consumer_with(&self, cfg: FetchConfig) -> Result<Consumer, FetchError> {
+        Consumer::start(self.cluster.clone(), cfg)
+    }
+
+    /// The zero-copy fetcher (no consumer group) configured from the client's
+    /// properties: the fast path under [`consumer`](Self::consumer). Must be
+    /// called within a tokio runtime.
     pub fn fetcher(&self) -> Result<Fetcher, PropsError> {
         let mut cfg = FetchConfig::default();
         cfg.apply_props(&self.props)?;
+        cfg.validate()?;
         Ok(Fetcher::start(self.cluster.clone(), cfg))
     }
 
@@ -114,6 +142,16 @@ impl Client {
     pub fn group_consumer(&self, group_id: &str, topics: &[&str]) -> Result<GroupConsumer, GroupError> {
         let mut cfg = GroupConfig::new(group_id);
         cfg.apply_props(&self.props)?;
+        self.group_consumer_with(cfg, topics)
+    }
+
+    /// A group consumer with typed settings ([`GroupConfig::builder`]).
+    /// Must be called within a tokio runtime.
+    pub fn group_consumer_with(
+        &self,
+        cfg: GroupConfig,
+        topics: &[&str],
+    ) -> Result<GroupConsumer, GroupError> {
         GroupConsumer::subscribe(self.cluster.clone(), cfg, topics.iter().map(|t| (*t).to_owned()).collect())
     }
 }
