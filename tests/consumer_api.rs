@@ -21,9 +21,10 @@ fn rt() -> tokio::runtime::Runtime {
 }
 
 fn cluster(bootstrap: &str) -> Cluster {
-    let mut cfg = ClusterConfig::default();
-    cfg.bootstrap = bootstrap.split(',').map(str::to_owned).collect();
-    Cluster::new(cfg)
+    Cluster::new(ClusterConfig {
+        bootstrap: bootstrap.split(',').map(str::to_owned).collect(),
+        ..ClusterConfig::default()
+    })
 }
 
 /// Produces `values` (key `k<value>`, one header) with `timestamps[i]` when given.
