@@ -205,8 +205,9 @@ impl Consumer {
         Ok(Consumer::from_fetcher(Fetcher::start(cluster, cfg)))
     }
 
-    /// A consumer on an existing fetcher (its current assignment is replaced
-    /// by what [`assign`](Self::assign) is given).
+    /// A consumer on an existing fetcher. Only partitions assigned through
+    /// [`assign`](Self::assign) are read; records of partitions the fetcher
+    /// had before are dropped.
     pub fn from_fetcher(fetcher: Fetcher) -> Consumer {
         let max_poll_records = fetcher.config().max_poll_records.max(1);
         Consumer { fetcher, buffer: RecordBuffer::new(), positions: BTreeMap::new(), max_poll_records }
