@@ -306,7 +306,8 @@ impl GroupConsumer {
                 continue;
             }
             if let GroupEvent::Records(chunk) = self.next().await? {
-                // `poll` decides what was handed out, not the whole chunk.
+                // What `take` hands out counts as processed, not the whole
+                // chunk; a chunk that fails to decode counts for nothing.
                 self.last_chunk = None;
                 self.buffer.fill(&chunk)?;
             }
