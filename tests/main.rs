@@ -4,6 +4,7 @@
 mod cli_edges;
 mod cluster;
 mod consume;
+mod consumer_api;
 mod examples;
 mod groups;
 mod produce;

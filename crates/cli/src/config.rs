@@ -70,7 +70,7 @@ impl ClientSettings {
     pub fn unused(&self) -> Vec<String> {
         let mut keys: BTreeSet<String> = self.props.unused().into_iter().collect();
         keys.extend(self.flag_props.borrow().unused());
-        keys.into_iter().filter(|k| !KNOWN_ELSEWHERE.contains(&k.as_str())).collect()
+        keys.into_iter().filter(|k| !known_elsewhere(k)).collect()
     }
 
     /// Warns (one line each) about settings no part of kwire read.
@@ -94,42 +94,26 @@ fn warn_secret_on_command_line(flag: &str, key: &str) {
     }
 }
 
-/// Keys other commands read; not worth a warning when a shared config file has them.
-const KNOWN_ELSEWHERE: &[&str] = &[
-    "bootstrap.servers",
-    "acks",
-    "linger.ms",
-    "batch.size",
-    "compression.type",
-    "enable.idempotence",
-    "max.in.flight.requests.per.connection",
-    "retries",
-    "delivery.timeout.ms",
-    "partitioner",
-    "buffer.memory",
-    "max.request.size",
-    "group.id",
-    "group.instance.id",
-    "group.protocol",
-    "auto.offset.reset",
-    "enable.auto.commit",
-    "auto.commit.interval.ms",
-    "session.timeout.ms",
-    "heartbeat.interval.ms",
-    "max.poll.interval.ms",
-    "max.poll.records",
-    "partition.assignment.strategy",
-    "isolation.level",
-    "fetch.min.bytes",
-    "fetch.max.bytes",
-    "fetch.max.wait.ms",
-    "max.partition.fetch.bytes",
-    "check.crcs",
-    "key.serializer",
-    "value.serializer",
-    "key.deserializer",
-    "value.deserializer",
-];
+/// Whether another command reads `key` (the crates list what they read), or
+/// it is one of the [`NOT_READ_BUT_EXPECTED`] keys: not worth a warning when a
+/// shared config file has it.
+fn known_elsewhere(key: &str) -> bool {
+    [
+        ClusterConfig::PROPERTIES,
+        kwire_produce::ProducerConfig::PROPERTIES,
+        kwire_fetch::FetchConfig::PROPERTIES,
+        kwire_group::GroupConfig::PROPERTIES,
+        NOT_READ_BUT_EXPECTED,
+    ]
+    .iter()
+    .any(|list| list.contains(&key))
+}
+
+/// Keys no part of kwire reads, but that a properties file written for
+/// Kafka's Java tools carries: the group id (`--group` gives it) and the Java
+/// (de)serializer class names (kwire reads and writes bytes).
+const NOT_READ_BUT_EXPECTED: &[&str] =
+    &["group.id", "key.serializer", "value.serializer", "key.deserializer", "value.deserializer"];
 
 /// Parses `host:port[,host:port…]`, with a clear error for each bad entry.
 pub fn parse_bootstrap(s: &str) -> Result<Vec<String>> {
@@ -201,5 +185,22 @@ mod tests {
         assert!(s.unused().is_empty(), "{:?}", s.unused());
         let err = s.with_flag_props("--producer-property", &["novalue".to_owned()]).unwrap_err();
         assert!(format!("{err:#}").starts_with("--producer-property"), "{err:#}");
+    }
+
+    #[test]
+    fn keys_other_commands_read_stay_quiet() {
+        // A shared file with producer, consumer and group settings, read by a
+        // command that applies none of them: only the unknown key is reported.
+        let s = settings(&[
+            "acks=all",
+            "linger.ms=5",
+            "max.poll.records=10",
+            "session.timeout.ms=10000",
+            "fetch.max.wait.ms=100",
+            "value.deserializer=org.apache.kafka.common.serialization.StringDeserializer",
+            "group.id=g",
+            "bogus.key=1",
+        ]);
+        assert_eq!(s.unused(), ["bogus.key"]);
     }
 }

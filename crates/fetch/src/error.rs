@@ -41,6 +41,9 @@ pub enum FetchError {
         /// What was wrong.
         cause: RecordsError,
     },
+    /// An invalid setting (from a property name or a typed setter).
+    #[error(transparent)]
+    Config(#[from] kwire_proto::props::PropsError),
     /// The fetcher task has stopped.
     #[error("the fetcher has stopped")]
     Stopped,

@@ -7,6 +7,28 @@
 //!   resetting out-of-range positions by policy.
 //! - [`FetchedChunk::for_each_record`]: zero-copy iteration with
 //!   `read_committed` filtering.
+//! - [`Consumer`]: the simple API beside it — assign partitions from
+//!   earliest, latest, an offset or a timestamp, and
+//!   [`poll`](Consumer::poll) owned [`ConsumerRecord`]s (key, value and
+//!   headers are `Bytes` slices of the fetched buffer, not copies).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), kwire_fetch::FetchError> {
+//! use kwire_fetch::{Consumer, FetchConfig, StartOffset};
+//! use kwire_meta::{Cluster, ClusterConfig};
+//!
+//! let cluster = Cluster::new(ClusterConfig::default());
+//! let mut consumer = Consumer::start(cluster, FetchConfig::default())?;
+//! consumer.assign_topics(&["voters"], StartOffset::Earliest).await?;
+//! loop {
+//!     for rec in consumer.poll().await? {
+//!         println!("{}@{}: {:?}", rec.partition, rec.offset, rec.value_str());
+//!     }
+//! }
+//! # }
+//! ```
+//!
+//! The zero-copy path, for when every record's cost counts:
 //!
 //! Inside, the fetcher is a sans-IO core (positions, leader lookups, start
 //! offsets and resets, fetch sessions, request planning; `src/core/`, tested
@@ -36,6 +58,7 @@
 
 mod chunk;
 mod config;
+mod consumer;
 mod core;
 mod error;
 mod event;
@@ -43,7 +66,8 @@ mod fetcher;
 mod offsets;
 
 pub use chunk::FetchedChunk;
-pub use config::{FetchConfig, OffsetReset, StartOffset};
+pub use config::{FetchConfig, FetchConfigBuilder, OffsetReset, StartOffset};
+pub use consumer::{Consumer, ConsumerRecord, PolledRecords, RecordBuffer};
 pub use error::FetchError;
 pub use event::FetchEvent;
 pub use fetcher::Fetcher;

@@ -28,15 +28,18 @@ impl GroupProtocol {
     }
 }
 
-/// Settings of group membership and the group consumer.
+/// Settings of group membership and the group consumer, with Kafka's
+/// consumer defaults. Build one with typed setters ([`GroupConfig::builder`])
+/// or from Kafka's property names ([`GroupConfig::apply_props`]); both reach
+/// the same fields and are checked the same way.
 ///
 /// ```
 /// use kwire_group::{GroupConfig, GroupProtocol};
-/// let mut cfg = GroupConfig::new("voters-app");
-/// cfg.protocol = GroupProtocol::Consumer;
+/// let cfg = GroupConfig::builder("voters-app").protocol(GroupProtocol::Consumer).build().unwrap();
 /// assert_eq!(cfg.session_timeout.as_millis(), 45_000);
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct GroupConfig {
     /// `group.id`.
     pub group_id: String,
@@ -80,7 +83,155 @@ pub struct GroupConfig {
     pub fetch: FetchConfig,
 }
 
+/// Typed settings for a [`GroupConfig`]; [`build`](Self::build) checks them
+/// as [`GroupConfig::validate`] does.
+///
+/// ```
+/// use std::time::Duration;
+/// use kwire_fetch::OffsetReset;
+/// use kwire_group::GroupConfig;
+/// let cfg = GroupConfig::builder("voters-app")
+///     .auto_offset_reset(OffsetReset::Earliest)
+///     .auto_commit(false)
+///     .session_timeout(Duration::from_secs(10))
+///     .build()
+///     .unwrap();
+/// assert!(!cfg.auto_commit);
+/// // Java's rule: the heartbeat must come more often than the session times out.
+/// assert!(GroupConfig::builder("g").heartbeat_interval(Duration::from_secs(60)).build().is_err());
+/// ```
+#[derive(Debug, Clone)]
+pub struct GroupConfigBuilder {
+    cfg: GroupConfig,
+}
+
+impl GroupConfigBuilder {
+    /// `group.instance.id` (static membership).
+    pub fn group_instance_id(mut self, id: impl Into<String>) -> Self {
+        self.cfg.group_instance_id = Some(id.into());
+        self
+    }
+    /// `group.protocol`.
+    pub fn protocol(mut self, p: GroupProtocol) -> Self {
+        self.cfg.protocol = p;
+        self
+    }
+    /// `session.timeout.ms` (classic protocol).
+    pub fn session_timeout(mut self, d: Duration) -> Self {
+        self.cfg.session_timeout = d;
+        self
+    }
+    /// `heartbeat.interval.ms` (classic protocol).
+    pub fn heartbeat_interval(mut self, d: Duration) -> Self {
+        self.cfg.heartbeat_interval = d;
+        self
+    }
+    /// `max.poll.interval.ms`.
+    pub fn max_poll_interval(mut self, d: Duration) -> Self {
+        self.cfg.max_poll_interval = d;
+        self
+    }
+    /// `partition.assignment.strategy`, in preference order (classic protocol).
+    pub fn assignors(mut self, list: Vec<AssignorKind>) -> Self {
+        self.cfg.assignors = list;
+        self
+    }
+    /// `group.remote.assignor` (KIP-848).
+    pub fn remote_assignor(mut self, name: impl Into<String>) -> Self {
+        self.cfg.remote_assignor = Some(name.into());
+        self
+    }
+    /// `enable.auto.commit`.
+    pub fn auto_commit(mut self, on: bool) -> Self {
+        self.cfg.auto_commit = on;
+        self
+    }
+    /// `auto.commit.interval.ms`.
+    pub fn auto_commit_interval(mut self, d: Duration) -> Self {
+        self.cfg.auto_commit_interval = d;
+        self
+    }
+    /// `enable.auto.offset.store`.
+    pub fn auto_offset_store(mut self, on: bool) -> Self {
+        self.cfg.auto_offset_store = on;
+        self
+    }
+    /// `auto.offset.reset`: where to start without a committed offset (and
+    /// what an out-of-range position does).
+    pub fn auto_offset_reset(mut self, r: OffsetReset) -> Self {
+        self.cfg.auto_offset_reset = r;
+        self.cfg.fetch.reset = r;
+        self
+    }
+    /// `client.rack`.
+    pub fn client_rack(mut self, rack: impl Into<String>) -> Self {
+        let rack = rack.into();
+        self.cfg.fetch.rack = rack.clone();
+        self.cfg.client_rack = Some(rack);
+        self
+    }
+    /// `retry.backoff.ms` and `retry.backoff.max.ms`.
+    pub fn retry_backoff(mut self, first: Duration, max: Duration) -> Self {
+        self.cfg.retry_backoff = first;
+        self.cfg.retry_backoff_max = max;
+        self
+    }
+    /// `metadata.max.age.ms`.
+    pub fn metadata_max_age(mut self, d: Duration) -> Self {
+        self.cfg.metadata_max_age = d;
+        self
+    }
+    /// `request.timeout.ms`.
+    pub fn request_timeout(mut self, d: Duration) -> Self {
+        self.cfg.request_timeout = d;
+        self
+    }
+    /// The fetcher's settings ([`FetchConfig::builder`]); its `reset` is
+    /// replaced by this config's `auto.offset.reset`.
+    pub fn fetch(mut self, fetch: FetchConfig) -> Self {
+        self.cfg.fetch = fetch;
+        self.cfg.fetch.reset = self.cfg.auto_offset_reset;
+        self
+    }
+    /// Kafka property names on top of what was set so far.
+    pub fn properties(mut self, props: &Properties) -> Result<Self, PropsError> {
+        self.cfg.apply_props(props)?;
+        Ok(self)
+    }
+    /// Checks the combination (Java's rules) and returns the config.
+    pub fn build(self) -> Result<GroupConfig, PropsError> {
+        self.cfg.fetch.validate()?;
+        self.cfg.validate().map_err(PropsError::Invalid)?;
+        Ok(self.cfg)
+    }
+}
+
 impl GroupConfig {
+    /// The property names [`apply_props`](Self::apply_props) reads besides
+    /// the fetcher's ([`FetchConfig::PROPERTIES`]).
+    pub const PROPERTIES: &'static [&'static str] = &[
+        "group.instance.id",
+        "group.protocol",
+        "session.timeout.ms",
+        "heartbeat.interval.ms",
+        "max.poll.interval.ms",
+        "auto.commit.interval.ms",
+        "partition.assignment.strategy",
+        "group.remote.assignor",
+        "enable.auto.commit",
+        "enable.auto.offset.store",
+        "client.rack",
+        "retry.backoff.ms",
+        "retry.backoff.max.ms",
+        "metadata.max.age.ms",
+        "request.timeout.ms",
+    ];
+
+    /// Typed settings for `group_id`, starting from Kafka's defaults.
+    pub fn builder(group_id: impl Into<String>) -> GroupConfigBuilder {
+        GroupConfigBuilder { cfg: GroupConfig::new(group_id) }
+    }
+
     /// Defaults for `group_id` (Kafka's consumer defaults).
     pub fn new(group_id: impl Into<String>) -> Self {
         GroupConfig {
@@ -109,11 +260,14 @@ impl GroupConfig {
     /// `group.protocol`, `session.timeout.ms`, `heartbeat.interval.ms`,
     /// `max.poll.interval.ms`, `partition.assignment.strategy`,
     /// `group.remote.assignor`, `enable.auto.commit`, `auto.commit.interval.ms`,
-    /// `enable.auto.offset.store`, `client.rack`, plus the fetcher's settings
-    /// (`auto.offset.reset`, `fetch.*`, `isolation.level`, ...).
+    /// `enable.auto.offset.store`, `client.rack`, ... ([`GroupConfig::PROPERTIES`]),
+    /// plus the fetcher's settings (`auto.offset.reset`, `fetch.*`,
+    /// `isolation.level`, `max.poll.records`, ...: [`FetchConfig::PROPERTIES`]).
     pub fn apply_props(&mut self, props: &Properties) -> Result<(), PropsError> {
         self.fetch.apply_props(props)?;
-        self.auto_offset_reset = self.fetch.reset;
+        if props.contains("auto.offset.reset") {
+            self.auto_offset_reset = self.fetch.reset;
+        }
         if let Some(id) = props.get("group.instance.id") {
             let id = id.trim();
             self.group_instance_id = (!id.is_empty()).then(|| id.to_owned());
@@ -244,5 +398,79 @@ mod tests {
         assert_eq!(c.backoff(0), Duration::from_millis(100));
         assert_eq!(c.backoff(3), Duration::from_millis(800));
         assert_eq!(c.backoff(30), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn builder_and_properties_reach_the_same_config() {
+        let mut p = Properties::new();
+        for (k, v) in [
+            ("group.instance.id", "host-1"),
+            ("group.protocol", "consumer"),
+            ("session.timeout.ms", "10000"),
+            ("heartbeat.interval.ms", "1000"),
+            ("max.poll.interval.ms", "60000"),
+            ("auto.commit.interval.ms", "1000"),
+            ("partition.assignment.strategy", "roundrobin"),
+            ("group.remote.assignor", "uniform"),
+            ("enable.auto.commit", "false"),
+            ("enable.auto.offset.store", "false"),
+            ("client.rack", "r1"),
+            ("retry.backoff.ms", "50"),
+            ("retry.backoff.max.ms", "500"),
+            ("metadata.max.age.ms", "1000"),
+            ("request.timeout.ms", "5000"),
+            ("auto.offset.reset", "earliest"),
+            ("max.poll.records", "7"),
+        ] {
+            p.set(k, v);
+        }
+        let from_props = GroupConfig::builder("g").properties(&p).unwrap().build().unwrap();
+        // Every listed key was read, and nothing else.
+        assert!(p.unused().is_empty(), "{:?}", p.unused());
+        let mut used = p.used_keys();
+        used.sort();
+        let mut listed: Vec<&str> = GroupConfig::PROPERTIES.to_vec();
+        listed.extend(FetchConfig::PROPERTIES.iter().filter(|k| !GroupConfig::PROPERTIES.contains(k)));
+        listed.retain(|k| p.contains(k));
+        listed.sort();
+        assert_eq!(used, listed);
+
+        let typed = GroupConfig::builder("g")
+            .fetch(FetchConfig::builder().rack("r1").max_poll_records(7).build().unwrap())
+            .group_instance_id("host-1")
+            .protocol(GroupProtocol::Consumer)
+            .session_timeout(Duration::from_secs(10))
+            .heartbeat_interval(Duration::from_secs(1))
+            .max_poll_interval(Duration::from_secs(60))
+            .auto_commit_interval(Duration::from_secs(1))
+            .assignors(vec![AssignorKind::RoundRobin])
+            .remote_assignor("uniform")
+            .auto_commit(false)
+            .auto_offset_store(false)
+            .client_rack("r1")
+            .retry_backoff(Duration::from_millis(50), Duration::from_millis(500))
+            .metadata_max_age(Duration::from_secs(1))
+            .request_timeout(Duration::from_secs(5))
+            .auto_offset_reset(OffsetReset::Earliest)
+            .build()
+            .unwrap();
+        assert_eq!(typed, from_props);
+        assert_ne!(typed, GroupConfig::new("g"));
+    }
+
+    #[test]
+    fn properties_without_auto_offset_reset_keep_the_typed_one() {
+        let mut p = Properties::new();
+        p.set("enable.auto.commit", "false");
+        let c = GroupConfig::builder("g")
+            .auto_offset_reset(OffsetReset::Earliest)
+            .properties(&p)
+            .unwrap()
+            .build()
+            .unwrap();
+        assert_eq!(c.auto_offset_reset, OffsetReset::Earliest);
+        assert!(!c.auto_commit);
+        let e = GroupConfig::builder(" ").build().unwrap_err();
+        assert_eq!(e.to_string(), "group.id must not be empty");
     }
 }

@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use kwire_fetch::{
-    FetchEvent, FetchedChunk, Fetcher, IsolationLevel, OffsetReset, OffsetSpec, StartOffset, TopicPartition,
-    list_offsets,
+    ConsumerRecord, FetchEvent, FetchedChunk, Fetcher, IsolationLevel, OffsetReset, OffsetSpec, RecordBuffer,
+    StartOffset, TopicPartition, list_offsets,
 };
 use kwire_meta::Cluster;
 use tokio::sync::{mpsc, oneshot};
@@ -108,6 +108,8 @@ pub struct GroupConsumer {
     auto_commit: Option<(CommitReply, BTreeMap<TopicPartition, i64>)>,
     listener: Option<Box<dyn RebalanceListener>>,
     failed: Option<GroupError>,
+    /// Records of the last chunk not yet handed out by `poll`.
+    buffer: RecordBuffer,
 }
 
 impl std::fmt::Debug for GroupConsumer {
@@ -142,6 +144,7 @@ impl GroupConsumer {
     /// rebalance events come from [`next`](Self::next).
     pub fn subscribe(cluster: Cluster, cfg: GroupConfig, topics: Vec<String>) -> Result<Self, GroupError> {
         cfg.validate().map_err(GroupError::Invalid)?;
+        cfg.fetch.validate()?;
         if topics.is_empty() {
             return Err(GroupError::Invalid("subscribe to at least one topic".into()));
         }
@@ -163,6 +166,7 @@ impl GroupConsumer {
             auto_commit: None,
             listener: None,
             failed: None,
+            buffer: RecordBuffer::new(),
         })
     }
 
@@ -244,7 +248,72 @@ impl GroupConsumer {
         }
     }
 
-    /// Commits the processed offsets of every assigned partition and waits
+    /// The next records as owned [`ConsumerRecord`]s: at most
+    /// `max.poll.records`, all of one partition, in offset order. The simple
+    /// API beside [`next`](Self::next): rebalances are handled inside (the
+    /// [`RebalanceListener`] is still called), and what a call returned
+    /// counts as processed when `poll` or [`commit`](Self::commit) is called
+    /// next (with `enable.auto.offset.store`, the default; else mark
+    /// records with [`mark_processed`](Self::mark_processed)).
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), kwire_group::GroupError> {
+    /// use kwire_fetch::OffsetReset;
+    /// use kwire_group::{GroupConfig, GroupConsumer};
+    /// use kwire_meta::{Cluster, ClusterConfig};
+    ///
+    /// let cluster = Cluster::new(ClusterConfig::default());
+    /// let cfg = GroupConfig::builder("voters-app")
+    ///     .auto_offset_reset(OffsetReset::Earliest)
+    ///     .auto_commit(false)
+    ///     .build()?;
+    /// let mut consumer = GroupConsumer::subscribe(cluster, cfg, vec!["voters".into()])?;
+    /// loop {
+    ///     for rec in consumer.poll().await? {
+    ///         println!("{}-{}@{}: {:?}", rec.topic, rec.partition, rec.offset, rec.value_str());
+    ///     }
+    ///     consumer.commit().await?; // everything poll returned so far
+    /// }
+    /// # }
+    /// ```
+    pub async fn poll(&mut self) -> Result<Vec<ConsumerRecord>, GroupError> {
+        let max = self.cfg.fetch.max_poll_records;
+        self.poll_up_to(max).await
+    }
+
+    /// The next record (see [`poll`](Self::poll)).
+    pub async fn next_record(&mut self) -> Result<ConsumerRecord, GroupError> {
+        let mut one = self.poll_up_to(1).await?;
+        one.pop().ok_or_else(|| GroupError::Invalid("poll returned no record".to_owned()))
+    }
+
+    async fn poll_up_to(&mut self, max: usize) -> Result<Vec<ConsumerRecord>, GroupError> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        self.auto_store();
+        loop {
+            if let Some(p) = self.buffer.take(max) {
+                if self.positions.contains_key(p.tp.as_ref()) {
+                    self.last_chunk = Some((p.tp, p.next_offset));
+                    if !p.records.is_empty() {
+                        return Ok(p.records);
+                    }
+                    // Only control records (or aborted ones): count them as
+                    // processed at once, like `next` does for a whole chunk.
+                    self.auto_store();
+                }
+                continue;
+            }
+            if let GroupEvent::Records(chunk) = self.next().await? {
+                // What `take` hands out counts as processed, not the whole
+                // chunk; a chunk that fails to decode counts for nothing.
+                self.last_chunk = None;
+                self.buffer.fill(&chunk)?;
+            }
+        }
+    }
+
     /// for the answer (Kafka's `commitSync`).
     pub async fn commit(&mut self) -> Result<(), GroupError> {
         self.auto_store();
@@ -353,6 +422,7 @@ impl GroupConsumer {
         match ev {
             MemberEvent::Revoke { id, partitions } => {
                 let _ = self.fetcher.unassign(partitions.clone());
+                self.buffer.discard(&partitions);
                 if let Some(l) = self.listener.as_mut() {
                     l.on_partitions_revoked(&partitions);
                 }
@@ -361,6 +431,7 @@ impl GroupConsumer {
             }
             MemberEvent::Lost(partitions) => {
                 let _ = self.fetcher.unassign(partitions.clone());
+                self.buffer.discard(&partitions);
                 for tp in &partitions {
                     self.positions.remove(tp);
                 }

@@ -18,6 +18,9 @@ pub enum GroupError {
     /// Fetch failure.
     #[error(transparent)]
     Fetch(#[from] FetchError),
+    /// An invalid setting (from a property name or a typed setter).
+    #[error(transparent)]
+    Config(#[from] kwire_proto::props::PropsError),
     /// The broker answered with an error code that retrying can't fix.
     #[error("{context}: {code}{}", message.as_deref().map(|m| format!(" ({m})")).unwrap_or_default())]
     Broker {

@@ -12,6 +12,9 @@
 //!   on their own schedule) composed with the [`kwire_fetch::Fetcher`]:
 //!   committed start offsets, auto-commit of processed records, commit on
 //!   revoke, never a commit for lost partitions, rebalance events and callbacks.
+//!   [`GroupConsumer::poll`] hands out owned records (rebalances handled
+//!   inside) and [`GroupConsumer::commit`] commits what it handed out;
+//!   [`GroupConsumer::next`] gives the zero-copy chunks and every event.
 //! - [`admin`]: list, describe, delete groups; read, alter, delete offsets.
 //!
 //! ```no_run
@@ -20,8 +23,8 @@
 //! use kwire_meta::{Cluster, ClusterConfig};
 //!
 //! let cluster = Cluster::new(ClusterConfig::default());
-//! let mut cfg = GroupConfig::new("voters-app");
-//! cfg.protocol = GroupProtocol::Consumer; // KIP-848 on Kafka 4.x; Classic works everywhere
+//! // KIP-848 on Kafka 4.x; Classic works everywhere.
+//! let cfg = GroupConfig::builder("voters-app").protocol(GroupProtocol::Consumer).build()?;
 //! let mut consumer = GroupConsumer::subscribe(cluster, cfg, vec!["voters".into()])?;
 //! while let Ok(ev) = consumer.next().await {
 //!     if let GroupEvent::Records(chunk) = ev {
@@ -44,7 +47,7 @@ pub mod member;
 pub mod offsets;
 
 pub use assignor::{AssignorKind, GroupAssignment, MemberSubscription};
-pub use config::{GroupConfig, GroupProtocol};
+pub use config::{GroupConfig, GroupConfigBuilder, GroupProtocol};
 pub use consumer::{GroupConsumer, GroupEvent, RebalanceListener};
 pub use error::GroupError;
 pub use kwire_fetch::TopicPartition;

@@ -2,8 +2,11 @@
 //!
 //! This facade re-exports the layers (`proto`, `conn`, `meta`, `fetch`,
 //! `produce`, `group`, `stream`) and offers [`Client`], configured with
-//! Kafka's property names, to get a producer, a fetcher or a group consumer
-//! without wiring the layers by hand.
+//! Kafka's property names, to get a producer, a consumer (assigned
+//! partitions or a group) or the zero-copy fetcher without wiring the layers
+//! by hand. Each has a `*_with` twin taking a typed config
+//! (`ProducerConfig::builder()`, `FetchConfig::builder()`,
+//! `GroupConfig::builder(..)`).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -16,6 +19,13 @@
 //! let ack = producer.send(kwire::produce::ProducerRecord::new("voters", b"{\"gender\":\"F\"}")).await?;
 //! println!("offset {}", ack.wait().await?.offset);
 //! producer.close().await?;
+//!
+//! // Owned records from the beginning of every partition of a topic.
+//! let mut consumer = client.consumer()?;
+//! consumer.assign_topics(&["voters"], kwire::fetch::StartOffset::Earliest).await?;
+//! for rec in consumer.poll().await? {
+//!     println!("{}@{}: {:?}", rec.partition, rec.offset, rec.value_str());
+//! }
 //! # Ok(()) }
 //! ```
 #![warn(missing_docs)]
@@ -29,7 +39,7 @@ pub use kwire_produce as produce;
 pub use kwire_proto as proto;
 pub use kwire_stream as stream;
 
-use kwire_fetch::{FetchConfig, Fetcher};
+use kwire_fetch::{Consumer, FetchConfig, FetchError, Fetcher};
 use kwire_group::{GroupConfig, GroupConsumer, GroupError};
 use kwire_meta::{Cluster, ClusterConfig, MetaError};
 use kwire_produce::{ProduceError, Producer, ProducerConfig};
@@ -101,11 +111,29 @@ impl Client {
         Producer::new(self.cluster.clone(), cfg).await
     }
 
-    /// A fetcher (no consumer group) configured from the client's properties.
-    /// Must be called within a tokio runtime.
+    /// A consumer of assigned partitions (no group) handing out owned
+    /// records, configured from the client's properties (`fetch.*`,
+    /// `isolation.level`, `max.poll.records`, …). Must be called within a
+    /// tokio runtime.
+    pub fn consumer(&self) -> Result<Consumer, FetchError> {
+        let mut cfg = FetchConfig::default();
+        cfg.apply_props(&self.props)?;
+        Consumer::start(self.cluster.clone(), cfg)
+    }
+
+    /// A consumer of assigned partitions with typed settings
+    /// ([`FetchConfig::builder`]). Must be called within a tokio runtime.
+    pub fn consumer_with(&self, cfg: FetchConfig) -> Result<Consumer, FetchError> {
+        Consumer::start(self.cluster.clone(), cfg)
+    }
+
+    /// The zero-copy fetcher (no consumer group) configured from the client's
+    /// properties: the fast path under [`consumer`](Self::consumer). Must be
+    /// called within a tokio runtime.
     pub fn fetcher(&self) -> Result<Fetcher, PropsError> {
         let mut cfg = FetchConfig::default();
         cfg.apply_props(&self.props)?;
+        cfg.validate()?;
         Ok(Fetcher::start(self.cluster.clone(), cfg))
     }
 
@@ -114,7 +142,17 @@ impl Client {
     /// Must be called within a tokio runtime.
     pub fn group_consumer(&self, group_id: &str, topics: &[&str]) -> Result<GroupConsumer, GroupError> {
         let mut cfg = GroupConfig::new(group_id);
-        cfg.apply_props(&self.props).map_err(|e| GroupError::Invalid(e.to_string()))?;
+        cfg.apply_props(&self.props)?;
+        self.group_consumer_with(cfg, topics)
+    }
+
+    /// A group consumer with typed settings ([`GroupConfig::builder`]).
+    /// Must be called within a tokio runtime.
+    pub fn group_consumer_with(
+        &self,
+        cfg: GroupConfig,
+        topics: &[&str],
+    ) -> Result<GroupConsumer, GroupError> {
         GroupConsumer::subscribe(self.cluster.clone(), cfg, topics.iter().map(|t| (*t).to_owned()).collect())
     }
 }
@@ -137,5 +175,32 @@ mod tests {
         assert_eq!(cfg.conn.request_timeout, std::time::Duration::from_millis(1234));
         assert!(Client::builder().property("request.timeout.ms", "x").build().is_err());
         assert!(Client::builder().property("request.timeout.ms", "0").build().is_err());
+    }
+
+    #[test]
+    fn cluster_properties_lists_the_keys_read() {
+        let mut p = Properties::new();
+        for (k, v) in [
+            ("bootstrap.servers", "a:1"),
+            ("client.id", "me"),
+            ("request.timeout.ms", "1000"),
+            ("socket.connection.setup.timeout.ms", "1000"),
+            ("receive.message.max.bytes", "1000000"),
+            ("metadata.max.age.ms", "1000"),
+            ("retry.backoff.ms", "10"),
+            ("retry.backoff.max.ms", "100"),
+            ("security.protocol", "PLAINTEXT"),
+        ] {
+            p.set(k, v);
+        }
+        ClusterConfig::default().apply_props(&p).unwrap();
+        assert!(p.unused().is_empty(), "{:?}", p.unused());
+        let mut listed = ClusterConfig::PROPERTIES.to_vec();
+        listed.sort();
+        assert_eq!(p.used_keys(), listed);
+        // One error type for every layer's settings.
+        let mut bad = Properties::new();
+        bad.set("security.protocol", "CARRIER_PIGEON");
+        assert!(matches!(ClusterConfig::default().apply_props(&bad), Err(PropsError::InvalidValue { .. })));
     }
 }

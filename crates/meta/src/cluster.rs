@@ -41,15 +41,34 @@ impl Default for ClusterConfig {
 }
 
 impl ClusterConfig {
+    /// The property names [`apply_props`](Self::apply_props) reads itself;
+    /// the security settings (`security.protocol`, `sasl.*`, `ssl.*`) are
+    /// read by `kwire_conn::SecurityConfig`.
+    pub const PROPERTIES: &'static [&'static str] = &[
+        "bootstrap.servers",
+        "client.id",
+        "request.timeout.ms",
+        "socket.connection.setup.timeout.ms",
+        "receive.message.max.bytes",
+        "metadata.max.age.ms",
+        "retry.backoff.ms",
+        "retry.backoff.max.ms",
+        "security.protocol",
+    ];
+
     /// Reads Kafka's client property names from `props`: `bootstrap.servers`,
     /// `client.id`, `request.timeout.ms`, `socket.connection.setup.timeout.ms`,
     /// `receive.message.max.bytes`, `metadata.max.age.ms`, `retry.backoff.ms`,
     /// `retry.backoff.max.ms`, and the security settings (`security.protocol`,
     /// `sasl.*`, `ssl.*`; see `kwire_conn::SecurityConfig`).
-    pub fn apply_props(&mut self, props: &Properties) -> Result<(), MetaError> {
-        self.apply_client_props(props).map_err(|e| MetaError::Config(e.to_string()))?;
-        self.conn.security =
-            kwire_conn::SecurityConfig::from_props(props).map_err(|e| MetaError::Config(e.to_string()))?;
+    pub fn apply_props(&mut self, props: &Properties) -> Result<(), PropsError> {
+        self.apply_client_props(props)?;
+        self.conn.security = kwire_conn::SecurityConfig::from_props(props).map_err(|e| match e {
+            kwire_conn::SecurityError::InvalidValue { key, value, expected } => {
+                PropsError::InvalidValue { key, value, expected }
+            }
+            other => PropsError::Invalid(other.to_string()),
+        })?;
         Ok(())
     }
 

@@ -36,6 +36,12 @@ pub enum MetaError {
     },
 }
 
+impl From<kwire_proto::props::PropsError> for MetaError {
+    fn from(e: kwire_proto::props::PropsError) -> Self {
+        MetaError::Config(e.to_string())
+    }
+}
+
 impl MetaError {
     /// The broker error code, if this is a broker error.
     pub fn code(&self) -> Option<ErrorCode> {

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use kwire_proto::props::Properties;
+use kwire_proto::props::{Properties, PropsError};
 use kwire_proto::records::Compression;
 
 use crate::ProduceError;
@@ -242,6 +242,30 @@ impl ProducerConfigBuilder {
 }
 
 impl ProducerConfig {
+    /// The property names [`apply_props`](Self::apply_props) reads.
+    pub const PROPERTIES: &'static [&'static str] = &[
+        "acks",
+        "enable.idempotence",
+        "linger.ms",
+        "batch.size",
+        "compression.type",
+        "compression.gzip.level",
+        "compression.lz4.level",
+        "compression.zstd.level",
+        "max.in.flight.requests.per.connection",
+        "retries",
+        "delivery.timeout.ms",
+        "request.timeout.ms",
+        "retry.backoff.ms",
+        "retry.backoff.max.ms",
+        "buffer.memory",
+        "max.request.size",
+        "max.block.ms",
+        "allow.auto.create.topics",
+        "partitioner",
+        "partitioner.class",
+    ];
+
     /// Typed settings, starting from Kafka's defaults.
     pub fn builder() -> ProducerConfigBuilder {
         ProducerConfigBuilder::default()
@@ -265,7 +289,7 @@ impl ProducerConfig {
     /// `max.in.flight.requests.per.connection` ≤ 5 and `retries` > 0; when
     /// `enable.idempotence` is not set explicitly, a conflicting setting turns
     /// it off instead of failing.
-    pub fn apply_props(&mut self, props: &Properties) -> Result<(), ProduceError> {
+    pub fn apply_props(&mut self, props: &Properties) -> Result<(), PropsError> {
         if let Some(a) = props.get_with("acks", Acks::parse)? {
             self.acks = a;
         }
@@ -283,15 +307,19 @@ impl ProducerConfig {
         }
         let level_key = format!("compression.{}.level", self.compression.name());
         if let Some(l) = props.get_i64(&level_key)? {
-            self.compression_level = Some(
-                i32::try_from(l).map_err(|_| ProduceError::Config(format!("{level_key} out of range")))?,
-            );
+            self.compression_level = Some(i32::try_from(l).map_err(|_| PropsError::InvalidValue {
+                key: level_key.clone(),
+                value: l.to_string(),
+                expected: "a 32-bit integer".to_owned(),
+            })?);
         }
         if let Some(n) = props.get_uint::<usize>("max.in.flight.requests.per.connection")? {
             if n == 0 {
-                return Err(ProduceError::Config(
-                    "max.in.flight.requests.per.connection must be at least 1".into(),
-                ));
+                return Err(PropsError::InvalidValue {
+                    key: "max.in.flight.requests.per.connection".to_owned(),
+                    value: "0".to_owned(),
+                    expected: "at least 1".to_owned(),
+                });
             }
             self.max_in_flight = n;
         }
@@ -344,13 +372,13 @@ impl ProducerConfig {
         let conflict = self.idempotence_conflict();
         match (explicit_idem, conflict) {
             (Some(true), Some(need)) => {
-                return Err(ProduceError::Config(format!("enable.idempotence=true requires {need}")));
+                return Err(PropsError::Invalid(format!("enable.idempotence=true requires {need}")));
             }
             (Some(v), _) => self.idempotence = v,
             (None, Some(_)) => self.idempotence = false,
             (None, None) => {}
         }
-        self.validate()
+        self.check().map_err(PropsError::Invalid)
     }
 
     /// Checks the combination as Kafka's Java producer does: idempotence
@@ -359,22 +387,25 @@ impl ProducerConfig {
     /// [`Producer::new`](crate::Producer::new) calls it too, for configs
     /// built field by field.
     pub fn validate(&self) -> Result<(), ProduceError> {
+        self.check().map_err(ProduceError::Config)
+    }
+
+    /// The rules [`validate`](Self::validate) and [`apply_props`](Self::apply_props) check.
+    fn check(&self) -> Result<(), String> {
         if self.idempotence {
             if let Some(need) = self.idempotence_conflict() {
-                return Err(ProduceError::Config(format!("enable.idempotence=true requires {need}")));
+                return Err(format!("enable.idempotence=true requires {need}"));
             }
         }
         if self.max_in_flight == 0 {
-            return Err(ProduceError::Config(
-                "max.in.flight.requests.per.connection must be at least 1".into(),
-            ));
+            return Err("max.in.flight.requests.per.connection must be at least 1".into());
         }
         if self.delivery_timeout < self.linger + self.request_timeout {
-            return Err(ProduceError::Config(format!(
+            return Err(format!(
                 "delivery.timeout.ms ({} ms) must be at least linger.ms + request.timeout.ms ({} ms)",
                 self.delivery_timeout.as_millis(),
                 (self.linger + self.request_timeout).as_millis()
-            )));
+            ));
         }
         Ok(())
     }
@@ -423,5 +454,45 @@ mod tests {
         )]))
         .unwrap();
         assert_eq!(c.partitioner, PartitionerKind::RoundRobin);
+    }
+
+    #[test]
+    fn properties_lists_exactly_the_keys_read() {
+        let values = [
+            ("acks", "all"),
+            ("enable.idempotence", "true"),
+            ("linger.ms", "5"),
+            ("batch.size", "1000"),
+            ("compression.type", "zstd"),
+            ("compression.zstd.level", "3"),
+            ("max.in.flight.requests.per.connection", "5"),
+            ("retries", "3"),
+            ("delivery.timeout.ms", "120000"),
+            ("request.timeout.ms", "30000"),
+            ("retry.backoff.ms", "100"),
+            ("retry.backoff.max.ms", "1000"),
+            ("buffer.memory", "1000000"),
+            ("max.request.size", "1000000"),
+            ("max.block.ms", "1000"),
+            ("allow.auto.create.topics", "false"),
+            ("partitioner", "default"),
+            ("partitioner.class", "roundrobin"),
+        ];
+        let p = props(&values);
+        ProducerConfig::default().apply_props(&p).unwrap();
+        assert!(p.unused().is_empty(), "{:?}", p.unused());
+        let mut used = p.used_keys();
+        used.sort();
+        // One level key is read: the one of the chosen codec.
+        let mut listed: Vec<String> = ProducerConfig::PROPERTIES
+            .iter()
+            .filter(|k| !matches!(**k, "compression.gzip.level" | "compression.lz4.level"))
+            .map(|k| (*k).to_owned())
+            .collect();
+        listed.sort();
+        assert_eq!(used, listed);
+        let e =
+            ProducerConfig::default().apply_props(&props(&[("max.in.flight.requests.per.connection", "0")]));
+        assert!(matches!(e, Err(PropsError::InvalidValue { .. })), "{e:?}");
     }
 }

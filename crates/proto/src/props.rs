@@ -34,6 +34,11 @@ pub enum PropsError {
         /// What is wrong.
         reason: String,
     },
+    /// Settings that parse one by one but don't work together (e.g.
+    /// `enable.idempotence=true` with `acks=1`), or a typed setting out of
+    /// range; the message names the settings.
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// Ordered key/value settings with tracking of which keys were used.

@@ -170,7 +170,8 @@ pub fn config(settings: &ClientSettings, a: &StreamArgs, verbose: bool) -> Resul
         None => Progress::Off,
     };
     let props = settings.with_flag_props("--consumer-property", &a.consumer_properties)?;
-    let mut fetch = FetchConfig { max_partition_bytes: 8 << 20, ..FetchConfig::default() };
+    let mut fetch = FetchConfig::default();
+    fetch.max_partition_bytes = 8 << 20;
     fetch.apply_props(&props)?;
     if let Some(l) = &a.isolation_level {
         fetch.isolation =

@@ -157,7 +157,8 @@ impl StreamConfig {
     /// A query with Spark's defaults: latest offsets, no rate limit,
     /// failOnDataLoss on, default trigger, console sink, no checkpoint.
     pub fn new(subscription: Subscription, query: QuerySpec) -> StreamConfig {
-        let fetch = FetchConfig { max_partition_bytes: 8 << 20, ..FetchConfig::default() };
+        let mut fetch = FetchConfig::default();
+        fetch.max_partition_bytes = 8 << 20;
         StreamConfig {
             subscription,
             starting_offsets: StartingOffsets::Latest,

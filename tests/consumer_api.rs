@@ -1,0 +1,224 @@
+//! The owned-record consumers (issue 17): `kwire_fetch::Consumer` from
+//! earliest, latest, a timestamp, an offset and n-from-the-end, and
+//! `GroupConsumer::poll` with `commit` then a resume by another member, each
+//! reading back exactly the records a test produced.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use bytes::Bytes;
+use kwire_fetch::{Consumer, ConsumerRecord, FetchConfig, StartOffset, TopicPartition};
+use kwire_group::{GroupConfig, GroupConsumer};
+use kwire_integration::*;
+use kwire_meta::{Cluster, ClusterConfig};
+use kwire_produce::{Producer, ProducerConfig, ProducerRecord};
+use kwire_proto::records::Header;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime")
+}
+
+fn cluster(bootstrap: &str) -> Cluster {
+    Cluster::new(ClusterConfig {
+        bootstrap: bootstrap.split(',').map(str::to_owned).collect(),
+        ..ClusterConfig::default()
+    })
+}
+
+/// Produces `values` (key `k<value>`, one header) with `timestamps[i]` when given.
+async fn produce(b: &str, topic: &str, values: &[String], timestamps: Option<&[i64]>) {
+    let producer = Producer::new(cluster(b), ProducerConfig::builder().build().unwrap()).await.unwrap();
+    let headers = [Header::new("h", Some(Bytes::from_static(b"1")))];
+    let keys: Vec<String> = values.iter().map(|v| format!("k{v}")).collect();
+    let mut pending = Vec::new();
+    for (i, v) in values.iter().enumerate() {
+        let mut rec = ProducerRecord::new(topic, v.as_bytes()).key(keys[i].as_bytes()).headers(&headers);
+        if let Some(ts) = timestamps {
+            rec = rec.timestamp(ts[i]);
+        }
+        pending.push(producer.send(rec).await.unwrap());
+    }
+    for p in pending {
+        p.wait().await.unwrap();
+    }
+    producer.close().await.unwrap();
+}
+
+/// Polls until every partition reached its end offset as of now.
+async fn read_to_end(c: &mut Consumer) -> Vec<ConsumerRecord> {
+    let ends = c.end_offsets().await.unwrap();
+    let max = c.fetcher().config().max_poll_records;
+    let mut out = Vec::new();
+    while !c.reached(&ends) {
+        let recs = tokio::time::timeout(WAIT, c.poll()).await.expect("records within a minute").unwrap();
+        assert!(!recs.is_empty(), "poll returns records or waits");
+        assert!(recs.len() <= max, "{} records from one poll; max.poll.records is {max}", recs.len());
+        assert!(recs.iter().all(|r| r.partition == recs[0].partition), "one partition per poll");
+        out.extend(recs);
+    }
+    out
+}
+
+fn values(recs: &[ConsumerRecord]) -> Vec<String> {
+    recs.iter().map(|r| r.value_str().unwrap_or("<not text>").to_owned()).collect()
+}
+
+#[test]
+fn consumer_reads_exactly_what_was_produced_from_the_earliest_offset() {
+    let b = bootstrap();
+    let t = unique_topic("api-earliest");
+    kwire(&b, &["topics", "create", &t, "--partitions", "3"]).ok();
+    let sent: Vec<String> = (0..300).map(|i| format!("v{i}")).collect();
+    rt().block_on(async {
+        produce(&b, &t, &sent, None).await;
+        let cfg = FetchConfig::builder().max_poll_records(25).build().unwrap();
+        let mut c = Consumer::start(cluster(&b), cfg).unwrap();
+        let parts = c.assign_topics(&[&t], StartOffset::Earliest).await.unwrap();
+        assert_eq!(parts.len(), 3);
+        let recs = read_to_end(&mut c).await;
+        // Each record once, every field as sent, offsets in order per partition.
+        let got: BTreeSet<String> = values(&recs).into_iter().collect();
+        assert_eq!(recs.len(), sent.len());
+        assert_eq!(got, sent.iter().cloned().collect::<BTreeSet<_>>());
+        let mut last: BTreeMap<i32, i64> = BTreeMap::new();
+        for r in &recs {
+            assert_eq!(&*r.topic, t.as_str());
+            assert_eq!(r.key_str().map(str::to_owned), r.value_str().map(|v| format!("k{v}")));
+            assert_eq!(r.headers, vec![Header::new("h", Some(Bytes::from_static(b"1")))]);
+            let prev = last.insert(r.partition, r.offset);
+            assert!(prev.is_none_or(|p| p + 1 == r.offset), "gap or repeat at {}-{}", r.partition, r.offset);
+        }
+        for tp in &parts {
+            assert_eq!(c.position(tp), Some(last.get(&tp.partition).map_or(0, |o| o + 1)));
+        }
+        // Nothing more: a poll now waits.
+        assert!(tokio::time::timeout(Duration::from_millis(1500), c.poll()).await.is_err());
+    });
+}
+
+#[test]
+fn consumer_from_latest_reads_only_what_comes_after_the_assignment() {
+    let b = bootstrap();
+    let t = unique_topic("api-latest");
+    kwire(&b, &["topics", "create", &t, "--partitions", "2"]).ok();
+    rt().block_on(async {
+        let old: Vec<String> = (0..50).map(|i| format!("old{i}")).collect();
+        produce(&b, &t, &old, None).await;
+        let mut c = Consumer::start(cluster(&b), FetchConfig::default()).unwrap();
+        c.assign_topics(&[&t], StartOffset::Latest).await.unwrap();
+        let new: Vec<String> = (0..20).map(|i| format!("new{i}")).collect();
+        produce(&b, &t, &new, None).await;
+        let mut got = Vec::new();
+        while got.len() < new.len() {
+            let recs = tokio::time::timeout(WAIT, c.poll()).await.expect("records within a minute").unwrap();
+            got.extend(values(&recs));
+        }
+        got.sort();
+        let mut want = new.clone();
+        want.sort();
+        assert_eq!(got, want);
+        assert!(tokio::time::timeout(Duration::from_millis(1500), c.poll()).await.is_err());
+    });
+}
+
+#[test]
+fn consumer_starts_at_a_timestamp_an_offset_or_n_from_the_end() {
+    let b = bootstrap();
+    let t = unique_topic("api-timestamp");
+    kwire(&b, &["topics", "create", &t, "--partitions", "1"]).ok();
+    let t0 = 1_700_000_000_000i64;
+    let sent: Vec<String> = (0..10).map(|i| format!("v{i}")).collect();
+    let stamps: Vec<i64> = (0..10).map(|i| t0 + i * 1_000).collect();
+    let tp = TopicPartition::new(t.as_str(), 0);
+    rt().block_on(async {
+        produce(&b, &t, &sent, Some(&stamps)).await;
+        let mut c = Consumer::start(cluster(&b), FetchConfig::default()).unwrap();
+
+        // The first record at or after t0 + 4.5 s is v5.
+        c.assign(vec![(tp.clone(), StartOffset::Timestamp(t0 + 4_500))]).await.unwrap();
+        assert_eq!(c.position(&tp), Some(5));
+        let recs = read_to_end(&mut c).await;
+        assert_eq!(values(&recs), ["v5", "v6", "v7", "v8", "v9"]);
+        assert_eq!(recs.iter().map(|r| r.timestamp).collect::<Vec<_>>(), &stamps[5..]);
+
+        // Re-assigning moves the partition; one record at a time.
+        c.assign(vec![(tp.clone(), StartOffset::Offset(7))]).await.unwrap();
+        let one = tokio::time::timeout(WAIT, c.next_record()).await.unwrap().unwrap();
+        assert_eq!((one.offset, one.value_str()), (7, Some("v7")));
+        assert_eq!(c.position(&tp), Some(8));
+
+        c.assign(vec![(tp.clone(), StartOffset::FromEnd(2))]).await.unwrap();
+        assert_eq!(values(&read_to_end(&mut c).await), ["v8", "v9"]);
+
+        // A timestamp after the last record: the end, nothing to read.
+        c.assign(vec![(tp.clone(), StartOffset::Timestamp(t0 + 60_000))]).await.unwrap();
+        assert_eq!(c.position(&tp), Some(10));
+        assert!(read_to_end(&mut c).await.is_empty());
+
+        let e = c.assign(vec![(tp.clone(), StartOffset::Offset(-5))]).await.unwrap_err();
+        assert!(e.to_string().contains("invalid start offset -5"), "{e}");
+        let mut idle = Consumer::start(cluster(&b), FetchConfig::default()).unwrap();
+        let e = idle.poll().await.unwrap_err();
+        assert!(e.to_string().contains("no partition is assigned"), "{e}");
+    });
+}
+
+/// Polls a group member until `n` records came; each record's value.
+async fn poll_group(c: &mut GroupConsumer, n: usize) -> Vec<String> {
+    let mut got = Vec::new();
+    while got.len() < n {
+        let recs = tokio::time::timeout(WAIT, c.poll()).await.expect("records within a minute").unwrap();
+        assert!(recs.len() <= 10, "max.poll.records");
+        got.extend(values(&recs));
+    }
+    got
+}
+
+#[test]
+fn group_consumer_polls_commits_and_a_new_member_resumes_after_the_commit() {
+    let b = bootstrap();
+    let t = unique_topic("api-group");
+    let group = unique_topic("api-group-g");
+    kwire(&b, &["topics", "create", &t, "--partitions", "2"]).ok();
+    let sent: Vec<String> = (0..100).map(|i| format!("v{i}")).collect();
+    rt().block_on(async {
+        produce(&b, &t, &sent, None).await;
+        let cfg = || {
+            GroupConfig::builder(group.as_str())
+                .auto_offset_reset(kwire_fetch::OffsetReset::Earliest)
+                .auto_commit(false)
+                .fetch(FetchConfig::builder().max_poll_records(10).build().unwrap())
+                .build()
+                .unwrap()
+        };
+        // First member: part of the records, then commit and leave.
+        let mut first = GroupConsumer::subscribe(cluster(&b), cfg(), vec![t.clone()]).unwrap();
+        let first_got = poll_group(&mut first, 40).await;
+        first.commit().await.unwrap();
+        first.close().await.unwrap();
+        // Offsets start at 0 and have no gaps: the committed offsets add up
+        // to the records the member was handed.
+        assert_eq!(committed_total(&b, &group).await, first_got.len() as i64);
+
+        // Second member: exactly the rest.
+        let mut second = GroupConsumer::subscribe(cluster(&b), cfg(), vec![t.clone()]).unwrap();
+        let second_got = poll_group(&mut second, sent.len() - first_got.len()).await;
+        assert!(tokio::time::timeout(Duration::from_secs(2), second.poll()).await.is_err(), "nothing more");
+        second.commit().await.unwrap();
+        second.close().await.unwrap();
+        assert_eq!(committed_total(&b, &group).await, sent.len() as i64);
+
+        let a: BTreeSet<&String> = first_got.iter().collect();
+        let z: BTreeSet<&String> = second_got.iter().collect();
+        assert_eq!(a.len(), first_got.len(), "no repeats in the first member");
+        assert!(a.is_disjoint(&z), "the second member re-read committed records");
+        let all: BTreeSet<&String> = a.union(&z).copied().collect();
+        assert_eq!(all, sent.iter().collect::<BTreeSet<_>>());
+    });
+}
+
+async fn committed_total(b: &str, group: &str) -> i64 {
+    kwire_group::admin::committed_offsets(&cluster(b), group, None).await.unwrap().values().sum()
+}
