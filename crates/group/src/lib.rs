@@ -13,6 +13,9 @@
 //!   committed start offsets, auto-commit of processed records, commit on
 //!   revoke, never a commit for lost partitions, rebalance events and callbacks.
 //! - [`admin`]: list, describe, delete groups; read, alter, delete offsets.
+//! - [`reset`]: plan and apply a reset of a group's committed offsets
+//!   (earliest, latest, an offset, a shift, a time), clamped to the logs.
+//! - [`lag`]: a group's lag per partition, with the member consuming it.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), kwire_group::GroupError> {
@@ -40,11 +43,18 @@ mod config;
 mod consumer;
 mod driver;
 mod error;
+pub mod lag;
 pub mod member;
 pub mod offsets;
+pub mod reset;
 
 pub use assignor::{AssignorKind, GroupAssignment, MemberSubscription};
 pub use config::{GroupConfig, GroupProtocol};
 pub use consumer::{GroupConsumer, GroupEvent, RebalanceListener};
 pub use error::GroupError;
 pub use kwire_fetch::TopicPartition;
+pub use lag::{GroupLag, PartitionLag, PartitionOwner, group_lag};
+pub use reset::{
+    PartitionSelection, PlannedOffset, ResetStrategy, TopicSelection, execute_reset, plan_reset,
+    resolve_partitions,
+};
