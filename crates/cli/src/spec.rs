@@ -213,6 +213,31 @@ pub fn parse_iso_duration(s: &str) -> Result<std::time::Duration, String> {
     u64::try_from(ms).map(std::time::Duration::from_millis).map_err(|_| err())
 }
 
+/// Parses a topic with optional partitions, `T` or `T:0,1,2`, as
+/// `kwire groups` takes them (partitions sorted, without duplicates). The
+/// error says what is wrong; the caller names the flag.
+pub fn parse_topic_selection(s: &str) -> Result<kwire_group::TopicSelection, String> {
+    let (t, partitions) = match s.split_once(':') {
+        None => (s.trim(), None),
+        Some((t, p)) => {
+            let mut v = Vec::new();
+            for x in p.split(',').map(str::trim) {
+                match x.parse::<i32>() {
+                    Ok(n) if n >= 0 => v.push(n),
+                    _ => return Err("partitions must be non-negative numbers, like t:0,1,2".to_owned()),
+                }
+            }
+            v.sort_unstable();
+            v.dedup();
+            (t.trim(), Some(v))
+        }
+    };
+    if t.is_empty() {
+        return Err("empty topic name".to_owned());
+    }
+    Ok(kwire_group::TopicSelection { topic: t.to_owned(), partitions })
+}
+
 /// Formats epoch milliseconds as ISO-8601 UTC (`2024-05-01T10:00:00.250Z`).
 pub fn format_timestamp(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
@@ -285,6 +310,18 @@ mod tests {
         }
     }
 
+    #[test]
+    fn topic_selections() {
+        let sel = |s: &str| parse_topic_selection(s).map(|t| (t.topic, t.partitions));
+        assert_eq!(sel("t"), Ok(("t".to_owned(), None)));
+        assert_eq!(sel(" t "), Ok(("t".to_owned(), None)));
+        assert_eq!(sel("t:2,0,2"), Ok(("t".to_owned(), Some(vec![0, 2]))));
+        assert_eq!(sel(":1"), Err("empty topic name".to_owned()));
+        for bad in ["t:x", "t:-1", "t:", "t:1,,2"] {
+            assert!(sel(bad).unwrap_err().contains("non-negative numbers"), "{bad}");
+        }
+    }
+
     proptest! {
         #[test]
         fn format_then_parse_roundtrips(ms in -62_135_596_800_000i64..253_402_300_799_999) {
@@ -296,6 +333,7 @@ mod tests {
             let _ = parse_offset(&s);
             let _ = parse_timestamp(&s);
             let _ = parse_iso_duration(&s);
+            let _ = parse_topic_selection(&s);
         }
     }
 }

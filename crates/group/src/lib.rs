@@ -16,6 +16,9 @@
 //!   inside) and [`GroupConsumer::commit`] commits what it handed out;
 //!   [`GroupConsumer::next`] gives the zero-copy chunks and every event.
 //! - [`admin`]: list, describe, delete groups; read, alter, delete offsets.
+//! - [`reset`]: plan and apply a reset of a group's committed offsets
+//!   (earliest, latest, an offset, a shift, a time), clamped to the logs.
+//! - [`lag`]: a group's lag per partition, with the member consuming it.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), kwire_group::GroupError> {
@@ -43,11 +46,18 @@ mod config;
 mod consumer;
 mod driver;
 mod error;
+pub mod lag;
 pub mod member;
 pub mod offsets;
+pub mod reset;
 
 pub use assignor::{AssignorKind, GroupAssignment, MemberSubscription};
 pub use config::{GroupConfig, GroupConfigBuilder, GroupProtocol};
 pub use consumer::{GroupConsumer, GroupEvent, RebalanceListener};
 pub use error::GroupError;
 pub use kwire_fetch::TopicPartition;
+pub use lag::{GroupLag, PartitionLag, PartitionOwner, group_lag};
+pub use reset::{
+    PartitionSelection, PlannedOffset, ResetStrategy, TopicSelection, execute_reset, plan_reset,
+    resolve_partitions,
+};

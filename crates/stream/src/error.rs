@@ -70,6 +70,17 @@ pub enum StreamError {
     /// that cannot be read (a topic that does not exist).
     #[error("{0}")]
     Source(String),
+    /// An option of the query has an invalid value (or names something that
+    /// doesn't exist). `option` says which, as Spark names it, so that a
+    /// front end can point at its own spelling of it (kwire's CLI names the
+    /// flag); `message` says what is wrong.
+    #[error("{message}")]
+    InvalidOption {
+        /// The option.
+        option: StreamOption,
+        /// What is wrong with it.
+        message: String,
+    },
     /// Records were lost before the query read them (deleted by retention,
     /// topic deleted or re-created) and `failOnDataLoss` is on.
     #[error("{0}")]
@@ -94,5 +105,60 @@ pub enum StreamError {
 impl StreamError {
     pub(crate) fn analysis(msg: impl Into<String>) -> Self {
         StreamError::Analysis(msg.into())
+    }
+
+    pub(crate) fn option(option: StreamOption, message: impl Into<String>) -> Self {
+        StreamError::InvalidOption { option, message: message.into() }
+    }
+}
+
+/// The options of a query that [`StreamError::InvalidOption`] can name,
+/// as Spark's Kafka source and sink, and its `DataFrame` API, name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StreamOption {
+    /// `subscribe`: the topics to read.
+    Subscribe,
+    /// `subscribePattern`: a regular expression of topics to read.
+    SubscribePattern,
+    /// `assign`: the partitions to read.
+    Assign,
+    /// `startingOffsets`.
+    StartingOffsets,
+    /// `endingOffsets`.
+    EndingOffsets,
+    /// `maxOffsetsPerTrigger`.
+    MaxOffsetsPerTrigger,
+    /// `failOnDataLoss`.
+    FailOnDataLoss,
+    /// `topic` of the Kafka sink.
+    SinkTopic,
+    /// `withWatermark`: the event-time column and delay.
+    Watermark,
+    /// `window`: the time window to group by.
+    Window,
+}
+
+impl StreamOption {
+    /// Spark's name of the option.
+    pub fn spark_name(self) -> &'static str {
+        match self {
+            StreamOption::Subscribe => "subscribe",
+            StreamOption::SubscribePattern => "subscribePattern",
+            StreamOption::Assign => "assign",
+            StreamOption::StartingOffsets => "startingOffsets",
+            StreamOption::EndingOffsets => "endingOffsets",
+            StreamOption::MaxOffsetsPerTrigger => "maxOffsetsPerTrigger",
+            StreamOption::FailOnDataLoss => "failOnDataLoss",
+            StreamOption::SinkTopic => "topic",
+            StreamOption::Watermark => "withWatermark",
+            StreamOption::Window => "window",
+        }
+    }
+}
+
+impl std::fmt::Display for StreamOption {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.spark_name())
     }
 }

@@ -53,7 +53,7 @@ pub mod value;
 
 pub use checkpoint::{Checkpoint, CheckpointMeta, CommitEntry, OffsetEntry, Recovery};
 pub use engine::{BatchOutput, Engine, StateSnapshot};
-pub use error::StreamError;
+pub use error::{StreamError, StreamOption};
 pub use json::{JsonParser, Outcome, ParseMode};
 pub use plan::{OutputMode, Plan, QuerySpec};
 pub use record::{RecordHeader, SourceColumn, SourceRecord, kafka_schema};

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::ddl::parse_ddl;
-use crate::error::StreamError;
+use crate::error::{StreamError, StreamOption};
 use crate::expr::{Ast, CmpOp, parse_expr, parse_item, parse_item_list};
 use crate::json::{JsonParser, ParseMode};
 use crate::record::SourceColumn;
@@ -543,8 +543,9 @@ impl Plan {
                 }) {
                     Some(c) => c,
                     None => {
-                        return Err(StreamError::analysis(
-                            "--watermark needs a column when there is no window: '[COLUMN, ]DELAY', e.g. 'timestamp, 10 seconds'",
+                        return Err(StreamError::option(
+                            StreamOption::Watermark,
+                            "the watermark needs an event-time column when there is no window: '[COLUMN, ]DELAY', e.g. 'timestamp, 10 seconds'",
                         ));
                     }
                 },
@@ -825,9 +826,10 @@ fn parse_window_option(w: &str) -> Result<Ast, StreamError> {
     }
     let parts: Vec<&str> = t.split(',').map(str::trim).collect();
     if parts.len() < 2 || parts.len() > 3 || parts.iter().any(|p| p.is_empty()) {
-        return Err(StreamError::analysis(format!(
-            "--window expects 'COLUMN, DURATION[, SLIDE]', got {w:?}"
-        )));
+        return Err(StreamError::option(
+            StreamOption::Window,
+            format!("invalid window {w:?}: expected 'COLUMN, DURATION[, SLIDE]'"),
+        ));
     }
     let mut args = vec![parse_expr(parts[0])?];
     for p in &parts[1..] {

@@ -1,18 +1,19 @@
 //! `kwire consume`: kafka-console-consumer.sh and kcat -C, natively.
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::ops::ControlFlow;
+use std::convert::Infallible;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use kwire_cli::spec::{OffsetArg, parse_offset};
 use kwire_fetch::{
-    FetchConfig, FetchEvent, Fetcher, IsolationLevel, OffsetSpec, StartOffset, TopicPartition, list_offsets,
+    FetchConfig, FetchEvent, FetchedChunk, Fetcher, IsolationLevel, OffsetSpec, StartOffset, TopicPartition,
+    list_offsets,
 };
 use kwire_meta::Cluster;
 
+use super::consume_loop::{self, Polled, RecordSource};
 use super::printer::Printer;
 use crate::args::consume::ConsumeArgs;
 use crate::config::ClientSettings;
@@ -85,7 +86,7 @@ pub async fn run(settings: &ClientSettings, a: ConsumeArgs) -> Result<ExitCode> 
     let ends =
         if a.exit_at_end { Some(offsets(&cluster, &tps, OffsetSpec::Latest, iso).await?) } else { None };
 
-    let mut fetcher = Fetcher::start(cluster.clone(), cfg);
+    let max = a.max_messages.unwrap_or(u64::MAX);
     let mut pending: BTreeMap<TopicPartition, i64> = BTreeMap::new();
     let mut assign = Vec::new();
     for tp in &tps {
@@ -99,66 +100,58 @@ pub async fn run(settings: &ClientSettings, a: ConsumeArgs) -> Result<ExitCode> 
         }
         assign.push((tp.clone(), StartOffset::Offset(s)));
     }
-    let max = a.max_messages.unwrap_or(u64::MAX);
-    let mut total: u64 = 0;
-    let stdout = std::io::stdout();
-    let mut buf: Vec<u8> = Vec::with_capacity(1 << 16);
-    let mut failure: Option<anyhow::Error> = None;
-    let done = |pending: &BTreeMap<TopicPartition, i64>, total: u64| {
-        total >= max || (ends.is_some() && pending.is_empty())
-    };
-    if !done(&pending, total) {
-        fetcher.assign(assign)?;
+    let mut source =
+        Direct { fetcher: Fetcher::start(cluster.clone(), cfg), pending, exit_at_end: ends.is_some() };
+    if max > 0 && !source.at_end() {
+        source.fetcher.assign(assign)?;
     }
-    let idle = a.timeout_ms.map(Duration::from_millis);
-    // Ctrl-C or SIGTERM: stop reading, print the summary.
-    let mut stop = crate::signal::Stop::new();
-    while !done(&pending, total) {
-        let ev = tokio::select! {
-            ev = fetcher.next() => ev,
-            _ = stop.requested() => break,
-            _ = sleep_opt(idle) => break,
-        };
-        let Some(ev) = ev else { break };
-        match ev {
-            FetchEvent::Records(chunk) => {
-                let partition = chunk.tp.partition;
-                let end = pending.get(chunk.tp.as_ref()).copied();
-                chunk.for_each_record(|batch, rec| {
-                    if end.is_some_and(|e| rec.offset >= e) || total >= max {
-                        return ControlFlow::Break(());
-                    }
-                    printer.write(&mut buf, partition, batch, rec);
-                    total += 1;
-                    ControlFlow::Continue(())
-                })?;
-                if let Some(e) = end {
-                    if chunk.next_offset >= e {
-                        pending.remove(chunk.tp.as_ref());
-                    }
-                }
-                let mut out = stdout.lock();
-                out.write_all(&buf).context("writing to stdout")?;
-                out.flush().context("writing to stdout")?;
-                buf.clear();
+    consume_loop::run(source, &printer, a.max_messages, a.timeout_ms.map(Duration::from_millis)).await
+}
+
+/// Direct reads: the fetcher on the chosen partitions, and with
+/// `--exit-at-end` the end offset of each partition not read to it yet.
+struct Direct {
+    fetcher: Fetcher,
+    pending: BTreeMap<TopicPartition, i64>,
+    exit_at_end: bool,
+}
+
+impl RecordSource for Direct {
+    type Event = Infallible;
+    const SUMMARY_AFTER_FAILURE: bool = false;
+    const BLOCKING_WRITES: bool = false;
+
+    async fn poll(&mut self) -> Polled<Infallible> {
+        match self.fetcher.next().await {
+            Some(FetchEvent::Records(chunk)) => Polled::Records(chunk),
+            Some(FetchEvent::Reset { tp, from, to }) => Polled::Reset { tp, from, to },
+            Some(FetchEvent::Error { tp, error }) => {
+                Polled::Failed(anyhow::Error::new(error).context(format!("cannot read {tp}")))
             }
-            FetchEvent::Reset { tp, from, to } => {
-                eprintln!("kwire: warning: {tp}: offset {from} is out of range; resetting to {to}");
-            }
-            FetchEvent::Error { tp, error } => {
-                failure = Some(anyhow::Error::new(error).context(format!("cannot read {tp}")));
-                break;
-            }
+            None => Polled::End,
         }
     }
-    drop(fetcher);
-    match failure {
-        // One line: the error (main prints it); no message count after it.
-        Some(e) => Err(e),
-        None => {
-            eprintln!("Processed a total of {total} messages");
-            Ok(ExitCode::SUCCESS)
+
+    async fn handle(&mut self, ev: Infallible) -> Result<()> {
+        match ev {}
+    }
+
+    fn at_end(&self) -> bool {
+        self.exit_at_end && self.pending.is_empty()
+    }
+
+    fn end_of(&self, tp: &TopicPartition) -> Option<i64> {
+        self.pending.get(tp).copied()
+    }
+
+    fn printed(&mut self, chunk: &FetchedChunk, _processed: Option<i64>) {
+        if self.pending.get(chunk.tp.as_ref()).is_some_and(|e| chunk.next_offset >= *e) {
+            self.pending.remove(chunk.tp.as_ref());
         }
+    }
+
+    async fn close(self) -> Result<()> {
+        Ok(())
     }
 }
 
@@ -169,11 +162,4 @@ async fn offsets(
     iso: IsolationLevel,
 ) -> Result<BTreeMap<TopicPartition, i64>> {
     Ok(list_offsets(cluster, tps, spec, iso).await?.into_iter().map(|(tp, a)| (tp, a.offset)).collect())
-}
-
-async fn sleep_opt(d: Option<Duration>) {
-    match d {
-        Some(d) => tokio::time::sleep(d).await,
-        None => std::future::pending().await,
-    }
 }

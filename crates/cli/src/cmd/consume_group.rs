@@ -1,17 +1,16 @@
 //! `kwire consume --group`: the console consumer as a member of a group.
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::ops::ControlFlow;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
-use kwire_fetch::{IsolationLevel, OffsetReset, OffsetSpec, TopicPartition, list_offsets};
+use anyhow::{Result, bail};
+use kwire_fetch::{FetchedChunk, IsolationLevel, OffsetReset, OffsetSpec, TopicPartition, list_offsets};
 use kwire_group::{GroupConfig, GroupConsumer, GroupError, GroupEvent};
 use kwire_meta::Cluster;
 use kwire_proto::ErrorCode;
 
+use super::consume_loop::{self, Polled, RecordSource};
 use super::groups::{check_group_id, group_partitions};
 use super::printer::Printer;
 use crate::args::consume::ConsumeArgs;
@@ -56,118 +55,108 @@ pub(crate) async fn consume(settings: &ClientSettings, a: ConsumeArgs) -> Result
         Some(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION) => anyhow::anyhow!("topic '{}' does not exist", a.topic),
         _ => e.into(),
     })?;
-    let mut consumer = GroupConsumer::subscribe(cluster.clone(), cfg, vec![a.topic.clone()])?;
-    let max = a.max_messages.unwrap_or(u64::MAX);
-    let idle = a.timeout_ms.map(Duration::from_millis);
-    let mut total: u64 = 0;
-    let mut buf: Vec<u8> = Vec::with_capacity(1 << 16);
-    let stdout = std::io::stdout();
-    // --exit-at-end: the end offset of each partition when it was assigned.
-    let mut ends: BTreeMap<TopicPartition, i64> = BTreeMap::new();
-    let mut assigned_once = false;
-    let mut failure: Option<anyhow::Error> = None;
-    // Ctrl-C or SIGTERM: stop reading, print the summary.
-    let mut stop = crate::signal::Stop::new();
-    loop {
-        if total >= max {
-            break;
+    let consumer = GroupConsumer::subscribe(cluster.clone(), cfg, vec![a.topic.clone()])?;
+    let source = Member {
+        consumer,
+        cluster,
+        group,
+        exit_at_end: a.exit_at_end,
+        ends: BTreeMap::new(),
+        assigned_once: false,
+    };
+    consume_loop::run(source, &printer, a.max_messages, a.timeout_ms.map(Duration::from_millis)).await
+}
+
+/// A member of the group; with `--exit-at-end`, the end offset of each
+/// partition when it was assigned.
+struct Member {
+    consumer: GroupConsumer,
+    cluster: Cluster,
+    group: String,
+    exit_at_end: bool,
+    ends: BTreeMap<TopicPartition, i64>,
+    assigned_once: bool,
+}
+
+/// Rebalance events.
+enum Rebalance {
+    Assigned(Vec<TopicPartition>),
+    Revoked(Vec<TopicPartition>),
+    Lost(Vec<TopicPartition>),
+}
+
+impl RecordSource for Member {
+    type Event = Rebalance;
+    const SUMMARY_AFTER_FAILURE: bool = true;
+    const BLOCKING_WRITES: bool = true;
+
+    async fn poll(&mut self) -> Polled<Rebalance> {
+        match self.consumer.next().await {
+            Ok(GroupEvent::Records(chunk)) => Polled::Records(chunk),
+            Ok(GroupEvent::Reset { tp, from, to }) => Polled::Reset { tp, from, to },
+            Ok(GroupEvent::Assigned(parts)) => Polled::Other(Rebalance::Assigned(parts)),
+            Ok(GroupEvent::Revoked(parts)) => Polled::Other(Rebalance::Revoked(parts)),
+            Ok(GroupEvent::Lost(parts)) => Polled::Other(Rebalance::Lost(parts)),
+            Err(e) => Polled::Failed(group_error(e, &self.group)),
         }
-        if a.exit_at_end
-            && assigned_once
-            && consumer
-                .assignment()
-                .iter()
-                .all(|tp| ends.get(tp).is_none_or(|e| consumer.processed(tp).is_some_and(|p| p >= *e)))
-        {
-            break;
-        }
-        let ev = tokio::select! {
-            ev = consumer.next() => ev,
-            _ = stop.requested() => break,
-            _ = sleep_opt(idle) => break,
-        };
-        let ev = match ev {
-            Ok(ev) => ev,
-            Err(e) => {
-                failure = Some(group_error(e, &group));
-                break;
-            }
-        };
+    }
+
+    async fn handle(&mut self, ev: Rebalance) -> Result<()> {
+        let group = &self.group;
         match ev {
-            GroupEvent::Records(chunk) => {
-                let partition = chunk.tp.partition;
-                let end = if a.exit_at_end { ends.get(chunk.tp.as_ref()).copied() } else { None };
-                let mut next: Option<i64> = None;
-                let mut stopped = false;
-                let r = chunk.for_each_record(|batch, rec| {
-                    if end.is_some_and(|e| rec.offset >= e) || total >= max {
-                        stopped = true;
-                        return ControlFlow::Break(());
-                    }
-                    printer.write(&mut buf, partition, batch, rec);
-                    total += 1;
-                    next = Some(rec.offset.saturating_add(1));
-                    ControlFlow::Continue(())
-                });
-                // A slow reader of stdout may block this write for long: let
-                // the runtime move the group's heartbeat task elsewhere meanwhile.
-                tokio::task::block_in_place(|| -> Result<()> {
-                    let mut out = stdout.lock();
-                    out.write_all(&buf).context("writing to stdout")?;
-                    out.flush().context("writing to stdout")
-                })?;
-                buf.clear();
-                // Printed means processed: commit covers exactly that.
-                let processed = if stopped { next } else { Some(chunk.next_offset) };
-                if let Some(p) = processed {
-                    consumer.mark_processed(&chunk.tp, p);
-                }
-                if let Err(e) = r {
-                    failure = Some(anyhow::Error::new(e).context(format!("cannot read {}", chunk.tp)));
-                    break;
-                }
-            }
-            GroupEvent::Assigned(parts) => {
+            Rebalance::Assigned(parts) => {
                 tracing::info!(group = %group, partitions = %fmt_parts(&parts), "assigned");
-                if a.exit_at_end && !parts.is_empty() {
-                    let latest =
-                        list_offsets(&cluster, &parts, OffsetSpec::Latest, IsolationLevel::ReadUncommitted)
-                            .await
-                            .map_err(|e| anyhow::Error::new(e).context("cannot read the end offsets"))?;
-                    ends.extend(latest.into_iter().map(|(tp, o)| (tp, o.offset)));
+                if self.exit_at_end && !parts.is_empty() {
+                    let latest = list_offsets(
+                        &self.cluster,
+                        &parts,
+                        OffsetSpec::Latest,
+                        IsolationLevel::ReadUncommitted,
+                    )
+                    .await
+                    .map_err(|e| anyhow::Error::new(e).context("cannot read the end offsets"))?;
+                    self.ends.extend(latest.into_iter().map(|(tp, o)| (tp, o.offset)));
                 }
-                assigned_once = true;
+                self.assigned_once = true;
             }
-            GroupEvent::Revoked(parts) => {
+            Rebalance::Revoked(parts) => {
                 tracing::info!(group = %group, partitions = %fmt_parts(&parts), "revoked");
                 for tp in &parts {
-                    ends.remove(tp);
+                    self.ends.remove(tp);
                 }
             }
-            GroupEvent::Lost(parts) => {
+            Rebalance::Lost(parts) => {
                 tracing::warn!(group = %group, partitions = %fmt_parts(&parts), "partitions lost");
                 for tp in &parts {
-                    ends.remove(tp);
+                    self.ends.remove(tp);
                 }
             }
-            GroupEvent::Reset { tp, from, to } => {
-                eprintln!("kwire: warning: {tp}: offset {from} is out of range; resetting to {to}");
-            }
+        }
+        Ok(())
+    }
+
+    fn at_end(&self) -> bool {
+        let c = &self.consumer;
+        self.exit_at_end
+            && self.assigned_once
+            && c.assignment()
+                .iter()
+                .all(|tp| self.ends.get(tp).is_none_or(|e| c.processed(tp).is_some_and(|p| p >= *e)))
+    }
+
+    fn end_of(&self, tp: &TopicPartition) -> Option<i64> {
+        if self.exit_at_end { self.ends.get(tp).copied() } else { None }
+    }
+
+    fn printed(&mut self, chunk: &FetchedChunk, processed: Option<i64>) {
+        if let Some(p) = processed {
+            self.consumer.mark_processed(&chunk.tp, p);
         }
     }
-    let closed = consumer.close().await;
-    if let Some(e) = failure {
-        // A failure before anything was read is the one line to show.
-        if total > 0 {
-            eprintln!("Processed a total of {total} messages");
-        }
-        return Err(e);
+
+    async fn close(self) -> Result<()> {
+        Ok(self.consumer.close().await?)
     }
-    eprintln!("Processed a total of {total} messages");
-    if let Err(e) = closed {
-        eprintln!("kwire: warning: {e}");
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 fn group_error(e: GroupError, group: &str) -> anyhow::Error {
@@ -186,11 +175,4 @@ fn group_error(e: GroupError, group: &str) -> anyhow::Error {
 
 fn fmt_parts(parts: &[TopicPartition]) -> String {
     if parts.is_empty() { "none".to_owned() } else { group_partitions(parts) }
-}
-
-async fn sleep_opt(d: Option<Duration>) {
-    match d {
-        Some(d) => tokio::time::sleep(d).await,
-        None => std::future::pending().await,
-    }
 }

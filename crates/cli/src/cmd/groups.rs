@@ -1,13 +1,14 @@
 //! `kwire groups`: kafka-consumer-groups.sh, natively.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use kwire_cli::spec::{parse_iso_duration, parse_timestamp};
-use kwire_fetch::{IsolationLevel, OffsetSpec, TopicPartition, list_offsets};
-use kwire_group::admin::{self, GroupDescription};
+use kwire_cli::spec::{parse_iso_duration, parse_timestamp, parse_topic_selection};
+use kwire_fetch::TopicPartition;
+use kwire_group::admin;
+use kwire_group::{GroupLag, PartitionSelection, ResetStrategy, TopicSelection};
 use kwire_meta::Cluster;
 use kwire_proto::ErrorCode;
 use serde_json::json;
@@ -73,77 +74,27 @@ fn print_out(s: &str) -> Result<()> {
     o.flush().context("writing to stdout")
 }
 
-/// One row of the offsets table.
-struct OffsetRow {
-    tp: TopicPartition,
-    current: Option<i64>,
-    end: Option<i64>,
-    member: Option<(String, String, String)>,
-}
-
 async fn describe(cluster: &Cluster, a: DescribeArgs) -> Result<ExitCode> {
     check_group_id(&a.group)?;
-    let d = admin::describe_group(cluster, &a.group).await?;
-    let committed = admin::committed_offsets(cluster, &a.group, None).await?;
-    if d.state == "Dead" && committed.is_empty() {
+    let lag = kwire_group::group_lag(cluster, &a.group).await?;
+    if !lag.exists() {
         bail!("consumer group '{}' does not exist", a.group);
     }
-    let mut owner: BTreeMap<TopicPartition, (String, String, String)> = BTreeMap::new();
-    for m in &d.members {
-        for tp in &m.assignment {
-            owner.insert(tp.clone(), (m.member_id.clone(), m.host.clone(), m.client_id.clone()));
-        }
-    }
-    let all: BTreeSet<TopicPartition> = committed.keys().chain(owner.keys()).cloned().collect();
-    let parts: Vec<TopicPartition> = all.into_iter().collect();
-    let ends = log_end_offsets(cluster, &parts).await;
-    let rows: Vec<OffsetRow> = parts
-        .iter()
-        .map(|tp| OffsetRow {
-            tp: tp.clone(),
-            current: committed.get(tp).copied(),
-            end: ends.get(tp).copied(),
-            member: owner.get(tp).cloned(),
-        })
-        .collect();
-    let coordinator = cluster.pool().broker_addr(d.coordinator).unwrap_or_default();
+    let coordinator = cluster.pool().broker_addr(lag.description.coordinator).unwrap_or_default();
     let out = match a.format {
-        Format::Json => format!("{}\n", describe_json(&d, &coordinator, &rows)),
-        Format::Text => describe_text(&d, &coordinator, &rows),
+        Format::Json => format!("{}\n", describe_json(&lag, &coordinator)),
+        Format::Text => describe_text(&lag, &coordinator),
     };
     print_out(&out)?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Log end offsets; partitions whose leader can't be reached are left out (shown as `-`).
-async fn log_end_offsets(cluster: &Cluster, parts: &[TopicPartition]) -> BTreeMap<TopicPartition, i64> {
-    let mut out = BTreeMap::new();
-    // Topics may have been deleted since the offsets were committed: ask per topic.
-    let mut by_topic: BTreeMap<&str, Vec<TopicPartition>> = BTreeMap::new();
-    for tp in parts {
-        by_topic.entry(tp.topic.as_str()).or_default().push(tp.clone());
-    }
-    for (topic, tps) in by_topic {
-        match list_offsets(cluster, &tps, OffsetSpec::Latest, IsolationLevel::ReadUncommitted).await {
-            Ok(m) => out.extend(m.into_iter().map(|(tp, a)| (tp, a.offset))),
-            Err(e) => tracing::warn!(topic, error = %e, "no log end offsets"),
-        }
-    }
-    out
 }
 
 fn dash(v: Option<i64>) -> String {
     v.map_or_else(|| "-".to_owned(), |v| v.to_string())
 }
 
-fn lag(r: &OffsetRow) -> Option<i64> {
-    match (r.current, r.end) {
-        (Some(c), Some(e)) => Some(e.saturating_sub(c).max(0)),
-        _ => None,
-    }
-}
-
-fn describe_text(d: &GroupDescription, coordinator: &str, rows: &[OffsetRow]) -> String {
+fn describe_text(lag: &GroupLag, coordinator: &str) -> String {
+    let (d, rows) = (&lag.description, &lag.partitions);
     let mut out = String::new();
     let protocol = if d.protocol_type.is_empty() {
         "-".to_owned()
@@ -191,15 +142,17 @@ fn describe_text(d: &GroupDescription, coordinator: &str, rows: &[OffsetRow]) ->
         let offset_rows: Vec<Vec<String>> = rows
             .iter()
             .map(|r| {
-                let (id, host, client) =
-                    r.member.clone().unwrap_or_else(|| ("-".into(), "-".into(), "-".into()));
+                let (id, host, client) = match &r.owner {
+                    Some(o) => (o.member_id.clone(), o.host.clone(), o.client_id.clone()),
+                    None => ("-".into(), "-".into(), "-".into()),
+                };
                 vec![
                     d.group_id.clone(),
                     r.tp.topic.clone(),
                     r.tp.partition.to_string(),
                     dash(r.current),
-                    dash(r.end),
-                    dash(lag(r)),
+                    dash(r.log_end),
+                    dash(r.lag()),
                     id,
                     host,
                     client,
@@ -239,7 +192,8 @@ pub(crate) fn group_partitions(parts: &[TopicPartition]) -> String {
         .join(" ")
 }
 
-fn describe_json(d: &GroupDescription, coordinator: &str, rows: &[OffsetRow]) -> serde_json::Value {
+fn describe_json(lag: &GroupLag, coordinator: &str) -> serde_json::Value {
+    let d = &lag.description;
     json!({
         "group": d.group_id,
         "state": d.state,
@@ -254,185 +208,79 @@ fn describe_json(d: &GroupDescription, coordinator: &str, rows: &[OffsetRow]) ->
             "host": m.host,
             "assignment": m.assignment.iter().map(|tp| json!({"topic": tp.topic, "partition": tp.partition})).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
-        "offsets": rows.iter().map(|r| json!({
+        "offsets": lag.partitions.iter().map(|r| json!({
             "topic": r.tp.topic,
             "partition": r.tp.partition,
             "current_offset": r.current,
-            "log_end_offset": r.end,
-            "lag": lag(r),
-            "consumer_id": r.member.as_ref().map(|m| &m.0),
-            "host": r.member.as_ref().map(|m| &m.1),
-            "client_id": r.member.as_ref().map(|m| &m.2),
+            "log_end_offset": r.log_end,
+            "lag": r.lag(),
+            "consumer_id": r.owner.as_ref().map(|o| &o.member_id),
+            "host": r.owner.as_ref().map(|o| &o.host),
+            "client_id": r.owner.as_ref().map(|o| &o.client_id),
         })).collect::<Vec<_>>(),
     })
 }
 
-/// Parses `T` or `T:0,1,2`.
-fn parse_topic_spec(s: &str) -> Result<(String, Option<Vec<i32>>)> {
-    let (t, parts) = match s.split_once(':') {
-        None => (s.trim(), None),
-        Some((t, p)) => {
-            let mut v = Vec::new();
-            for x in p.split(',').map(str::trim) {
-                match x.parse::<i32>() {
-                    Ok(n) if n >= 0 => v.push(n),
-                    _ => {
-                        bail!("invalid --topic '{s}': partitions must be non-negative numbers, like t:0,1,2")
-                    }
-                }
-            }
-            v.sort_unstable();
-            v.dedup();
-            (t.trim(), Some(v))
-        }
-    };
-    if t.is_empty() {
-        bail!("invalid --topic '{s}': empty topic name");
-    }
-    Ok((t.to_owned(), parts))
+/// Parses `--topic` values (`T` or `T:0,1,2`).
+fn topic_selections(specs: &[String]) -> Result<Vec<TopicSelection>> {
+    specs
+        .iter()
+        .map(|s| parse_topic_selection(s).map_err(|e| anyhow::anyhow!("invalid --topic '{s}': {e}")))
+        .collect()
 }
 
-/// Resolves `--topic` specs against the cluster's metadata.
-async fn resolve_topics(cluster: &Cluster, specs: &[String]) -> Result<Vec<TopicPartition>> {
-    let mut out = BTreeSet::new();
-    for s in specs {
-        let (topic, parts) = parse_topic_spec(s)?;
-        let info = cluster.topic(&topic).await.map_err(|e| match e.code() {
-            Some(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION) => anyhow::anyhow!("topic '{topic}' does not exist"),
-            _ => e.into(),
-        })?;
-        let all: Vec<i32> = info.partitions.iter().map(|p| p.partition).collect();
-        match parts {
-            None => out.extend(all.iter().map(|p| TopicPartition::new(topic.clone(), *p))),
-            Some(ps) => {
-                for p in ps {
-                    if !all.contains(&p) {
-                        bail!("partition {p} does not exist (topic '{topic}' has {} partitions)", all.len());
-                    }
-                    out.insert(TopicPartition::new(topic.clone(), p));
-                }
-            }
-        }
-    }
-    Ok(out.into_iter().collect())
-}
-
-enum Scenario {
-    Earliest,
-    Latest,
-    Offset(i64),
-    Shift(i64),
-    Time(i64),
-}
-
-async fn reset_offsets(cluster: &Cluster, a: ResetArgs) -> Result<ExitCode> {
-    check_group_id(&a.group)?;
-    // Parse everything before touching the cluster.
-    let mut scenarios = Vec::new();
+/// The one strategy the flags name.
+fn reset_strategy(a: &ResetArgs) -> Result<ResetStrategy> {
+    let mut given = Vec::new();
     if a.to_earliest {
-        scenarios.push(("--to-earliest", Scenario::Earliest));
+        given.push(("--to-earliest", ResetStrategy::Earliest));
     }
     if a.to_latest {
-        scenarios.push(("--to-latest", Scenario::Latest));
+        given.push(("--to-latest", ResetStrategy::Latest));
     }
     if let Some(n) = a.to_offset {
         if n < 0 {
             bail!("--to-offset must be a non-negative offset, got {n}");
         }
-        scenarios.push(("--to-offset", Scenario::Offset(n)));
+        given.push(("--to-offset", ResetStrategy::Offset(n)));
     }
     if let Some(n) = a.shift_by {
-        scenarios.push(("--shift-by", Scenario::Shift(n)));
+        given.push(("--shift-by", ResetStrategy::ShiftBy(n)));
     }
     if let Some(t) = &a.to_datetime {
         let ms = parse_timestamp(t).map_err(|e| anyhow::anyhow!("--to-datetime: {e}"))?;
-        scenarios.push(("--to-datetime", Scenario::Time(ms)));
+        given.push(("--to-datetime", ResetStrategy::Timestamp(ms)));
     }
     if let Some(d) = &a.by_duration {
         let d = parse_iso_duration(d).map_err(|e| anyhow::anyhow!("--by-duration: {e}"))?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|n| i64::try_from(n.as_millis()).unwrap_or(i64::MAX))
-            .unwrap_or(0);
-        let back = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
-        scenarios.push(("--by-duration", Scenario::Time(now.saturating_sub(back).max(0))));
+        given.push(("--by-duration", ResetStrategy::ByDuration(d)));
     }
-    let scenario = match scenarios.len() {
+    match given.len() {
         0 => bail!(
             "say where to: one of --to-earliest, --to-latest, --to-offset N, --shift-by N, --to-datetime TIME, \
              --by-duration PnDTnHnM"
         ),
-        1 => scenarios.remove(0).1,
-        _ => bail!("give only one of {}", scenarios.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")),
-    };
-    match (a.topics.is_empty(), a.all_topics) {
+        1 => Ok(given.remove(0).1),
+        _ => bail!("give only one of {}", given.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")),
+    }
+}
+
+async fn reset_offsets(cluster: &Cluster, a: ResetArgs) -> Result<ExitCode> {
+    check_group_id(&a.group)?;
+    // Parse everything before touching the cluster.
+    let strategy = reset_strategy(&a)?;
+    let which = match (a.topics.is_empty(), a.all_topics) {
         (true, false) => bail!("say which partitions: --topic T[:P,...] or --all-topics"),
         (false, true) => bail!("give either --topic or --all-topics, not both"),
-        _ => {}
-    }
-    for t in &a.topics {
-        parse_topic_spec(t)?;
-    }
-
-    // The group must be inactive.
-    let d = admin::describe_group(cluster, &a.group).await?;
-    if !d.members.is_empty() {
-        bail!(
-            "cannot reset the offsets of group '{}' while it has active members ({} member{}, state {}); \
-             stop its consumers first",
-            a.group,
-            d.members.len(),
-            if d.members.len() == 1 { "" } else { "s" },
-            d.state
-        );
-    }
-    let committed = admin::committed_offsets(cluster, &a.group, None).await?;
-    let parts: Vec<TopicPartition> = if a.all_topics {
-        if committed.is_empty() {
-            bail!("group '{}' has no committed offsets; name the topics with --topic", a.group);
-        }
-        let topics: BTreeSet<&str> = committed.keys().map(|tp| tp.topic.as_str()).collect();
-        let specs: Vec<String> = topics.into_iter().map(str::to_owned).collect();
-        resolve_topics(cluster, &specs).await?
-    } else {
-        resolve_topics(cluster, &a.topics).await?
+        (true, true) => PartitionSelection::CommittedTopics,
+        (false, false) => PartitionSelection::Topics(topic_selections(&a.topics)?),
     };
-    let iso = IsolationLevel::ReadUncommitted;
-    let earliest = offsets_of(cluster, &parts, OffsetSpec::Earliest, iso).await?;
-    let latest = offsets_of(cluster, &parts, OffsetSpec::Latest, iso).await?;
-    let clamp = |tp: &TopicPartition, o: i64| -> i64 {
-        let lo = earliest.get(tp).copied().unwrap_or(0);
-        let hi = latest.get(tp).copied().unwrap_or(o).max(lo);
-        o.clamp(lo, hi)
-    };
-    let mut plan: BTreeMap<TopicPartition, i64> = BTreeMap::new();
-    match scenario {
-        Scenario::Earliest => {
-            plan.extend(parts.iter().map(|tp| (tp.clone(), earliest.get(tp).copied().unwrap_or(0))))
-        }
-        Scenario::Latest => {
-            plan.extend(parts.iter().map(|tp| (tp.clone(), latest.get(tp).copied().unwrap_or(0))))
-        }
-        Scenario::Offset(n) => plan.extend(parts.iter().map(|tp| (tp.clone(), clamp(tp, n)))),
-        Scenario::Shift(n) => {
-            for tp in &parts {
-                let Some(c) = committed.get(tp) else {
-                    bail!(
-                        "cannot shift the offset of {tp}: group '{}' has no committed offset for it",
-                        a.group
-                    );
-                };
-                plan.insert(tp.clone(), clamp(tp, c.saturating_add(n)));
-            }
-        }
-        Scenario::Time(ms) => {
-            for (tp, o) in offsets_of(cluster, &parts, OffsetSpec::Timestamp(ms), iso).await? {
-                plan.insert(tp, o);
-            }
-        }
+    let plan = kwire_group::plan_reset(cluster, &a.group, &which, strategy).await?;
+    if a.all_topics && plan.is_empty() {
+        bail!("group '{}' has no committed offsets; name the topics with --topic", a.group);
     }
     if a.execute {
-        admin::alter_offsets(cluster, &a.group, &plan).await?;
+        kwire_group::execute_reset(cluster, &a.group, &plan).await?;
     }
     let out = match a.format {
         Format::Json => format!(
@@ -440,17 +288,22 @@ async fn reset_offsets(cluster: &Cluster, a: ResetArgs) -> Result<ExitCode> {
             json!({
                 "group": a.group,
                 "executed": a.execute,
-                "offsets": plan.iter().map(|(tp, o)| json!({
-                    "topic": tp.topic, "partition": tp.partition, "new_offset": o,
-                    "current_offset": committed.get(tp),
+                "offsets": plan.iter().map(|p| json!({
+                    "topic": p.tp.topic, "partition": p.tp.partition, "new_offset": p.target,
+                    "current_offset": p.current,
                 })).collect::<Vec<_>>(),
             })
         ),
         Format::Text => {
             let rows: Vec<Vec<String>> = plan
                 .iter()
-                .map(|(tp, o)| {
-                    vec![a.group.clone(), tp.topic.clone(), tp.partition.to_string(), o.to_string()]
+                .map(|p| {
+                    vec![
+                        a.group.clone(),
+                        p.tp.topic.clone(),
+                        p.tp.partition.to_string(),
+                        p.target.to_string(),
+                    ]
                 })
                 .collect();
             table(&["GROUP", "TOPIC", "PARTITION", "NEW-OFFSET"], &rows)
@@ -461,15 +314,6 @@ async fn reset_offsets(cluster: &Cluster, a: ResetArgs) -> Result<ExitCode> {
         eprintln!("kwire: dry run: nothing was changed; add --execute to apply");
     }
     Ok(ExitCode::SUCCESS)
-}
-
-async fn offsets_of(
-    cluster: &Cluster,
-    parts: &[TopicPartition],
-    spec: OffsetSpec,
-    iso: IsolationLevel,
-) -> Result<BTreeMap<TopicPartition, i64>> {
-    Ok(list_offsets(cluster, parts, spec, iso).await?.into_iter().map(|(tp, a)| (tp, a.offset)).collect())
 }
 
 async fn delete(cluster: &Cluster, a: DeleteArgs) -> Result<ExitCode> {
@@ -510,10 +354,7 @@ async fn delete(cluster: &Cluster, a: DeleteArgs) -> Result<ExitCode> {
 
 async fn delete_offsets(cluster: &Cluster, a: DeleteOffsetsArgs) -> Result<ExitCode> {
     check_group_id(&a.group)?;
-    for t in &a.topics {
-        parse_topic_spec(t)?;
-    }
-    let parts = resolve_topics(cluster, &a.topics).await?;
+    let parts = kwire_group::resolve_partitions(cluster, &topic_selections(&a.topics)?).await?;
     let results = admin::delete_offsets(cluster, &a.group, &parts).await.map_err(|e| match e.code() {
         Some(ErrorCode::GROUP_ID_NOT_FOUND) => anyhow::anyhow!("group '{}' does not exist", a.group),
         Some(ErrorCode::GROUP_SUBSCRIBED_TO_TOPIC) => anyhow::anyhow!(
@@ -545,12 +386,15 @@ mod tests {
 
     #[test]
     fn topic_specs() {
-        assert_eq!(parse_topic_spec("t").unwrap(), ("t".to_owned(), None));
-        assert_eq!(parse_topic_spec("t:2,0,2").unwrap(), ("t".to_owned(), Some(vec![0, 2])));
-        assert!(parse_topic_spec(":1").is_err());
-        assert!(parse_topic_spec("t:x").is_err());
-        assert!(parse_topic_spec("t:-1").is_err());
-        assert!(parse_topic_spec("t:").is_err());
+        let e = topic_selections(&["t:x".to_owned()]).unwrap_err().to_string();
+        assert_eq!(e, "invalid --topic 't:x': partitions must be non-negative numbers, like t:0,1,2");
+        let e = topic_selections(&["t".to_owned(), ":1".to_owned()]).unwrap_err().to_string();
+        assert_eq!(e, "invalid --topic ':1': empty topic name");
+        assert_eq!(topic_selections(&["t:1".to_owned()]).unwrap()[0].partitions, Some(vec![1]));
+    }
+
+    #[test]
+    fn member_assignments() {
         assert_eq!(
             group_partitions(&[
                 TopicPartition::new("b", 1),

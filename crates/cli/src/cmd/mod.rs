@@ -3,6 +3,7 @@
 mod cluster;
 mod consume;
 mod consume_group;
+mod consume_loop;
 pub mod generate;
 pub mod groups;
 pub mod perf;

@@ -9,7 +9,9 @@ use kwire_meta::Cluster;
 use kwire_produce::ProducerConfig;
 use kwire_stream::checkpoint::parse_offsets_json;
 use kwire_stream::driver::{EndingOffsets, Progress, SinkSpec, StartingOffsets, StreamConfig, Subscription};
-use kwire_stream::{OutputMode, ParseMode, QuerySpec, ShowOptions, TopicPartition, Trigger};
+use kwire_stream::{
+    OutputMode, ParseMode, QuerySpec, ShowOptions, StreamError, StreamOption, TopicPartition, Trigger,
+};
 
 use crate::args::stream::{ProgressArg, StreamArgs};
 use crate::config::ClientSettings;
@@ -187,13 +189,45 @@ pub fn config(settings: &ClientSettings, a: &StreamArgs, verbose: bool) -> Resul
     Ok(cfg)
 }
 
+/// The flag that sets a query option.
+fn flag(option: StreamOption) -> Option<&'static str> {
+    Some(match option {
+        StreamOption::Subscribe => "--topic",
+        StreamOption::SubscribePattern => "--topic-pattern",
+        StreamOption::Assign => "--assign",
+        StreamOption::StartingOffsets => "--starting-offsets",
+        StreamOption::EndingOffsets => "--ending-offsets",
+        StreamOption::MaxOffsetsPerTrigger => "--max-offsets-per-trigger",
+        StreamOption::FailOnDataLoss => "--fail-on-data-loss",
+        StreamOption::SinkTopic => "--sink kafka:TOPIC",
+        StreamOption::Watermark => "--watermark",
+        StreamOption::Window => "--window",
+        _ => return None,
+    })
+}
+
+/// The library's errors name options as Spark does; the user typed flags:
+/// name them too.
+fn stream_error(e: StreamError) -> anyhow::Error {
+    match e {
+        StreamError::InvalidOption { option, message } => match flag(option) {
+            Some(f) => anyhow!("{message} ({f})"),
+            None => anyhow!("{message} (option {option})"),
+        },
+        StreamError::DataLoss(m) => {
+            anyhow!("{} (--fail-on-data-loss false).", m.strip_suffix('.').unwrap_or(&m))
+        }
+        e => e.into(),
+    }
+}
+
 pub async fn run(settings: &ClientSettings, a: StreamArgs) -> Result<ExitCode> {
     let verbose = tracing::level_filters::LevelFilter::current() >= tracing::Level::INFO;
     let cfg = config(settings, &a, verbose)?;
     // Spark's analysis errors and bad option combinations, before any I/O.
-    cfg.validate()?;
+    cfg.validate().map_err(stream_error)?;
     let cluster = Cluster::new(settings.cluster.clone());
-    let summary = kwire_stream::driver::run(cluster, cfg).await?;
+    let summary = kwire_stream::driver::run(cluster, cfg).await.map_err(stream_error)?;
     tracing::info!(
         "{} batch{} committed, {} input rows{}",
         summary.batches,
@@ -202,4 +236,28 @@ pub async fn run(settings: &ClientSettings, a: StreamArgs) -> Result<ExitCode> {
         if summary.stopped { " (stopped)" } else { "" }
     );
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn option_errors_name_the_flag() {
+        let e = StreamError::InvalidOption {
+            option: StreamOption::EndingOffsets,
+            message: "Ending offset for t-0 can't be earliest (-2)".into(),
+        };
+        assert_eq!(
+            stream_error(e).to_string(),
+            "Ending offset for t-0 can't be earliest (-2) (--ending-offsets)"
+        );
+        let e = StreamError::DataLoss("t-0 gone. set \"failOnDataLoss\" to \"false\".".into());
+        assert_eq!(
+            stream_error(e).to_string(),
+            "t-0 gone. set \"failOnDataLoss\" to \"false\" (--fail-on-data-loss false)."
+        );
+        let e = StreamError::Sink("disk full".into());
+        assert_eq!(stream_error(e).to_string(), "disk full");
+    }
 }

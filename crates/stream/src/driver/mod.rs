@@ -57,7 +57,7 @@ use self::source::{Discovered, Piece, Source};
 use self::stop::{Crash, CrashPoint};
 use crate::checkpoint::{Checkpoint, CheckpointMeta, CommitEntry, OffsetEntry, Recovery};
 use crate::engine::Engine;
-use crate::error::StreamError;
+use crate::error::{StreamError, StreamOption};
 use crate::plan::{Plan, QuerySpec};
 use crate::record::{RecordHeader, SourceRecord};
 use crate::trigger::{PartitionOffsets, TopicPartition, Trigger, plan_batch_end, processing_time_step};
@@ -181,28 +181,27 @@ impl StreamConfig {
     /// and invalid option combinations, before anything is read.
     pub fn validate(&self) -> Result<Plan, StreamError> {
         let plan = Plan::new(&self.query)?;
-        let err = |m: String| Err(StreamError::Source(m));
+        let err = |option, m: String| Err(StreamError::option(option, m));
         if self.max_offsets_per_trigger == Some(0) {
             return err(
-                "Option 'maxOffsetsPerTrigger' (--max-offsets-per-trigger) must be a positive number, got 0"
-                    .into(),
+                StreamOption::MaxOffsetsPerTrigger,
+                "Option 'maxOffsetsPerTrigger' must be a positive number, got 0".into(),
             );
         }
         match &self.subscription {
             Subscription::Topics(ts) if ts.is_empty() || ts.iter().any(|t| t.trim().is_empty()) => {
-                return err("No topics to subscribe to (--topic is empty)".into());
+                return err(StreamOption::Subscribe, "No topics to subscribe to".into());
             }
-            Subscription::Pattern(p) if p.is_empty() => return err("Pattern to subscribe is empty".into()),
+            Subscription::Pattern(p) if p.is_empty() => {
+                return err(StreamOption::SubscribePattern, "Pattern to subscribe is empty".into());
+            }
             Subscription::Pattern(p) => {
                 if let Err(e) = regex::Regex::new(p) {
-                    return err(format!(
-                        "invalid --topic-pattern {p:?}: {}",
-                        e.to_string().replace('\n', " ")
-                    ));
+                    return Err(invalid_pattern(p, &e));
                 }
             }
             Subscription::Assign(tps) if tps.is_empty() => {
-                return err("No topic partitions to assign (--assign names none)".into());
+                return err(StreamOption::Assign, "No topic partitions to assign".into());
             }
             _ => {}
         }
@@ -211,27 +210,33 @@ impl StreamConfig {
             _ => None,
         };
         if let Some((tp, o)) = bad_start {
-            return err(format!(
-                "--starting-offsets: invalid offset {o} for {}: use an offset >= 0, -1 for latest or -2 for earliest",
-                tp_name(tp)
-            ));
+            return err(
+                StreamOption::StartingOffsets,
+                format!(
+                    "invalid starting offset {o} for {}: use an offset >= 0, -1 for latest or -2 for earliest",
+                    tp_name(tp)
+                ),
+            );
         }
         let bad_end = match &self.ending_offsets {
             Some(EndingOffsets::Specific(m)) => m.iter().find(|(_, o)| **o < -1),
             _ => None,
         };
         if let Some((tp, o)) = bad_end {
-            return err(if *o == EARLIEST_OFFSET {
-                format!("Ending offset for {} can't be earliest (-2) (--ending-offsets)", tp_name(tp))
-            } else {
-                format!(
-                    "--ending-offsets: invalid offset {o} for {}: use an offset >= 0 or -1 for latest",
-                    tp_name(tp)
-                )
-            });
+            return err(
+                StreamOption::EndingOffsets,
+                if *o == EARLIEST_OFFSET {
+                    format!("Ending offset for {} can't be earliest (-2)", tp_name(tp))
+                } else {
+                    format!(
+                        "invalid ending offset {o} for {}: use an offset >= 0 or -1 for latest",
+                        tp_name(tp)
+                    )
+                },
+            );
         }
         if matches!(&self.sink, SinkSpec::Kafka(t) if t.trim().is_empty()) {
-            return err("--sink kafka:TOPIC needs a topic".into());
+            return err(StreamOption::SinkTopic, "the Kafka sink needs a topic".into());
         }
         Ok(plan)
     }
@@ -253,7 +258,7 @@ pub struct RunSummary {
 }
 
 /// Run a query until its trigger says it is done (`once`, `available-now`,
-/// `--ending-offsets`) or Ctrl-C / SIGTERM asks it to stop.
+/// `ending_offsets`) or Ctrl-C / SIGTERM asks it to stop.
 pub async fn run(cluster: Cluster, cfg: StreamConfig) -> Result<RunSummary, StreamError> {
     run_until(cluster, cfg, Stop::on_signals()).await
 }
@@ -264,16 +269,24 @@ pub async fn run_until(cluster: Cluster, cfg: StreamConfig, stop: Stop) -> Resul
     driver.run(found).await
 }
 
+/// A `subscribePattern` that is not a regular expression (one line).
+pub(crate) fn invalid_pattern(p: &str, e: &regex::Error) -> StreamError {
+    StreamError::option(
+        StreamOption::SubscribePattern,
+        format!("invalid topic pattern {p:?}: {}", e.to_string().replace('\n', " ")),
+    )
+}
+
 /// Spark's data-loss report: an error with failOnDataLoss, else a warning.
 pub(crate) fn data_loss(fail: bool, message: String) -> Result<(), StreamError> {
     const WHAT: &str = "Some data may have been lost because they are not available in Kafka any more; either the data was aged out by Kafka or the topic may have been deleted before all the data in the topic was processed.";
     if fail {
         Err(StreamError::DataLoss(format!(
-            "{message}. {WHAT} If you don't want your streaming query to fail on such cases, set the source option \"failOnDataLoss\" to \"false\" (--fail-on-data-loss false)."
+            "{message}. {WHAT} If you don't want your streaming query to fail on such cases, set the source option \"failOnDataLoss\" to \"false\"."
         )))
     } else {
         tracing::warn!(
-            "{message}. {WHAT} If you want your streaming query to fail on such cases, set the source option \"failOnDataLoss\" to \"true\" (--fail-on-data-loss true)."
+            "{message}. {WHAT} If you want your streaming query to fail on such cases, set the source option \"failOnDataLoss\" to \"true\"."
         );
         Ok(())
     }
@@ -347,10 +360,10 @@ impl Driver {
             _ => None,
         };
         if let Some(tp) = missing {
-            return Err(StreamError::Source(format!(
-                "partition {} of topic '{}' does not exist (--assign)",
-                tp.partition, tp.topic
-            )));
+            return Err(StreamError::option(
+                StreamOption::Assign,
+                format!("partition {} of topic '{}' does not exist", tp.partition, tp.topic),
+            ));
         }
         let sink = Sink::open(&cfg.sink, &cluster, &cfg.producer, plan.key_columns()).await?;
         let meta = CheckpointMeta {
@@ -500,11 +513,14 @@ impl Driver {
                 let have: BTreeSet<&TopicPartition> = self.from.keys().collect();
                 let given: BTreeSet<&TopicPartition> = m.keys().collect();
                 if have != given {
-                    return Err(StreamError::Source(format!(
-                        "If endingOffsets contains specific offsets, you must specify all TopicPartitions. Use -1 for latest. Specified: [{}] Assigned: [{}] (--ending-offsets)",
-                        tp_list(given.into_iter()),
-                        tp_list(have.into_iter())
-                    )));
+                    return Err(StreamError::option(
+                        StreamOption::EndingOffsets,
+                        format!(
+                            "If endingOffsets contains specific offsets, you must specify all TopicPartitions. Use -1 for latest. Specified: [{}] Assigned: [{}]",
+                            tp_list(given.into_iter()),
+                            tp_list(have.into_iter())
+                        ),
+                    ));
                 }
                 m.iter()
                     .map(|(tp, &o)| {
@@ -894,11 +910,14 @@ async fn starting_offsets(
             let given: BTreeSet<&TopicPartition> = m.keys().collect();
             let have: BTreeSet<&TopicPartition> = parts.iter().collect();
             if given != have {
-                return Err(StreamError::Source(format!(
-                    "assertion failed: If startingOffsets contains specific offsets, you must specify all TopicPartitions. Use -1 for latest, -2 for earliest. Specified: [{}] Assigned: [{}] (--starting-offsets)",
-                    tp_list(given.into_iter()),
-                    tp_list(have.into_iter())
-                )));
+                return Err(StreamError::option(
+                    StreamOption::StartingOffsets,
+                    format!(
+                        "assertion failed: If startingOffsets contains specific offsets, you must specify all TopicPartitions. Use -1 for latest, -2 for earliest. Specified: [{}] Assigned: [{}]",
+                        tp_list(given.into_iter()),
+                        tp_list(have.into_iter())
+                    ),
+                ));
             }
             let earliest = source
                 .list(
@@ -961,16 +980,63 @@ mod tests {
         assert!(c.validate().unwrap_err().to_string().contains("maxOffsetsPerTrigger"));
         let mut c = ok.clone();
         c.subscription = Subscription::Pattern("voters(".into());
-        assert!(c.validate().unwrap_err().to_string().contains("invalid --topic-pattern"));
+        let e = c.validate().unwrap_err();
+        assert!(e.to_string().starts_with("invalid topic pattern \"voters(\": "), "{e}");
+        assert!(!e.to_string().contains('\n'), "{e}");
+        assert!(
+            matches!(e, StreamError::InvalidOption { option: StreamOption::SubscribePattern, .. }),
+            "{e:?}"
+        );
         let mut c = ok.clone();
         c.ending_offsets = Some(EndingOffsets::Specific([(TopicPartition::new("voters", 0), -2)].into()));
         assert!(c.validate().unwrap_err().to_string().contains("can't be earliest"));
         let mut c = ok.clone();
         c.starting_offsets = StartingOffsets::Specific([(TopicPartition::new("voters", 0), -3)].into());
-        assert!(c.validate().unwrap_err().to_string().contains("invalid offset -3"));
+        assert!(c.validate().unwrap_err().to_string().contains("invalid starting offset -3"));
         let mut c = ok;
         c.sink = SinkSpec::Kafka("out".into());
         assert!(c.validate().is_ok());
+    }
+
+    /// Option errors say which option (Spark's name), so a front end can name
+    /// its own flag; their text names no command-line flag.
+    #[test]
+    fn option_errors_are_typed() {
+        let option_of = |c: &StreamConfig| match c.validate() {
+            Err(StreamError::InvalidOption { option, message }) => {
+                assert!(!message.contains("--"), "{message}");
+                Some(option)
+            }
+            _ => None,
+        };
+        let base = StreamConfig::new(Subscription::Topics(vec!["voters".into()]), voters());
+        let mut c = base.clone();
+        c.max_offsets_per_trigger = Some(0);
+        assert_eq!(option_of(&c), Some(StreamOption::MaxOffsetsPerTrigger));
+        c = base.clone();
+        c.subscription = Subscription::Topics(vec![" ".into()]);
+        assert_eq!(option_of(&c), Some(StreamOption::Subscribe));
+        c.subscription = Subscription::Pattern(String::new());
+        assert_eq!(option_of(&c), Some(StreamOption::SubscribePattern));
+        c.subscription = Subscription::Assign(Vec::new());
+        assert_eq!(option_of(&c), Some(StreamOption::Assign));
+        c = base.clone();
+        c.ending_offsets = Some(EndingOffsets::Specific([(TopicPartition::new("voters", 0), -5)].into()));
+        assert_eq!(option_of(&c), Some(StreamOption::EndingOffsets));
+        c = base.clone();
+        c.starting_offsets = StartingOffsets::Specific([(TopicPartition::new("voters", 0), -3)].into());
+        assert_eq!(option_of(&c), Some(StreamOption::StartingOffsets));
+        c = base.clone();
+        c.sink = SinkSpec::Kafka(" ".into());
+        assert_eq!(option_of(&c), Some(StreamOption::SinkTopic));
+        c = base.clone();
+        c.query.window = Some("timestamp".into());
+        assert_eq!(option_of(&c), Some(StreamOption::Window));
+        c = base;
+        c.query.group_by = vec!["gender".into()];
+        c.query.watermark = Some("10 seconds".into());
+        assert_eq!(option_of(&c), Some(StreamOption::Watermark));
+        assert_eq!(StreamOption::SubscribePattern.to_string(), "subscribePattern");
     }
 
     #[test]

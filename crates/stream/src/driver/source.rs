@@ -74,10 +74,9 @@ impl Source {
         fail_on_data_loss: bool,
     ) -> Result<Source, StreamError> {
         let pattern = match &sub {
-            Subscription::Pattern(p) => Some(
-                regex::Regex::new(&format!("^(?:{p})$"))
-                    .map_err(|e| StreamError::Source(format!("invalid --topic-pattern {p:?}: {e}")))?,
-            ),
+            Subscription::Pattern(p) => {
+                Some(regex::Regex::new(&format!("^(?:{p})$")).map_err(|e| super::invalid_pattern(p, &e))?)
+            }
             _ => None,
         };
         // Out-of-range positions are data loss, decided here, not reset silently.
