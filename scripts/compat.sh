@@ -94,7 +94,7 @@ for V in $VERSIONS; do
   STARTED+=("$name")
   t0=$SECONDS
   (cd "$ROOT" && KWIRE_COMPAT_BOOTSTRAP=$B KWIRE_COMPAT_VERSION=$V \
-    cargo test -p kwire-integration --test compat -- --ignored) >"$WORK/$V.log" 2>&1 || true
+    RUST_BACKTRACE=0 cargo test -p kwire-integration --test compat -- --ignored) >"$WORK/$V.log" 2>&1 || true
   while read -r _ c _ r; do
     case $r in
       ok) if [[ $c == kip848 && ${V%%.*} -lt 4 ]]; then r=unsup; else r=pass; fi ;;
@@ -135,8 +135,8 @@ if ((failed)); then
     [[ -s $WORK/$V.log ]] || continue
     grep -qE '^failures:$|^error' "$WORK/$V.log" || continue
     echo "--- Kafka $V (log $WORK/$V.log), failures:"
-    sed -n '/^failures:$/,/^test result:/p' "$WORK/$V.log" | grep -vE '^(failures:|    [a-z0-9_]+)$' | head -n 40
-    grep -E '^error' "$WORK/$V.log" | head -n 5 || true
+    sed -n '/^failures:$/,/^test result:/p' "$WORK/$V.log" | awk '!/^(failures:|    [a-z0-9_]+)$/ && n++ < 60'
+    grep -E '^error' "$WORK/$V.log" | awk 'n++ < 5'
   done
   echo "compat.sh: FAILED (logs in $WORK)" >&2
   exit 1

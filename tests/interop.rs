@@ -350,7 +350,10 @@ fn matrix() -> &'static Matrix {
     });
     match m {
         Ok(m) => m,
-        Err(e) => panic!("the interop matrix could not be written and read: {e}"),
+        Err(e) => panic!(
+            "the interop matrix could not be written and read (the first failure has the details): {}",
+            e.lines().next().unwrap_or_default()
+        ),
     }
 }
 
