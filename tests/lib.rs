@@ -419,3 +419,125 @@ impl Drop for KilledNode {
         }
     }
 }
+
+/// The value of environment variable `name`, or a one-line test failure naming
+/// `what` it should hold and `how` to get it (for suites that scripts drive).
+pub fn require_env(name: &str, what: &str, how: &str) -> String {
+    match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => v,
+        _ => panic!("{name} is not set ({what}): {how}"),
+    }
+}
+
+/// Fails the test with one line unless `program` runs (`program arg` exits, whatever its status).
+pub fn require_program(program: &str, arg: &str, how: &str) {
+    let found = Command::new(program).arg(arg).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
+    assert!(found, "{program} not found: {how}");
+}
+
+/// A background `kwire` process with stdout and stderr in temporary files,
+/// killed (SIGKILL) when dropped if it still runs.
+pub struct Background {
+    name: String,
+    child: std::process::Child,
+    out: PathBuf,
+    err: PathBuf,
+    started: Instant,
+}
+
+impl Background {
+    /// Starts `kwire -b bootstrap args...`; `name` tells the temporary files apart.
+    pub fn kwire(name: &str, bootstrap: &str, args: &[&str]) -> Background {
+        let base = std::env::temp_dir().join(unique_topic(&format!("kwire-bg-{name}")));
+        let out = base.with_extension("out");
+        let err = base.with_extension("err");
+        let child = Command::new(kwire_bin())
+            .env_remove("KWIRE_BOOTSTRAP_SERVERS")
+            .env_remove("KWIRE_LOG")
+            .arg("-b")
+            .arg(bootstrap)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&out).unwrap_or_else(|e| panic!("create {}: {e}", out.display())))
+            .stderr(std::fs::File::create(&err).unwrap_or_else(|e| panic!("create {}: {e}", err.display())))
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn kwire ({name}): {e}"));
+        Background { name: name.to_owned(), child, out, err, started: Instant::now() }
+    }
+
+    /// Its stdout so far.
+    pub fn stdout(&self) -> String {
+        std::fs::read_to_string(&self.out).unwrap_or_default()
+    }
+
+    /// Its stderr so far.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.err).unwrap_or_default()
+    }
+
+    /// Complete lines of stdout so far.
+    pub fn lines(&self) -> Vec<String> {
+        let out = self.stdout();
+        let complete = out.rfind('\n').map_or("", |end| &out[..end]);
+        complete.lines().map(str::to_owned).collect()
+    }
+
+    /// Sends signal `sig` (e.g. `libc::SIGINT`).
+    pub fn signal(&self, sig: i32) {
+        if let Ok(pid) = i32::try_from(self.child.id()) {
+            // SAFETY: kill(2) on our own child's pid; no memory is shared.
+            unsafe {
+                libc::kill(pid, sig);
+            }
+        }
+    }
+
+    /// Waits up to `timeout` for it to exit; kills it then. `None` when it had to be killed.
+    pub fn wait_timeout(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits up to `timeout` and returns what it printed (`code` None if it was killed).
+    pub fn finish(mut self, timeout: Duration) -> Run {
+        let status = self.wait_timeout(timeout);
+        let stdout_bytes = std::fs::read(&self.out).unwrap_or_default();
+        let mut stderr = self.stderr();
+        if status.is_none() {
+            stderr.push_str(&format!("\n(test: {} killed after {timeout:?})", self.name));
+        }
+        Run {
+            code: status.and_then(|s| s.code()),
+            stdout: String::from_utf8_lossy(&stdout_bytes).into_owned(),
+            stdout_bytes,
+            stderr,
+            elapsed: self.started.elapsed(),
+        }
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        let _ = std::fs::remove_file(&self.out);
+        let _ = std::fs::remove_file(&self.err);
+    }
+}
+
+/// Runs `kwire -b bootstrap args...`, killing it after `timeout` (then `code` is None).
+pub fn kwire_timeout(bootstrap: &str, args: &[&str], timeout: Duration) -> Run {
+    Background::kwire(args.first().copied().unwrap_or("kwire"), bootstrap, args).finish(timeout)
+}
