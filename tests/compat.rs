@@ -393,13 +393,25 @@ fn kip848() {
         assert_eq!(got, ["a", "b"], "group.protocol=consumer on Kafka {}.x: {run:#?}", e.major);
     } else {
         // Older brokers: kwire must end with a clear error saying the broker lacks
-        // KIP-848. (Today a WARN log line with the same text comes before it.)
+        // KIP-848, in one line (besides the consumer's `Processed a total of N
+        // messages` summary, which a group member prints before it stops).
         assert!(
             run.code.is_some_and(|c| c != 0),
             "group.protocol=consumer on Kafka {}.x did not fail: {run:#?}",
             e.major
         );
-        let line = run.stderr.lines().rfind(|l| !l.trim().is_empty()).unwrap_or_default();
+        let lines: Vec<&str> = run
+            .stderr
+            .lines()
+            .filter(|l| !l.trim().is_empty() && !l.starts_with("Processed a total of "))
+            .collect();
+        assert_eq!(
+            lines.len(),
+            1,
+            "group.protocol=consumer on Kafka {}.x: want one error line: {run:#?}",
+            e.major
+        );
+        let line = lines[0];
         assert!(
             line.starts_with("kwire: error: ")
                 && line.contains("not supported")

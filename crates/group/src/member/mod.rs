@@ -570,7 +570,9 @@ impl Core {
         if self.failed {
             return;
         }
-        tracing::warn!(group = %self.group_id, error = %e, "group membership failed");
+        // The application gets the error as `MemberEvent::Failed`; a warning here
+        // would print it twice (the CLI's one-line-error rule).
+        tracing::debug!(group = %self.group_id, error = %e, "group membership failed");
         self.failed = true;
         self.transmits.clear();
         self.events.push_back(MemberEvent::Failed(e));
