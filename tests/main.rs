@@ -11,3 +11,4 @@ mod produce_fresh;
 mod security;
 mod stream;
 mod topics;
+mod transactions;
