@@ -136,7 +136,10 @@ fn list_describe_and_describe_producers_match_kafka_transactions_sh() {
     assert_eq!(ours.len(), 2);
     let (k, j) = (&ours[1], &java[1]);
     assert_eq!(k[..7], j[..7], "\nkwire: {k:?}\njava:  {j:?}");
-    assert_eq!((k[0].as_str(), k[1].as_str(), k[2].as_str()), (coordinator.as_str(), id.as_str(), producer_id.as_str()));
+    assert_eq!(
+        (k[0].as_str(), k[1].as_str(), k[2].as_str()),
+        (coordinator.as_str(), id.as_str(), producer_id.as_str())
+    );
     assert_eq!((k[4].as_str(), k[5].as_str()), ("Ongoing", "900000"));
     let dur: i64 = k[7].parse().expect("duration");
     assert!((0..600_000).contains(&dur), "duration {dur}");
@@ -202,7 +205,8 @@ fn abort_of_a_killed_producers_transaction_unblocks_read_committed() {
     let row = row_of(&rows, 0, &p0[0]).expect("producer still listed");
     assert_eq!(row[5], "None", "the transaction is closed on the partition");
     // Aborting it again: no open transaction starts there any more.
-    let err = kwire_txn(&["abort", "--topic", &topic, "--partition", "0", "--start-offset", &start]).one_line_error();
+    let err = kwire_txn(&["abort", "--topic", &topic, "--partition", "0", "--start-offset", &start])
+        .one_line_error();
     assert!(err.contains("no open transaction starts at offset"), "{err}");
 
     // Partition 1: by producer id, epoch and coordinator epoch (older brokers' form).
@@ -237,7 +241,10 @@ fn transactions_errors_are_one_line() {
         (vec!["describe", "--transactional-id", "kwire-no-such-transactional-id"], "not found"),
         (vec!["describe-producers", "--topic", &missing, "--partition", "0"], "UNKNOWN_TOPIC_OR_PARTITION"),
         (vec!["describe-producers", "--topic", &topic, "--partition", "5"], "partition 5 does not exist"),
-        (vec!["abort", "--topic", &topic, "--partition", "3", "--start-offset", "0"], "partition 3 does not exist"),
+        (
+            vec!["abort", "--topic", &topic, "--partition", "3", "--start-offset", "0"],
+            "partition 3 does not exist",
+        ),
         (vec!["describe-producers", "--topic", &topic], "--partition"),
         (vec!["describe"], "--transactional-id"),
         (vec!["abort", "--topic", &topic, "--partition", "0"], "--start-offset"),

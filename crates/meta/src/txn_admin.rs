@@ -179,7 +179,8 @@ pub async fn list_transactions(
         let mut deadline = Deadline::new(cluster);
         let resp = loop {
             let conn = cluster.broker(*id).await?;
-            let v = conn.version(ApiKey::ListTransactions).map_err(|e| unsupported(e, "list transactions"))?;
+            let v =
+                conn.version(ApiKey::ListTransactions).map_err(|e| unsupported(e, "list transactions"))?;
             if filter.duration_ms.is_some() && v < 1 {
                 return Err(MetaError::Invalid(format!(
                     "broker {id} cannot filter transactions by duration (needs ListTransactions v1, Kafka 3.8+; it speaks v{v})"
@@ -340,7 +341,11 @@ async fn describe_producers_on(
         for p in t.partitions {
             let tp = TopicPartition::new(t.topic.clone(), p.partition);
             let r = if p.error_code.is_err() {
-                Err(broker_err(format!("describe producers of {tp} on broker {node}"), p.error_code, p.error_message))
+                Err(broker_err(
+                    format!("describe producers of {tp} on broker {node}"),
+                    p.error_code,
+                    p.error_message,
+                ))
             } else {
                 Ok(p.producers)
             };
@@ -410,7 +415,10 @@ pub async fn abort_transaction(
                 });
             };
             let epoch = i16::try_from(p.producer_epoch).map_err(|_| {
-                MetaError::Invalid(format!("producer {} has epoch {} out of range", p.producer_id, p.producer_epoch))
+                MetaError::Invalid(format!(
+                    "producer {} has epoch {} out of range",
+                    p.producer_id, p.producer_epoch
+                ))
             })?;
             (p.producer_id, epoch, p.coordinator_epoch.max(0))
         }
@@ -478,7 +486,9 @@ pub fn stale_open_transactions(
 ) -> Vec<HangingTransaction> {
     producers
         .iter()
-        .filter(|p| p.current_txn_start_offset >= 0 && now_ms.saturating_sub(p.last_timestamp) > max_timeout_ms)
+        .filter(|p| {
+            p.current_txn_start_offset >= 0 && now_ms.saturating_sub(p.last_timestamp) > max_timeout_ms
+        })
         .map(|p| HangingTransaction { partition: tp.clone(), producer: p.clone() })
         .collect()
 }

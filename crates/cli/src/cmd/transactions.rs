@@ -123,7 +123,11 @@ pub fn producer_row(p: &ProducerState) -> Vec<String> {
         opt_or_minus_one(p.coordinator_epoch),
         p.last_sequence.to_string(),
         p.last_timestamp.to_string(),
-        if p.current_txn_start_offset >= 0 { p.current_txn_start_offset.to_string() } else { "None".to_owned() },
+        if p.current_txn_start_offset >= 0 {
+            p.current_txn_start_offset.to_string()
+        } else {
+            "None".to_owned()
+        },
     ]
 }
 
@@ -187,7 +191,9 @@ async fn abort(cluster: &Cluster, a: TxnAbortArgs) -> Result<String> {
 
 async fn find_hanging(cluster: &Cluster, a: TxnFindHangingArgs) -> Result<String> {
     if a.topic.is_none() && a.broker_id.is_none() {
-        bail!("the find-hanging command requires either --topic or --broker-id to limit the scope of the search");
+        bail!(
+            "the find-hanging command requires either --topic or --broker-id to limit the scope of the search"
+        );
     }
     if a.partition.is_some() && a.topic.is_none() {
         bail!("the --partition argument requires --topic to be provided");

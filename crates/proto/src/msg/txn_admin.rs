@@ -496,9 +496,16 @@ mod tests {
             assert_eq!(d.unknown_state_filters, ["Bogus"]);
             assert_eq!(
                 d.transactions[0],
-                TransactionListing { transactional_id: "probe-tx".into(), producer_id: 1234, state: "Ongoing".into() }
+                TransactionListing {
+                    transactional_id: "probe-tx".into(),
+                    producer_id: 1234,
+                    state: "Ongoing".into()
+                }
             );
-            assert_eq!((d.transactions[1].producer_id, d.transactions[1].state.as_str()), (-1, "CompleteCommit"));
+            assert_eq!(
+                (d.transactions[1].producer_id, d.transactions[1].state.as_str()),
+                (-1, "CompleteCommit")
+            );
             all_prefixes_fail(&bytes, |b| ListTransactionsResponse::decode(b, v));
         }
     }
@@ -526,7 +533,10 @@ mod tests {
         let bytes = encode(&m, 0);
         let d = DescribeTransactionsResponse::decode(bytes.clone(), 0).unwrap();
         let a = &d.transactions[0];
-        assert_eq!((a.transactional_id.as_str(), a.state.as_str(), a.timeout_ms), ("probe-tx", "Ongoing", 60_000));
+        assert_eq!(
+            (a.transactional_id.as_str(), a.state.as_str(), a.timeout_ms),
+            ("probe-tx", "Ongoing", 60_000)
+        );
         assert_eq!((a.start_time_ms, a.producer_id, a.producer_epoch), (1_796_425_073_308, 77, 3));
         assert_eq!(a.topics, [TxnTopic { topic: "txprobe".into(), partitions: vec![1, 0] }]);
         assert_eq!(d.transactions[1].error_code, ErrorCode(105));
