@@ -12,3 +12,4 @@ mod produce_fresh;
 mod security;
 mod stream;
 mod topics;
+mod transactions;

@@ -83,6 +83,12 @@ fn usage_message(e: &clap::Error) -> String {
         .unwrap_or("invalid arguments")
         .trim_start_matches("error: ")
         .to_owned();
+    // clap lists missing required arguments on the following lines: keep them.
+    if let Some(ContextValue::Strings(missing)) = e.get(ContextKind::InvalidArg) {
+        if e.kind() == clap::error::ErrorKind::MissingRequiredArgument && !missing.is_empty() {
+            return format!("{}: {}", first.trim_end_matches(':'), missing.join(", "));
+        }
+    }
     let kinds = [ContextKind::SuggestedArg, ContextKind::SuggestedSubcommand, ContextKind::SuggestedValue];
     let suggested = kinds.iter().find_map(|k| match e.get(*k) {
         Some(ContextValue::String(s)) => Some(s.clone()),
@@ -130,6 +136,14 @@ mod tests {
             Ok(_) => panic!("{argv:?} parsed"),
             Err(e) => super::usage_message(&e),
         }
+    }
+
+    #[test]
+    fn missing_required_flags_are_named() {
+        assert_eq!(
+            message(&["kwire", "transactions", "describe-producers", "--topic", "t"]),
+            "the following required arguments were not provided: --partition <PARTITION>"
+        );
     }
 
     #[test]

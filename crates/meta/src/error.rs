@@ -26,6 +26,22 @@ pub enum MetaError {
     /// An invalid setting.
     #[error("{0}")]
     Config(String),
+    /// The transaction coordinator has no state for this transactional id
+    /// (TRANSACTIONAL_ID_NOT_FOUND: never used, or expired).
+    #[error(
+        "transactional id '{0}' not found: its coordinator has no state for it (never used, or expired after transactional.id.expiration.ms)"
+    )]
+    TransactionalIdNotFound(String),
+    /// No producer has an open transaction starting at this offset.
+    #[error("no open transaction starts at offset {start_offset} of {topic}-{partition}")]
+    NoOpenTransaction {
+        /// Topic.
+        topic: String,
+        /// Partition.
+        partition: i32,
+        /// The start offset asked for.
+        start_offset: i64,
+    },
     /// Retries ran out.
     #[error("gave up after {attempts} attempts: {last}")]
     RetriesExhausted {

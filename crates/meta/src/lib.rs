@@ -6,6 +6,7 @@ pub mod admin;
 mod cluster;
 mod error;
 pub mod retry;
+pub mod txn_admin;
 
 pub use admin::{ConfigOp, CreatedTopic, NewTopic, ResourceType};
 pub use cluster::{BrokerInfo, Cluster, ClusterConfig, Metadata, PartitionInfo, TopicInfo, base64_url};

@@ -61,6 +61,12 @@ pub const KWIRE_VERSIONS: &[(ApiKey, Versions)] = &[
     (ApiKey::ConsumerGroupDescribe, Versions::new(0, 1)),
     (ApiKey::SaslHandshake, Versions::new(1, 1)),
     (ApiKey::SaslAuthenticate, Versions::new(0, 2)),
+    // Transaction admin (KIP-664): brokers 3.0+ only; kafka-protocol encodes
+    // WriteTxnMarkers from v1 (flexible) only.
+    (ApiKey::ListTransactions, Versions::new(0, 2)),
+    (ApiKey::DescribeTransactions, Versions::new(0, 0)),
+    (ApiKey::DescribeProducers, Versions::new(0, 0)),
+    (ApiKey::WriteTxnMarkers, Versions::new(1, 1)),
 ];
 
 /// The range kwire supports for `key`, or `None` if kwire does not use that API.

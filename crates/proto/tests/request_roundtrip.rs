@@ -47,6 +47,10 @@ const COVERED: &[ApiKey] = &[
     ApiKey::ConsumerGroupDescribe,
     ApiKey::SaslHandshake,
     ApiKey::SaslAuthenticate,
+    ApiKey::ListTransactions,
+    ApiKey::DescribeTransactions,
+    ApiKey::DescribeProducers,
+    ApiKey::WriteTxnMarkers,
 ];
 
 fn sb(s: &str) -> StrBytes {
@@ -703,6 +707,48 @@ proptest! {
             let mut req = SaslAuthenticateRequest::default();
             req.auth_bytes = token.clone();
             round_trip(ApiKey::SaslAuthenticate, v, cid, client.as_deref(), &req)?;
+        }
+    }
+}
+
+proptest! {
+    #[test]
+    fn transaction_admin(cid in any::<i32>(), client in client_id(), ids in vec(text(), 0..4),
+                         states in vec(name(), 0..3), pids in vec(any::<i64>(), 0..3),
+                         duration in any::<i64>(), pattern in proptest::option::of(text()),
+                         topic in name(), parts in vec(any::<i32>(), 0..4), pid in any::<i64>(),
+                         epoch in any::<i16>(), coord in any::<i32>(), commit in any::<bool>()) {
+        use kwire_proto::msg::txn_admin::*;
+        for v in versions(ApiKey::ListTransactions) {
+            let f = ListTransactionsFilter {
+                states: states.clone(),
+                producer_ids: pids.clone(),
+                duration_ms: (v >= 1).then_some(duration),
+                transactional_id_pattern: if v >= 2 { pattern.clone() } else { None },
+            };
+            round_trip(ApiKey::ListTransactions, v, cid, client.as_deref(), &list_transactions_request(&f))?;
+        }
+        for v in versions(ApiKey::DescribeTransactions) {
+            round_trip(ApiKey::DescribeTransactions, v, cid, client.as_deref(), &describe_transactions_request(&ids))?;
+        }
+        for v in versions(ApiKey::DescribeProducers) {
+            let req = describe_producers_request([(topic.as_str(), &parts[..])]);
+            round_trip(ApiKey::DescribeProducers, v, cid, client.as_deref(), &req)?;
+        }
+        for v in versions(ApiKey::WriteTxnMarkers) {
+            let req = write_txn_markers_request(&TxnMarkerSpec {
+                producer_id: pid,
+                producer_epoch: epoch,
+                coordinator_epoch: coord,
+                commit,
+                topic: &topic,
+                partitions: &parts,
+            });
+            round_trip(ApiKey::WriteTxnMarkers, v, cid, client.as_deref(), &req)?;
+        }
+        for v in versions(ApiKey::FindCoordinator).filter(|v| *v >= 1) {
+            let req = find_transaction_coordinator_request(v, ids.first().map(String::as_str).unwrap_or("tx"));
+            round_trip(ApiKey::FindCoordinator, v, cid, client.as_deref(), &req)?;
         }
     }
 }

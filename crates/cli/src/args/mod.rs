@@ -13,6 +13,7 @@ pub mod perf;
 pub mod produce;
 pub mod stream;
 pub mod topics;
+pub mod transactions;
 
 use std::path::PathBuf;
 
@@ -26,6 +27,7 @@ use self::perf::PerfArgs;
 use self::produce::ProduceArgs;
 use self::stream::StreamArgs;
 use self::topics::TopicsArgs;
+use self::transactions::TransactionsArgs;
 
 /// Kafka from one native binary: topics, produce, consume, groups, streaming.
 #[derive(Debug, Parser)]
@@ -89,6 +91,8 @@ pub enum Command {
     Groups(GroupsArgs),
     /// Streaming queries over topics with Spark Structured Streaming semantics
     Stream(StreamArgs),
+    /// Transactions: list, describe, describe producers, abort, find hanging (kafka-transactions.sh)
+    Transactions(TransactionsArgs),
 }
 
 impl Command {
@@ -128,6 +132,7 @@ mod tests {
             ("produce.rs", include_str!("produce.rs")),
             ("stream.rs", include_str!("stream.rs")),
             ("topics.rs", include_str!("topics.rs")),
+            ("transactions.rs", include_str!("transactions.rs")),
         ];
         let needle = ["crate", "::"].concat();
         for (name, text) in files {

@@ -11,6 +11,7 @@ mod printer;
 pub mod produce;
 pub mod stream;
 mod topics;
+mod transactions;
 
 use std::process::ExitCode;
 
@@ -37,6 +38,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Perf(a) => perf::run(&settings, a).await?,
         Command::Groups(a) => groups::run(&settings, a).await?,
         Command::Stream(a) => stream::run(&settings, a).await?,
+        Command::Transactions(a) => transactions::run(&settings, a).await?,
     };
     settings.warn_unused();
     Ok(code)
