@@ -189,11 +189,12 @@ def consume(a, boot):
     kwire(boot, "topics", "create", topic, "--partitions", str(a.partitions))
     sh(KWIRE, "-b", boot, "perf", "produce", "--topic", topic, "--num-records", str(a.records), "--record-size",
        str(a.size), "--producer-property", f"compression.type={a.codec}", "batch.size=65536", "linger.ms=20")
-    results = {c: [] for c in (a.only.split(",") if a.only else ["kwire", "java", "kcat"])}
+    results = {c: [] for c in clients(a, ["kwire", "java", "kcat"])}
     for run in range(a.runs):
         for client in results:
-            if client == "kwire":
-                cmd = [KWIRE, "-b", boot, "perf", "consume", "--topic", topic, "--messages", str(a.records)]
+            if client in ("kwire", "kwire-baseline"):
+                binary = KWIRE if client == "kwire" else a.baseline
+                cmd = [binary, "-b", boot, "perf", "consume", "--topic", topic, "--messages", str(a.records)]
             elif client == "java":
                 cmd = [KAFKA, "tool", "ConsumerPerformance", "--bootstrap-server", boot, "--topic", topic,
                        "--num-records", str(a.records), "--timeout", "30000",
@@ -226,7 +227,7 @@ def main():
     ap.add_argument("--acks", default="all")
     ap.add_argument("--partitions", type=int, default=1)
     ap.add_argument("--json", help="also write the results as JSON to this file")
-    ap.add_argument("--baseline", help="another kwire binary to compare with (client kwire-baseline; produce)")
+    ap.add_argument("--baseline", help="another kwire binary to compare with (client kwire-baseline)")
     ap.add_argument("--only", help="comma-separated clients to run (kwire, kwire-baseline, java, kcat)")
     a = ap.parse_args()
     if not os.environ.get("KWIRE_BENCH_SKIP_BUILD"):   # all.sh builds once, then sets it
