@@ -162,10 +162,11 @@ impl Cluster {
         // NOT_CONTROLLER: ask the (new) controller again, three times at most;
         // after that the answer stands, each topic with its error.
         const TRIES: u32 = 4;
+        let req = &req;
         let resp = self
-            .with_retry("create topics", RetryPolicy::attempts(TRIES), async |n| {
+            .with_retry("create topics", RetryPolicy::attempts(TRIES), |n| async move {
                 let conn = self.controller().await?;
-                let resp = conn.send(&req).await?;
+                let resp = conn.send(req).await?;
                 let not_controller =
                     resp.topics.iter().any(|t| t.result.error_code == ErrorCode::NOT_CONTROLLER);
                 Ok::<_, MetaError>(if not_controller && n < TRIES {
@@ -323,7 +324,7 @@ impl Cluster {
     pub async fn wait_for_topics(&self, topics: &[String], timeout: Duration) -> Result<bool, MetaError> {
         let policy = RetryPolicy::within(timeout).max_pause(Duration::from_millis(200));
         let ready = self
-            .with_retry("wait for topics", policy, async |_| {
+            .with_retry("wait for topics", policy, |_| async move {
                 let md = self.fetch_metadata(Some(topics)).await?;
                 let ready = topics.iter().all(|t| {
                     md.topics.get(t).is_some_and(|ti| {
@@ -341,7 +342,7 @@ impl Cluster {
         let pause = Duration::from_millis(100);
         let policy = RetryPolicy::within(timeout).min_pause(pause).max_pause(pause);
         let gone = self
-            .with_retry("wait for deletion", policy, async |_| {
+            .with_retry("wait for deletion", policy, |_| async move {
                 let md = self.fetch_metadata(Some(topics)).await?;
                 let gone = topics.iter().all(|t| !md.topics.contains_key(t));
                 Ok::<_, MetaError>(if gone { Step::Done(()) } else { Step::Retry("still there") })

@@ -290,10 +290,11 @@ impl Cluster {
     ) -> Result<Arc<Metadata>, MetaError> {
         let req = metadata_request(topics, allow_auto_create);
         // A broken connection moves on to another broker, three times at most.
+        let req = &req;
         let resp = self
-            .with_retry("metadata request", RetryPolicy::attempts(4), async |_| {
+            .with_retry("metadata request", RetryPolicy::attempts(4), |_| async move {
                 let conn = self.inner.pool.any().await?;
-                match conn.send(&req).await {
+                match conn.send(req).await {
                     Ok(r) => Ok(Step::Done(r)),
                     Err(e) if e.is_disconnect() => Ok(Step::Retry(e)),
                     Err(e) => Err(MetaError::from(e)),

@@ -12,3 +12,4 @@ pub use admin::{ConfigOp, CreatedTopic, NewTopic, ResourceType};
 pub use cluster::{BrokerInfo, Cluster, ClusterConfig, Metadata, PartitionInfo, TopicInfo, base64_url};
 pub use error::MetaError;
 pub use retry::{Backoff, GaveUp, RetryAction, RetryPolicy, Step, classify};
+pub use routing::Retrier;

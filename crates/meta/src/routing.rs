@@ -6,12 +6,15 @@
 //! [`Backoff`] until the operation is done, fails for good (the attempt's
 //! `Err`) or the policy gives up ([`GaveUp`], with the last error). The
 //! decisions are the pure [`RetryPolicy::next_pause`]; this file only sleeps.
+//! A loop that keeps its own state across attempts drives a [`Retrier`].
 
 use std::collections::BTreeMap;
 use std::fmt::Display;
+use std::future::Future;
+use std::ops::ControlFlow;
 use std::time::Duration;
 
-use kwire_proto::ErrorCode;
+use kwire_proto::{ErrorCode, TopicPartition};
 use tokio::time::Instant;
 
 use crate::retry::{Backoff, GaveUp, RetryAction, RetryPolicy, Step, classify};
@@ -34,16 +37,18 @@ impl Cluster {
     /// `Err`), retrying the other steps with backoff per `policy`. When the
     /// policy gives up, the inner `Err` says after how many attempts and how
     /// long, with the last attempt's failure; `what` names the operation in
-    /// it and in the logs.
+    /// it and in the logs. A loop that keeps state across attempts uses a
+    /// [`Retrier`] (what this runs) directly.
     ///
     /// ```no_run
     /// # async fn demo(cluster: kwire_meta::Cluster) -> Result<(), kwire_meta::MetaError> {
     /// use std::time::Duration;
     /// use kwire_meta::retry::{RetryPolicy, Step};
     /// let policy = RetryPolicy::within(Duration::from_secs(10));
+    /// let cl = &cluster;
     /// let brokers: usize = cluster
-    ///     .with_retry("see three brokers", policy, async |_| {
-    ///         let md = cluster.fetch_metadata(Some(&[])).await?;
+    ///     .with_retry("see three brokers", policy, |_| async move {
+    ///         let md = cl.fetch_metadata(Some(&[])).await?;
     ///         let n = md.brokers.len();
     ///         Ok::<_, kwire_meta::MetaError>(if n >= 3 { Step::Done(n) } else { Step::Retry("too few") })
     ///     })
@@ -51,44 +56,38 @@ impl Cluster {
     ///     .map_err(|gave_up| kwire_meta::MetaError::Invalid(format!("{}: {}", gave_up.what, gave_up.last)))?;
     /// # Ok(()) }
     /// ```
-    pub async fn with_retry<T, R, E, F>(
+    pub async fn with_retry<T, R, E, F, Fut>(
         &self,
         what: &str,
         policy: RetryPolicy,
         mut attempt: F,
     ) -> Result<Result<T, GaveUp<R>>, E>
     where
-        F: AsyncFnMut(u32) -> Result<Step<T, R>, E>,
+        F: FnMut(u32) -> Fut,
+        Fut: Future<Output = Result<Step<T, R>, E>>,
         R: Display,
     {
-        let start = Instant::now();
-        let backoff = self.retry_backoff();
-        let mut failed = 0u32;
+        let mut retrier = self.retrier(what, policy);
         loop {
-            let last = match attempt(failed.saturating_add(1)).await? {
-                Step::Done(t) => return Ok(Ok(t)),
-                Step::Retry(r) => r,
-                Step::RefreshMetadata(topic, r) => {
-                    self.invalidate_topic(&topic);
-                    r
-                }
-                Step::Reconnect(broker, r) => {
-                    self.pool().invalidate(broker).await;
-                    r
-                }
-            };
-            failed = failed.saturating_add(1);
-            let Some(pause) = policy.next_pause(&backoff, failed, start.elapsed()) else {
-                return Ok(Err(GaveUp {
-                    what: what.to_owned(),
-                    attempts: failed,
-                    waited: start.elapsed(),
-                    timeout: policy.timeout.filter(|t| start.elapsed() >= *t),
-                    last,
-                }));
-            };
-            tracing::debug!(what, attempt = failed, error = %last, pause_ms = pause.as_millis() as u64, "retrying");
-            tokio::time::sleep(pause).await;
+            let step = attempt(retrier.attempt()).await?;
+            match retrier.next(step).await {
+                Ok(ControlFlow::Break(t)) => return Ok(Ok(t)),
+                Ok(ControlFlow::Continue(())) => {}
+                Err(gave_up) => return Ok(Err(gave_up)),
+            }
+        }
+    }
+
+    /// The retry state of one operation (`what`), for a loop that runs its
+    /// attempts itself: each attempt's [`Step`] goes to [`Retrier::next`].
+    pub fn retrier<'a>(&'a self, what: &'a str, policy: RetryPolicy) -> Retrier<'a> {
+        Retrier {
+            cluster: self,
+            what,
+            policy,
+            backoff: self.retry_backoff(),
+            start: Instant::now(),
+            failed: 0,
         }
     }
 
@@ -101,7 +100,7 @@ impl Cluster {
         timeout: Duration,
     ) -> Result<(i32, i32), MetaError> {
         let what = format!("find the leader of {topic}-{partition}");
-        self.with_retry(&what, RetryPolicy::within(timeout), async |_| {
+        self.with_retry(&what, RetryPolicy::within(timeout), |_| async move {
             let t = self.topic(topic).await?;
             let Some(p) = t.partitions.iter().find(|p| p.partition == partition) else {
                 return Err(MetaError::Invalid(format!(
@@ -123,23 +122,76 @@ impl Cluster {
     /// The leaders of `partitions` (each with its leader epoch), grouped by
     /// leader, for requests routed to each partition's leader; waits up to
     /// `timeout` for each leader (see [`leader`](Self::leader)).
-    pub async fn by_leader<K: Clone>(
+    pub async fn by_leader(
         &self,
-        partitions: impl IntoIterator<Item = (K, &str, i32)>,
+        partitions: &[TopicPartition],
         timeout: Duration,
-    ) -> Result<BTreeMap<i32, Vec<(K, i32)>>, MetaError> {
-        let mut out: BTreeMap<i32, Vec<(K, i32)>> = BTreeMap::new();
-        for (key, topic, partition) in partitions {
-            let (leader, epoch) = self.leader(topic, partition, timeout).await?;
-            out.entry(leader).or_default().push((key, epoch));
+    ) -> Result<BTreeMap<i32, Vec<(TopicPartition, i32)>>, MetaError> {
+        let mut out: BTreeMap<i32, Vec<(TopicPartition, i32)>> = BTreeMap::new();
+        for tp in partitions {
+            let (leader, epoch) = self.leader(&tp.topic, tp.partition, timeout).await?;
+            out.entry(leader).or_default().push((tp.clone(), epoch));
         }
         Ok(out)
     }
 }
 
+/// The retry state of one operation: attempts so far, the clock, the policy.
+/// See [`Cluster::retrier`].
+#[derive(Debug)]
+pub struct Retrier<'a> {
+    cluster: &'a Cluster,
+    what: &'a str,
+    policy: RetryPolicy,
+    backoff: Backoff,
+    start: Instant,
+    failed: u32,
+}
+
+impl Retrier<'_> {
+    /// The number of the attempt about to run (from 1).
+    pub fn attempt(&self) -> u32 {
+        self.failed.saturating_add(1)
+    }
+
+    /// After an attempt: [`Step::Done`] breaks with its value; any other
+    /// step is acted on (stale metadata forgotten, a broken connection
+    /// dropped), then either the pause before the next attempt is slept
+    /// (`Continue`) or the policy gives up, with the step's failure as the
+    /// last error.
+    pub async fn next<T, R: Display>(&mut self, step: Step<T, R>) -> Result<ControlFlow<T>, GaveUp<R>> {
+        let last = match step {
+            Step::Done(t) => return Ok(ControlFlow::Break(t)),
+            Step::Retry(r) => r,
+            Step::RefreshMetadata(topic, r) => {
+                self.cluster.invalidate_topic(&topic);
+                r
+            }
+            Step::Reconnect(broker, r) => {
+                self.cluster.pool().invalidate(broker).await;
+                r
+            }
+        };
+        self.failed = self.failed.saturating_add(1);
+        let elapsed = self.start.elapsed();
+        let Some(pause) = self.policy.next_pause(&self.backoff, self.failed, elapsed) else {
+            return Err(GaveUp {
+                what: self.what.to_owned(),
+                attempts: self.failed,
+                waited: elapsed,
+                timeout: self.policy.timeout.filter(|t| elapsed >= *t),
+                last,
+            });
+        };
+        let what = self.what;
+        tracing::debug!(what, attempt = self.failed, error = %last, pause_ms = pause.as_millis() as u64, "retrying");
+        tokio::time::sleep(pause).await;
+        Ok(ControlFlow::Continue(()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
     use std::sync::atomic::{AtomicU32, Ordering};
 
     use super::*;
@@ -162,11 +214,11 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn retries_until_done_with_growing_pauses() {
         let c = cluster();
-        let calls = Arc::new(AtomicU32::new(0));
+        let calls = AtomicU32::new(0);
         let start = Instant::now();
-        let seen = calls.clone();
+        let seen = &calls;
         let r: Result<Result<u32, GaveUp<&str>>, MetaError> = c
-            .with_retry("test", RetryPolicy::within(Duration::from_secs(60)), async |n| {
+            .with_retry("test", RetryPolicy::within(Duration::from_secs(60)), |n| async move {
                 assert_eq!(seen.fetch_add(1, Ordering::SeqCst) + 1, n, "attempts are numbered from 1");
                 Ok(if n < 4 { Step::Retry("not yet") } else { Step::Done(n) })
             })
@@ -180,15 +232,15 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_fatal_error_ends_at_once() {
         let c = cluster();
-        let mut calls = 0;
+        let calls = AtomicU32::new(0);
         let r: Result<Result<(), GaveUp<&str>>, MetaError> = c
-            .with_retry("test", RetryPolicy::within(Duration::from_secs(60)), async |_| {
-                calls += 1;
+            .with_retry("test", RetryPolicy::within(Duration::from_secs(60)), |_| async {
+                calls.fetch_add(1, Ordering::SeqCst);
                 Err(MetaError::Invalid("no".into()))
             })
             .await;
         assert!(matches!(r, Err(MetaError::Invalid(m)) if m == "no"));
-        assert_eq!(calls, 1);
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test(start_paused = true)]
@@ -196,7 +248,7 @@ mod tests {
         let c = cluster();
         let start = Instant::now();
         let r: Result<Result<(), GaveUp<MetaError>>, MetaError> = c
-            .with_retry("find the leader of t-0", RetryPolicy::within(Duration::from_secs(3)), async |_| {
+            .with_retry("find the leader of t-0", RetryPolicy::within(Duration::from_secs(3)), |_| async {
                 let last = MetaError::Broker {
                     context: "t-0".into(),
                     code: ErrorCode::LEADER_NOT_AVAILABLE,
@@ -220,19 +272,19 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn attempts_run_out() {
         let c = cluster();
-        let mut calls = 0;
+        let calls = AtomicU32::new(0);
         let r: Result<Result<(), GaveUp<MetaError>>, MetaError> = c
             .with_retry(
                 "metadata request",
                 RetryPolicy::attempts(4).max_pause(Duration::from_millis(150)),
-                async |_| {
-                    calls += 1;
+                |_| async {
+                    calls.fetch_add(1, Ordering::SeqCst);
                     Ok(Step::Retry(MetaError::Invalid("down".into())))
                 },
             )
             .await;
         let gave_up = r.unwrap().unwrap_err();
-        assert_eq!((calls, gave_up.attempts, gave_up.timeout), (4, 4, None));
+        assert_eq!((calls.load(Ordering::SeqCst), gave_up.attempts, gave_up.timeout), (4, 4, None));
         assert_eq!(gave_up.waited, Duration::from_millis(150 * 3));
         assert_eq!(gave_up.into_error().to_string(), "metadata request: gave up after 4 attempts: down");
     }
@@ -265,8 +317,9 @@ mod tests {
         let c = cluster();
         cache_t(&c, 1);
         assert_eq!(c.leader("t", 0, Duration::ZERO).await.unwrap(), (1, 7));
-        let groups = c.by_leader([("a", "t", 0), ("b", "t", 0)], Duration::ZERO).await.unwrap();
-        assert_eq!(groups, BTreeMap::from([(1, vec![("a", 7), ("b", 7)])]));
+        let t0 = TopicPartition::new("t", 0);
+        let groups = c.by_leader(std::slice::from_ref(&t0), Duration::ZERO).await.unwrap();
+        assert_eq!(groups, BTreeMap::from([(1, vec![(t0, 7)])]));
         let e = c.leader("t", 3, Duration::ZERO).await.unwrap_err().to_string();
         assert_eq!(e, "partition 3 does not exist (topic 't' has 1 partitions)");
     }
