@@ -9,12 +9,10 @@ use kwire_proto::records::RecordsError;
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum FetchError {
-    /// Metadata / admin failure.
+    /// Metadata / admin failure, or a transport failure
+    /// ([`MetaError::Conn`]: connections come from the cluster's pool).
     #[error(transparent)]
     Meta(#[from] MetaError),
-    /// Transport failure.
-    #[error(transparent)]
-    Conn(#[from] ConnError),
     /// A partition-level broker error that retrying can't fix.
     #[error("{topic}-{partition}: {code}{}", detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
     Partition {
@@ -50,4 +48,22 @@ pub enum FetchError {
     /// Invalid request by the caller.
     #[error("{0}")]
     Invalid(String),
+}
+
+/// A transport failure reaches the fetch layer through the metadata layer
+/// that owns the connections: [`FetchError::Meta`]`(`[`MetaError::Conn`]`)`.
+impl From<ConnError> for FetchError {
+    fn from(e: ConnError) -> Self {
+        FetchError::Meta(MetaError::Conn(e))
+    }
+}
+
+impl FetchError {
+    /// The transport error, if this is one.
+    pub fn conn(&self) -> Option<&ConnError> {
+        match self {
+            FetchError::Meta(m) => m.conn(),
+            _ => None,
+        }
+    }
 }

@@ -18,7 +18,7 @@ use kwire_proto::msg::fetch::{FetchParams, FetchPartitionSpec, FetchRequest, fet
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use crate::core::{Backoff, FetchCore, FetchOutcome, FetchPlan, LeaderAnswer};
+use crate::core::{FetchCore, FetchOutcome, FetchPlan, LeaderAnswer};
 use crate::offsets::list_offsets;
 use crate::{FetchConfig, FetchError, FetchEvent, StartOffset, TopicPartition};
 
@@ -48,8 +48,7 @@ impl Fetcher {
     pub fn start(cluster: Cluster, cfg: FetchConfig) -> Fetcher {
         let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
         let (ev_tx, ev_rx) = mpsc::channel(cfg.prefetch.max(1));
-        let cc = cluster.config();
-        let backoff = Backoff { base: cc.retry_backoff, max: cc.retry_backoff_max };
+        let backoff = cluster.retry_backoff();
         let manager = Manager {
             cluster: cluster.clone(),
             cfg: cfg.clone(),
@@ -258,8 +257,8 @@ impl Manager {
                     Ok((version, response)) => FetchOutcome::Response { version, response },
                     // Wrong credentials or certificates, or a broker that broke the
                     // protocol: fail the partitions, don't retry.
-                    Err(e) if e.is_fatal() => FetchOutcome::Fatal(FetchError::Conn(e)),
-                    Err(e) => FetchOutcome::Lost(FetchError::Conn(e)),
+                    Err(e) if e.is_fatal() => FetchOutcome::Fatal(e.into()),
+                    Err(e) => FetchOutcome::Lost(e.into()),
                 };
                 (plan.id, broker, outcome)
             })

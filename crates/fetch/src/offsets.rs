@@ -2,8 +2,10 @@
 //! sent to each partition's leader, retried on leadership changes.
 
 use std::collections::BTreeMap;
+use std::ops::ControlFlow;
 use std::time::Duration;
 
+use kwire_meta::retry::{RetryPolicy, Step};
 use kwire_meta::{Cluster, RetryAction, classify};
 use kwire_proto::api::ApiKey;
 use kwire_proto::msg::fetch::list_offsets_request;
@@ -55,99 +57,92 @@ pub async fn list_offsets(
     let timeout = cluster.config().conn.request_timeout;
     let mut out = BTreeMap::new();
     let mut todo: Vec<TopicPartition> = partitions.to_vec();
-    let mut attempt = 0u32;
-    while !todo.is_empty() {
-        attempt += 1;
-        // Group by leader.
-        let mut by_leader: BTreeMap<i32, Vec<(TopicPartition, i32)>> = BTreeMap::new();
-        for tp in &todo {
-            let (leader, epoch) = cluster.leader(&tp.topic, tp.partition, timeout).await?;
-            by_leader.entry(leader).or_default().push((tp.clone(), epoch));
-        }
-        let mut retry = Vec::new();
-        let mut last_err = None;
-        for (leader, tps) in by_leader {
-            let conn = match cluster.broker(leader).await {
-                Ok(c) => c,
-                Err(e) => {
-                    last_err = Some(FetchError::from(e));
-                    retry.extend(tps.into_iter().map(|(tp, _)| tp));
-                    continue;
-                }
-            };
-            let v = conn.version(ApiKey::ListOffsets)?;
-            let timeout_ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
-            let parts = tps.iter().map(|(tp, epoch)| (tp.topic.as_str(), tp.partition, *epoch, spec.wire()));
-            let req = list_offsets_request(v, isolation as i8, timeout_ms, parts);
-            let resp = match conn.send_version(&req, v).await {
-                Ok(r) => r,
-                Err(e) if e.is_disconnect() => {
-                    cluster.pool().invalidate(leader).await;
-                    last_err = Some(e.into());
-                    retry.extend(tps.into_iter().map(|(tp, _)| tp));
-                    continue;
-                }
-                Err(e) => return Err(e.into()),
-            };
-            for (name, parts) in resp.topics {
-                for p in parts {
-                    let tp = TopicPartition::new(name.clone(), p.partition);
-                    match classify(p.error_code) {
-                        RetryAction::Done => {
-                            out.insert(
-                                tp,
-                                OffsetAnswer {
-                                    offset: p.offset,
-                                    timestamp: p.timestamp,
-                                    leader_epoch: p.leader_epoch,
-                                },
-                            );
+    // Each round asks the leaders of the partitions still unanswered; up to 20 rounds.
+    let policy = RetryPolicy::attempts(20).min_pause(Duration::from_millis(50));
+    let mut retrier = cluster.retrier("ListOffsets", policy);
+    loop {
+        let step = {
+            let by_leader = cluster.by_leader(&todo, timeout).await?;
+            let mut retry = Vec::new();
+            let mut last_err = None;
+            for (leader, tps) in by_leader {
+                let conn = match cluster.broker(leader).await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        last_err = Some(FetchError::from(e));
+                        retry.extend(tps.into_iter().map(|(tp, _)| tp));
+                        continue;
+                    }
+                };
+                let v = conn.version(ApiKey::ListOffsets)?;
+                let timeout_ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
+                let parts =
+                    tps.iter().map(|(tp, epoch)| (tp.topic.as_str(), tp.partition, *epoch, spec.wire()));
+                let req = list_offsets_request(v, isolation as i8, timeout_ms, parts);
+                let resp = match conn.send_version(&req, v).await {
+                    Ok(r) => r,
+                    Err(e) if e.is_disconnect() => {
+                        cluster.pool().invalidate(leader).await;
+                        last_err = Some(e.into());
+                        retry.extend(tps.into_iter().map(|(tp, _)| tp));
+                        continue;
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                for (name, parts) in resp.topics {
+                    for p in parts {
+                        let tp = TopicPartition::new(name.clone(), p.partition);
+                        let action = classify(p.error_code);
+                        if action == RetryAction::Done {
+                            let answer = OffsetAnswer {
+                                offset: p.offset,
+                                timestamp: p.timestamp,
+                                leader_epoch: p.leader_epoch,
+                            };
+                            out.insert(tp, answer);
+                            continue;
                         }
-                        RetryAction::Fatal => {
-                            return Err(FetchError::Partition {
-                                topic: tp.topic,
-                                partition: tp.partition,
-                                code: p.error_code,
-                                detail: Some("ListOffsets".to_owned()),
-                            });
+                        let e = FetchError::Partition {
+                            topic: tp.topic.clone(),
+                            partition: tp.partition,
+                            code: p.error_code,
+                            detail: Some("ListOffsets".to_owned()),
+                        };
+                        match action {
+                            RetryAction::Fatal => return Err(e),
+                            RetryAction::RefreshMetadata => cluster.invalidate_topic(&tp.topic),
+                            _ => {}
                         }
-                        action => {
-                            if action == RetryAction::RefreshMetadata {
-                                cluster.invalidate_topic(&tp.topic);
-                            }
-                            last_err = Some(FetchError::Partition {
-                                topic: tp.topic.clone(),
-                                partition: tp.partition,
-                                code: p.error_code,
-                                detail: Some("ListOffsets".to_owned()),
-                            });
-                            retry.push(tp);
-                        }
+                        last_err = Some(e);
+                        retry.push(tp);
                     }
                 }
             }
-        }
-        // A timestamp past the end gives offset -1: resolve it to the end offset.
-        if let OffsetSpec::Timestamp(_) = spec {
-            let past_end: Vec<TopicPartition> =
-                out.iter().filter(|(_, a)| a.offset < 0).map(|(tp, _)| tp.clone()).collect();
-            if !past_end.is_empty() {
-                let ends = Box::pin(list_offsets(cluster, &past_end, OffsetSpec::Latest, isolation)).await?;
-                for (tp, a) in ends {
-                    out.insert(
-                        tp,
-                        OffsetAnswer { offset: a.offset, timestamp: -1, leader_epoch: a.leader_epoch },
-                    );
+            // A timestamp past the end gives offset -1: resolve it to the end offset.
+            if let OffsetSpec::Timestamp(_) = spec {
+                let past_end: Vec<TopicPartition> =
+                    out.iter().filter(|(_, a)| a.offset < 0).map(|(tp, _)| tp.clone()).collect();
+                if !past_end.is_empty() {
+                    let ends =
+                        Box::pin(list_offsets(cluster, &past_end, OffsetSpec::Latest, isolation)).await?;
+                    for (tp, a) in ends {
+                        out.insert(
+                            tp,
+                            OffsetAnswer { offset: a.offset, timestamp: -1, leader_epoch: a.leader_epoch },
+                        );
+                    }
                 }
             }
-        }
-        todo = retry;
-        if !todo.is_empty() {
-            if attempt >= 20 {
-                return Err(last_err.unwrap_or(FetchError::Invalid("ListOffsets kept failing".to_owned())));
+            todo = retry;
+            match last_err {
+                Some(e) if !todo.is_empty() => Step::Retry(e),
+                _ => Step::Done(()),
             }
-            tokio::time::sleep(cluster.backoff(attempt).max(Duration::from_millis(50))).await;
+        };
+        match retrier.next(step).await {
+            Ok(ControlFlow::Break(())) => return Ok(out),
+            Ok(ControlFlow::Continue(())) => {}
+            Err(gave_up) => return Err(gave_up.last),
         }
     }
-    Ok(out)
 }

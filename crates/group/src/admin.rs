@@ -15,10 +15,12 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::ops::ControlFlow;
 
 use kwire_conn::Connection;
 use kwire_fetch::TopicPartition;
 use kwire_meta::Cluster;
+use kwire_meta::retry::RetryPolicy;
 use kwire_proto::ErrorCode;
 use kwire_proto::api::ApiKey;
 use kwire_proto::msg::group::{
@@ -26,7 +28,6 @@ use kwire_proto::msg::group::{
     delete_groups_request, describe_groups_request, find_coordinator_request, list_groups_request,
     offset_delete_request,
 };
-use tokio::time::Instant;
 
 use crate::GroupError;
 use crate::member::{CoordinatorError, GroupApiVersions};
@@ -148,19 +149,16 @@ pub async fn find_coordinator(
 /// A failure to reach a broker while looking for a coordinator: retriable,
 /// unless authentication or TLS failed (retrying would only hammer the brokers).
 pub(crate) fn coordinator_unreachable(e: GroupError) -> CoordinatorError {
-    if matches!(&e, GroupError::Conn(c) | GroupError::Meta(kwire_meta::MetaError::Conn(c)) if c.is_auth()) {
+    if matches!(&e, GroupError::Meta(kwire_meta::MetaError::Conn(c)) if c.is_auth()) {
         CoordinatorError::Fatal(e)
     } else {
         CoordinatorError::Retriable(e.to_string())
     }
 }
 
-/// What a coordinator call wants next.
-enum Step<T> {
-    Done(T),
-    Retry(ErrorCode),
-    Refind(ErrorCode),
-}
+/// What a coordinator call wants next: done, or retry (after COORDINATOR_LOAD_IN_PROGRESS,
+/// NOT_COORDINATOR, ...) with the error code as the last error.
+type Step<T> = kwire_meta::retry::Step<T, String>;
 
 /// Runs `f` against the coordinator of `group`, finding it (again) and
 /// retrying with backoff on coordinator moves, loads and disconnects, for up
@@ -175,35 +173,35 @@ where
     F: FnMut(i32, Connection, GroupApiVersions) -> Fut,
     Fut: Future<Output = Result<Step<T>, GroupError>>,
 {
-    let deadline = Instant::now() + cluster.config().conn.request_timeout;
-    let mut attempt = 0u32;
+    let mut retrier = cluster.retrier(what, RetryPolicy::within(cluster.config().conn.request_timeout));
     loop {
-        attempt += 1;
-        let last = match find_coordinator(cluster, group).await {
+        // Each attempt finds the coordinator again: it may have moved.
+        let step = match find_coordinator(cluster, group).await {
             Ok((node, conn, versions)) => match f(node, conn, versions).await {
-                Ok(Step::Done(t)) => return Ok(t),
-                Ok(Step::Retry(code)) | Ok(Step::Refind(code)) => code.to_string(),
-                Err(GroupError::Conn(e)) if e.is_disconnect() => {
-                    cluster.pool().invalidate(node).await;
-                    e.to_string()
-                }
+                Ok(step) => step,
+                Err(e) if e.is_disconnect() => Step::Reconnect(node, e.to_string()),
                 Err(e) => return Err(e),
             },
-            Err(CoordinatorError::Retriable(e)) => e,
+            Err(CoordinatorError::Retriable(e)) => Step::Retry(e),
             Err(CoordinatorError::Fatal(e)) => return Err(e),
         };
-        if Instant::now() >= deadline {
-            return Err(GroupError::Timeout(format!("{what}: gave up after {attempt} attempts: {last}")));
+        match retrier.next(step).await {
+            Ok(ControlFlow::Break(t)) => return Ok(t),
+            Ok(ControlFlow::Continue(())) => {}
+            Err(g) => {
+                return Err(GroupError::Timeout(format!(
+                    "{what}: gave up after {} attempts: {}",
+                    g.attempts, g.last
+                )));
+            }
         }
-        tokio::time::sleep(cluster.backoff(attempt)).await;
     }
 }
 
 fn step_of<T>(v: OffsetVerdict, context: impl FnOnce() -> String) -> Result<Step<T>, GroupError> {
     match v {
         OffsetVerdict::Done => Err(GroupError::Invalid("internal: done is not a retry".into())),
-        OffsetVerdict::Retry(c) => Ok(Step::Retry(c)),
-        OffsetVerdict::RefindCoordinator(c) => Ok(Step::Refind(c)),
+        OffsetVerdict::Retry(c) | OffsetVerdict::RefindCoordinator(c) => Ok(Step::Retry(c.to_string())),
         OffsetVerdict::Membership(c) | OffsetVerdict::Fatal(c) => Err(GroupError::broker(context(), c, None)),
     }
 }

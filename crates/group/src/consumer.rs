@@ -11,7 +11,7 @@ use kwire_fetch::{
     ConsumerRecord, FetchEvent, FetchedChunk, Fetcher, IsolationLevel, OffsetReset, OffsetSpec, RecordBuffer,
     StartOffset, TopicPartition, list_offsets,
 };
-use kwire_meta::Cluster;
+use kwire_meta::{Cluster, MetaError};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
@@ -512,7 +512,7 @@ impl GroupConsumer {
                 .map_err(|_| GroupError::Closed)?;
             match rx.await.map_err(|_| GroupError::Closed)? {
                 Ok(map) => return Ok(map),
-                Err(e @ (GroupError::Timeout(_) | GroupError::Conn(_))) if attempt < 3 => {
+                Err(e @ (GroupError::Timeout(_) | GroupError::Meta(MetaError::Conn(_)))) if attempt < 3 => {
                     attempt += 1;
                     tracing::debug!(group = %self.cfg.group_id, error = %e, "fetching committed offsets; retrying");
                     tokio::time::sleep(self.cfg.backoff(attempt)).await;

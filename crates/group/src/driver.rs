@@ -404,7 +404,7 @@ impl Driver {
         job.last = Some(code);
         if now >= job.deadline {
             let e = match conn_err {
-                Some(e) => GroupError::Conn(e),
+                Some(e) => GroupError::from(e),
                 None => GroupError::Timeout(format!(
                     "group '{}': offset request kept failing with {code} for {:?}",
                     self.cfg.group_id, self.cfg.request_timeout

@@ -9,12 +9,10 @@ use kwire_proto::ErrorCode;
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum GroupError {
-    /// Metadata / admin failure.
+    /// Metadata / admin failure, or a transport failure
+    /// ([`MetaError::Conn`]: connections come from the cluster's pool).
     #[error(transparent)]
     Meta(#[from] MetaError),
-    /// Transport failure.
-    #[error(transparent)]
-    Conn(#[from] ConnError),
     /// Fetch failure.
     #[error(transparent)]
     Fetch(#[from] FetchError),
@@ -89,7 +87,29 @@ impl GroupError {
         }
     }
 
+    /// The transport error, if this is one (directly or through the fetcher).
+    pub fn conn(&self) -> Option<&ConnError> {
+        match self {
+            GroupError::Meta(m) => m.conn(),
+            GroupError::Fetch(f) => f.conn(),
+            _ => None,
+        }
+    }
+
+    /// True if a connection broke or could not be made (retrying may help).
+    pub fn is_disconnect(&self) -> bool {
+        matches!(self, GroupError::Meta(m) if m.is_disconnect())
+    }
+
     pub(crate) fn broker(context: impl Into<String>, code: ErrorCode, message: Option<String>) -> Self {
         GroupError::Broker { context: context.into(), code, message }
+    }
+}
+
+/// A transport failure reaches the group layer through the metadata layer
+/// that owns the connections: [`GroupError::Meta`]`(`[`MetaError::Conn`]`)`.
+impl From<ConnError> for GroupError {
+    fn from(e: ConnError) -> Self {
+        GroupError::Meta(MetaError::Conn(e))
     }
 }

@@ -17,6 +17,7 @@ use kwire_proto::msg::admin::{
     describe_configs_request, incremental_alter_configs_request,
 };
 
+use crate::retry::{RetryPolicy, Step};
 use crate::{Cluster, MetaError};
 
 /// Longest legal topic name.
@@ -158,18 +159,24 @@ impl Cluster {
                 configs: &t.configs,
             }),
         );
-        let mut attempt = 0;
-        let resp = loop {
-            let conn = self.controller().await?;
-            let resp = conn.send(&req).await?;
-            let not_controller = resp.topics.iter().any(|t| t.result.error_code == ErrorCode::NOT_CONTROLLER);
-            if not_controller && attempt < 3 {
-                attempt += 1;
-                tokio::time::sleep(self.backoff(attempt)).await;
-                continue;
-            }
-            break resp;
-        };
+        // NOT_CONTROLLER: ask the (new) controller again, three times at most;
+        // after that the answer stands, each topic with its error.
+        const TRIES: u32 = 4;
+        let req = &req;
+        let resp = self
+            .with_retry("create topics", RetryPolicy::attempts(TRIES), |n| async move {
+                let conn = self.controller().await?;
+                let resp = conn.send(req).await?;
+                let not_controller =
+                    resp.topics.iter().any(|t| t.result.error_code == ErrorCode::NOT_CONTROLLER);
+                Ok::<_, MetaError>(if not_controller && n < TRIES {
+                    Step::Retry(ErrorCode::NOT_CONTROLLER)
+                } else {
+                    Step::Done(resp)
+                })
+            })
+            .await?
+            .map_err(|gave_up| broker_err("create topics".into(), gave_up.last, None))?;
         let mut by_name: BTreeMap<String, _> =
             resp.topics.into_iter().filter_map(|t| t.result.name.clone().map(|n| (n, t))).collect();
         Ok(topics
@@ -315,39 +322,33 @@ impl Cluster {
     /// Waits (up to `timeout`) until `topics` appear in metadata with a leader
     /// for every partition, so a `create` followed by a `produce` just works.
     pub async fn wait_for_topics(&self, topics: &[String], timeout: Duration) -> Result<bool, MetaError> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        let mut attempt = 0;
-        loop {
-            let md = self.fetch_metadata(Some(topics)).await?;
-            let ready = topics.iter().all(|t| {
-                md.topics.get(t).is_some_and(|ti| {
-                    !ti.partitions.is_empty() && ti.partitions.iter().all(|p| p.leader >= 0)
-                })
-            });
-            if ready {
-                return Ok(true);
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return Ok(false);
-            }
-            attempt += 1;
-            tokio::time::sleep(self.backoff(attempt).min(Duration::from_millis(200))).await;
-        }
+        let policy = RetryPolicy::within(timeout).max_pause(Duration::from_millis(200));
+        let ready = self
+            .with_retry("wait for topics", policy, |_| async move {
+                let md = self.fetch_metadata(Some(topics)).await?;
+                let ready = topics.iter().all(|t| {
+                    md.topics.get(t).is_some_and(|ti| {
+                        !ti.partitions.is_empty() && ti.partitions.iter().all(|p| p.leader >= 0)
+                    })
+                });
+                Ok::<_, MetaError>(if ready { Step::Done(()) } else { Step::Retry("not ready") })
+            })
+            .await?;
+        Ok(ready.is_ok())
     }
 
     /// Waits (up to `timeout`) until `topics` are gone from metadata.
     pub async fn wait_for_deletion(&self, topics: &[String], timeout: Duration) -> Result<bool, MetaError> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let md = self.fetch_metadata(Some(topics)).await?;
-            if topics.iter().all(|t| !md.topics.contains_key(t)) {
-                return Ok(true);
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return Ok(false);
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let pause = Duration::from_millis(100);
+        let policy = RetryPolicy::within(timeout).min_pause(pause).max_pause(pause);
+        let gone = self
+            .with_retry("wait for deletion", policy, |_| async move {
+                let md = self.fetch_metadata(Some(topics)).await?;
+                let gone = topics.iter().all(|t| !md.topics.contains_key(t));
+                Ok::<_, MetaError>(if gone { Step::Done(()) } else { Step::Retry("still there") })
+            })
+            .await?;
+        Ok(gone.is_ok())
     }
 }
 

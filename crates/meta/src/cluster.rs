@@ -11,7 +11,7 @@ use kwire_proto::props::{Properties, PropsError};
 use tokio::time::Instant;
 
 use crate::MetaError;
-use crate::retry::{RetryAction, classify};
+use crate::retry::{RetryPolicy, Step};
 
 /// Settings of a [`Cluster`].
 #[derive(Debug, Clone)]
@@ -289,23 +289,23 @@ impl Cluster {
         allow_auto_create: bool,
     ) -> Result<Arc<Metadata>, MetaError> {
         let req = metadata_request(topics, allow_auto_create);
-        let mut attempt = 0;
-        let resp = loop {
-            let conn = self.inner.pool.any().await?;
-            match conn.send(&req).await {
-                Ok(r) => break r,
-                Err(e) if e.is_disconnect() && attempt < 3 => {
-                    attempt += 1;
-                    tracing::debug!(error = %e, "metadata request failed; trying another broker");
-                    tokio::time::sleep(self.backoff(attempt)).await;
+        // A broken connection moves on to another broker, three times at most.
+        let req = &req;
+        let resp = self
+            .with_retry("metadata request", RetryPolicy::attempts(4), |_| async move {
+                let conn = self.inner.pool.any().await?;
+                match conn.send(req).await {
+                    Ok(r) => Ok(Step::Done(r)),
+                    Err(e) if e.is_disconnect() => Ok(Step::Retry(e)),
+                    Err(e) => Err(MetaError::from(e)),
                 }
-                Err(e) => return Err(e.into()),
-            }
-        };
+            })
+            .await?
+            .map_err(|gave_up| gave_up.last)?;
         Ok(self.absorb(resp))
     }
 
-    fn absorb(&self, resp: MetadataResponse) -> Arc<Metadata> {
+    pub(crate) fn absorb(&self, resp: MetadataResponse) -> Arc<Metadata> {
         let now = Instant::now();
         let mut md =
             Metadata { cluster_id: resp.cluster_id, controller_id: resp.controller_id, ..Default::default() };
@@ -378,51 +378,6 @@ impl Cluster {
     pub fn invalidate_topic(&self, topic: &str) {
         lock(&self.inner.topics).remove(topic);
     }
-
-    /// The leader of `topic`/`partition` and its epoch, waiting (with backoff,
-    /// up to `timeout`) while the partition has no leader.
-    pub async fn leader(
-        &self,
-        topic: &str,
-        partition: i32,
-        timeout: Duration,
-    ) -> Result<(i32, i32), MetaError> {
-        let deadline = Instant::now() + timeout;
-        let mut attempt = 0u32;
-        loop {
-            let t = self.topic(topic).await?;
-            let Some(p) = t.partitions.iter().find(|p| p.partition == partition) else {
-                return Err(MetaError::Invalid(format!(
-                    "partition {partition} does not exist (topic '{topic}' has {} partitions)",
-                    t.partitions.len()
-                )));
-            };
-            let last_err = if p.leader >= 0 && classify(p.error) != RetryAction::RefreshMetadata {
-                return Ok((p.leader, p.leader_epoch));
-            } else if p.error.is_err() {
-                p.error
-            } else {
-                ErrorCode::LEADER_NOT_AVAILABLE
-            };
-            attempt += 1;
-            self.invalidate_topic(topic);
-            if Instant::now() >= deadline {
-                return Err(MetaError::Broker {
-                    context: format!("leader of {topic}-{partition}"),
-                    code: last_err,
-                    message: None,
-                });
-            }
-            tokio::time::sleep(self.backoff(attempt)).await;
-        }
-    }
-
-    /// Exponential backoff from `retry.backoff.ms` to `retry.backoff.max.ms`.
-    pub fn backoff(&self, attempt: u32) -> Duration {
-        let base = self.inner.cfg.retry_backoff;
-        let max = self.inner.cfg.retry_backoff_max;
-        base.saturating_mul(1u32 << attempt.min(16)).min(max)
-    }
 }
 
 use kwire_conn::rt::lock;
@@ -456,14 +411,5 @@ mod tests {
         let s = base64_url(&id);
         assert_eq!(s.len(), 22);
         assert!(s.starts_with("-_-_"), "{s}");
-    }
-
-    #[test]
-    fn backoff_grows_and_caps() {
-        let c = Cluster::new(ClusterConfig::default());
-        assert_eq!(c.backoff(0), Duration::from_millis(100));
-        assert_eq!(c.backoff(1), Duration::from_millis(200));
-        assert_eq!(c.backoff(10), Duration::from_secs(1));
-        assert_eq!(c.backoff(40), Duration::from_secs(1));
     }
 }

@@ -1,5 +1,7 @@
 //! Errors of the metadata/admin layer.
 
+use std::time::Duration;
+
 use kwire_conn::ConnError;
 use kwire_proto::ErrorCode;
 
@@ -42,12 +44,26 @@ pub enum MetaError {
         /// The start offset asked for.
         start_offset: i64,
     },
-    /// Retries ran out.
-    #[error("gave up after {attempts} attempts: {last}")]
+    /// Every allowed attempt failed.
+    #[error("{what}: gave up after {attempts} attempts: {last}")]
     RetriesExhausted {
+        /// What was being done (e.g. `metadata request`).
+        what: String,
         /// Attempts made.
         attempts: u32,
-        /// The last error.
+        /// The last attempt's error.
+        last: Box<MetaError>,
+    },
+    /// Retrying ran out of time.
+    #[error("{what}: no success within {} ms ({attempts} attempts); last error: {last}", timeout.as_millis())]
+    Timeout {
+        /// What was being waited for (e.g. `find the leader of t-0`).
+        what: String,
+        /// How long it was retried.
+        timeout: Duration,
+        /// Attempts made.
+        attempts: u32,
+        /// The last attempt's error.
         last: Box<MetaError>,
     },
 }
@@ -63,7 +79,24 @@ impl MetaError {
     pub fn code(&self) -> Option<ErrorCode> {
         match self {
             MetaError::Broker { code, .. } => Some(*code),
+            MetaError::RetriesExhausted { last, .. } | MetaError::Timeout { last, .. } => last.code(),
             _ => None,
         }
+    }
+
+    /// The transport error, if this is one (also as the last error of
+    /// exhausted retries).
+    pub fn conn(&self) -> Option<&ConnError> {
+        match self {
+            MetaError::Conn(c) => Some(c),
+            MetaError::RetriesExhausted { last, .. } | MetaError::Timeout { last, .. } => last.conn(),
+            _ => None,
+        }
+    }
+
+    /// True if a connection broke or could not be made (retrying on another
+    /// connection may help); see [`ConnError::is_disconnect`].
+    pub fn is_disconnect(&self) -> bool {
+        matches!(self, MetaError::Conn(c) if c.is_disconnect())
     }
 }

@@ -6,9 +6,11 @@ pub mod admin;
 mod cluster;
 mod error;
 pub mod retry;
+mod routing;
 pub mod txn_admin;
 
 pub use admin::{ConfigOp, CreatedTopic, NewTopic, ResourceType};
 pub use cluster::{BrokerInfo, Cluster, ClusterConfig, Metadata, PartitionInfo, TopicInfo, base64_url};
 pub use error::MetaError;
-pub use retry::{RetryAction, classify};
+pub use retry::{Backoff, GaveUp, RetryAction, RetryPolicy, Step, classify};
+pub use routing::Retrier;

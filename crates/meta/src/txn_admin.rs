@@ -14,7 +14,7 @@
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use kwire_conn::{ConnError, Connection};
 use kwire_proto::api::ApiKey;
@@ -26,7 +26,8 @@ use kwire_proto::{ErrorCode, TopicPartition};
 
 pub use kwire_proto::msg::txn_admin::{ListTransactionsFilter, ProducerState};
 
-use crate::{Cluster, MetaError};
+use crate::retry::{RetryPolicy, Step};
+use crate::{Cluster, MetaError, Retrier};
 
 /// TRANSACTIONAL_ID_NOT_FOUND (Kafka 3.0+).
 const TRANSACTIONAL_ID_NOT_FOUND: ErrorCode = ErrorCode(105);
@@ -143,25 +144,25 @@ fn transient(code: ErrorCode) -> bool {
         )
 }
 
-struct Deadline {
-    at: Instant,
-    attempt: u32,
+/// The retry state of one admin call: the cluster's one retry loop
+/// ([`Cluster::retrier`]) within the request timeout.
+struct Deadline<'a> {
+    retrier: Retrier<'a>,
 }
 
-impl Deadline {
-    fn new(cluster: &Cluster) -> Self {
-        Deadline { at: Instant::now() + cluster.config().conn.request_timeout, attempt: 0 }
+impl<'a> Deadline<'a> {
+    fn new(cluster: &'a Cluster, what: &'a str) -> Self {
+        let policy = RetryPolicy::within(cluster.config().conn.request_timeout);
+        Deadline { retrier: cluster.retrier(what, policy) }
     }
 
-    /// Sleeps before the next attempt, or returns `last` once time is up.
-    async fn retry(&mut self, cluster: &Cluster, last: MetaError) -> Result<(), MetaError> {
-        self.attempt += 1;
-        if Instant::now() >= self.at {
-            return Err(MetaError::RetriesExhausted { attempts: self.attempt, last: Box::new(last) });
+    /// Sleeps before the next attempt, or returns the typed give-up error
+    /// (with `last`) once time is up.
+    async fn retry(&mut self, last: MetaError) -> Result<(), MetaError> {
+        match self.retrier.next::<(), _>(Step::Retry(last)).await {
+            Ok(_) => Ok(()),
+            Err(gave_up) => Err(gave_up.into_error()),
         }
-        tracing::debug!(error = %last, attempt = self.attempt, "transaction admin: retrying");
-        tokio::time::sleep(cluster.backoff(self.attempt)).await;
-        Ok(())
     }
 }
 
@@ -176,7 +177,7 @@ pub async fn list_transactions(
     let req = list_transactions_request(filter);
     let mut out = Vec::new();
     for id in md.brokers.keys() {
-        let mut deadline = Deadline::new(cluster);
+        let mut deadline = Deadline::new(cluster, "list transactions");
         let resp = loop {
             let conn = cluster.broker(*id).await?;
             let v =
@@ -195,7 +196,7 @@ pub async fn list_transactions(
             if resp.error_code.is_err() {
                 let e = broker_err(format!("list transactions on broker {id}"), resp.error_code, None);
                 if transient(resp.error_code) {
-                    deadline.retry(cluster, e).await?;
+                    deadline.retry(e).await?;
                     continue;
                 }
                 return Err(e);
@@ -242,12 +243,12 @@ pub async fn describe_transaction(cluster: &Cluster, id: &str) -> Result<Transac
         return Err(MetaError::Invalid("the transactional id must not be empty".into()));
     }
     let req = describe_transactions_request(&[id]);
-    let mut deadline = Deadline::new(cluster);
+    let mut deadline = Deadline::new(cluster, "describe transaction");
     loop {
         let (node, conn) = match find_transaction_coordinator(cluster, id).await {
             Ok(x) => x,
             Err(e) if e.code().is_some_and(transient) || is_disconnect(&e) => {
-                deadline.retry(cluster, e).await?;
+                deadline.retry(e).await?;
                 continue;
             }
             Err(e) => return Err(e),
@@ -259,7 +260,7 @@ pub async fn describe_transaction(cluster: &Cluster, id: &str) -> Result<Transac
             Ok(r) => r,
             Err(e) if e.is_disconnect() => {
                 cluster.pool().invalidate(node).await;
-                deadline.retry(cluster, e.into()).await?;
+                deadline.retry(e.into()).await?;
                 continue;
             }
             Err(e) => return Err(e.into()),
@@ -275,7 +276,7 @@ pub async fn describe_transaction(cluster: &Cluster, id: &str) -> Result<Transac
         if t.error_code.is_err() {
             let e = broker_err(format!("describe transactional id '{id}'"), t.error_code, None);
             if transient(t.error_code) {
-                deadline.retry(cluster, e).await?;
+                deadline.retry(e).await?;
                 continue;
             }
             return Err(e);
@@ -364,7 +365,7 @@ pub async fn describe_producers(
 ) -> Result<Vec<ProducerState>, MetaError> {
     check_partition(cluster, tp).await?;
     let timeout = cluster.config().conn.request_timeout;
-    let mut deadline = Deadline::new(cluster);
+    let mut deadline = Deadline::new(cluster, "describe producers");
     loop {
         let node = match broker_id {
             Some(b) => b,
@@ -379,7 +380,7 @@ pub async fn describe_producers(
         match r {
             Err(e) if broker_id.is_none() && (e.code().is_some_and(transient) || is_disconnect(&e)) => {
                 cluster.invalidate_topic(&tp.topic);
-                deadline.retry(cluster, e).await?;
+                deadline.retry(e).await?;
             }
             r => return r,
         }
@@ -433,7 +434,7 @@ pub async fn abort_transaction(
         partitions: &partitions,
     });
     let timeout = cluster.config().conn.request_timeout;
-    let mut deadline = Deadline::new(cluster);
+    let mut deadline = Deadline::new(cluster, "abort transaction");
     loop {
         let (leader, _) = cluster.leader(&tp.topic, tp.partition, timeout).await?;
         let conn = cluster.broker(leader).await?;
@@ -442,7 +443,7 @@ pub async fn abort_transaction(
             Ok(r) => r,
             Err(e) if e.is_disconnect() => {
                 cluster.pool().invalidate(leader).await;
-                deadline.retry(cluster, e.into()).await?;
+                deadline.retry(e.into()).await?;
                 continue;
             }
             Err(e) => return Err(e.into()),
@@ -469,7 +470,7 @@ pub async fn abort_transaction(
         );
         if transient(code) {
             cluster.invalidate_topic(&tp.topic);
-            deadline.retry(cluster, e).await?;
+            deadline.retry(e).await?;
             continue;
         }
         return Err(e);

@@ -132,13 +132,12 @@ pub enum ProduceError {
     /// The record could not be encoded.
     #[error(transparent)]
     Records(#[from] RecordsError),
-    /// Metadata failure (unknown topic, …).
+    /// Metadata failure (unknown topic, …), or a transport failure
+    /// ([`MetaError::Conn`]: connections come from the cluster's pool);
+    /// [`ConnError::is_fatal`] tells wrong credentials and a broker that
+    /// broke the protocol (never retried) from the rest.
     #[error(transparent)]
     Meta(#[from] MetaError),
-    /// Transport failure; [`ConnError::is_fatal`] tells wrong credentials and
-    /// a broker that broke the protocol (never retried) from the rest.
-    #[error(transparent)]
-    Conn(#[from] ConnError),
     /// Invalid configuration.
     #[error("{0}")]
     Config(String),
@@ -157,6 +156,24 @@ impl ProduceError {
             ProduceError::UnknownOutcome { .. } => true,
             _ => false,
         }
+    }
+}
+
+impl ProduceError {
+    /// The transport error, if this is one.
+    pub fn conn(&self) -> Option<&ConnError> {
+        match self {
+            ProduceError::Meta(m) => m.conn(),
+            _ => None,
+        }
+    }
+}
+
+/// A transport failure reaches the producer through the metadata layer that
+/// owns the connections: [`ProduceError::Meta`]`(`[`MetaError::Conn`]`)`.
+impl From<ConnError> for ProduceError {
+    fn from(e: ConnError) -> Self {
+        ProduceError::Meta(MetaError::Conn(e))
     }
 }
 

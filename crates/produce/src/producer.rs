@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use kwire_conn::ConnError;
 use kwire_conn::rt::{lock, sleep_until};
+use kwire_meta::retry::{RetryPolicy, Step};
 use kwire_meta::{Cluster, MetaError, RetryAction, classify};
 use kwire_proto::ErrorCode;
 use kwire_proto::api::ApiKey;
@@ -367,33 +368,28 @@ impl Producer {
             }
         }
         kwire_meta::admin::validate_topic_name(topic)?;
-        let deadline = Instant::now() + self.inner.cfg.max_block;
-        let mut attempt = 0;
-        loop {
-            let names = [topic.to_owned()];
-            let md =
-                cluster.fetch_metadata_opts(Some(&names), self.inner.cfg.allow_auto_create_topics).await?;
-            if let Some(t) = md.topics.get(topic) {
-                if let Some(n) = NonZeroU32::new(t.partitions.len() as u32) {
-                    return Ok(n);
+        let auto_create = self.inner.cfg.allow_auto_create_topics;
+        let names = [topic.to_owned()];
+        let names = &names;
+        let policy = RetryPolicy::within(self.inner.cfg.max_block).max_pause(Duration::from_millis(250));
+        let found = cluster
+            .with_retry("topic metadata", policy, |_| async move {
+                let md = cluster.fetch_metadata_opts(Some(names), auto_create).await?;
+                let partitions = md.topics.get(topic).map_or(0, |t| t.partitions.len() as u32);
+                if let Some(n) = NonZeroU32::new(partitions) {
+                    return Ok(Step::Done(n));
                 }
-            }
-            let code = md.topic_errors.get(topic).copied();
-            let retriable = code.is_none_or(|c| classify(c) != RetryAction::Fatal)
-                && (self.inner.cfg.allow_auto_create_topics
-                    || code != Some(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION));
-            if !retriable || Instant::now() >= deadline {
+                let code = md.topic_errors.get(topic).copied();
+                let retriable = code.is_none_or(|c| classify(c) != RetryAction::Fatal)
+                    && (auto_create || code != Some(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION));
                 let code = code.unwrap_or(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION);
-                let message = if code == ErrorCode::UNKNOWN_TOPIC_OR_PARTITION {
-                    Some(format!("topic '{topic}' does not exist"))
-                } else {
-                    None
-                };
-                return Err(MetaError::Broker { context: format!("topic '{topic}'"), code, message }.into());
-            }
-            attempt += 1;
-            tokio::time::sleep(cluster.backoff(attempt).min(Duration::from_millis(250))).await;
-        }
+                if !retriable {
+                    return Err(topic_error(topic, code));
+                }
+                Ok(Step::Retry(code))
+            })
+            .await?;
+        found.map_err(|gave_up| topic_error(topic, gave_up.last))
     }
 
     /// Sends everything buffered now and waits until every record sent so
@@ -427,6 +423,13 @@ impl Producer {
     }
 }
 
+/// The error for a topic whose metadata has no partitions (`code` from the broker).
+fn topic_error(topic: &str, code: ErrorCode) -> ProduceError {
+    let message =
+        (code == ErrorCode::UNKNOWN_TOPIC_OR_PARTITION).then(|| format!("topic '{topic}' does not exist"));
+    MetaError::Broker { context: format!("topic '{topic}'"), code, message }.into()
+}
+
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -456,69 +459,57 @@ fn unreachable(e: &ProduceError) -> bool {
 async fn init_producer_id(inner: &Inner, first: bool) -> Result<(i64, i16), ProduceError> {
     let cluster = &inner.cluster;
     let start = Instant::now();
-    let deadline = start + inner.cfg.max_block;
-    let mut attempt = 0u32;
-    let mut last;
-    loop {
-        let result = async {
-            let ids = cluster.pool().broker_ids();
-            let conn = if ids.is_empty() {
-                cluster.any_broker().await?
-            } else {
-                let id = ids[attempt as usize % ids.len()];
-                match cluster.broker(id).await {
-                    Ok(c) => c,
-                    Err(_) => cluster.any_broker().await?,
+    let policy = RetryPolicy::within(inner.cfg.max_block);
+    let found = cluster
+        .with_retry("InitProducerId", policy, |n| async move {
+            let result = async {
+                let ids = cluster.pool().broker_ids();
+                let conn = if ids.is_empty() {
+                    cluster.any_broker().await?
+                } else {
+                    // One broker after the other.
+                    let id = ids[n.saturating_sub(1) as usize % ids.len()];
+                    match cluster.broker(id).await {
+                        Ok(c) => c,
+                        Err(_) => cluster.any_broker().await?,
+                    }
+                };
+                let v = conn.version(ApiKey::InitProducerId)?;
+                let req = init_producer_id_request(None, i32::MAX, None);
+                Ok::<_, ProduceError>(conn.send_version(&req, v).await?)
+            }
+            .await;
+            let last = match result {
+                Ok(r) if r.error_code.is_ok() => {
+                    tracing::debug!(producer_id = r.producer_id, epoch = r.producer_epoch, "InitProducerId");
+                    return Ok(Step::Done((r.producer_id, r.producer_epoch)));
                 }
+                Ok(r) if r.error_code == ErrorCode::CLUSTER_AUTHORIZATION_FAILED => {
+                    return Err(ProduceError::Authorization {
+                        resource: "the cluster (IdempotentWrite, needed for enable.idempotence=true)".into(),
+                        code: r.error_code,
+                    });
+                }
+                Ok(r) if classify(r.error_code) == RetryAction::Fatal => {
+                    return Err(ProduceError::ProducerId {
+                        waited: start.elapsed(),
+                        last: format!("InitProducerId failed: {}", r.error_code),
+                    });
+                }
+                Ok(r) => format!("InitProducerId: {}", r.error_code),
+                // Wrong credentials or certificates, or a broker that broke the
+                // protocol: retrying would only hammer the brokers.
+                Err(e) if e.conn().is_some_and(ConnError::is_fatal) => return Err(e),
+                Err(e) if first && n == 1 && unreachable(&e) => return Err(e),
+                Err(e) => e.to_string(),
             };
-            let v = conn.version(ApiKey::InitProducerId)?;
-            let req = init_producer_id_request(None, i32::MAX, None);
-            Ok::<_, ProduceError>(conn.send_version(&req, v).await?)
-        }
-        .await;
-        match result {
-            Ok(r) if r.error_code.is_ok() => {
-                tracing::debug!(producer_id = r.producer_id, epoch = r.producer_epoch, "InitProducerId");
-                return Ok((r.producer_id, r.producer_epoch));
+            if n == 3 {
+                tracing::info!(last = %last, "still waiting for a producer id (idempotence) from the brokers");
             }
-            Ok(r) if r.error_code == ErrorCode::CLUSTER_AUTHORIZATION_FAILED => {
-                return Err(ProduceError::Authorization {
-                    resource: "the cluster (IdempotentWrite, needed for enable.idempotence=true)".into(),
-                    code: r.error_code,
-                });
-            }
-            Ok(r) if classify(r.error_code) == RetryAction::Fatal => {
-                return Err(ProduceError::ProducerId {
-                    waited: start.elapsed(),
-                    last: format!("InitProducerId failed: {}", r.error_code),
-                });
-            }
-            Ok(r) => {
-                tracing::debug!(code = %r.error_code, "InitProducerId: retrying");
-                last = format!("InitProducerId: {}", r.error_code);
-            }
-            // Wrong credentials or certificates, or a broker that broke the
-            // protocol: retrying would only hammer the brokers.
-            Err(e) if matches!(&e, ProduceError::Conn(c) | ProduceError::Meta(MetaError::Conn(c)) if c.is_fatal()) =>
-            {
-                return Err(e);
-            }
-            Err(e) if first && attempt == 0 && unreachable(&e) => return Err(e),
-            Err(e) => {
-                tracing::debug!(error = %e, "InitProducerId: retrying");
-                last = e.to_string();
-            }
-        }
-        attempt += 1;
-        if Instant::now() >= deadline {
-            return Err(ProduceError::ProducerId { waited: start.elapsed(), last });
-        }
-        if attempt == 3 {
-            tracing::info!(last = %last, "still waiting for a producer id (idempotence) from the brokers");
-        }
-        let pause = cluster.backoff(attempt).min(deadline.saturating_duration_since(Instant::now()));
-        tokio::time::sleep(pause).await;
-    }
+            Ok(Step::Retry(last))
+        })
+        .await?;
+    found.map_err(|gave_up| ProduceError::ProducerId { waited: gave_up.waited, last: gave_up.last })
 }
 
 type SendResult = (u64, SendOutcome);
@@ -615,7 +606,7 @@ fn send_failure(err: ConnError, sent: bool) -> SendOutcome {
     if err.is_fatal() {
         // A protocol violation in the response: the request was processed.
         let maybe_written = sent && err.is_protocol_violation();
-        return SendOutcome::Fatal { error: ProduceError::Conn(err), maybe_written };
+        return SendOutcome::Fatal { error: err.into(), maybe_written };
     }
     if sent { SendOutcome::Lost(err.to_string()) } else { SendOutcome::NotSent(err.to_string()) }
 }

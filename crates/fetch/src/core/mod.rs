@@ -23,9 +23,10 @@ mod tests;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
+use kwire_meta::retry::Backoff;
 use kwire_meta::{Metadata, RetryAction, classify};
 use kwire_proto::ErrorCode;
 use kwire_proto::msg::fetch::FetchResponse;
@@ -36,23 +37,6 @@ pub(crate) use session::{Sent, Session};
 use crate::{
     FetchConfig, FetchError, FetchEvent, FetchedChunk, OffsetReset, OffsetSpec, StartOffset, TopicPartition,
 };
-
-/// Retry backoff: `base · 2^attempt`, capped at `max` (the cluster's
-/// `retry.backoff.ms` / `retry.backoff.max.ms`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Backoff {
-    /// `retry.backoff.ms`.
-    pub base: Duration,
-    /// `retry.backoff.max.ms`.
-    pub max: Duration,
-}
-
-impl Backoff {
-    /// The wait before retry number `attempt`.
-    pub fn after(&self, attempt: u32) -> Duration {
-        self.base.saturating_mul(1u32 << attempt.min(16)).min(self.max)
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Status {
@@ -357,7 +341,7 @@ impl FetchCore {
                 for tp in lookup.partitions {
                     if let Some(part) = self.parts.get_mut(&tp) {
                         part.retries += 1;
-                        let at = now + self.backoff.after(part.retries.min(4));
+                        let at = now + self.backoff.delay(part.retries.min(4));
                         part.wait_for_leader(at);
                     }
                 }
@@ -401,7 +385,7 @@ impl FetchCore {
                         );
                     } else {
                         part.leader = -1;
-                        let at = now + self.backoff.after(part.retries.min(4));
+                        let at = now + self.backoff.delay(part.retries.min(4));
                         part.wait_for_leader(at);
                     }
                 }
@@ -496,7 +480,7 @@ impl FetchCore {
                     } else {
                         p.retries += 1;
                         p.leader = -1;
-                        let at = now + self.backoff.after(p.retries.min(4));
+                        let at = now + self.backoff.delay(p.retries.min(4));
                         p.wait_for_leader(at);
                     }
                 }
@@ -577,7 +561,7 @@ impl FetchCore {
                             continue;
                         }
                         p.retries += 1;
-                        p.status = Status::NeedsLeader(now + self.backoff.after(p.retries.min(4)));
+                        p.status = Status::NeedsLeader(now + self.backoff.delay(p.retries.min(4)));
                     }
                 }
                 return;
@@ -598,7 +582,7 @@ impl FetchCore {
             tracing::debug!(broker = done.broker, code = %resp.error_code, "fetch error");
             for p in self.parts.values_mut() {
                 if p.leader == done.broker && p.status == Status::Ready {
-                    p.status = Status::Backoff(now + self.backoff.after(1));
+                    p.status = Status::Backoff(now + self.backoff.delay(1));
                 }
             }
             return;
@@ -713,11 +697,11 @@ impl FetchCore {
             RetryAction::RefreshMetadata | RetryAction::RefindCoordinator => {
                 tracing::debug!(%tp, code = %pd.error_code, "leader changed; refreshing metadata");
                 part.retries += 1;
-                part.status = Status::NeedsLeader(now + self.backoff.after(part.retries.min(3)));
+                part.status = Status::NeedsLeader(now + self.backoff.delay(part.retries.min(3)));
             }
             RetryAction::Retry => {
                 part.retries += 1;
-                part.status = Status::Backoff(now + self.backoff.after(part.retries.min(4)));
+                part.status = Status::Backoff(now + self.backoff.delay(part.retries.min(4)));
             }
         }
     }

@@ -314,7 +314,7 @@ fn run(seed: u64, steps: usize, faults: Faults, cfg: FetchConfig, total: &mut St
     let assign = (0..PARTITIONS).map(|p| (TopicPartition::new(TOPIC, p), StartOffset::Earliest, 1)).collect();
     core.assign(assign, now);
     let mut inflight: Vec<FetchPlan> = Vec::new();
-    let lost = || FetchError::Conn(kwire_conn::ConnError::Closed { addr: "sim".into(), detail: "" });
+    let lost = || FetchError::from(kwire_conn::ConnError::Closed { addr: "sim".into(), detail: "" });
     for step in 0..steps + 3_000 {
         let f = if step < steps { faults } else { CALM };
         // The driver's turn.

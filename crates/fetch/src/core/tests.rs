@@ -85,7 +85,7 @@ fn response(session_id: i32, topics: Vec<(&str, Vec<FetchPartition>)>) -> FetchR
 }
 
 fn lost() -> FetchOutcome {
-    FetchOutcome::Lost(FetchError::Conn(ConnError::Closed { addr: "b1:9092".into(), detail: "" }))
+    FetchOutcome::Lost(FetchError::from(ConnError::Closed { addr: "b1:9092".into(), detail: "" }))
 }
 
 /// Offsets a chunk hands the application.
@@ -349,7 +349,7 @@ fn leader_move_mid_fetch_refreshes_metadata_and_resumes_at_the_same_offset() {
     assert_eq!(plan.forgotten, vec![tp(0)], "the old leader's session drops partition 0");
     h.respond(&plan, response(9, vec![]));
     let wake = h.core.next_wake().unwrap();
-    assert_eq!(wake, h.now + BACKOFF.after(1));
+    assert_eq!(wake, h.now + BACKOFF.delay(1));
     h.now = wake;
     assert_eq!(h.answer_leaders(), vec![tp(0)]);
     let plans = h.core.poll_fetches(h.now);
@@ -478,7 +478,7 @@ fn failed_metadata_request_retries_after_backoff() {
     let lookup = h.core.poll_leaders(h.now).unwrap();
     h.core.handle_leaders(lookup, Err("connection refused".into()), h.now);
     assert!(h.events().is_empty());
-    assert_eq!(h.core.next_wake(), Some(h.now + BACKOFF.after(1)));
+    assert_eq!(h.core.next_wake(), Some(h.now + BACKOFF.delay(1)));
 }
 
 #[test]
@@ -643,7 +643,7 @@ fn offset_lookup_failures_retry_via_leader_lookup_or_fail_for_good() {
 }
 
 fn lost_error() -> FetchError {
-    FetchError::Conn(ConnError::Closed { addr: "b1:9092".into(), detail: "" })
+    FetchError::from(ConnError::Closed { addr: "b1:9092".into(), detail: "" })
 }
 
 #[test]
@@ -697,7 +697,10 @@ fn partitions_that_keep_losing_give_up_after_the_configured_time() {
     h.advance(Duration::from_secs(6));
     let plan = only(h.turn());
     h.core.handle_fetch(plan.id, lost(), h.now);
-    assert!(matches!(&h.events()[..], [FetchEvent::Error { error: FetchError::Conn(_), .. }]));
+    assert!(matches!(
+        &h.events()[..],
+        [FetchEvent::Error { error: FetchError::Meta(kwire_meta::MetaError::Conn(_)), .. }]
+    ));
     assert!(h.turn().is_empty());
 }
 
@@ -710,7 +713,7 @@ fn fatal_transport_error_fails_that_brokers_partitions_only() {
     let plans = h.turn();
     assert_eq!(plans.len(), 2);
     let err =
-        FetchError::Conn(ConnError::Auth { addr: "b1".into(), mechanism: "PLAIN", reason: "no".into() });
+        FetchError::from(ConnError::Auth { addr: "b1".into(), mechanism: "PLAIN", reason: "no".into() });
     h.core.handle_fetch(plans[0].id, FetchOutcome::Fatal(err), h.now);
     let evs = h.events();
     let [FetchEvent::Error { tp: failed, .. }] = &evs[..] else { panic!("{evs:?}") };
@@ -731,7 +734,7 @@ fn broker_level_error_backs_off_all_of_its_partitions() {
     h.respond(&plan, resp);
     assert!(h.events().is_empty(), "partition data under a top-level error is ignored");
     assert!(h.turn().is_empty());
-    h.advance(BACKOFF.after(1));
+    h.advance(BACKOFF.delay(1));
     assert_eq!(offsets_in(&only(h.turn())), vec![(0, 0, 0)]);
 }
 
