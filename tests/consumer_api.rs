@@ -21,10 +21,7 @@ fn rt() -> tokio::runtime::Runtime {
 }
 
 fn cluster(bootstrap: &str) -> Cluster {
-    Cluster::new(ClusterConfig {
-        bootstrap: bootstrap.split(',').map(str::to_owned).collect(),
-        ..ClusterConfig::default()
-    })
+    Cluster::new(ClusterConfig::builder().bootstrap(bootstrap.split(',')).build())
 }
 
 /// Produces `values` (key `k<value>`, one header) with `timestamps[i]` when given.

@@ -187,7 +187,7 @@ fn the_consume_example_starts_at_a_timestamp() {
     let t0 = 1_700_000_000_000i64;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     rt.block_on(async {
-        let cfg = kwire_meta::ClusterConfig { bootstrap: vec![b.clone()], ..Default::default() };
+        let cfg = kwire_meta::ClusterConfig::builder().bootstrap([b.clone()]).build();
         let cfg_p = kwire_produce::ProducerConfig::builder().build().expect("config");
         let producer =
             kwire_produce::Producer::new(kwire_meta::Cluster::new(cfg), cfg_p).await.expect("producer");

@@ -13,10 +13,7 @@ use serde_json::{Value, json};
 const CODECS: [&str; 5] = ["none", "gzip", "snappy", "lz4", "zstd"];
 
 fn cluster(bootstrap: &str) -> Cluster {
-    Cluster::new(ClusterConfig {
-        bootstrap: bootstrap.split(',').map(str::to_owned).collect(),
-        ..ClusterConfig::default()
-    })
+    Cluster::new(ClusterConfig::builder().bootstrap(bootstrap.split(',')).build())
 }
 
 fn producer_config(kv: &[(&str, &str)]) -> ProducerConfig {

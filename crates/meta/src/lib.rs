@@ -10,7 +10,9 @@ mod routing;
 pub mod txn_admin;
 
 pub use admin::{ConfigOp, CreatedTopic, NewTopic, ResourceType};
-pub use cluster::{BrokerInfo, Cluster, ClusterConfig, Metadata, PartitionInfo, TopicInfo, base64_url};
+pub use cluster::{
+    BrokerInfo, Cluster, ClusterConfig, ClusterConfigBuilder, Metadata, PartitionInfo, TopicInfo, base64_url,
+};
 pub use error::MetaError;
 pub use retry::{Backoff, GaveUp, RetryAction, RetryPolicy, Step, classify};
 pub use routing::Retrier;
