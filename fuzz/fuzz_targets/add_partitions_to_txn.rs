@@ -17,5 +17,6 @@ fuzz_target!(|data: &[u8]| {
     let Some((&sel, rest)) = data.split_first() else { return };
     let v: i16 = i16::from(sel) % 6;
     let body = Bytes::copy_from_slice(rest);
-    let _ = check_budget("add_partitions_to_txn", data.len(), 0, || AddPartitionsToTxnResponse::decode(body, v));
+    let _ =
+        check_budget("add_partitions_to_txn", data.len(), 0, || AddPartitionsToTxnResponse::decode(body, v));
 });
