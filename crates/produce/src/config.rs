@@ -91,6 +91,10 @@ pub struct ProducerConfig {
     pub partitioner: PartitionerKind,
     /// `allow.auto.create.topics` (broker permitting).
     pub allow_auto_create_topics: bool,
+    /// `transactional.id`: set, the producer is transactional (needs idempotence).
+    pub transactional_id: Option<String>,
+    /// `transaction.timeout.ms`: the coordinator aborts a transaction open longer.
+    pub transaction_timeout: Duration,
 }
 
 impl Default for ProducerConfig {
@@ -113,6 +117,8 @@ impl Default for ProducerConfig {
             max_block: Duration::from_secs(60),
             partitioner: PartitionerKind::Default,
             allow_auto_create_topics: true,
+            transactional_id: None,
+            transaction_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -221,6 +227,16 @@ impl ProducerConfigBuilder {
     /// `allow.auto.create.topics`.
     pub fn allow_auto_create_topics(mut self, on: bool) -> Self {
         self.cfg.allow_auto_create_topics = on;
+        self
+    }
+    /// `transactional.id` (makes the producer transactional).
+    pub fn transactional_id(mut self, id: &str) -> Self {
+        self.cfg.transactional_id = Some(id.to_owned());
+        self
+    }
+    /// `transaction.timeout.ms`.
+    pub fn transaction_timeout(mut self, d: Duration) -> Self {
+        self.cfg.transaction_timeout = d;
         self
     }
     /// Kafka property names on top of what was set so far.
@@ -350,6 +366,12 @@ impl ProducerConfig {
         if let Some(b) = props.get_bool("allow.auto.create.topics")? {
             self.allow_auto_create_topics = b;
         }
+        if let Some(id) = props.get("transactional.id") {
+            self.transactional_id = Some(id.to_owned());
+        }
+        if let Some(d) = props.get_ms("transaction.timeout.ms")? {
+            self.transaction_timeout = d;
+        }
         for key in ["partitioner", "partitioner.class"] {
             if let Some(p) = props.get_with(key, |v| {
                 let v = v.trim();
@@ -400,6 +422,17 @@ impl ProducerConfig {
         if self.max_in_flight == 0 {
             return Err("max.in.flight.requests.per.connection must be at least 1".into());
         }
+        if let Some(id) = &self.transactional_id {
+            if id.is_empty() {
+                return Err("transactional.id must not be empty".into());
+            }
+            if !self.idempotence {
+                return Err("transactional.id requires enable.idempotence=true".into());
+            }
+            if self.transaction_timeout.is_zero() || self.transaction_timeout.as_millis() > i32::MAX as u128 {
+                return Err("transaction.timeout.ms must be between 1 and 2147483647".into());
+            }
+        }
         if self.delivery_timeout < self.linger + self.request_timeout {
             return Err(format!(
                 "delivery.timeout.ms ({} ms) must be at least linger.ms + request.timeout.ms ({} ms)",
@@ -421,6 +454,27 @@ mod tests {
             p.set(*k, *v);
         }
         p
+    }
+
+    #[test]
+    fn transactional_id_and_timeout() {
+        let mut c = ProducerConfig::default();
+        c.apply_props(&props(&[("transactional.id", "tx-1"), ("transaction.timeout.ms", "15000")])).unwrap();
+        assert_eq!(
+            (c.transactional_id.as_deref(), c.transaction_timeout),
+            (Some("tx-1"), Duration::from_secs(15))
+        );
+        let e = ProducerConfig::builder().transactional_id("tx").idempotence(false).build().unwrap_err();
+        assert!(e.to_string().contains("requires enable.idempotence"), "{e}");
+        let e = ProducerConfig::builder().transactional_id("").build().unwrap_err();
+        assert!(e.to_string().contains("must not be empty"), "{e}");
+        let e = ProducerConfig::builder().transactional_id("tx").transaction_timeout(Duration::ZERO).build();
+        assert!(e.is_err());
+        let ok = ProducerConfig::builder()
+            .transactional_id("tx")
+            .transaction_timeout(Duration::from_secs(5))
+            .build();
+        assert_eq!(ok.unwrap().transaction_timeout, Duration::from_secs(5));
     }
 
     #[test]

@@ -40,6 +40,7 @@ mod producer;
 mod sequence;
 #[cfg(test)]
 mod sim;
+mod txn;
 
 pub use config::{Acks, PartitionerKind, ProducerConfig, ProducerConfigBuilder};
 pub use error::ProduceError;

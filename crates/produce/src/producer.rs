@@ -242,6 +242,13 @@ impl Producer {
     /// Creates a producer: with idempotence, gets a producer id first.
     pub async fn new(cluster: Cluster, cfg: ProducerConfig) -> Result<Producer, ProduceError> {
         cfg.validate()?;
+        if let Some(id) = &cfg.transactional_id {
+            // The transaction state machine (`txn.rs`) is not wired into the
+            // driver yet: refuse rather than silently write outside a transaction.
+            return Err(ProduceError::Config(format!(
+                "transactional.id={id}: the transactional producer is not available yet in this kwire version"
+            )));
+        }
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)

@@ -30,6 +30,10 @@ const COVERED: &[ApiKey] = &[
     ApiKey::IncrementalAlterConfigs,
     ApiKey::Produce,
     ApiKey::InitProducerId,
+    ApiKey::AddPartitionsToTxn,
+    ApiKey::AddOffsetsToTxn,
+    ApiKey::EndTxn,
+    ApiKey::TxnOffsetCommit,
     ApiKey::Fetch,
     ApiKey::ListOffsets,
     ApiKey::FindCoordinator,
@@ -759,4 +763,28 @@ fn every_kwire_api_has_a_round_trip() {
         assert!(COVERED.contains(k), "{k:?} is in KWIRE_VERSIONS but has no request round trip here");
     }
     assert_eq!(COVERED.len(), KWIRE_VERSIONS.len());
+}
+
+proptest! {
+    #[test]
+    fn transactions(cid in any::<i32>(), client in client_id(), pid in any::<i64>(), epoch in any::<i16>(),
+                    gen_id in any::<i32>(), commit in any::<bool>(), off in any::<i64>()) {
+        use kwire_proto::msg::txn::*;
+        let p = TxnProducer { transactional_id: "tx", producer_id: pid, producer_epoch: epoch };
+        for v in versions(ApiKey::AddPartitionsToTxn) {
+            let req = add_partitions_to_txn_request(p, [("a", 0), ("b", 2)]);
+            round_trip(ApiKey::AddPartitionsToTxn, v, cid, client.as_deref(), &req)?;
+        }
+        for v in versions(ApiKey::AddOffsetsToTxn) {
+            round_trip(ApiKey::AddOffsetsToTxn, v, cid, client.as_deref(), &add_offsets_to_txn_request(p, "g"))?;
+        }
+        for v in versions(ApiKey::EndTxn) {
+            round_trip(ApiKey::EndTxn, v, cid, client.as_deref(), &end_txn_request(p, commit))?;
+        }
+        let g = TxnGroupMetadata { group_id: "g".into(), generation_id: gen_id, member_id: "m".into(), group_instance_id: Some("i".into()) };
+        for v in versions(ApiKey::TxnOffsetCommit) {
+            let req = txn_offset_commit_request(p, &g, [("a", 0, off)], v);
+            round_trip(ApiKey::TxnOffsetCommit, v, cid, client.as_deref(), &req)?;
+        }
+    }
 }
