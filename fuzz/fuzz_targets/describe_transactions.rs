@@ -17,5 +17,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((&_sel, rest)) = data.split_first() else { return };
     let v: i16 = 0;
     let body = Bytes::copy_from_slice(rest);
-    let _ = check_budget("describe_transactions", data.len(), 0, || DescribeTransactionsResponse::decode(body, v));
+    let _ = check_budget("describe_transactions", data.len(), 0, || {
+        DescribeTransactionsResponse::decode(body, v)
+    });
 });

@@ -202,9 +202,15 @@ pub fn decode_any(key: ApiKey, version: i16, frame: Bytes) -> Result<Decoded, De
         K::SaslHandshake => dec::<kp::SaslHandshakeRequest>(frame, v).map(|_| Decoded::Other)?,
         K::SaslAuthenticate => dec::<kp::SaslAuthenticateRequest>(frame, v).map(|_| Decoded::Other)?,
         K::ListTransactions => dec::<kp::ListTransactionsRequest>(frame, v).map(|_| Decoded::Other)?,
-        K::DescribeTransactions => dec::<kp::DescribeTransactionsRequest>(frame, v).map(|_| Decoded::Other)?,
+        K::DescribeTransactions => {
+            dec::<kp::DescribeTransactionsRequest>(frame, v).map(|_| Decoded::Other)?
+        }
         K::DescribeProducers => dec::<kp::DescribeProducersRequest>(frame, v).map(|_| Decoded::Other)?,
         K::WriteTxnMarkers => dec::<kp::WriteTxnMarkersRequest>(frame, v).map(|_| Decoded::Other)?,
+        K::AddPartitionsToTxn => dec::<kp::AddPartitionsToTxnRequest>(frame, v).map(|_| Decoded::Other)?,
+        K::AddOffsetsToTxn => dec::<kp::AddOffsetsToTxnRequest>(frame, v).map(|_| Decoded::Other)?,
+        K::TxnOffsetCommit => dec::<kp::TxnOffsetCommitRequest>(frame, v).map(|_| Decoded::Other)?,
+        K::EndTxn => dec::<kp::EndTxnRequest>(frame, v).map(|_| Decoded::Other)?,
         _ => return Err(DecodeError::Unsupported { api_key: key as i16, version }),
     })
 }
