@@ -336,7 +336,7 @@ impl Consumer {
                     }
                 }
                 FetchEvent::Reset { tp, from, to } => {
-                    tracing::info!(%tp, from, to, "position out of range; reset by auto.offset.reset");
+                    tracing::info!(%tp, from, to, "position reset (out of range, or the log was truncated)");
                     if let Some(pos) = self.positions.get_mut(tp.as_ref()) {
                         *pos = to;
                     }

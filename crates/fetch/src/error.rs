@@ -39,6 +39,24 @@ pub enum FetchError {
         /// What was wrong.
         cause: RecordsError,
     },
+    /// The leader's log was truncated below what was read (KIP-320: an
+    /// unclean leader election lost records this consumer had), and
+    /// `auto.offset.reset` is none. The records from `diverging` on that the
+    /// application had are no longer in the log.
+    #[error(
+        "{topic}-{partition}: the log was truncated below offset {offset}{} and auto.offset.reset is none",
+        diverging.map(|d| format!(" (the first offset known to diverge is {d})")).unwrap_or_default()
+    )]
+    Truncated {
+        /// Topic.
+        topic: String,
+        /// Partition.
+        partition: i32,
+        /// The position when it was detected.
+        offset: i64,
+        /// The first offset known to diverge, if the leader named it.
+        diverging: Option<i64>,
+    },
     /// An invalid setting (from a property name or a typed setter).
     #[error(transparent)]
     Config(#[from] kwire_proto::props::PropsError),

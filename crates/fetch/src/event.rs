@@ -9,7 +9,11 @@ use crate::{FetchError, FetchedChunk, TopicPartition};
 pub enum FetchEvent {
     /// New data for a partition.
     Records(FetchedChunk),
-    /// The partition's position moved without data (reset after out-of-range).
+    /// The partition's position moved without data: reset by
+    /// `auto.offset.reset` after out-of-range (forward, or to the log start),
+    /// or back to the first offset known to diverge after the leader's log
+    /// was truncated below what was read (KIP-320; `to < from`: the records
+    /// the application had from `to` on are no longer in the log).
     Reset {
         /// The partition.
         tp: Arc<TopicPartition>,

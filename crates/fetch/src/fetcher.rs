@@ -288,6 +288,7 @@ fn build_request(cfg: &FetchConfig, version: i16, plan: &FetchPlan) -> FetchRequ
         partition: tp.partition,
         offset: s.offset,
         leader_epoch: s.leader_epoch,
+        last_fetched_epoch: s.last_fetched_epoch,
         max_bytes: cfg.max_partition_bytes,
     });
     let forgotten = plan.forgotten.iter().map(|tp| (tp.topic.as_str(), id(&tp.topic), tp.partition));

@@ -90,7 +90,14 @@ pub(crate) async fn run<S: RecordSource>(
         let chunk = match polled {
             Polled::Records(chunk) => chunk,
             Polled::Reset { tp, from, to } => {
-                eprintln!("kwire: warning: {tp}: offset {from} is out of range; resetting to {to}");
+                if to < from {
+                    eprintln!(
+                        "kwire: warning: {tp}: the log was truncated below offset {from} (unclean leader \
+                         election?); resetting to {to}, the first offset known to diverge"
+                    );
+                } else {
+                    eprintln!("kwire: warning: {tp}: offset {from} is out of range; resetting to {to}");
+                }
                 continue;
             }
             Polled::Other(ev) => {

@@ -1,7 +1,10 @@
 //! The fetcher's sans-IO core: every assigned partition's position and state
 //! (waiting for its leader, for its start offset, fetchable, backing off,
-//! failed), the fetch session per broker, leader epochs, offset resets, and
-//! the planning of the Fetch requests. No sockets, no tokio, no locks: time is
+//! failed), the fetch session per broker, leader epochs, log truncation
+//! detection (KIP-320: each fetch names the epoch of the last batch read;
+//! a leader whose log diverged answers with the diverging epoch, and the
+//! position goes back to the first offset known to diverge), offset resets,
+//! and the planning of the Fetch requests. No sockets, no tokio, no locks: time is
 //! an input (`std::time::Instant`), lookups and requests come out of the
 //! `poll_*` methods, their answers go back in through the `handle_*` methods,
 //! and what the application sees comes out of [`FetchCore::pop_event`]. The
@@ -62,6 +65,10 @@ struct Part {
     position: i64,
     leader: i32,
     leader_epoch: i32,
+    /// Leader epoch of the last batch delivered (-1: none since the position
+    /// was set), sent as `last_fetched_epoch` so that the leader can tell
+    /// when its log diverged from what was read (KIP-320).
+    last_fetched_epoch: i32,
     status: Status,
     /// The start spec of a partition that went to look up its leader before
     /// its start offset was resolved: resolved once the leader is known.
@@ -237,6 +244,7 @@ impl FetchCore {
                     position: -1,
                     leader: -1,
                     leader_epoch: -1,
+                    last_fetched_epoch: -1,
                     status: Status::NeedsOffset(start),
                     pending_start: None,
                     retries: 0,
@@ -406,6 +414,7 @@ impl FetchCore {
                 let key = match s {
                     StartOffset::Offset(n) => {
                         p.position = n;
+                        p.last_fetched_epoch = -1;
                         p.status = Status::Ready;
                         continue;
                     }
@@ -466,6 +475,7 @@ impl FetchCore {
                             });
                         }
                         p.position = offset;
+                        p.last_fetched_epoch = -1;
                         p.status = Status::Ready;
                     }
                 }
@@ -498,10 +508,14 @@ impl FetchCore {
         let mut by_broker: BTreeMap<i32, Vec<(TopicPartition, Sent)>> = BTreeMap::new();
         for (tp, p) in &self.parts {
             if p.status == Status::Ready && p.leader >= 0 && p.position >= 0 {
-                by_broker
-                    .entry(p.leader)
-                    .or_default()
-                    .push((tp.clone(), Sent { offset: p.position, leader_epoch: p.leader_epoch }));
+                by_broker.entry(p.leader).or_default().push((
+                    tp.clone(),
+                    Sent {
+                        offset: p.position,
+                        leader_epoch: p.leader_epoch,
+                        last_fetched_epoch: p.last_fetched_epoch,
+                    },
+                ));
             }
         }
         let busy: Vec<i32> = self.inflight.values().map(|f| f.broker).collect();
@@ -624,6 +638,12 @@ impl FetchCore {
     ) {
         let Some(part) = self.parts.get_mut(&tp) else { return };
         match classify(pd.error_code) {
+            RetryAction::Done if pd.diverging_epoch.0 >= 0 => {
+                part.retries = 0;
+                part.ok_since = now;
+                let (epoch, end_offset) = pd.diverging_epoch;
+                truncated(&mut self.ready, part, self.cfg.reset, epoch, end_offset);
+            }
             RetryAction::Done => {
                 part.retries = 0;
                 part.ok_since = now;
@@ -631,7 +651,7 @@ impl FetchCore {
                     return;
                 }
                 match next_offset_of(&pd.records, &self.decode) {
-                    Some(next) if next > part.position => {
+                    Some((next, last_epoch)) if next > part.position => {
                         let chunk = FetchedChunk {
                             tp: part.tp.clone(),
                             fetch_offset,
@@ -646,6 +666,7 @@ impl FetchCore {
                             assignment_epoch: epoch,
                         };
                         part.position = next;
+                        part.last_fetched_epoch = last_epoch;
                         self.ready.push_back(FetchEvent::Records(chunk));
                     }
                     Some(_) => {}
@@ -712,12 +733,63 @@ fn fail(ready: &mut VecDeque<FetchEvent>, part: &mut Part, error: FetchError) {
     ready.push_back(FetchEvent::Error { tp: part.tp.clone(), error });
 }
 
-/// The offset after the last complete batch in `records`, if there is one.
-fn next_offset_of(records: &Bytes, opts: &DecodeOptions) -> Option<i64> {
+/// The leader's log diverged from what `part` read (KIP-320): the leader
+/// says its log holds epoch `epoch` only up to `end_offset`. As Kafka's
+/// consumer does: when that is below the position, go back to the first
+/// offset known to diverge (reported as a reset, so that the application
+/// knows the records it had from there on are gone from the log), or fail
+/// with [`FetchError::Truncated`] when `auto.offset.reset` is none; when
+/// the leader can't name the offset, reset by the policy.
+fn truncated(
+    ready: &mut VecDeque<FetchEvent>,
+    part: &mut Part,
+    reset: OffsetReset,
+    epoch: i32,
+    end_offset: i64,
+) {
+    let tp = part.tp.clone();
+    let from = part.position;
+    if end_offset >= 0 && end_offset >= from {
+        // Not below the position: nothing read was lost; fetch on, naming
+        // the epoch the leader knows.
+        part.last_fetched_epoch = epoch;
+        return;
+    }
+    let to = (end_offset >= 0).then_some(end_offset);
+    match (reset, to) {
+        (OffsetReset::None, _) => fail(
+            ready,
+            part,
+            FetchError::Truncated {
+                topic: tp.topic.clone(),
+                partition: tp.partition,
+                offset: from,
+                diverging: to,
+            },
+        ),
+        (_, Some(to)) => {
+            tracing::info!(%tp, offset = from, diverging = to, "Truncation detected, resetting offset to the first offset known to diverge");
+            part.position = to;
+            part.last_fetched_epoch = epoch;
+            ready.push_back(FetchEvent::Reset { tp, from, to });
+        }
+        (reset, None) => {
+            tracing::info!(%tp, offset = from, "Truncation detected, resetting offset by auto.offset.reset");
+            part.status = Status::NeedsOffset(match reset {
+                OffsetReset::Latest => StartOffset::Latest,
+                _ => StartOffset::Earliest,
+            });
+        }
+    }
+}
+
+/// The offset after the last complete batch in `records`, and that batch's
+/// partition leader epoch, if there is one.
+fn next_offset_of(records: &Bytes, opts: &DecodeOptions) -> Option<(i64, i32)> {
     let mut next = None;
     for b in batches(records.clone(), opts) {
         match b {
-            Ok(b) => next = Some(b.next_offset()),
+            Ok(b) => next = Some((b.next_offset(), b.header.partition_leader_epoch)),
             Err(_) => break,
         }
     }

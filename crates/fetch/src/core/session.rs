@@ -15,6 +15,8 @@ pub(crate) struct Sent {
     pub offset: i64,
     /// Current leader epoch (-1: unknown).
     pub leader_epoch: i32,
+    /// Leader epoch of the last batch fetched (-1: none yet), KIP-320.
+    pub last_fetched_epoch: i32,
 }
 
 /// The client side of one broker's fetch session.

@@ -6,7 +6,11 @@
 //! every seed: each partition's records reach the application in offset
 //! order, each once, with the right value at each offset, with no gap but at
 //! a reset to the log start; nothing fails for good; and once the faults stop,
-//! every record is delivered.
+//! every record is delivered. Unclean leader elections truncate logs (and
+//! new records are then written at the lost offsets under the new epoch):
+//! the leader answers a fetch whose last fetched epoch diverged from its log
+//! with the diverging epoch, as a broker does (KIP-320), and at the end every
+//! record the application holds must be the one the log holds at its offset.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
@@ -54,6 +58,47 @@ struct Log {
     epoch: i32,
     /// Leader and epoch before the last move (what stale metadata says).
     previous: (i32, i32),
+    /// The leader epoch cache: (epoch, start offset), ascending.
+    epochs: Vec<(i32, i64)>,
+    /// How many times the log was truncated (the generation of its records).
+    truncations: u32,
+    /// Per offset, the generation of the record written there.
+    generation: BTreeMap<i64, u32>,
+}
+
+impl Log {
+    /// The epoch of the batch holding `offset`.
+    fn epoch_at(&self, offset: i64) -> i32 {
+        self.epochs.iter().rev().find(|(_, start)| *start <= offset).map_or(-1, |(e, _)| *e)
+    }
+
+    /// The value at `offset`.
+    fn value(&self, offset: i64) -> String {
+        format!("v{offset}g{}", self.generation.get(&offset).copied().unwrap_or(0))
+    }
+
+    /// The leader's `endOffsetFor(epoch)`, as Kafka's leader epoch cache
+    /// answers it: the largest epoch at most `epoch` and where it ends; an
+    /// epoch older than every one known ends where the first starts; an
+    /// epoch newer than every one known is undefined (-1, -1).
+    fn end_offset_for(&self, epoch: i32) -> (i32, i64) {
+        if self.epochs.last().is_some_and(|(e, _)| *e == epoch) {
+            return (epoch, self.end);
+        }
+        let Some(higher) = self.epochs.iter().position(|(e, _)| *e > epoch) else { return (-1, -1) };
+        let end = self.epochs[higher].1;
+        match higher.checked_sub(1) {
+            Some(floor) => (self.epochs[floor].0, end),
+            None => (epoch, end),
+        }
+    }
+
+    fn append(&mut self, n: i64) {
+        for o in self.end..self.end + n {
+            self.generation.insert(o, self.truncations);
+        }
+        self.end += n;
+    }
 }
 
 #[derive(Debug, Default)]
@@ -80,6 +125,8 @@ struct Faults {
     drop_partition: u64,
     cut_batch: u64,
     lookup_fails: u64,
+    /// Of the leader moves, how many are unclean and truncate the log.
+    truncate: u64,
 }
 
 const CALM: Faults = Faults {
@@ -92,6 +139,7 @@ const CALM: Faults = Faults {
     drop_partition: 0,
     cut_batch: 0,
     lookup_fails: 0,
+    truncate: 0,
 };
 
 /// How often each thing happened over a run of schedules, to show they
@@ -102,6 +150,9 @@ struct Stats {
     codes: BTreeMap<i16, u64>,
     resets: u64,
     records: u64,
+    truncations: u64,
+    /// Fetches answered with a diverging epoch.
+    diverged: u64,
 }
 
 struct Cluster {
@@ -111,12 +162,12 @@ struct Cluster {
     topic_id: [u8; 16],
 }
 
-fn records(base: i64, n: i64) -> Bytes {
+fn records(log: &Log, base: i64, n: i64) -> Bytes {
     use kwire_proto::records::{BatchOptions, RecordBatchBuilder};
-    let mut b = RecordBatchBuilder::new(BatchOptions::default().base_offset(base).max_batch_bytes(1 << 20));
+    let opts = BatchOptions::default().base_offset(base).partition_leader_epoch(log.epoch_at(base));
+    let mut b = RecordBatchBuilder::new(opts.max_batch_bytes(1 << 20));
     for i in 0..n {
-        let v = format!("v{}", base + i);
-        b.append(0, None, Some(v.as_bytes()), &[]).unwrap();
+        b.append(0, None, Some(log.value(base + i).as_bytes()), &[]).unwrap();
     }
     b.finish().unwrap().into_bytes()
 }
@@ -126,8 +177,18 @@ impl Cluster {
         let logs = (0..PARTITIONS)
             .map(|p| {
                 let leader = rng.below(BROKERS as u64) as i32;
-                let end = BATCH * rng.below(4) as i64;
-                (p, Log { start: 0, end, leader, epoch: 0, previous: (leader, 0) })
+                let mut log = Log {
+                    start: 0,
+                    end: 0,
+                    leader,
+                    epoch: 0,
+                    previous: (leader, 0),
+                    epochs: vec![(0, 0)],
+                    truncations: 0,
+                    generation: BTreeMap::new(),
+                };
+                log.append(BATCH * rng.below(4) as i64);
+                (p, log)
             })
             .collect();
         let brokers =
@@ -204,6 +265,21 @@ impl Cluster {
                 pd.error_code = ErrorCode::FENCED_LEADER_EPOCH;
             } else if sent.leader_epoch > log.epoch {
                 pd.error_code = ErrorCode::UNKNOWN_LEADER_EPOCH;
+            } else if sent.last_fetched_epoch >= 0
+                && sent.offset >= log.start
+                && let (epoch, end) = log.end_offset_for(sent.last_fetched_epoch)
+                && (epoch < sent.last_fetched_epoch || end < sent.offset)
+            {
+                // As the broker checks it: below the log start is out of
+                // range whatever the epochs say, an undefined end is out of
+                // range, and otherwise a divergence is answered before the
+                // offset's range is checked.
+                if epoch < 0 || end < 0 {
+                    pd.error_code = ErrorCode::OFFSET_OUT_OF_RANGE;
+                } else {
+                    pd.diverging_epoch = (epoch, end);
+                    self.stats.diverged += 1;
+                }
             } else if sent.offset < log.start || sent.offset > log.end {
                 pd.error_code = ErrorCode::OFFSET_OUT_OF_RANGE;
             } else if sent.offset < log.end {
@@ -216,7 +292,7 @@ impl Cluster {
                         break;
                     }
                     last = bytes.len();
-                    bytes.extend_from_slice(&records(base, BATCH.min(log.end - base)));
+                    bytes.extend_from_slice(&records(log, base, BATCH.min(log.end - base)));
                     base += BATCH;
                 }
                 // Cut by max bytes inside a batch after the first (a broker
@@ -228,7 +304,7 @@ impl Cluster {
                 pd.records = Bytes::from(bytes);
             }
             *self.stats.codes.entry(pd.error_code.0).or_default() += 1;
-            let changed = pd.error_code.is_err() || !pd.records.is_empty();
+            let changed = pd.error_code.is_err() || !pd.records.is_empty() || pd.diverging_epoch.0 >= 0;
             if (full || changed) && !rng.pct(f.drop_partition) {
                 out.push(pd);
             }
@@ -240,12 +316,23 @@ impl Cluster {
     fn step(&mut self, rng: &mut Rng, f: &Faults) {
         for log in self.logs.values_mut() {
             if rng.pct(f.append) {
-                log.end += BATCH;
+                log.append(BATCH);
             }
             if rng.pct(f.leader_move) {
                 log.previous = (log.leader, log.epoch);
                 log.leader = (log.leader + 1 + rng.below(BROKERS as u64 - 1) as i32) % BROKERS;
                 log.epoch += 1;
+                if rng.pct(f.truncate) && log.end > log.start {
+                    // Unclean: the new leader had the log only up to a batch
+                    // boundary; what it lacks is gone.
+                    let batches = (log.end - log.start) / BATCH;
+                    let at = log.start + BATCH * rng.below(batches as u64) as i64;
+                    log.end = at;
+                    log.epochs.retain(|(_, start)| *start < at);
+                    log.truncations += 1;
+                    self.stats.truncations += 1;
+                }
+                log.epochs.push((log.epoch, log.end));
             }
             if rng.pct(f.retention) && log.start + BATCH <= log.end {
                 log.start += BATCH;
@@ -264,6 +351,8 @@ impl Cluster {
 #[derive(Debug, Default)]
 struct Seen {
     next: Option<i64>,
+    /// What the application holds: offset → value.
+    held: BTreeMap<i64, String>,
 }
 
 fn consume(ev: FetchEvent, seen: &mut BTreeMap<i32, Seen>, cluster: &mut Cluster, seed: u64) {
@@ -275,12 +364,13 @@ fn consume(ev: FetchEvent, seen: &mut BTreeMap<i32, Seen>, cluster: &mut Cluster
                     if let Some(next) = s.next {
                         assert_eq!(r.offset, next, "seed {seed}: {} out of order", chunk.tp);
                     }
-                    assert_eq!(
-                        r.value,
-                        Some(format!("v{}", r.offset).as_bytes()),
-                        "seed {seed}: wrong record at offset {}",
+                    let value = String::from_utf8(r.value.unwrap_or_default().to_vec()).unwrap();
+                    assert!(
+                        value.starts_with(&format!("v{}g", r.offset)),
+                        "seed {seed}: wrong record at offset {}: {value}",
                         r.offset
                     );
+                    s.held.insert(r.offset, value);
                     s.next = Some(r.offset + 1);
                     cluster.stats.records += 1;
                     std::ops::ControlFlow::Continue(())
@@ -289,13 +379,18 @@ fn consume(ev: FetchEvent, seen: &mut BTreeMap<i32, Seen>, cluster: &mut Cluster
         }
         FetchEvent::Reset { tp, from, to } => {
             let s = seen.entry(tp.partition).or_default();
+            let log = &cluster.logs[&tp.partition];
             // Everything before the old position was delivered; the new one
-            // is ahead of it (reset to the log start after retention).
+            // is ahead of it (reset to the log start after retention), or
+            // behind it after a truncation: what was held from there on is
+            // gone from the log.
             assert_eq!(s.next.unwrap_or(from), from, "seed {seed}: {tp} reset from {from}");
+            // (The log may have been cut below `to` since it was read.)
             assert!(
-                to > from && to <= cluster.logs[&tp.partition].end,
+                (to > from && to <= log.end) || log.truncations > 0,
                 "seed {seed}: {tp} reset {from}->{to}"
             );
+            s.held.retain(|o, _| *o < to);
             s.next = Some(to);
             cluster.stats.resets += 1;
         }
@@ -380,9 +475,15 @@ fn run(seed: u64, steps: usize, faults: Faults, cfg: FetchConfig, total: &mut St
         cluster.step(&mut rng, &f);
         now += Duration::from_millis(rng.below(200));
         if step >= steps {
-            let done = cluster.logs.iter().all(|(p, log)| match seen.get(p).and_then(|s| s.next) {
-                Some(next) => next == log.end,
-                None => log.start == log.end,
+            // Caught up, and what the application holds is what the logs
+            // hold: every truncation that cut into it was seen (a position
+            // can equal the log end again after a truncation and new
+            // records: only the next fetch tells).
+            let done = cluster.logs.iter().all(|(p, log)| match seen.get(p) {
+                Some(Seen { next: Some(next), held }) => {
+                    *next == log.end && held.range(log.start..).all(|(o, v)| *v == log.value(*o))
+                }
+                _ => log.start == log.end,
             });
             if done && !core.has_events() {
                 for (code, n) in &cluster.stats.codes {
@@ -390,13 +491,25 @@ fn run(seed: u64, steps: usize, faults: Faults, cfg: FetchConfig, total: &mut St
                 }
                 total.resets += cluster.stats.resets;
                 total.records += cluster.stats.records;
+                total.truncations += cluster.stats.truncations;
+                total.diverged += cluster.stats.diverged;
                 return;
             }
         }
     }
     let ends: Vec<(i32, i64, i64)> = cluster.logs.iter().map(|(p, l)| (*p, l.start, l.end)).collect();
     let got: Vec<(i32, Option<i64>)> = seen.iter().map(|(p, s)| (*p, s.next)).collect();
-    panic!("seed {seed}: not everything read once calm: logs {ends:?}, read up to {got:?}");
+    let diverged: Vec<(i32, i64)> = seen
+        .iter()
+        .flat_map(|(p, s)| {
+            let log = &cluster.logs[p];
+            s.held.range(log.start..).filter(|(o, v)| **v != log.value(**o)).map(|(o, _)| (*p, *o))
+        })
+        .collect();
+    panic!(
+        "seed {seed}: not everything read once calm: logs {ends:?}, read up to {got:?}, \
+         held records the log no longer has (partition, offset): {diverged:?}"
+    );
 }
 
 const STORMY: Faults = Faults {
@@ -409,6 +522,7 @@ const STORMY: Faults = Faults {
     drop_partition: 10,
     cut_batch: 15,
     lookup_fails: 10,
+    truncate: 0,
 };
 
 /// Checks that a run of schedules reached each case in `codes`.
@@ -459,4 +573,16 @@ fn sim_small_prefetch_and_many_leader_moves() {
         run(seed, 300, faults, cfg.clone(), &mut stats);
     }
     reached(&stats, &[ErrorCode::NOT_LEADER_OR_FOLLOWER, ErrorCode::FENCED_LEADER_EPOCH], false);
+}
+
+#[test]
+fn sim_unclean_elections_truncate_logs_and_the_fetcher_follows_the_diverging_epoch() {
+    let cfg = FetchConfig { reset: OffsetReset::Earliest, ..FetchConfig::default() };
+    let faults = Faults { leader_move: 8, truncate: 50, ..STORMY };
+    let mut stats = Stats::default();
+    for seed in 3_000..3_200 {
+        run(seed, 400, faults, cfg.clone(), &mut stats);
+    }
+    reached(&stats, &[ErrorCode::NOT_LEADER_OR_FOLLOWER, ErrorCode::FENCED_LEADER_EPOCH], true);
+    assert!(stats.truncations > 100 && stats.diverged > 50, "{stats:?}");
 }

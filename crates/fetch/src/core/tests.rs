@@ -928,3 +928,121 @@ fn one_fetch_in_flight_per_broker() {
     h.respond(&plans[1], response(0, vec![]));
     assert_eq!(only(h.turn()).broker, 2);
 }
+
+// ---- KIP-320: log truncation detection ----
+
+/// Partition 0 led by broker 1 in epoch 3: records 0..10 written in epoch 2
+/// (0..4) and 3 (4..10) delivered, so the position is 10 and the last
+/// fetched epoch 3.
+fn read_ten(reset: OffsetReset) -> Harness {
+    let mut h = Harness::new(FetchConfig { reset, ..FetchConfig::default() });
+    h.leaders.insert(0, (1, 3));
+    h.assign(&[(0, StartOffset::Offset(0))]);
+    let plan = only(h.turn());
+    assert_eq!(plan.include[0].1.last_fetched_epoch, -1, "nothing fetched yet");
+    let two = batch(BatchOptions::default().base_offset(0).partition_leader_epoch(2), 4, 0);
+    let three = batch(BatchOptions::default().base_offset(4).partition_leader_epoch(3), 6, 4);
+    h.respond(&plan, response(1, vec![(T, vec![data(0, concat(&[two, three]))])]));
+    let evs = h.events();
+    assert_eq!(delivered(&evs[0]), (0..10).collect::<Vec<_>>());
+    assert_eq!(h.pos(0), 10);
+    h
+}
+
+fn diverging(p: i32, epoch: i32, end_offset: i64) -> FetchPartition {
+    FetchPartition { diverging_epoch: (epoch, end_offset), ..data(p, Bytes::new()) }
+}
+
+#[test]
+fn fetches_name_the_epoch_of_the_last_batch_delivered() {
+    let mut h = read_ten(OffsetReset::Earliest);
+    let plan = only(h.turn());
+    let (_, sent) = &plan.include[0];
+    assert_eq!((sent.offset, sent.leader_epoch, sent.last_fetched_epoch), (10, 3, 3));
+}
+
+#[test]
+fn truncation_below_the_position_goes_back_to_the_first_diverging_offset() {
+    let mut h = read_ten(OffsetReset::Earliest);
+    // An unclean election: the new leader's log holds epoch 2 up to offset
+    // 4 only (epoch 3's records 4..10 are gone).
+    h.leaders.insert(0, (2, 4));
+    let plan = only(h.turn());
+    h.respond(&plan, response(1, vec![(T, vec![error(0, ErrorCode::NOT_LEADER_OR_FOLLOWER)])]));
+    h.advance(Duration::from_secs(1));
+    let plan = only(h.turn());
+    assert_eq!(plan.broker, 2);
+    // Records in the same answer must not be delivered: they are past the
+    // divergence.
+    let mut d = diverging(0, 2, 4);
+    d.records = records(10, 2);
+    h.respond(&plan, response(2, vec![(T, vec![d])]));
+    let evs = h.events();
+    assert!(matches!(&evs[..], [FetchEvent::Reset { from: 10, to: 4, .. }]), "{evs:?}");
+    assert_eq!(h.pos(0), 4);
+    // The next fetch reads from 4, naming the diverging epoch.
+    let plan = only(h.turn());
+    let (_, sent) = &plan.include[0];
+    assert_eq!((sent.offset, sent.leader_epoch, sent.last_fetched_epoch), (4, 4, 2));
+    let new = batch(BatchOptions::default().base_offset(4).partition_leader_epoch(4), 2, 4);
+    h.respond(&plan, response(2, vec![(T, vec![data(0, new)])]));
+    assert_eq!(delivered(&h.events()[0]), vec![4, 5]);
+}
+
+#[test]
+fn truncation_with_reset_none_fails_with_a_typed_error_naming_the_offsets() {
+    let mut h = read_ten(OffsetReset::None);
+    let plan = only(h.turn());
+    h.respond(&plan, response(1, vec![(T, vec![diverging(0, 2, 4)])]));
+    let evs = h.events();
+    let [FetchEvent::Error { error, .. }] = &evs[..] else { panic!("{evs:?}") };
+    assert!(
+        matches!(error, FetchError::Truncated { offset: 10, diverging: Some(4), partition: 0, .. }),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "t-0: the log was truncated below offset 10 (the first offset known to diverge is 4) and \
+         auto.offset.reset is none"
+    );
+    assert!(h.turn().is_empty(), "a failed partition is not fetched");
+    assert_eq!(h.pos(0), 10, "the position is not moved");
+}
+
+#[test]
+fn truncation_without_an_end_offset_resets_by_policy() {
+    let mut h = read_ten(OffsetReset::Latest);
+    h.logs.insert(0, (0, 7));
+    let plan = only(h.turn());
+    h.respond(&plan, response(1, vec![(T, vec![diverging(0, 2, -1)])]));
+    let lookups = h.answer_offsets();
+    assert_eq!(lookups.len(), 1, "looked up by auto.offset.reset");
+    assert_eq!(lookups[0].specs, vec![OffsetSpec::Latest]);
+    let evs = h.events();
+    assert!(matches!(&evs[..], [FetchEvent::Reset { from: 10, to: 7, .. }]), "{evs:?}");
+    let plan = only(h.turn());
+    assert_eq!(plan.include[0].1.last_fetched_epoch, -1, "a looked-up position has no epoch");
+}
+
+#[test]
+fn a_diverging_epoch_at_or_past_the_position_loses_nothing() {
+    let mut h = read_ten(OffsetReset::None);
+    let plan = only(h.turn());
+    h.respond(&plan, response(1, vec![(T, vec![diverging(0, 2, 12)])]));
+    assert!(h.events().is_empty(), "no reset, no error");
+    let plan = only(h.turn());
+    let (_, sent) = &plan.include[0];
+    assert_eq!((sent.offset, sent.last_fetched_epoch), (10, 2));
+}
+
+#[test]
+fn legacy_batches_carry_no_epoch_so_nothing_is_claimed() {
+    let mut h = Harness::default();
+    h.leaders.insert(0, (1, 3));
+    h.assign(&[(0, StartOffset::Offset(0))]);
+    let plan = only(h.turn());
+    // A v2 batch written before KIP-101 epochs has epoch -1.
+    h.respond(&plan, response(1, vec![(T, vec![data(0, records(0, 3))])]));
+    assert_eq!(h.events().len(), 1);
+    assert_eq!(only(h.turn()).include[0].1.last_fetched_epoch, -1);
+}

@@ -45,6 +45,10 @@ pub struct FetchPartitionSpec<'a> {
     pub offset: i64,
     /// The leader epoch the client knows (v9+; -1 unknown).
     pub leader_epoch: i32,
+    /// The leader epoch of the last batch fetched (v12+, KIP-320: the
+    /// broker answers with a diverging epoch when the log was truncated
+    /// below `offset`; -1 unknown).
+    pub last_fetched_epoch: i32,
     /// `max.partition.fetch.bytes`.
     pub max_bytes: i32,
 }
@@ -81,6 +85,9 @@ pub fn fetch_request<'a>(
         fp.partition = p.partition;
         if version >= 9 {
             fp.current_leader_epoch = p.leader_epoch;
+        }
+        if version >= 12 {
+            fp.last_fetched_epoch = p.last_fetched_epoch;
         }
         fp.fetch_offset = p.offset;
         fp.partition_max_bytes = p.max_bytes;
@@ -370,6 +377,7 @@ mod tests {
             partition,
             offset: 7,
             leader_epoch: 3,
+            last_fetched_epoch: 2,
             max_bytes: 10,
         };
         for v in [4i16, 12, 13, 16] {
@@ -385,6 +393,7 @@ mod tests {
                 assert_eq!(a.topic.0.as_str(), "a");
             }
             assert_eq!(a.partitions[0].current_leader_epoch, if v >= 9 { 3 } else { -1 });
+            assert_eq!(a.partitions[0].last_fetched_epoch, if v >= 12 { 2 } else { -1 });
             assert_eq!(req.forgotten_topics_data.len(), usize::from(v >= 7));
             assert!(encode(&req, v).len() > 20, "v{v} encodes");
         }
