@@ -301,3 +301,109 @@ fn survives_leader_failover_exactly_once_in_order() {
         assert!(offs.iter().enumerate().all(|(i, o)| *o == i as i64), "partition {p} out of order or gapped");
     }
 }
+
+/// A node of the 3-node cluster frozen with SIGSTOP (it stays a process, but
+/// answers nothing: the controller fences it and shrinks the ISR). Thawed on
+/// drop, whatever happens.
+struct Frozen(String);
+
+impl Frozen {
+    fn node(node: u32) -> Frozen {
+        let status = kafka_sh(&["status", "--name", &cluster3_name()]);
+        let pid = status
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .find(|w| w.first() == Some(&node.to_string().as_str()) && w.last() == Some(&"up"))
+            .and_then(|w| w.get(1).map(|p| p.to_string()))
+            .unwrap_or_else(|| panic!("node {node} is not up: {status}"));
+        let ok = std::process::Command::new("kill").args(["-STOP", &pid]).status().unwrap().success();
+        assert!(ok, "SIGSTOP {pid}");
+        Frozen(pid)
+    }
+}
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill").args(["-CONT", &self.0]).status();
+    }
+}
+
+/// KIP-320 against a real broker. A topic on nodes 2 (leader) and 3 with
+/// unclean leader election allowed: node 3 is frozen out of the ISR, ten
+/// more records go to node 2 only and a running consumer reads them; then
+/// node 2 dies, node 3 comes back and is elected uncleanly, so its log,
+/// which ends at offset 5, is the partition's. The consumer's next fetch
+/// names the epoch of what it read; the leader answers with the diverging
+/// epoch, and the consumer goes back to offset 5, says so, and reads the new
+/// records written there.
+#[test]
+fn a_running_consumer_detects_log_truncation_after_an_unclean_election() {
+    let _g = trio_exclusive();
+    let b = bootstrap3();
+    let first = b.split(',').next().unwrap().to_owned();
+    let t = unique_topic("truncated");
+    java_tool(
+        "kafka-topics",
+        &[
+            "--bootstrap-server",
+            &b,
+            "--create",
+            "--topic",
+            &t,
+            "--replica-assignment",
+            "2:3",
+            "--config",
+            "unclean.leader.election.enable=true",
+            "--config",
+            "min.insync.replicas=1",
+        ],
+        b"",
+    );
+    let produce = |values: &[String]| {
+        let input: String = values.iter().map(|v| format!("{v}\n")).collect();
+        kwire_stdin(&first, &["produce", "-t", &t, "--acks", "all"], Some(input.as_bytes())).ok();
+    };
+    let describe =
+        || kwire(&first, &["topics", "describe", &t, "--format", "json"]).json()[0]["partitions"][0].clone();
+    produce(&(0..5).map(|i| format!("old{i}")).collect::<Vec<_>>());
+    let consumer = Background::kwire(
+        "truncated",
+        &first,
+        &["consume", "-t", &t, "--from-beginning", "--property", "print.offset=true"],
+    );
+    let read = |n: usize| wait_until(Duration::from_secs(90), || consumer.lines().len() >= n);
+    assert!(read(5), "read the first five: {}", consumer.stderr());
+
+    let frozen = Frozen::node(3);
+    assert!(
+        wait_until(Duration::from_secs(90), || describe()["isr"] == json!([2])),
+        "node 3 never left the ISR: {}",
+        describe()
+    );
+    produce(&(5..15).map(|i| format!("old{i}")).collect::<Vec<_>>());
+    assert!(read(15), "read all fifteen: {:?} {}", consumer.lines(), consumer.stderr());
+
+    let killed = KilledNode::kill(2);
+    drop(frozen);
+    assert!(
+        wait_until(Duration::from_secs(90), || describe()["leader"] == json!(3)),
+        "node 3 was never elected: {}",
+        describe()
+    );
+    produce(&(5..8).map(|i| format!("new{i}")).collect::<Vec<_>>());
+    assert!(read(18), "read the new records: {:?} {}", consumer.lines(), consumer.stderr());
+    killed.restart();
+    let lines = consumer.lines();
+    let expected: Vec<String> = (0..15)
+        .map(|i| format!("Offset:{i}\told{i}"))
+        .chain((5..8).map(|i| format!("Offset:{i}\tnew{i}")))
+        .collect();
+    assert_eq!(lines, expected);
+    let err = consumer.stderr();
+    assert!(
+        err.contains(&format!(
+            "{t}-0: the log was truncated below offset 15 (unclean leader election?); resetting to 5"
+        )),
+        "{err}"
+    );
+}
