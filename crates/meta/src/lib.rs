@@ -4,6 +4,7 @@
 
 pub mod admin;
 mod cluster;
+pub mod coordinator;
 mod error;
 pub mod retry;
 mod routing;

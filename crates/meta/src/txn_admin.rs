@@ -19,13 +19,14 @@ use std::time::Duration;
 use kwire_conn::{ConnError, Connection};
 use kwire_proto::api::ApiKey;
 use kwire_proto::msg::txn_admin::{
-    TxnMarkerSpec, describe_producers_request, describe_transactions_request,
-    find_transaction_coordinator_request, list_transactions_request, write_txn_markers_request,
+    TxnMarkerSpec, describe_producers_request, describe_transactions_request, list_transactions_request,
+    write_txn_markers_request,
 };
 use kwire_proto::{ErrorCode, TopicPartition};
 
 pub use kwire_proto::msg::txn_admin::{ListTransactionsFilter, ProducerState};
 
+use crate::coordinator::CoordinatorKey;
 use crate::retry::{RetryPolicy, Step};
 use crate::{Cluster, MetaError, Retrier};
 
@@ -215,25 +216,7 @@ pub async fn list_transactions(
 
 /// The transaction coordinator of `id` and a connection to it (one round).
 async fn find_transaction_coordinator(cluster: &Cluster, id: &str) -> Result<(i32, Connection), MetaError> {
-    let conn = cluster.any_broker().await?;
-    let v = conn.version(ApiKey::FindCoordinator)?;
-    if v < 1 {
-        return Err(MetaError::Invalid(
-            "the broker cannot find transaction coordinators (needs FindCoordinator v1)".into(),
-        ));
-    }
-    let resp = conn.send_version(&find_transaction_coordinator_request(v, id), v).await?;
-    let Some(c) = resp.coordinators.into_iter().find(|c| v < 4 || c.key == id) else {
-        return Err(MetaError::Invalid(format!("FindCoordinator answered without transactional id '{id}'")));
-    };
-    if c.error_code.is_err() {
-        return Err(broker_err(
-            format!("find the coordinator of transactional id '{id}'"),
-            c.error_code,
-            c.error_message,
-        ));
-    }
-    Ok((c.node_id, cluster.broker(c.node_id).await?))
+    crate::coordinator::find_coordinator(cluster, CoordinatorKey::Transaction(id)).await
 }
 
 /// Describes transactional id `id` at its coordinator. An id the coordinator

@@ -1,0 +1,109 @@
+//! The transactional producer's coordinator calls: one [`TxnRequest`] from
+//! the transaction manager in, one [`TxnResponse`] out. Only bytes move
+//! here; every decision (retry, re-find, fence, abortable) is the manager's.
+
+use std::sync::Arc;
+
+use kwire_conn::Connection;
+use kwire_meta::coordinator::{CoordinatorKey, find_coordinator};
+use kwire_meta::{Cluster, MetaError};
+use kwire_proto::ErrorCode;
+use kwire_proto::api::ApiKey;
+use kwire_proto::msg::produce::init_producer_id_request;
+use kwire_proto::msg::txn::{TxnProducer, add_partitions_to_txn_request, end_txn_request};
+
+use crate::txn::{TxnRequest, TxnResponse};
+
+/// What a coordinator call needs besides the request.
+#[derive(Debug, Clone)]
+pub(crate) struct TxnCall {
+    /// `transactional.id`.
+    pub transactional_id: Arc<str>,
+    /// `transaction.timeout.ms`.
+    pub timeout_ms: i32,
+    /// The coordinator the manager knows (None before FindCoordinator).
+    pub coordinator: Option<i32>,
+    /// The producer id and epoch (None before InitProducerId).
+    pub producer: Option<(i64, i16)>,
+}
+
+impl TxnCall {
+    fn producer(&self) -> TxnProducer<'_> {
+        let (producer_id, producer_epoch) = self.producer.unwrap_or((-1, -1));
+        TxnProducer { transactional_id: &self.transactional_id, producer_id, producer_epoch }
+    }
+
+    async fn coordinator(&self, cluster: &Cluster) -> Result<Connection, MetaError> {
+        match self.coordinator {
+            Some(id) => cluster.broker(id).await,
+            None => Err(MetaError::Invalid("no transaction coordinator known yet".into())),
+        }
+    }
+}
+
+/// Runs `req` against the cluster. A request that could not be sent or got
+/// no answer is [`TxnResponse::Lost`]; the manager decides what follows.
+pub(crate) async fn execute(cluster: &Cluster, call: &TxnCall, req: &TxnRequest) -> TxnResponse {
+    match run(cluster, call, req).await {
+        Ok(r) => r,
+        Err(e) => TxnResponse::Lost(e.to_string()),
+    }
+}
+
+async fn run(cluster: &Cluster, call: &TxnCall, req: &TxnRequest) -> Result<TxnResponse, MetaError> {
+    match req {
+        TxnRequest::FindCoordinator => {
+            match find_coordinator(cluster, CoordinatorKey::Transaction(&call.transactional_id)).await {
+                Ok((id, _)) => Ok(TxnResponse::Coordinator(Ok(id))),
+                Err(MetaError::Broker { code, .. }) => Ok(TxnResponse::Coordinator(Err(code))),
+                Err(e) => Err(e),
+            }
+        }
+        TxnRequest::InitProducerId { current } => {
+            let conn = call.coordinator(cluster).await?;
+            let v = conn.version(ApiKey::InitProducerId)?;
+            // KIP-360: the current id and epoch go in from v3 (an older
+            // broker just bumps the epoch of the id it has).
+            let current = if v >= 3 { *current } else { None };
+            let req = init_producer_id_request(Some(&call.transactional_id), call.timeout_ms, current);
+            let r = conn.send_version(&req, v).await?;
+            Ok(TxnResponse::InitProducerId {
+                code: r.error_code,
+                producer_id: r.producer_id,
+                epoch: r.producer_epoch,
+            })
+        }
+        TxnRequest::AddPartitions(keys) => {
+            let conn = call.coordinator(cluster).await?;
+            let v = conn.version(ApiKey::AddPartitionsToTxn)?;
+            let req = add_partitions_to_txn_request(call.producer(), keys.iter().map(|(t, p)| (&**t, *p)));
+            let r = conn.send_version(&req, v).await?;
+            let mut out: Vec<_> = r
+                .partitions()
+                .filter_map(|(t, p, code)| {
+                    keys.iter().find(|(kt, kp)| &**kt == t && *kp == p).map(|k| (k.clone(), code))
+                })
+                .collect();
+            // A top-level error (v4+) or a partition the answer left out:
+            // the whole request failed with that code.
+            for k in keys {
+                if !out.iter().any(|(o, _)| o == k) {
+                    let code =
+                        if r.error_code.is_err() { r.error_code } else { ErrorCode::UNKNOWN_SERVER_ERROR };
+                    out.push((k.clone(), code));
+                }
+            }
+            Ok(TxnResponse::AddPartitions(out))
+        }
+        TxnRequest::EndTxn { commit } => {
+            let conn = call.coordinator(cluster).await?;
+            let v = conn.version(ApiKey::EndTxn)?;
+            let r = conn.send_version(&end_txn_request(call.producer(), *commit), v).await?;
+            Ok(TxnResponse::EndTxn {
+                code: r.error_code,
+                producer_id: r.producer_id,
+                epoch: r.producer_epoch,
+            })
+        }
+    }
+}
