@@ -13,3 +13,4 @@ mod security;
 mod stream;
 mod topics;
 mod transactions;
+mod txn_producer;

@@ -60,7 +60,8 @@ impl<D: Clone> Accumulator<D> {
             opts: BatchOptions::default()
                 .compression(cfg.compression)
                 .compression_level(cfg.compression_level)
-                .max_batch_bytes(cfg.batch_size),
+                .max_batch_bytes(cfg.batch_size)
+                .transactional(cfg.transactional_id.is_some()),
             batch_size: cfg.batch_size,
             linger: cfg.linger,
             delivery_timeout: cfg.delivery_timeout,

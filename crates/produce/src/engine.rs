@@ -10,6 +10,14 @@
 //!
 //! `D` is the driver's delivery handle for one batch's records (the driver
 //! uses an `Arc` with a mutex and a notifier; tests use plain ids).
+//!
+//! A producer with a `transactional.id` also holds the transaction manager
+//! ([`TxnManager`]): a record may only be appended inside a transaction, a
+//! partition's batches are held until the partition is in the transaction,
+//! every failed batch makes the transaction abortable, a fenced epoch fences
+//! the producer, and the coordinator's requests come out of
+//! [`Engine::poll_txn_request`] (EndTxn only once no batch of the
+//! transaction is left without an outcome).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -22,6 +30,7 @@ use crate::accumulator::{Accumulator, Appended};
 use crate::batch::{BatchAck, Completion, Key, Reports};
 use crate::planner::{InFlight, Request, plan};
 use crate::sequence::{PartOutcome, Sequencer};
+use crate::txn::{TxnManager, TxnRequest, TxnResponse, TxnState};
 use crate::{ProduceError, ProducerConfig};
 
 /// What became of a request, as the driver saw it.
@@ -65,13 +74,26 @@ pub(crate) struct Engine<D> {
     inflight: InFlight,
     reports: Reports<D>,
     flushing: bool,
+    txn: Option<TxnManager>,
+    /// Completions already looked at for the transaction.
+    seen: usize,
 }
 
 impl<D: Clone> Engine<D> {
     pub(crate) fn new(cfg: ProducerConfig) -> Self {
         let acc = Accumulator::new(&cfg);
         let seq = Sequencer::new(&cfg, acc.options());
-        Engine { cfg, acc, seq, inflight: InFlight::default(), reports: Reports::default(), flushing: false }
+        let txn = cfg.transactional_id.as_ref().map(|_| TxnManager::new(false, cfg.retry_backoff));
+        Engine {
+            cfg,
+            acc,
+            seq,
+            inflight: InFlight::default(),
+            reports: Reports::default(),
+            flushing: false,
+            txn,
+            seen: 0,
+        }
     }
 
     /// The interned key of `topic`/`partition`.
@@ -88,6 +110,9 @@ impl<D: Clone> Engine<D> {
         value: Option<&[u8]>,
         headers: &[Header],
     ) -> Result<Appended<D>, ProduceError> {
+        if let Some(txn) = &mut self.txn {
+            txn.add_partition(key).map_err(ProduceError::TransactionState)?;
+        }
         let seq = &self.seq;
         self.acc.try_append(key, timestamp, rkey, value, headers, || seq.stamp(key))
     }
@@ -125,12 +150,128 @@ impl<D: Clone> Engine<D> {
 
     /// Outcomes since the last call, for the driver to deliver.
     pub(crate) fn take_completions(&mut self) -> Vec<Completion<D>> {
+        self.watch_completions();
+        self.seen = 0;
         std::mem::take(&mut self.reports.completions)
     }
 
     /// While set, batches close without waiting for `linger.ms`.
     pub(crate) fn set_flushing(&mut self, on: bool) {
         self.flushing = on;
+    }
+
+    /// What the transaction learns from batches that got their outcome: a
+    /// fenced epoch fences the producer, any other failure makes the
+    /// transaction abortable.
+    fn watch_completions(&mut self) {
+        let Some(txn) = &mut self.txn else { return };
+        for c in &self.reports.completions[self.seen..] {
+            match &c.result {
+                Ok(_) | Err(ProduceError::TransactionAborted) => {}
+                Err(ProduceError::Fenced { .. }) => txn.fence(),
+                Err(e) => txn.batch_failed(&e.to_string()),
+            }
+        }
+        self.seen = self.reports.completions.len();
+    }
+
+    /// The transaction's state (None without a `transactional.id`).
+    pub(crate) fn txn_state(&self) -> Option<&TxnState> {
+        self.txn.as_ref().map(TxnManager::state)
+    }
+
+    /// The transaction coordinator, if known.
+    pub(crate) fn txn_coordinator(&self) -> Option<i32> {
+        self.txn.as_ref().and_then(TxnManager::coordinator)
+    }
+
+    /// The producer id and epoch the transaction coordinator gave.
+    pub(crate) fn txn_producer(&self) -> Option<(i64, i16)> {
+        self.txn.as_ref().and_then(TxnManager::producer)
+    }
+
+    /// The transaction manager, or the error for a producer without one.
+    fn txn_mut(&mut self) -> Result<&mut TxnManager, ProduceError> {
+        self.txn
+            .as_mut()
+            .ok_or_else(|| ProduceError::TransactionState("transactions need a transactional.id".to_owned()))
+    }
+
+    /// Starts FindCoordinator + InitProducerId (the driver then polls).
+    pub(crate) fn txn_init(&mut self) -> Result<(), ProduceError> {
+        self.txn_mut()?.init().map_err(ProduceError::TransactionState)
+    }
+
+    /// Opens a transaction.
+    pub(crate) fn txn_begin(&mut self) -> Result<(), ProduceError> {
+        let txn = self.txn_mut()?;
+        match txn.state() {
+            TxnState::Fenced => return Err(fenced()),
+            TxnState::FatalError(why) => return Err(ProduceError::TransactionFatal(why.clone())),
+            _ => {}
+        }
+        txn.begin().map_err(ProduceError::TransactionState)
+    }
+
+    /// Asks to commit: open batches close at once, EndTxn(commit) follows
+    /// once every batch of the transaction has its outcome.
+    pub(crate) fn txn_commit(&mut self) -> Result<(), ProduceError> {
+        let txn = self.txn_mut()?;
+        match txn.state() {
+            TxnState::AbortableError(why) => return Err(ProduceError::TransactionAbortable(why.clone())),
+            TxnState::Fenced => return Err(fenced()),
+            TxnState::FatalError(why) => return Err(ProduceError::TransactionFatal(why.clone())),
+            _ => {}
+        }
+        txn.commit().map_err(ProduceError::TransactionState)?;
+        self.flushing = true;
+        Ok(())
+    }
+
+    /// Asks to abort: every batch of the transaction not yet sent fails with
+    /// [`ProduceError::TransactionAborted`]; EndTxn(abort) follows once the
+    /// ones in flight have their outcome (a late write after the abort
+    /// marker would open a transaction nobody ends).
+    pub(crate) fn txn_abort(&mut self) -> Result<(), ProduceError> {
+        let txn = self.txn_mut()?;
+        match txn.state() {
+            TxnState::Fenced => return Err(fenced()),
+            TxnState::FatalError(why) => return Err(ProduceError::TransactionFatal(why.clone())),
+            _ => {}
+        }
+        txn.abort().map_err(ProduceError::TransactionState)?;
+        self.acc.abort_all(&ProduceError::TransactionAborted, &mut self.reports);
+        self.flushing = true;
+        Ok(())
+    }
+
+    /// The next request for the transaction coordinator, if one is due.
+    pub(crate) fn poll_txn_request(&mut self, now: Instant) -> Option<TxnRequest> {
+        self.watch_completions();
+        let outstanding = self.reports.outstanding;
+        let req = self.txn.as_mut()?.poll_request(now, outstanding);
+        if matches!(req, Some(TxnRequest::EndTxn { .. })) {
+            self.flushing = false;
+        }
+        req
+    }
+
+    /// The outcome of the request [`poll_txn_request`](Self::poll_txn_request)
+    /// gave. A new producer id or epoch goes to the sequencer (sequences
+    /// restart at 0); a fenced producer fails everything it still holds.
+    pub(crate) fn handle_txn_response(&mut self, resp: TxnResponse, now: Instant) {
+        let Some(txn) = &mut self.txn else { return };
+        txn.handle_response(resp, now);
+        let producer = txn.producer();
+        let is_fenced = *txn.state() == TxnState::Fenced;
+        if let Some((pid, epoch)) = producer {
+            if (pid, epoch) != self.seq.producer() {
+                self.seq.on_producer_id(pid, epoch);
+            }
+        }
+        if is_fenced {
+            self.acc.abort_all(&fenced(), &mut self.reports);
+        }
     }
 
     /// The producer id and epoch new batches get.
@@ -164,6 +305,8 @@ impl<D: Clone> Engine<D> {
             }
         }
         let mut out = Polled::default();
+        let txn = self.txn.as_ref();
+        let may_send = |k: &Key| txn.is_none_or(|t| t.may_send(k));
         out.requests = plan(
             &mut self.acc,
             &mut self.seq,
@@ -172,10 +315,12 @@ impl<D: Clone> Engine<D> {
             self.cfg.max_request_size,
             now,
             leader_of,
+            &may_send,
             &mut self.reports,
             &mut out.refresh,
         );
-        out.need_producer_id = self.seq.needs_producer_id();
+        // A transactional producer's id and epoch come from its coordinator.
+        out.need_producer_id = self.txn.is_none() && self.seq.needs_producer_id();
         out
     }
 
@@ -192,6 +337,9 @@ impl<D: Clone> Engine<D> {
         };
         self.acc.next_wake(&mut at);
         self.seq.next_wake(&mut at);
+        if let Some(w) = self.txn.as_ref().and_then(TxnManager::next_wake) {
+            at(w);
+        }
         t
     }
 
@@ -227,6 +375,13 @@ impl<D: Clone> Engine<D> {
     #[cfg(test)]
     pub(crate) fn sequencer(&self) -> &Sequencer<D> {
         &self.seq
+    }
+}
+
+fn fenced() -> ProduceError {
+    ProduceError::Fenced {
+        code: ErrorCode::PRODUCER_FENCED,
+        detail: Some("another producer with the same transactional.id took over".to_owned()),
     }
 }
 

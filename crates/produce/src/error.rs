@@ -144,6 +144,23 @@ pub enum ProduceError {
     /// The producer was closed.
     #[error("the producer is closed")]
     Closed,
+    /// The record was in a transaction that was aborted: it will never be
+    /// visible to `read_committed` consumers.
+    #[error("the transaction was aborted; the record is not committed")]
+    TransactionAborted,
+    /// The open transaction can only be aborted: one of its records failed,
+    /// or the transaction coordinator said so (TRANSACTION_ABORTABLE).
+    #[error("the transaction must be aborted: {0}")]
+    TransactionAbortable(String),
+    /// The transactional producer cannot go on (an error other than
+    /// fencing, e.g. TRANSACTIONAL_ID_AUTHORIZATION_FAILED); close it.
+    #[error("the transactional producer failed: {0}")]
+    TransactionFatal(String),
+    /// A transactional call in the wrong state: `send` outside a
+    /// transaction, `commit` with none open, transactions on a producer
+    /// without `transactional.id`.
+    #[error("{0}")]
+    TransactionState(String),
 }
 
 impl ProduceError {

@@ -41,7 +41,6 @@ mod sequence;
 #[cfg(test)]
 mod sim;
 mod txn;
-#[allow(dead_code)] // wired in with the engine (next slice)
 mod txn_io;
 
 pub use config::{Acks, PartitionerKind, ProducerConfig, ProducerConfigBuilder};

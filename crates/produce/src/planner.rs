@@ -60,10 +60,11 @@ pub(crate) fn plan<D: Clone>(
     max_request_size: usize,
     now: Instant,
     leader_of: &dyn Fn(&str, i32) -> Option<i32>,
+    may_send: &dyn Fn(&Key) -> bool,
     reports: &mut Reports<D>,
     refresh: &mut Vec<Arc<str>>,
 ) -> Vec<Request> {
-    let mut candidates: Vec<Key> = acc.with_ready.iter().cloned().collect();
+    let mut candidates: Vec<Key> = acc.with_ready.iter().filter(|k| may_send(k)).cloned().collect();
     for k in seq.busy_keys() {
         if !acc.with_ready.contains(k) {
             candidates.push(k.clone());

@@ -242,13 +242,6 @@ impl Producer {
     /// Creates a producer: with idempotence, gets a producer id first.
     pub async fn new(cluster: Cluster, cfg: ProducerConfig) -> Result<Producer, ProduceError> {
         cfg.validate()?;
-        if let Some(id) = &cfg.transactional_id {
-            // The transaction state machine (`txn.rs`) is not wired into the
-            // driver yet: refuse rather than silently write outside a transaction.
-            return Err(ProduceError::Config(format!(
-                "transactional.id={id}: the transactional producer is not available yet in this kwire version"
-            )));
-        }
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
@@ -264,12 +257,102 @@ impl Producer {
             cluster,
             cfg,
         });
-        if inner.cfg.idempotence {
+        let transactional = inner.cfg.transactional_id.is_some();
+        if inner.cfg.idempotence && !transactional {
             let (pid, epoch) = init_producer_id(&inner, true).await?;
             inner.engine().on_producer_id(pid, epoch);
         }
         tokio::spawn(drive(inner.clone()));
-        Ok(Producer { inner })
+        let producer = Producer { inner };
+        if transactional {
+            // Java's initTransactions(): find the coordinator, get the id's
+            // producer id and a new epoch (fencing older instances, and
+            // completing whatever transaction they left open).
+            producer.inner.engine().txn_init()?;
+            if let Err(e) = producer.wait_txn("initialize the transactional producer").await {
+                producer.inner.closed.store(true, Ordering::Release);
+                producer.inner.stop.notify_one();
+                return Err(e);
+            }
+        }
+        Ok(producer)
+    }
+
+    /// Opens a transaction (a producer with `transactional.id` only): every
+    /// record sent until [`commit_transaction`](Self::commit_transaction) or
+    /// [`abort_transaction`](Self::abort_transaction) belongs to it.
+    pub fn begin_transaction(&self) -> Result<(), ProduceError> {
+        self.inner.engine().txn_begin()
+    }
+
+    /// Commits the open transaction: sends what is buffered, waits for every
+    /// record of it, then ends it with a commit. If a record failed, the
+    /// transaction can only be aborted
+    /// ([`ProduceError::TransactionAbortable`]). When the outcome is not known
+    /// within `max.block.ms`, an error says so and the commit goes on: call
+    /// it again to wait (it is never turned into an abort).
+    pub async fn commit_transaction(&self) -> Result<(), ProduceError> {
+        self.inner.engine().txn_commit()?;
+        self.inner.wake.notify_one();
+        self.wait_txn("commit the transaction").await
+    }
+
+    /// Aborts the open transaction: records not yet sent fail with
+    /// [`ProduceError::TransactionAborted`], the ones in flight are waited
+    /// for, and the transaction ends with an abort (read_committed consumers
+    /// never see its records).
+    pub async fn abort_transaction(&self) -> Result<(), ProduceError> {
+        {
+            let mut e = self.inner.engine();
+            e.txn_abort()?;
+            self.inner.settle(&mut e);
+        }
+        self.inner.wake.notify_one();
+        self.wait_txn("abort the transaction").await
+    }
+
+    /// Waits until the transaction manager is at rest (no open transaction)
+    /// or failed, for up to `max.block.ms`.
+    async fn wait_txn(&self, what: &str) -> Result<(), ProduceError> {
+        use crate::txn::TxnState;
+        let inner = &self.inner;
+        let deadline = Instant::now() + inner.cfg.max_block;
+        loop {
+            let notified = inner.progress.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let e = inner.engine();
+                match e.txn_state() {
+                    None => {
+                        return Err(ProduceError::TransactionState(
+                            "transactions need a transactional.id".into(),
+                        ));
+                    }
+                    Some(TxnState::Ready) => return Ok(()),
+                    Some(TxnState::AbortableError(why)) => {
+                        return Err(ProduceError::TransactionAbortable(why.clone()));
+                    }
+                    Some(TxnState::FatalError(why)) => {
+                        return Err(ProduceError::TransactionFatal(why.clone()));
+                    }
+                    Some(TxnState::Fenced) => {
+                        return Err(ProduceError::Fenced {
+                            code: ErrorCode::PRODUCER_FENCED,
+                            detail: Some("another producer with the same transactional.id took over".into()),
+                        });
+                    }
+                    Some(_) => {}
+                }
+            }
+            inner.wake.notify_one();
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return Err(ProduceError::TransactionState(format!(
+                    "could not {what} within max.block.ms ({} ms); it goes on: call it again to wait",
+                    inner.cfg.max_block.as_millis()
+                )));
+            }
+        }
     }
 
     /// The settings.
@@ -423,6 +506,15 @@ impl Producer {
     /// Flushes, then stops the producer. Records sent afterwards fail with
     /// [`ProduceError::Closed`].
     pub async fn close(&self) -> Result<(), ProduceError> {
+        let open = matches!(
+            self.inner.engine().txn_state(),
+            Some(crate::txn::TxnState::InTransaction | crate::txn::TxnState::AbortableError(_))
+        );
+        if open {
+            // As Kafka's producer does on close: abort what was not committed.
+            tracing::info!("aborting the open transaction on close");
+            let _ = self.abort_transaction().await;
+        }
         let r = self.flush().await;
         self.inner.closed.store(true, Ordering::Release);
         self.inner.stop.notify_one();
@@ -527,6 +619,7 @@ type SendResult = (u64, SendOutcome);
 async fn drive(inner: Arc<Inner>) {
     let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<SendResult>();
     let (pid_tx, mut pid_rx) = tokio::sync::mpsc::unbounded_channel::<Result<(i64, i16), ProduceError>>();
+    let (txn_tx, mut txn_rx) = tokio::sync::mpsc::unbounded_channel::<crate::txn::TxnResponse>();
     let mut lanes: HashMap<i32, tokio::sync::mpsc::UnboundedSender<Request>> = HashMap::new();
     let mut pid_pending = false;
     let refreshing: Arc<Mutex<HashSet<Arc<str>>>> = Arc::new(Mutex::new(HashSet::new()));
@@ -538,13 +631,21 @@ async fn drive(inner: Arc<Inner>) {
             let p = t.partitions.iter().find(|p| p.partition == partition)?;
             (p.leader >= 0).then_some(p.leader)
         };
-        let (polled, wake_at) = {
+        let (polled, txn_call, wake_at) = {
             let mut e = inner.engine();
             let p = e.poll_requests(now, &leader_of);
             let _ = e.take_closed_hint();
+            let txn_call = e.poll_txn_request(now).map(|req| (req, txn_call(&inner.cfg, &e)));
             inner.settle(&mut e);
-            (p, e.next_wake(now))
+            (p, txn_call, e.next_wake(now))
         };
+        if let Some((req, call)) = txn_call {
+            let cluster = inner.cluster.clone();
+            let tx = txn_tx.clone();
+            tokio::spawn(async move {
+                let _ = tx.send(crate::txn_io::execute(&cluster, &call, &req).await);
+            });
+        }
         inner.progress.notify_waiters();
         if polled.need_producer_id && !pid_pending {
             pid_pending = true;
@@ -579,6 +680,11 @@ async fn drive(inner: Arc<Inner>) {
                     inner.cluster.invalidate_topic(&t);
                     spawn_refresh(&inner, &refreshing, t);
                 }
+            }
+            Some(resp) = txn_rx.recv() => {
+                let mut e = inner.engine();
+                e.handle_txn_response(resp, std::time::Instant::now());
+                inner.settle(&mut e);
             }
             Some(r) = pid_rx.recv() => {
                 pid_pending = false;
@@ -710,5 +816,15 @@ fn spawn_refresh(inner: &Arc<Inner>, refreshing: &Arc<Mutex<HashSet<Arc<str>>>>,
 fn build_request(cfg: &ProducerConfig, req: &Request) -> ProduceRequest {
     let timeout_ms = i32::try_from(cfg.request_timeout.as_millis()).unwrap_or(i32::MAX);
     let batches = req.batches.iter().map(|((topic, partition), bytes)| (&**topic, *partition, bytes.clone()));
-    produce_request(cfg.acks.wire(), timeout_ms, None, batches)
+    produce_request(cfg.acks.wire(), timeout_ms, cfg.transactional_id.as_deref(), batches)
+}
+
+/// What a transaction coordinator call needs from the engine now.
+fn txn_call(cfg: &ProducerConfig, e: &Engine<Arc<BatchShared>>) -> crate::txn_io::TxnCall {
+    crate::txn_io::TxnCall {
+        transactional_id: Arc::from(cfg.transactional_id.as_deref().unwrap_or_default()),
+        timeout_ms: i32::try_from(cfg.transaction_timeout.as_millis()).unwrap_or(i32::MAX),
+        coordinator: e.txn_coordinator(),
+        producer: e.txn_producer(),
+    }
 }

@@ -151,6 +151,11 @@ pub(crate) enum Next {
 #[derive(Debug, Clone)]
 struct Limits {
     idempotent: bool,
+    /// A transactional producer: its epoch comes from the transaction
+    /// coordinator only, so a sequence error fails the batch (the
+    /// transaction is then aborted and the epoch bumped there) instead of
+    /// bumping the epoch here, and a fenced epoch is final.
+    transactional: bool,
     max_in_flight: usize,
     retries: u32,
     delivery_timeout: Duration,
@@ -173,6 +178,7 @@ impl<D: Clone> Sequencer<D> {
         Sequencer {
             lim: Limits {
                 idempotent: cfg.idempotence,
+                transactional: cfg.transactional_id.is_some(),
                 max_in_flight: cfg.max_in_flight.max(1),
                 retries: cfg.retries,
                 delivery_timeout: cfg.delivery_timeout,
@@ -449,7 +455,15 @@ impl<D: Clone> Sequencer<D> {
             "produce error"
         );
         let describe = format!("{code}{}", message.as_deref().map(|m| format!(" ({m})")).unwrap_or_default());
+        let txn = self.lim.transactional;
         match code {
+            ErrorCode::INVALID_PRODUCER_EPOCH | ErrorCode::PRODUCER_FENCED if txn => {
+                self.terminal(key, i, ProduceError::Fenced { code, detail: message }, reports)
+            }
+            ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER | ErrorCode::UNKNOWN_PRODUCER_ID if txn => {
+                let err = ProduceError::Broker { topic: key.0.to_string(), partition: key.1, code, message };
+                self.terminal(key, i, err, reports)
+            }
             ErrorCode::DUPLICATE_SEQUENCE_NUMBER if idem => {
                 self.ack(key, i, BatchAck { base_offset: -1, log_append_time: -1 }, reports)
             }
@@ -490,6 +504,8 @@ impl<D: Clone> Sequencer<D> {
             | ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED => {
                 let resource = if code == ErrorCode::TOPIC_AUTHORIZATION_FAILED {
                     format!("topic '{}'", key.0)
+                } else if code == ErrorCode::TRANSACTIONAL_ID_AUTHORIZATION_FAILED {
+                    "the transactional id".to_owned()
                 } else {
                     "the cluster (idempotent write)".to_owned()
                 };

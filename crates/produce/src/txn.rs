@@ -1,19 +1,21 @@
 //! The transaction state machine (KIP-98, KIP-447, KIP-890), sans-IO: time
 //! is an input, requests to the transaction coordinator come out of
 //! [`TxnManager::poll_request`], their outcomes go back in through
-//! [`TxnManager::handle_response`]. Not yet wired into the
-//! [`Engine`](crate::engine::Engine) (a later slice).
+//! [`TxnManager::handle_response`]. The [`Engine`](crate::engine::Engine)
+//! owns one for a producer with a `transactional.id`.
 //!
 //! States: Uninitialized → Initializing → Ready → InTransaction →
 //! Committing/Aborting → Ready, plus AbortableError, FatalError and Fenced.
 //! Rules (after Kafka's `TransactionManager` and franz-go's `txn.go`):
-//! CONCURRENT_TRANSACTIONS and COORDINATOR_LOAD_IN_PROGRESS are retried with
+//! ErrorCode::CONCURRENT_TRANSACTIONS and COORDINATOR_LOAD_IN_PROGRESS are retried with
 //! backoff; NOT_COORDINATOR / COORDINATOR_NOT_AVAILABLE (or no answer) look
 //! the coordinator up again; INVALID_PRODUCER_EPOCH / PRODUCER_FENCED fence
-//! the producer; TRANSACTION_ABORTABLE makes the transaction abortable; an
+//! the producer; ErrorCode::TRANSACTION_ABORTABLE makes the transaction abortable; an
 //! EndTxn(commit) without an answer is retried as the same commit, never
-//! turned into an abort.
-#![allow(dead_code)]
+//! turned into an abort. After an abort that followed a failed batch, the
+//! classic protocol (TV1) re-initializes with the current producer id and
+//! epoch (KIP-360) so that the partitions' sequences start afresh under a
+//! bumped epoch.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -21,13 +23,6 @@ use std::time::{Duration, Instant};
 use kwire_proto::ErrorCode;
 
 use crate::batch::Key;
-
-/// CONCURRENT_TRANSACTIONS (51): the previous transaction is still being completed.
-pub(crate) const CONCURRENT_TRANSACTIONS: ErrorCode = ErrorCode(51);
-/// INVALID_TXN_STATE (48).
-pub(crate) const INVALID_TXN_STATE: ErrorCode = ErrorCode(48);
-/// TRANSACTION_ABORTABLE (120, KIP-890).
-pub(crate) const TRANSACTION_ABORTABLE: ErrorCode = ErrorCode(120);
 
 /// Where the transactional producer is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,6 +97,8 @@ pub(crate) struct TxnManager {
     retry_at: Option<Instant>,
     backoff: Duration,
     attempts: u32,
+    /// A batch of the transaction failed: after the abort, bump the epoch.
+    rebump: bool,
 }
 
 impl TxnManager {
@@ -119,7 +116,13 @@ impl TxnManager {
             retry_at: None,
             backoff,
             attempts: 0,
+            rebump: false,
         }
+    }
+
+    /// When the next retry is due, if one waits.
+    pub(crate) fn next_wake(&self) -> Option<Instant> {
+        self.retry_at
     }
 
     pub(crate) fn state(&self) -> &TxnState {
@@ -162,9 +165,19 @@ impl TxnManager {
     /// sent now (already added, or TV2 adds it implicitly).
     pub(crate) fn add_partition(&mut self, key: &Key) -> Result<bool, String> {
         if self.state != TxnState::InTransaction {
-            return Err(format!("send in state {:?}: begin() first", self.state));
+            return Err(match &self.state {
+                TxnState::Ready | TxnState::Uninitialized => {
+                    "no transaction is open: call begin_transaction() first".to_owned()
+                }
+                TxnState::AbortableError(why) => format!("the transaction must be aborted ({why})"),
+                TxnState::Committing | TxnState::Aborting => "the transaction is being completed".to_owned(),
+                s => format!("cannot send in state {s:?}"),
+            });
         }
-        if self.tv2 || self.added.contains(key) {
+        if self.added.contains(key) {
+            return Ok(true);
+        }
+        if self.tv2 {
             self.added.insert(key.clone());
             return Ok(true);
         }
@@ -183,6 +196,10 @@ impl TxnManager {
     pub(crate) fn batch_failed(&mut self, why: &str) {
         if matches!(self.state, TxnState::InTransaction | TxnState::Committing) && self.end.is_none() {
             self.state = TxnState::AbortableError(why.to_owned());
+        }
+        if matches!(self.state, TxnState::InTransaction | TxnState::Committing | TxnState::AbortableError(_))
+        {
+            self.rebump = true;
         }
     }
 
@@ -226,7 +243,7 @@ impl TxnManager {
             return self.send(TxnRequest::FindCoordinator);
         }
         let req = match self.state {
-            TxnState::Initializing => TxnRequest::InitProducerId { current: None },
+            TxnState::Initializing => TxnRequest::InitProducerId { current: self.producer },
             TxnState::InTransaction if !self.pending.is_empty() => {
                 self.adding = std::mem::take(&mut self.pending);
                 TxnRequest::AddPartitions(self.adding.iter().cloned().collect())
@@ -249,7 +266,9 @@ impl TxnManager {
         self.retry_at = Some(now + self.backoff.saturating_mul(f).min(Duration::from_secs(1)));
     }
 
-    fn fence(&mut self) {
+    /// Another producer took the transactional id (PRODUCER_FENCED or
+    /// INVALID_PRODUCER_EPOCH from a partition leader, too).
+    pub(crate) fn fence(&mut self) {
         self.state = TxnState::Fenced;
         self.pending.clear();
         self.adding.clear();
@@ -275,14 +294,22 @@ impl TxnManager {
             }
             TxnResponse::Coordinator(Err(code)) => *code,
             TxnResponse::InitProducerId { code, .. } | TxnResponse::EndTxn { code, .. } => *code,
-            TxnResponse::AddPartitions(parts) => {
-                parts.iter().map(|(_, c)| *c).find(|c| c.is_err()).unwrap_or(ErrorCode::NONE)
-            }
+            // The partition that failed, not the ones the broker then did
+            // not attempt.
+            TxnResponse::AddPartitions(parts) => parts
+                .iter()
+                .map(|(_, c)| *c)
+                .filter(|c| c.is_err())
+                .min_by_key(|c| *c == ErrorCode::OPERATION_NOT_ATTEMPTED)
+                .unwrap_or(ErrorCode::NONE),
             TxnResponse::Lost(_) => ErrorCode::NONE,
         };
         match code {
             ErrorCode::NONE => {}
-            CONCURRENT_TRANSACTIONS | ErrorCode::COORDINATOR_LOAD_IN_PROGRESS => {
+            ErrorCode::CONCURRENT_TRANSACTIONS
+            | ErrorCode::COORDINATOR_LOAD_IN_PROGRESS
+            | ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
+            | ErrorCode::REQUEST_TIMED_OUT => {
                 self.requeue(req);
                 return self.retry_later(now);
             }
@@ -292,9 +319,11 @@ impl TxnManager {
                 return self.retry_later(now);
             }
             ErrorCode::INVALID_PRODUCER_EPOCH | ErrorCode::PRODUCER_FENCED => return self.fence(),
-            TRANSACTION_ABORTABLE if self.state != TxnState::Aborting => {
+            ErrorCode::TRANSACTION_ABORTABLE | ErrorCode::TOPIC_AUTHORIZATION_FAILED
+                if self.state != TxnState::Aborting =>
+            {
                 self.adding.clear();
-                self.state = TxnState::AbortableError(format!("the broker answered {code}"));
+                self.state = TxnState::AbortableError(format!("the transaction coordinator answered {code}"));
                 return;
             }
             c => {
@@ -306,6 +335,7 @@ impl TxnManager {
         match resp {
             TxnResponse::InitProducerId { producer_id, epoch, .. } => {
                 self.producer = Some((producer_id, epoch));
+                self.rebump = false;
                 self.state = TxnState::Ready;
             }
             TxnResponse::AddPartitions(parts) => {
@@ -315,12 +345,23 @@ impl TxnManager {
                 }
             }
             TxnResponse::EndTxn { producer_id, epoch, .. } => {
-                if self.tv2 && producer_id >= 0 {
+                // EndTxn v5 answers with the id and epoch for the next
+                // transaction: a broker with transaction.version 2 bumps the
+                // epoch at every end (KIP-890), whichever way partitions
+                // were added.
+                if producer_id >= 0 {
                     self.producer = Some((producer_id, epoch));
                 }
-                self.end = Some(self.state == TxnState::Committing);
+                let committed = self.state == TxnState::Committing;
+                self.end = Some(committed);
                 self.added.clear();
-                self.state = TxnState::Ready;
+                self.state = if !committed && self.rebump && producer_id < 0 {
+                    // A v5 EndTxn bumped the epoch already.
+                    TxnState::Initializing
+                } else {
+                    self.rebump = false;
+                    TxnState::Ready
+                };
             }
             _ => {}
         }
@@ -334,6 +375,7 @@ impl TxnManager {
     }
 
     /// How the last transaction ended: Some(true) committed.
+    #[cfg(test)]
     pub(crate) fn last_end(&self) -> Option<bool> {
         self.end
     }
@@ -403,7 +445,10 @@ mod tests {
         m.begin().unwrap();
         m.add_partition(&key(1)).unwrap();
         assert!(m.poll_request(now, 0).is_some());
-        m.handle_response(TxnResponse::AddPartitions(vec![(key(1), CONCURRENT_TRANSACTIONS)]), now);
+        m.handle_response(
+            TxnResponse::AddPartitions(vec![(key(1), ErrorCode::CONCURRENT_TRANSACTIONS)]),
+            now,
+        );
         assert_eq!(m.state(), &TxnState::InTransaction);
         assert_eq!(m.poll_request(now, 0), None);
         let later = now + Duration::from_secs(2);
@@ -429,7 +474,7 @@ mod tests {
         m.commit().unwrap();
         assert_eq!(m.poll_request(now, 0), Some(TxnRequest::EndTxn { commit: true }));
         m.handle_response(
-            TxnResponse::EndTxn { code: TRANSACTION_ABORTABLE, producer_id: -1, epoch: -1 },
+            TxnResponse::EndTxn { code: ErrorCode::TRANSACTION_ABORTABLE, producer_id: -1, epoch: -1 },
             now,
         );
         assert!(matches!(m.state(), TxnState::AbortableError(_)));

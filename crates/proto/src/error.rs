@@ -154,6 +154,14 @@ impl ErrorCode {
     pub const INVALID_PRODUCER_EPOCH: ErrorCode = ErrorCode(47);
     /// KAFKA_STORAGE_ERROR.
     pub const KAFKA_STORAGE_ERROR: ErrorCode = ErrorCode(56);
+    /// INVALID_TXN_STATE: the request is not valid in the transaction's state.
+    pub const INVALID_TXN_STATE: ErrorCode = ErrorCode(48);
+    /// CONCURRENT_TRANSACTIONS: the previous transaction is still being completed.
+    pub const CONCURRENT_TRANSACTIONS: ErrorCode = ErrorCode(51);
+    /// OPERATION_NOT_ATTEMPTED: not tried because another part of the request failed.
+    pub const OPERATION_NOT_ATTEMPTED: ErrorCode = ErrorCode(55);
+    /// TRANSACTION_ABORTABLE (KIP-890): the transaction can only be aborted.
+    pub const TRANSACTION_ABORTABLE: ErrorCode = ErrorCode(120);
     /// TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
     pub const TRANSACTIONAL_ID_AUTHORIZATION_FAILED: ErrorCode = ErrorCode(53);
     /// SASL_AUTHENTICATION_FAILED.
