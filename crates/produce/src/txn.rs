@@ -236,6 +236,13 @@ impl TxnManager {
         if self.in_flight.is_some() || self.retry_at.is_some_and(|t| t > now) {
             return None;
         }
+        let empty = self.added.is_empty() && self.adding.is_empty() && self.pending.is_empty();
+        if matches!(self.state, TxnState::Committing | TxnState::Aborting) && outstanding == 0 && empty {
+            // Nothing reached the coordinator: there is nothing to end (it
+            // would answer INVALID_TXN_STATE), as Kafka's producer does.
+            self.finish(self.state == TxnState::Committing, -1);
+            return None;
+        }
         let needs_coordinator =
             matches!(self.state, TxnState::Initializing | TxnState::Committing | TxnState::Aborting)
                 || (self.state == TxnState::InTransaction && !self.pending.is_empty());
@@ -352,19 +359,22 @@ impl TxnManager {
                 if producer_id >= 0 {
                     self.producer = Some((producer_id, epoch));
                 }
-                let committed = self.state == TxnState::Committing;
-                self.end = Some(committed);
-                self.added.clear();
-                self.state = if !committed && self.rebump && producer_id < 0 {
-                    // A v5 EndTxn bumped the epoch already.
-                    TxnState::Initializing
-                } else {
-                    self.rebump = false;
-                    TxnState::Ready
-                };
+                self.finish(self.state == TxnState::Committing, producer_id);
             }
             _ => {}
         }
+    }
+
+    /// The transaction ended (`producer_id` ≥ 0: a v5 EndTxn bumped the epoch).
+    fn finish(&mut self, committed: bool, producer_id: i64) {
+        self.end = Some(committed);
+        self.added.clear();
+        self.state = if !committed && self.rebump && producer_id < 0 {
+            TxnState::Initializing
+        } else {
+            self.rebump = false;
+            TxnState::Ready
+        };
     }
 
     fn requeue(&mut self, req: TxnRequest) {
@@ -405,6 +415,20 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_transaction_ends_without_asking_the_coordinator() {
+        let now = Instant::now();
+        let mut m = ready(false, now);
+        m.begin().unwrap();
+        m.commit().unwrap();
+        assert_eq!(m.poll_request(now, 0), None);
+        assert_eq!((m.state(), m.last_end()), (&TxnState::Ready, Some(true)));
+        m.begin().unwrap();
+        m.abort().unwrap();
+        assert_eq!(m.poll_request(now, 0), None);
+        assert_eq!((m.state(), m.last_end()), (&TxnState::Ready, Some(false)));
+    }
+
+    #[test]
     fn classic_commit_adds_partitions_then_waits_for_batches() {
         let now = Instant::now();
         let mut m = ready(false, now);
@@ -427,6 +451,9 @@ mod tests {
         let now = Instant::now();
         let mut m = ready(false, now);
         m.begin().unwrap();
+        m.add_partition(&key(0)).unwrap();
+        assert!(m.poll_request(now, 0).is_some());
+        m.handle_response(TxnResponse::AddPartitions(vec![(key(0), ErrorCode::NONE)]), now);
         m.commit().unwrap();
         assert_eq!(m.poll_request(now, 0), Some(TxnRequest::EndTxn { commit: true }));
         m.handle_response(TxnResponse::Lost("timeout".into()), now);
@@ -471,6 +498,7 @@ mod tests {
         m.handle_response(TxnResponse::EndTxn { code: ErrorCode::NONE, producer_id: 7, epoch: 1 }, now);
         assert_eq!((m.last_end(), m.producer()), (Some(false), Some((7, 1))));
         m.begin().unwrap();
+        m.add_partition(&key(0)).unwrap();
         m.commit().unwrap();
         assert_eq!(m.poll_request(now, 0), Some(TxnRequest::EndTxn { commit: true }));
         m.handle_response(
