@@ -131,3 +131,114 @@ fn a_second_instance_with_the_same_id_fences_the_first_and_its_transaction_is_ab
     live.sort();
     assert_eq!(read(&b, &t, "read_committed"), live);
 }
+
+/// Values read back, as numbers, sorted.
+fn numbers(b: &str, topic: &str, isolation: &str) -> Vec<u64> {
+    let mut v: Vec<u64> = read(b, topic, isolation).iter().map(|s| s.parse().unwrap()).collect();
+    v.sort_unstable();
+    v
+}
+
+#[test]
+fn cli_commits_every_n_records_and_at_the_end_of_input() {
+    let b = bootstrap();
+    let t = unique_topic("txn-cli");
+    kwire(&b, &["topics", "create", &t, "--partitions", "3"]).ok();
+    let id = unique_topic("txn-cli-id");
+    let input: String = (1..=25_500).map(|i| format!("{i}\n")).collect();
+    kwire_stdin(
+        &b,
+        &["produce", "-t", &t, "--transactional-id", &id, "--transaction-size", "1000"],
+        Some(input.as_bytes()),
+    )
+    .ok();
+    assert_eq!(numbers(&b, &t, "read_committed"), (1..=25_500).collect::<Vec<u64>>());
+    // 26 transactions: 25 of 1000 and the rest at the end of input.
+    let described = kwire(&b, &["transactions", "describe", "--transactional-id", &id]).ok();
+    assert!(
+        described.stdout.contains("CompleteCommit") || described.stdout.contains("Empty"),
+        "{}",
+        described.stdout
+    );
+}
+
+#[test]
+fn cli_a_failed_record_aborts_its_transaction_and_says_what_was_committed() {
+    let b = bootstrap();
+    let t = unique_topic("txn-cli-fail");
+    kwire(&b, &["topics", "create", &t, "--partitions", "2"]).ok();
+    let id = unique_topic("txn-cli-id");
+    let input: String = (1..=1600)
+        .map(|i| {
+            if i == 1500 {
+                format!("{{\"value\":\"{i}\",\"partition\":9}}\n")
+            } else {
+                format!("{{\"value\":\"{i}\"}}\n")
+            }
+        })
+        .collect();
+    let run = kwire_stdin(
+        &b,
+        &["produce", "-t", &t, "--format", "json", "--transactional-id", &id, "--transaction-size", "1000"],
+        Some(input.as_bytes()),
+    );
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", run.stderr);
+    assert!(lines[0].starts_with("kwire: error: line 1500: partition 9 does not exist"), "{}", lines[0]);
+    assert!(lines[0].ends_with("the open transaction was aborted"), "{}", lines[0]);
+    assert!(
+        lines[1].starts_with("kwire: committed: 1000 records in 1 transaction: partition "),
+        "{}",
+        lines[1]
+    );
+    assert!(lines[1].contains("offsets 0-999"), "{}", lines[1]);
+    assert_eq!(
+        lines[2],
+        "kwire: aborted: 499 records (input lines 1001-1500); read_committed consumers never see them"
+    );
+    assert_eq!(numbers(&b, &t, "read_committed"), (1..=1000).collect::<Vec<u64>>());
+}
+
+#[test]
+fn cli_killed_mid_stream_leaves_whole_transactions_and_the_next_instance_fences_it() {
+    let b = bootstrap();
+    let t = unique_topic("txn-cli-kill");
+    kwire(&b, &["topics", "create", &t, "--partitions", "3"]).ok();
+    let id = unique_topic("txn-cli-id");
+    let path = std::env::temp_dir().join(format!("{t}.in"));
+    let input: String = (0..2_000_000).map(|i| format!("{i}\n")).collect();
+    std::fs::write(&path, input).unwrap();
+    let p = path.to_str().unwrap();
+    let producer = Background::kwire(
+        "txn-kill",
+        &b,
+        &["produce", "-t", &t, "--input", p, "--transactional-id", &id, "--transaction-size", "5000"],
+    );
+    // Let a few transactions commit, then kill it in the middle of one.
+    let _ = wait_until(std::time::Duration::from_secs(30), || numbers_quiet(&b, &t) >= 10_000);
+    producer.signal(9);
+    // A new instance with the same id: its InitProducerId aborts the old open transaction.
+    kwire_stdin(&b, &["produce", "-t", &t, "--transactional-id", &id], Some(b"")).ok();
+    let _ = std::fs::remove_file(&path);
+    let got = numbers(&b, &t, "read_committed");
+    assert!(got.len() >= 10_000, "{} records committed", got.len());
+    let mut blocks: std::collections::BTreeMap<u64, u64> = std::collections::BTreeMap::new();
+    for w in got.windows(2) {
+        assert_ne!(w[0], w[1], "duplicate {}", w[0]);
+    }
+    for v in &got {
+        *blocks.entry(v / 5000).or_default() += 1;
+    }
+    assert!(blocks.values().all(|n| *n == 5000), "half transactions: {blocks:?}");
+    // Nothing after the kill is left open.
+    let hanging = kwire(&b, &["transactions", "find-hanging", "--broker-id", "1"]).ok();
+    assert!(!hanging.stdout.contains(&t), "{}", hanging.stdout);
+}
+
+/// How many committed records a reader sees now (no assertion).
+fn numbers_quiet(b: &str, topic: &str) -> usize {
+    let run =
+        kwire(b, &["consume", "-t", topic, "--from-beginning", "-e", "--isolation-level", "read_committed"]);
+    run.stdout.lines().count()
+}

@@ -317,6 +317,7 @@ impl Producer {
         use crate::txn::TxnState;
         let inner = &self.inner;
         let deadline = Instant::now() + inner.cfg.max_block;
+        inner.wake.notify_one();
         loop {
             let notified = inner.progress.notified();
             tokio::pin!(notified);
@@ -345,7 +346,6 @@ impl Producer {
                     Some(_) => {}
                 }
             }
-            inner.wake.notify_one();
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
                 return Err(ProduceError::TransactionState(format!(
                     "could not {what} within max.block.ms ({} ms); it goes on: call it again to wait",

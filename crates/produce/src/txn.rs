@@ -189,7 +189,7 @@ impl TxnManager {
 
     /// Whether `key`'s batches may be planned.
     pub(crate) fn may_send(&self, key: &Key) -> bool {
-        self.state == TxnState::InTransaction && self.added.contains(key)
+        matches!(self.state, TxnState::InTransaction | TxnState::Committing) && self.added.contains(key)
     }
 
     /// A batch of the transaction failed: it can only be aborted.
@@ -245,13 +245,15 @@ impl TxnManager {
         }
         let needs_coordinator =
             matches!(self.state, TxnState::Initializing | TxnState::Committing | TxnState::Aborting)
-                || (self.state == TxnState::InTransaction && !self.pending.is_empty());
+                || !self.pending.is_empty();
         if needs_coordinator && self.coordinator.is_none() {
             return self.send(TxnRequest::FindCoordinator);
         }
         let req = match self.state {
             TxnState::Initializing => TxnRequest::InitProducerId { current: self.producer },
-            TxnState::InTransaction if !self.pending.is_empty() => {
+            // Partitions still to add go first, also once the commit was asked
+            // for (their batches wait for them; EndTxn waits for the batches).
+            TxnState::InTransaction | TxnState::Committing if !self.pending.is_empty() => {
                 self.adding = std::mem::take(&mut self.pending);
                 TxnRequest::AddPartitions(self.adding.iter().cloned().collect())
             }
@@ -444,6 +446,20 @@ mod tests {
         assert_eq!(m.poll_request(now, 0), Some(TxnRequest::EndTxn { commit: true }));
         m.handle_response(TxnResponse::EndTxn { code: ErrorCode::NONE, producer_id: -1, epoch: -1 }, now);
         assert_eq!((m.state(), m.last_end(), m.producer()), (&TxnState::Ready, Some(true), Some((7, 0))));
+    }
+
+    #[test]
+    fn partitions_added_just_before_the_commit_are_still_added_first() {
+        let now = Instant::now();
+        let mut m = ready(false, now);
+        m.begin().unwrap();
+        assert!(!m.add_partition(&key(4)).unwrap());
+        m.commit().unwrap();
+        assert_eq!(m.poll_request(now, 1), Some(TxnRequest::AddPartitions(vec![key(4)])));
+        m.handle_response(TxnResponse::AddPartitions(vec![(key(4), ErrorCode::NONE)]), now);
+        assert!(m.may_send(&key(4)), "its batches may go while committing");
+        assert_eq!(m.poll_request(now, 1), None, "the batch goes first");
+        assert_eq!(m.poll_request(now, 0), Some(TxnRequest::EndTxn { commit: true }));
     }
 
     #[test]

@@ -55,4 +55,14 @@ pub struct ProduceArgs {
     /// text: one record per line; json: one object per line with key, value, headers, partition, timestamp
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
+    /// Write in transactions with this transactional.id: read_committed consumers see only
+    /// committed records; a failed record aborts the open transaction
+    #[arg(long, value_name = "ID")]
+    pub transactional_id: Option<String>,
+    /// Commit every N records (and at the end of input); with --transactional-id
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub transaction_size: Option<u64>,
+    /// Commit every MS milliseconds (default 1000) and at the end of input; with --transactional-id
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub transaction_ms: Option<u64>,
 }

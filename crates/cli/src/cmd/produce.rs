@@ -17,8 +17,23 @@ use crate::args::format::Format;
 use crate::args::produce::ProduceArgs;
 use crate::config::ClientSettings;
 
+mod txn;
+
+/// Where parsed records go.
+pub(super) struct Target<'a> {
+    pub topic: &'a str,
+    pub partition: Option<i32>,
+    pub format: Format,
+}
+
+/// When a transaction commits (whichever comes first, and at end of input).
+pub(super) struct Every {
+    pub records: u64,
+    pub time: std::time::Duration,
+}
+
 /// One parsed input record.
-struct Line {
+pub(super) struct Line {
     key: Option<Bytes>,
     value: Option<Bytes>,
     headers: Vec<Header>,
@@ -26,7 +41,21 @@ struct Line {
     timestamp: Option<i64>,
 }
 
-struct Parser {
+impl Line {
+    /// The record to send for this line.
+    fn record<'a>(&'a self, target: &Target<'a>) -> ProducerRecord<'a> {
+        ProducerRecord {
+            topic: target.topic,
+            partition: self.partition.or(target.partition),
+            key: self.key.as_deref(),
+            value: self.value.as_deref(),
+            headers: &self.headers,
+            timestamp: self.timestamp,
+        }
+    }
+}
+
+pub(super) struct Parser {
     format: Format,
     separator: Option<Vec<u8>>,
     null_marker: Option<Vec<u8>>,
@@ -34,7 +63,7 @@ struct Parser {
 }
 
 impl Parser {
-    fn parse(&self, line: &[u8], lineno: u64) -> Result<Line> {
+    pub(super) fn parse(&self, line: &[u8], lineno: u64) -> Result<Line> {
         match self.format {
             Format::Text => {
                 let (key, value) = match &self.separator {
@@ -373,6 +402,9 @@ pub async fn run(settings: &ClientSettings, a: ProduceArgs) -> Result<ExitCode> 
     if let Some(v) = a.batch_size {
         props.set("batch.size", v.to_string());
     }
+    if let Some(v) = &a.transactional_id {
+        props.set("transactional.id", v.clone());
+    }
     let mut cfg = ProducerConfig::default();
     cfg.apply_props(&props)?;
     settings.mark_used(&props);
@@ -418,6 +450,15 @@ pub async fn run(settings: &ClientSettings, a: ProduceArgs) -> Result<ExitCode> 
     };
     let keep_raw = failed_output.is_some();
 
+    let transactional = cfg.transactional_id.is_some();
+    if !transactional && (a.transaction_size.is_some() || a.transaction_ms.is_some()) {
+        bail!("--transaction-size and --transaction-ms need --transactional-id");
+    }
+    if transactional && failed_output.is_some() {
+        bail!(
+            "--failed-output does not go with --transactional-id (a failed record aborts its whole transaction)"
+        );
+    }
     let cluster = Cluster::new(settings_cluster);
     let producer = Producer::new(cluster, cfg).await?;
 
@@ -465,6 +506,16 @@ pub async fn run(settings: &ClientSettings, a: ProduceArgs) -> Result<ExitCode> 
         let _ = ltx.blocking_send(Ok(chunk));
     });
 
+    if transactional {
+        drop(tx);
+        let _ = collector.await;
+        let every = Every {
+            records: a.transaction_size.unwrap_or(u64::MAX),
+            time: std::time::Duration::from_millis(a.transaction_ms.unwrap_or(1000)),
+        };
+        let target = Target { topic: &a.topic, partition: a.partition, format: a.format };
+        return txn::run(&producer, &parser, lrx, target, every).await;
+    }
     let mut lineno = 0u64;
     let mut input_error = None;
     'outer: while let Some(chunk) = lrx.recv().await {
@@ -487,15 +538,8 @@ pub async fn run(settings: &ClientSettings, a: ProduceArgs) -> Result<ExitCode> 
                     break 'outer;
                 }
             };
-            let rec = ProducerRecord {
-                topic: &a.topic,
-                partition: line.partition.or(a.partition),
-                key: line.key.as_deref(),
-                value: line.value.as_deref(),
-                headers: &line.headers,
-                timestamp: line.timestamp,
-            };
-            let fut = match producer.send(rec).await {
+            let target = Target { topic: &a.topic, partition: a.partition, format: a.format };
+            let fut = match producer.send(line.record(&target)).await {
                 Ok(f) => f,
                 Err(e) => {
                     input_error = Some(anyhow::Error::new(e).context(format!("line {lineno}")));
