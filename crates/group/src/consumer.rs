@@ -12,6 +12,7 @@ use kwire_fetch::{
     StartOffset, TopicPartition, list_offsets,
 };
 use kwire_meta::{Cluster, MetaError};
+use kwire_proto::msg::txn::TxnGroupMetadata;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
@@ -316,6 +317,39 @@ impl GroupConsumer {
 
     /// for the answer (Kafka's `commitSync`).
     pub async fn commit(&mut self) -> Result<(), GroupError> {
+        self.commit_inner().await
+    }
+
+    /// The member's group id, generation and member id now, to send offsets
+    /// into a transaction with (KIP-447: the group coordinator then fences a
+    /// zombie whose generation is gone). [`GroupError::RebalanceInProgress`]
+    /// while the group rebalances.
+    pub async fn group_metadata(&self) -> Result<TxnGroupMetadata, GroupError> {
+        let (reply, rx) = oneshot::channel();
+        self.cmd.send(Cmd::Identity { reply }).map_err(|_| GroupError::Closed)?;
+        let id = rx.await.map_err(|_| GroupError::Closed)?;
+        let id = id.ok_or_else(|| GroupError::RebalanceInProgress(self.cfg.group_id.clone()))?;
+        Ok(TxnGroupMetadata {
+            group_id: self.cfg.group_id.clone(),
+            generation_id: id.generation_or_epoch,
+            member_id: id.member_id,
+            group_instance_id: id.instance_id,
+        })
+    }
+
+    /// The offsets to commit for everything handed out so far (next offset
+    /// to read per partition) that are not committed yet, and marks them
+    /// committed: for an application that commits them itself, inside a
+    /// transaction ([`TxnGroupMetadata`]). If that commit fails, the next
+    /// consumer of the partitions starts from the last committed offsets.
+    pub fn take_uncommitted(&mut self) -> BTreeMap<TopicPartition, i64> {
+        self.auto_store();
+        let offsets = self.uncommitted(None);
+        self.committed(&offsets);
+        offsets
+    }
+
+    async fn commit_inner(&mut self) -> Result<(), GroupError> {
         self.auto_store();
         let offsets = self.uncommitted(None);
         if offsets.is_empty() {

@@ -37,6 +37,8 @@ pub(crate) enum Cmd {
     },
     /// Leave the group; answered once left.
     Leave { reply: oneshot::Sender<()> },
+    /// The identity offsets are committed with now (None during a rebalance).
+    Identity { reply: oneshot::Sender<Option<crate::member::CommitIdentity>> },
 }
 
 enum Out {
@@ -202,6 +204,9 @@ impl Driver {
             Cmd::RevokeDone(id) => self.m.handle_revoked(now, id),
             Cmd::Commit { offsets, reply } => self.queue(JobKind::Commit { offsets, reply }),
             Cmd::Fetch { partitions, reply } => self.queue(JobKind::Fetch { partitions, reply }),
+            Cmd::Identity { reply } => {
+                let _ = reply.send(self.m.commit_identity());
+            }
             Cmd::Leave { reply } => {
                 if self.failure.is_some() || self.m.is_terminated() {
                     let _ = reply.send(());

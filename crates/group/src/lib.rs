@@ -56,6 +56,7 @@ pub use config::{GroupConfig, GroupConfigBuilder, GroupProtocol};
 pub use consumer::{GroupConsumer, GroupEvent, RebalanceListener};
 pub use error::GroupError;
 pub use kwire_fetch::TopicPartition;
+pub use kwire_proto::msg::txn::TxnGroupMetadata;
 pub use lag::{GroupLag, PartitionLag, PartitionOwner, group_lag};
 pub use reset::{
     PartitionSelection, PlannedOffset, ResetStrategy, TopicSelection, execute_reset, plan_reset,

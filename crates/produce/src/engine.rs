@@ -245,6 +245,27 @@ impl<D: Clone> Engine<D> {
         Ok(())
     }
 
+    /// Sends a consumer group's offsets (next offset to read per partition)
+    /// into the open transaction.
+    pub(crate) fn txn_send_offsets(
+        &mut self,
+        group: kwire_proto::msg::txn::TxnGroupMetadata,
+        offsets: Vec<(Key, i64)>,
+    ) -> Result<(), ProduceError> {
+        let txn = self.txn_mut()?;
+        match txn.state() {
+            TxnState::AbortableError(why) => return Err(ProduceError::TransactionAbortable(why.clone())),
+            TxnState::Fenced => return Err(fenced()),
+            _ => {}
+        }
+        txn.send_offsets(group, offsets).map_err(ProduceError::TransactionState)
+    }
+
+    /// Whether offsets sent into the transaction are not committed in it yet.
+    pub(crate) fn txn_offsets_pending(&self) -> bool {
+        self.txn.as_ref().is_some_and(TxnManager::offsets_pending)
+    }
+
     /// The next request for the transaction coordinator, if one is due.
     pub(crate) fn poll_txn_request(&mut self, now: Instant) -> Option<TxnRequest> {
         self.watch_completions();

@@ -45,5 +45,7 @@ mod txn_io;
 
 pub use config::{Acks, PartitionerKind, ProducerConfig, ProducerConfigBuilder};
 pub use error::ProduceError;
+pub use kwire_proto::TopicPartition;
+pub use kwire_proto::msg::txn::TxnGroupMetadata;
 pub use kwire_proto::records::{Compression, Header};
 pub use producer::{DeliveryFuture, Producer, ProducerRecord, RecordMetadata};

@@ -22,7 +22,7 @@ use crate::batch::BatchAck;
 use crate::engine::{Engine, SendOutcome};
 use crate::partitioner::Partitioner;
 use crate::planner::Request;
-use crate::{Acks, ProduceError, ProducerConfig};
+use crate::{Acks, ProduceError, ProducerConfig, TopicPartition, TxnGroupMetadata};
 
 /// A record to send; everything is borrowed and copied into a batch by `send`.
 #[derive(Debug, Clone, Copy, Default)]
@@ -311,9 +311,44 @@ impl Producer {
         self.wait_txn("abort the transaction").await
     }
 
+    /// Sends a consumer group member's offsets (the next offset to read, per
+    /// partition) into the open transaction (Kafka's
+    /// `sendOffsetsToTransaction`, KIP-447): they are committed with the
+    /// transaction's records, or not at all. `group` comes from
+    /// `GroupConsumer::group_metadata()`: with its generation and member id
+    /// the group coordinator refuses a member that a rebalance replaced (the
+    /// transaction must then be aborted). Returns once the offsets are in the
+    /// transaction.
+    pub async fn send_offsets_to_transaction(
+        &self,
+        offsets: impl IntoIterator<Item = (TopicPartition, i64)>,
+        group: &TxnGroupMetadata,
+    ) -> Result<(), ProduceError> {
+        let offsets: Vec<_> = {
+            let mut e = self.inner.engine();
+            offsets.into_iter().map(|(tp, o)| (e.key(&tp.topic, tp.partition), o)).collect()
+        };
+        if offsets.is_empty() {
+            return Ok(());
+        }
+        self.inner.engine().txn_send_offsets(group.clone(), offsets)?;
+        self.wait_txn_until("send offsets to the transaction", |e| !e.txn_offsets_pending()).await
+    }
+
     /// Waits until the transaction manager is at rest (no open transaction)
     /// or failed, for up to `max.block.ms`.
     async fn wait_txn(&self, what: &str) -> Result<(), ProduceError> {
+        use crate::txn::TxnState;
+        self.wait_txn_until(what, |e| e.txn_state() == Some(&TxnState::Ready)).await
+    }
+
+    /// Waits until `done` holds or the transaction failed, for up to
+    /// `max.block.ms`.
+    async fn wait_txn_until(
+        &self,
+        what: &str,
+        done: impl Fn(&Engine<Arc<BatchShared>>) -> bool,
+    ) -> Result<(), ProduceError> {
         use crate::txn::TxnState;
         let inner = &self.inner;
         let deadline = Instant::now() + inner.cfg.max_block;
@@ -324,13 +359,15 @@ impl Producer {
             notified.as_mut().enable();
             {
                 let e = inner.engine();
+                if done(&e) {
+                    return Ok(());
+                }
                 match e.txn_state() {
                     None => {
                         return Err(ProduceError::TransactionState(
                             "transactions need a transactional.id".into(),
                         ));
                     }
-                    Some(TxnState::Ready) => return Ok(()),
                     Some(TxnState::AbortableError(why)) => {
                         return Err(ProduceError::TransactionAbortable(why.clone()));
                     }

@@ -21,6 +21,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use kwire_proto::ErrorCode;
+use kwire_proto::msg::txn::TxnGroupMetadata;
 
 use crate::batch::Key;
 
@@ -59,6 +60,11 @@ pub(crate) enum TxnRequest {
     AddPartitions(Vec<Key>),
     /// EndTxn.
     EndTxn { commit: bool },
+    /// AddOffsetsToTxn: the group's offsets will be part of the transaction.
+    AddOffsets { group_id: String },
+    /// TxnOffsetCommit to the group's coordinator (KIP-447: with the
+    /// member's generation, so that a zombie is fenced).
+    TxnOffsetCommit { group: TxnGroupMetadata, offsets: Vec<(Key, i64)> },
 }
 
 /// The outcome of a [`TxnRequest`], as the driver saw it.
@@ -72,6 +78,10 @@ pub(crate) enum TxnResponse {
     AddPartitions(Vec<(Key, ErrorCode)>),
     /// EndTxn (producer id and epoch -1 before v5).
     EndTxn { code: ErrorCode, producer_id: i64, epoch: i16 },
+    /// AddOffsetsToTxn.
+    AddOffsets(ErrorCode),
+    /// TxnOffsetCommit: the first error of any partition (or NONE).
+    TxnOffsetCommit(ErrorCode),
     /// Sent, no answer (timeout, connection lost).
     Lost(String),
 }
@@ -99,6 +109,10 @@ pub(crate) struct TxnManager {
     attempts: u32,
     /// A batch of the transaction failed: after the abort, bump the epoch.
     rebump: bool,
+    /// Offsets to send into the transaction (until TxnOffsetCommit succeeds).
+    offsets: Option<(TxnGroupMetadata, Vec<(Key, i64)>)>,
+    /// Groups whose offsets are part of the open transaction.
+    groups: BTreeSet<String>,
 }
 
 impl TxnManager {
@@ -117,7 +131,34 @@ impl TxnManager {
             backoff,
             attempts: 0,
             rebump: false,
+            offsets: None,
+            groups: BTreeSet::new(),
         }
+    }
+
+    /// Sends a consumer group's offsets into the open transaction: they
+    /// commit (or abort) with it. Done once [`offsets_pending`](Self::offsets_pending) is false.
+    pub(crate) fn send_offsets(
+        &mut self,
+        group: TxnGroupMetadata,
+        offsets: Vec<(Key, i64)>,
+    ) -> Result<(), String> {
+        if self.state != TxnState::InTransaction {
+            return Err(format!(
+                "send_offsets_to_transaction in state {:?}: begin a transaction first",
+                self.state
+            ));
+        }
+        if self.offsets.is_some() {
+            return Err("the previous send_offsets_to_transaction has not completed".to_owned());
+        }
+        self.offsets = Some((group, offsets));
+        Ok(())
+    }
+
+    /// Whether offsets sent into the transaction wait to be committed in it.
+    pub(crate) fn offsets_pending(&self) -> bool {
+        self.offsets.is_some()
     }
 
     /// When the next retry is due, if one waits.
@@ -222,6 +263,7 @@ impl TxnManager {
             TxnState::InTransaction | TxnState::AbortableError(_) => {
                 self.state = TxnState::Aborting;
                 self.pending.clear();
+                self.offsets = None;
                 Ok(())
             }
             TxnState::Aborting => Ok(()),
@@ -236,7 +278,11 @@ impl TxnManager {
         if self.in_flight.is_some() || self.retry_at.is_some_and(|t| t > now) {
             return None;
         }
-        let empty = self.added.is_empty() && self.adding.is_empty() && self.pending.is_empty();
+        let empty = self.added.is_empty()
+            && self.adding.is_empty()
+            && self.pending.is_empty()
+            && self.groups.is_empty()
+            && self.offsets.is_none();
         if matches!(self.state, TxnState::Committing | TxnState::Aborting) && outstanding == 0 && empty {
             // Nothing reached the coordinator: there is nothing to end (it
             // would answer INVALID_TXN_STATE), as Kafka's producer does.
@@ -245,7 +291,8 @@ impl TxnManager {
         }
         let needs_coordinator =
             matches!(self.state, TxnState::Initializing | TxnState::Committing | TxnState::Aborting)
-                || !self.pending.is_empty();
+                || !self.pending.is_empty()
+                || self.offsets.is_some();
         if needs_coordinator && self.coordinator.is_none() {
             return self.send(TxnRequest::FindCoordinator);
         }
@@ -256,6 +303,14 @@ impl TxnManager {
             TxnState::InTransaction | TxnState::Committing if !self.pending.is_empty() => {
                 self.adding = std::mem::take(&mut self.pending);
                 TxnRequest::AddPartitions(self.adding.iter().cloned().collect())
+            }
+            TxnState::InTransaction | TxnState::Committing if self.offsets.is_some() => {
+                let Some((group, offsets)) = &self.offsets else { return None };
+                if self.groups.contains(&group.group_id) {
+                    TxnRequest::TxnOffsetCommit { group: group.clone(), offsets: offsets.clone() }
+                } else {
+                    TxnRequest::AddOffsets { group_id: group.group_id.clone() }
+                }
             }
             TxnState::Committing if outstanding == 0 => TxnRequest::EndTxn { commit: true },
             TxnState::Aborting if outstanding == 0 => TxnRequest::EndTxn { commit: false },
@@ -281,6 +336,7 @@ impl TxnManager {
         self.state = TxnState::Fenced;
         self.pending.clear();
         self.adding.clear();
+        self.offsets = None;
     }
 
     /// The outcome of the request [`poll_request`](Self::poll_request) gave.
@@ -302,7 +358,10 @@ impl TxnManager {
                 return;
             }
             TxnResponse::Coordinator(Err(code)) => *code,
-            TxnResponse::InitProducerId { code, .. } | TxnResponse::EndTxn { code, .. } => *code,
+            TxnResponse::InitProducerId { code, .. }
+            | TxnResponse::EndTxn { code, .. }
+            | TxnResponse::AddOffsets(code)
+            | TxnResponse::TxnOffsetCommit(code) => *code,
             // The partition that failed, not the ones the broker then did
             // not attempt.
             TxnResponse::AddPartitions(parts) => parts
@@ -328,6 +387,20 @@ impl TxnManager {
                 return self.retry_later(now);
             }
             ErrorCode::INVALID_PRODUCER_EPOCH | ErrorCode::PRODUCER_FENCED => return self.fence(),
+            // The group moved on without this member (a rebalance): its
+            // offsets can't be committed, so neither can the transaction.
+            ErrorCode::ILLEGAL_GENERATION
+            | ErrorCode::UNKNOWN_MEMBER_ID
+            | ErrorCode::FENCED_INSTANCE_ID
+            | ErrorCode::GROUP_AUTHORIZATION_FAILED
+                if self.state != TxnState::Aborting =>
+            {
+                self.offsets = None;
+                self.state = TxnState::AbortableError(format!(
+                    "the consumer group's offsets could not be committed in the transaction: {code}"
+                ));
+                return;
+            }
             ErrorCode::TRANSACTION_ABORTABLE | ErrorCode::TOPIC_AUTHORIZATION_FAILED
                 if self.state != TxnState::Aborting =>
             {
@@ -353,6 +426,12 @@ impl TxnManager {
                     self.added.insert(k);
                 }
             }
+            TxnResponse::AddOffsets(_) => {
+                if let TxnRequest::AddOffsets { group_id } = req {
+                    self.groups.insert(group_id);
+                }
+            }
+            TxnResponse::TxnOffsetCommit(_) => self.offsets = None,
             TxnResponse::EndTxn { producer_id, epoch, .. } => {
                 // EndTxn v5 answers with the id and epoch for the next
                 // transaction: a broker with transaction.version 2 bumps the
@@ -371,6 +450,8 @@ impl TxnManager {
     fn finish(&mut self, committed: bool, producer_id: i64) {
         self.end = Some(committed);
         self.added.clear();
+        self.groups.clear();
+        self.offsets = None;
         self.state = if !committed && self.rebump && producer_id < 0 {
             TxnState::Initializing
         } else {

@@ -10,7 +10,10 @@ use kwire_meta::{Cluster, MetaError};
 use kwire_proto::ErrorCode;
 use kwire_proto::api::ApiKey;
 use kwire_proto::msg::produce::init_producer_id_request;
-use kwire_proto::msg::txn::{TxnProducer, add_partitions_to_txn_request, end_txn_request};
+use kwire_proto::msg::txn::{
+    TxnProducer, add_offsets_to_txn_request, add_partitions_to_txn_request, end_txn_request,
+    txn_offset_commit_request,
+};
 
 use crate::txn::{TxnRequest, TxnResponse};
 
@@ -94,6 +97,31 @@ async fn run(cluster: &Cluster, call: &TxnCall, req: &TxnRequest) -> Result<TxnR
                 }
             }
             Ok(TxnResponse::AddPartitions(out))
+        }
+        TxnRequest::AddOffsets { group_id } => {
+            let conn = call.coordinator(cluster).await?;
+            let v = conn.version(ApiKey::AddOffsetsToTxn)?;
+            let r = conn.send_version(&add_offsets_to_txn_request(call.producer(), group_id), v).await?;
+            Ok(TxnResponse::AddOffsets(r.error_code))
+        }
+        TxnRequest::TxnOffsetCommit { group, offsets } => {
+            // To the group's coordinator, not the transaction's.
+            let conn = match find_coordinator(cluster, CoordinatorKey::Group(&group.group_id)).await {
+                Ok((_, conn)) => conn,
+                Err(MetaError::Broker { code, .. }) => return Ok(TxnResponse::TxnOffsetCommit(code)),
+                Err(e) => return Err(e),
+            };
+            let v = conn.version(ApiKey::TxnOffsetCommit)?;
+            let parts = offsets.iter().map(|((t, p), o)| (&**t, *p, *o));
+            let r =
+                conn.send_version(&txn_offset_commit_request(call.producer(), group, parts, v), v).await?;
+            let code = r
+                .topics
+                .iter()
+                .flat_map(|t| t.partitions.iter().map(|p| p.1))
+                .find(|c| c.is_err())
+                .unwrap_or(ErrorCode::NONE);
+            Ok(TxnResponse::TxnOffsetCommit(code))
         }
         TxnRequest::EndTxn { commit } => {
             let conn = call.coordinator(cluster).await?;

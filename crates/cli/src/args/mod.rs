@@ -6,6 +6,7 @@
 
 pub mod cluster;
 pub mod consume;
+pub mod copy;
 pub mod format;
 pub mod generate;
 pub mod groups;
@@ -21,6 +22,7 @@ use clap::{Args, Parser, Subcommand};
 
 use self::cluster::ClusterArgs;
 use self::consume::ConsumeArgs;
+use self::copy::CopyArgs;
 use self::generate::GenArgs;
 use self::groups::GroupsArgs;
 use self::perf::PerfArgs;
@@ -93,6 +95,9 @@ pub enum Command {
     Stream(StreamArgs),
     /// Transactions: list, describe, describe producers, abort, find hanging (kafka-transactions.sh)
     Transactions(TransactionsArgs),
+    /// Copy topics to another topic exactly once, as a consumer group (consume-transform-produce
+    /// in transactions)
+    Copy(CopyArgs),
 }
 
 impl Command {
@@ -101,7 +106,7 @@ impl Command {
     pub fn needs_workers(&self) -> bool {
         match self {
             Command::Consume(a) => a.group.is_some(),
-            Command::Stream(_) => true,
+            Command::Stream(_) | Command::Copy(_) => true,
             _ => false,
         }
     }
@@ -125,6 +130,7 @@ mod tests {
             ("mod.rs", include_str!("mod.rs")),
             ("cluster.rs", include_str!("cluster.rs")),
             ("consume.rs", include_str!("consume.rs")),
+            ("copy.rs", include_str!("copy.rs")),
             ("format.rs", include_str!("format.rs")),
             ("generate.rs", include_str!("generate.rs")),
             ("groups.rs", include_str!("groups.rs")),

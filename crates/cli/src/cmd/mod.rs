@@ -4,6 +4,7 @@ mod cluster;
 mod consume;
 mod consume_group;
 mod consume_loop;
+mod copy;
 pub mod generate;
 pub mod groups;
 pub mod perf;
@@ -39,6 +40,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Groups(a) => groups::run(&settings, a).await?,
         Command::Stream(a) => stream::run(&settings, a).await?,
         Command::Transactions(a) => transactions::run(&settings, a).await?,
+        Command::Copy(a) => copy::run(&settings, a).await?,
     };
     settings.warn_unused();
     Ok(code)
