@@ -32,7 +32,7 @@ pub mod tls;
 
 pub use connection::{ConnConfig, Connection, Pending, PendingResponse};
 pub use error::ConnError;
-pub use pool::BrokerPool;
+pub use pool::{BrokerPool, ConnPurpose};
 pub use security::{
     SaslConfig, SaslCredentials, SaslMechanism, Secret, SecurityConfig, SecurityError, SecurityProtocol,
 };

@@ -1,4 +1,5 @@
-//! Connections to a cluster: bootstrap servers plus one connection per broker id.
+//! Connections to a cluster: bootstrap servers plus, per broker id, one
+//! connection per [`ConnPurpose`].
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -8,6 +9,26 @@ use tokio::sync::Mutex as AsyncMutex;
 use crate::{ConnConfig, ConnError, Connection};
 
 type Slot = Arc<AsyncMutex<Option<Connection>>>;
+
+/// What a connection to a broker carries. A broker answers the requests of
+/// one connection in order, one at a time, so a request that waits at the
+/// broker holds up everything behind it on its connection: a fetch parks
+/// for up to `fetch.max.wait.ms` when there is nothing new, an acks=all
+/// produce waits for the in-sync replicas. Each gets its own connection, so
+/// that a coordinator request (a heartbeat, an EndTxn) never queues behind
+/// them. franz-go keeps separate produce, fetch and group connections per
+/// broker for the same reason; Kafka's Java clients get there by giving each
+/// client, and the consumer's coordinator, its own connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ConnPurpose {
+    /// Everything else: metadata, coordinators, admin requests.
+    #[default]
+    General,
+    /// Fetch requests (they long-poll).
+    Fetch,
+    /// Produce requests (acks=all waits for replication).
+    Produce,
+}
 
 /// A pool of broker connections keyed by broker id, created lazily and
 /// re-created when closed. Cheap to clone.
@@ -20,7 +41,7 @@ struct Inner {
     cfg: ConnConfig,
     bootstrap: Vec<String>,
     addrs: Mutex<HashMap<i32, String>>,
-    slots: Mutex<HashMap<i32, Slot>>,
+    slots: Mutex<HashMap<(i32, ConnPurpose), Slot>>,
     bootstrap_slot: Slot,
 }
 
@@ -75,10 +96,15 @@ impl BrokerPool {
 
     /// A live connection to `broker_id`, connecting if needed.
     pub async fn get(&self, broker_id: i32) -> Result<Connection, ConnError> {
+        self.get_for(broker_id, ConnPurpose::General).await
+    }
+
+    /// A live connection to `broker_id` for `purpose`, connecting if needed.
+    pub async fn get_for(&self, broker_id: i32, purpose: ConnPurpose) -> Result<Connection, ConnError> {
         let addr = self.broker_addr(broker_id).ok_or(ConnError::UnknownBroker(broker_id))?;
         let slot = {
             let mut slots = lock(&self.inner.slots);
-            slots.entry(broker_id).or_default().clone()
+            slots.entry((broker_id, purpose)).or_default().clone()
         };
         let mut guard = slot.lock().await;
         if let Some(c) = guard.as_ref() {
@@ -127,11 +153,15 @@ impl BrokerPool {
         }
     }
 
-    /// Drops the cached connection of `broker_id` (after an error), so the next
-    /// [`get`](Self::get) reconnects.
+    /// Drops the cached connections of `broker_id` (after an error), so the
+    /// next [`get`](Self::get) reconnects.
     pub async fn invalidate(&self, broker_id: i32) {
-        let slot = lock(&self.inner.slots).get(&broker_id).cloned();
-        if let Some(slot) = slot {
+        let slots: Vec<Slot> = lock(&self.inner.slots)
+            .iter()
+            .filter(|((b, _), _)| *b == broker_id)
+            .map(|(_, s)| s.clone())
+            .collect();
+        for slot in slots {
             *slot.lock().await = None;
         }
     }

@@ -10,8 +10,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use kwire_conn::ConnError;
 use kwire_conn::rt::lock;
+use kwire_conn::{ConnError, ConnPurpose};
 use kwire_meta::Cluster;
 use kwire_proto::api::ApiKey;
 use kwire_proto::msg::fetch::{FetchParams, FetchPartitionSpec, FetchRequest, fetch_request};
@@ -238,7 +238,7 @@ impl Manager {
             .spawn(async move {
                 let broker = plan.broker;
                 let result = async {
-                    let conn = cluster.broker(broker).await.map_err(|e| match e {
+                    let conn = cluster.broker_for(broker, ConnPurpose::Fetch).await.map_err(|e| match e {
                         kwire_meta::MetaError::Conn(c) => c,
                         other => {
                             ConnError::Io { addr: format!("broker {broker}"), reason: other.to_string() }

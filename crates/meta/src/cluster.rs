@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kwire_conn::{BrokerPool, ConnConfig, ConnError, Connection};
+use kwire_conn::{BrokerPool, ConnConfig, ConnError, ConnPurpose, Connection};
 use kwire_proto::ErrorCode;
 use kwire_proto::msg::metadata::{MetadataResponse, metadata_request};
 use kwire_proto::props::{Properties, PropsError};
@@ -345,10 +345,16 @@ impl Cluster {
 
     /// A connection to broker `id`, refreshing metadata once if its address is unknown.
     pub async fn broker(&self, id: i32) -> Result<Connection, MetaError> {
-        match self.inner.pool.get(id).await {
+        self.broker_for(id, ConnPurpose::General).await
+    }
+
+    /// A connection to broker `id` for `purpose` (fetches and produce
+    /// requests get their own: see [`ConnPurpose`]).
+    pub async fn broker_for(&self, id: i32, purpose: ConnPurpose) -> Result<Connection, MetaError> {
+        match self.inner.pool.get_for(id, purpose).await {
             Err(ConnError::UnknownBroker(_)) => {
                 self.fetch_metadata(Some(&[])).await?;
-                Ok(self.inner.pool.get(id).await?)
+                Ok(self.inner.pool.get_for(id, purpose).await?)
             }
             r => Ok(r?),
         }

@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kwire_conn::ConnError;
 use kwire_conn::rt::{lock, sleep_until};
+use kwire_conn::{ConnError, ConnPurpose};
 use kwire_meta::retry::{RetryPolicy, Step};
 use kwire_meta::{Cluster, MetaError, RetryAction, classify};
 use kwire_proto::ErrorCode;
@@ -677,6 +677,7 @@ async fn drive(inner: Arc<Inner>) {
             (p, txn_call, e.next_wake(now))
         };
         if let Some((req, call)) = txn_call {
+            tracing::debug!(request = ?req, coordinator = ?call.coordinator, "transaction coordinator request");
             let cluster = inner.cluster.clone();
             let tx = txn_tx.clone();
             tokio::spawn(async move {
@@ -719,6 +720,7 @@ async fn drive(inner: Arc<Inner>) {
                 }
             }
             Some(resp) = txn_rx.recv() => {
+                tracing::debug!(response = ?resp, "transaction coordinator response");
                 let mut e = inner.engine();
                 e.handle_txn_response(resp, std::time::Instant::now());
                 inner.settle(&mut e);
@@ -796,7 +798,7 @@ fn spawn_lane(
     });
     tokio::spawn(async move {
         while let Some(req) = rx.recv().await {
-            let conn = match inner.cluster.broker(broker).await {
+            let conn = match inner.cluster.broker_for(broker, ConnPurpose::Produce).await {
                 Ok(c) => c,
                 Err(e) => {
                     let out = match e {
