@@ -393,6 +393,12 @@ impl<D: Clone> Engine<D> {
         self.inflight = InFlight::default();
     }
 
+    /// How the last transaction ended: Some(true) committed.
+    #[cfg(test)]
+    pub(crate) fn txn_last_end(&self) -> Option<bool> {
+        self.txn.as_ref().and_then(TxnManager::last_end)
+    }
+
     #[cfg(test)]
     pub(crate) fn sequencer(&self) -> &Sequencer<D> {
         &self.seq

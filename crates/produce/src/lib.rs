@@ -42,6 +42,8 @@ mod sequence;
 mod sim;
 mod txn;
 mod txn_io;
+#[cfg(test)]
+mod txn_sim_tests;
 
 pub use config::{Acks, PartitionerKind, ProducerConfig, ProducerConfigBuilder};
 pub use error::ProduceError;

@@ -16,6 +16,16 @@
 //!
 //! Replication is perfect: a new leader has the same log and producer state.
 //! Pure and deterministic: no IO, no clock (time is an input).
+//!
+//! [`txn`] adds a transaction coordinator: transactional ids, fencing,
+//! AddPartitionsToTxn, EndTxn with markers written later (the
+//! CONCURRENT_TRANSACTIONS window), timeouts, transactional offset commits,
+//! and the partition leader's check that a transactional batch belongs to
+//! an ongoing transaction (KIP-890 part 1 verification).
+
+mod txn;
+
+pub(crate) use txn::TxnCoordinator;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -43,6 +53,8 @@ pub(crate) struct SimCluster {
     /// brokers before Kafka 1.0 (KAFKA-5793) did, instead of NONE and the
     /// original offset.
     pub(crate) duplicate_as_error: bool,
+    /// The transaction coordinator.
+    pub(crate) txn: TxnCoordinator,
 }
 
 /// One record as stored in a partition log.
@@ -53,6 +65,10 @@ pub(crate) struct Stored {
     pub epoch: i16,
     pub sequence: i32,
     pub value: Option<Bytes>,
+    /// Written by a transactional producer.
+    pub transactional: bool,
+    /// A transaction marker (control record): Some(true) commit, Some(false) abort.
+    pub control: Option<bool>,
 }
 
 #[derive(Debug, Default)]
@@ -104,7 +120,7 @@ impl SimCluster {
                 (name.to_owned(), parts.collect())
             })
             .collect();
-        SimCluster { brokers, topics, duplicate_as_error: false }
+        SimCluster { brokers, topics, duplicate_as_error: false, txn: TxnCoordinator::default() }
     }
 
     /// The current leader of a partition (what fresh metadata would say), or
@@ -210,6 +226,10 @@ impl SimCluster {
             let msg = format!("leader {broker} of {topic}-{partition} is not ready");
             return Err((ErrorCode::NOT_LEADER_OR_FOLLOWER, msg));
         }
+        if let Some((pid, epoch)) = transactional_producer(data) {
+            self.txn.verify(pid, epoch, topic, partition)?;
+        }
+        let part = self.part_mut(topic, partition);
         match part.analyze(data)? {
             Outcome::Duplicate(_) if as_error => {
                 Err((ErrorCode::DUPLICATE_SEQUENCE_NUMBER, "duplicate batch".to_owned()))
@@ -265,6 +285,8 @@ impl SimPartition {
                     epoch: h.producer_epoch,
                     sequence: seq_add(h.base_sequence, count),
                     value: rec.value_bytes(),
+                    transactional: h.is_transactional(),
+                    control: None,
                 });
                 count += 1;
             }
@@ -324,6 +346,10 @@ impl ProducerEntry {
         {
             let msg = format!("sequence {first_seq} does not follow {last} (epoch {epoch})");
             return Err((ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER, msg));
+        } else if self.batches.is_empty() && committed && self.epoch != NO_EPOCH && first_seq != 0 {
+            // A marker bumped the epoch: its first batch starts at 0.
+            let msg = format!("the first batch of epoch {epoch} must start at sequence 0, not {first_seq}");
+            return Err((ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER, msg));
         }
         self.epoch = epoch;
         if self.batches.len() == BATCHES_TO_RETAIN {
@@ -333,6 +359,13 @@ impl ProducerEntry {
         self.batches.push_back(BatchMeta { first_seq, last_seq, first_offset, last_offset });
         Ok(())
     }
+}
+
+/// The producer id and epoch of `data`'s first batch if it is transactional.
+fn transactional_producer(data: &Bytes) -> Option<(i64, i16)> {
+    let batch = batches(data.clone(), &DecodeOptions::default()).next()?.ok()?;
+    let h = &batch.header;
+    h.is_transactional().then_some((h.producer_id, h.producer_epoch))
 }
 
 /// Kafka's `inSequence`: `next` follows `last`, 0 following `i32::MAX`.
@@ -403,7 +436,15 @@ mod tests {
         assert_eq!(log.len(), 3);
         assert_eq!(
             log[2],
-            Stored { offset: 2, producer_id: PID, epoch: 0, sequence: 2, value: Some("c".into()) }
+            Stored {
+                offset: 2,
+                producer_id: PID,
+                epoch: 0,
+                sequence: 2,
+                value: Some("c".into()),
+                transactional: false,
+                control: None
+            }
         );
         assert_eq!(log.iter().map(|r| r.sequence).collect::<Vec<_>>(), [0, 1, 2]);
         // A gap in the same epoch is out of order.

@@ -25,6 +25,9 @@ use kwire_proto::msg::txn::TxnGroupMetadata;
 
 use crate::batch::Key;
 
+/// The first retry after CONCURRENT_TRANSACTIONS.
+const CONCURRENT_TRANSACTIONS_BACKOFF: Duration = Duration::from_millis(20);
+
 /// Where the transactional producer is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum TxnState {
@@ -300,7 +303,12 @@ impl TxnManager {
             TxnState::Initializing => TxnRequest::InitProducerId { current: self.producer },
             // Partitions still to add go first, also once the commit was asked
             // for (their batches wait for them; EndTxn waits for the batches).
-            TxnState::InTransaction | TxnState::Committing if !self.pending.is_empty() => {
+            // While aborting, pending partitions are those whose
+            // AddPartitionsToTxn got no answer: asking again tells whether the
+            // transaction holds them (then the abort must reach them).
+            TxnState::InTransaction | TxnState::Committing | TxnState::Aborting
+                if !self.pending.is_empty() =>
+            {
                 self.adding = std::mem::take(&mut self.pending);
                 TxnRequest::AddPartitions(self.adding.iter().cloned().collect())
             }
@@ -325,9 +333,14 @@ impl TxnManager {
     }
 
     fn retry_later(&mut self, now: Instant) {
+        self.retry_after(self.backoff, now);
+    }
+
+    /// Retries after `base`, doubling with every attempt, at most 1 s.
+    fn retry_after(&mut self, base: Duration, now: Instant) {
         self.attempts = self.attempts.saturating_add(1);
-        let f = 1u32 << self.attempts.min(8);
-        self.retry_at = Some(now + self.backoff.saturating_mul(f).min(Duration::from_secs(1)));
+        let f = 1u32 << (self.attempts - 1).min(8);
+        self.retry_at = Some(now + base.saturating_mul(f).min(Duration::from_secs(1)));
     }
 
     /// Another producer took the transactional id (PRODUCER_FENCED or
@@ -374,8 +387,13 @@ impl TxnManager {
         };
         match code {
             ErrorCode::NONE => {}
-            ErrorCode::CONCURRENT_TRANSACTIONS
-            | ErrorCode::COORDINATOR_LOAD_IN_PROGRESS
+            // The previous transaction's markers are being written, which
+            // takes milliseconds: retry soon (Kafka's producer waits 20 ms).
+            ErrorCode::CONCURRENT_TRANSACTIONS => {
+                self.requeue(req);
+                return self.retry_after(CONCURRENT_TRANSACTIONS_BACKOFF.min(self.backoff), now);
+            }
+            ErrorCode::COORDINATOR_LOAD_IN_PROGRESS
             | ErrorCode::UNKNOWN_TOPIC_OR_PARTITION
             | ErrorCode::REQUEST_TIMED_OUT => {
                 self.requeue(req);
@@ -460,9 +478,14 @@ impl TxnManager {
         };
     }
 
+    /// `req` was refused with a retriable error: whatever it asked for is to
+    /// be asked again. Partitions refused while aborting are not in the
+    /// transaction and no batch of theirs will go: dropped.
     fn requeue(&mut self, req: TxnRequest) {
         if let TxnRequest::AddPartitions(keys) = req {
-            self.pending.extend(keys);
+            if self.state != TxnState::Aborting {
+                self.pending.extend(keys);
+            }
             self.adding.clear();
         }
     }

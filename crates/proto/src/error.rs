@@ -156,6 +156,8 @@ impl ErrorCode {
     pub const KAFKA_STORAGE_ERROR: ErrorCode = ErrorCode(56);
     /// INVALID_TXN_STATE: the request is not valid in the transaction's state.
     pub const INVALID_TXN_STATE: ErrorCode = ErrorCode(48);
+    /// INVALID_PRODUCER_ID_MAPPING: the producer id is not the transactional id's.
+    pub const INVALID_PRODUCER_ID_MAPPING: ErrorCode = ErrorCode(49);
     /// CONCURRENT_TRANSACTIONS: the previous transaction is still being completed.
     pub const CONCURRENT_TRANSACTIONS: ErrorCode = ErrorCode(51);
     /// OPERATION_NOT_ATTEMPTED: not tried because another part of the request failed.
