@@ -27,6 +27,9 @@
 #                   as "unsup"), never a protocol/decoding error
 #   stream          the guide's grouped count (from_json, groupBy gender, party,
 #                   complete mode, available-now) over generated voters, counts checked
+#   transactions    produce --transactional-id (4 committed transactions, one aborted
+#                   by a failed record: read_committed sees exactly the committed
+#                   records), then kwire copy exactly once (offsets in the transactions)
 # Per version the tests run as
 #   cargo test -p kwire-integration --test compat -- --ignored
 # with KWIRE_COMPAT_BOOTSTRAP, KWIRE_COMPAT_VERSION, KWIRE_COMPAT_RECORDS,
@@ -66,7 +69,7 @@ KWIRE=$(cd "$(dirname "$KWIRE")" && pwd)/$(basename "$KWIRE")
 (cd "$ROOT" && cargo test -q -p kwire-integration --test compat --no-run) || die "building the compat tests failed"
 
 if ((QUICK)); then N=200 WAIT=30; else N=2000 WAIT=60; fi
-CHECKS=(api_versions topics codec_none codec_gzip codec_snappy codec_lz4 codec_zstd group kip848 stream)
+CHECKS=(api_versions topics codec_none codec_gzip codec_snappy codec_lz4 codec_zstd group kip848 stream transactions)
 WORK=${KWIRE_COMPAT_DIR:-$(mktemp -d /tmp/kwire-compat.XXXXXX)}
 mkdir -p "$WORK"
 export KWIRE_BIN=$KWIRE KWIRE_COMPAT_RECORDS=$N KWIRE_COMPAT_WAIT=$WAIT

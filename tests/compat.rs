@@ -16,7 +16,13 @@
 //!   group.protocol=classic" error, never a protocol or decoding error (the summary
 //!   shows this as "unsup");
 //! - `stream`: the guide's grouped count (from_json, group by gender and party,
-//!   complete mode, available-now) over generated voters, counts checked.
+//!   complete mode, available-now) over generated voters, counts checked;
+//! - `transactions`: `kwire produce --transactional-id` commits n records in 4
+//!   transactions, a second run fails mid-transaction and aborts it (the
+//!   records it wrote stay invisible to read_committed), then `kwire copy`
+//!   copies the topic exactly once with its offsets in the transactions
+//!   (classic AddPartitionsToTxn path, EndTxn with or without KIP-890's epoch
+//!   bump, TxnOffsetCommit at the broker's version).
 //!
 //! Run by `scripts/compat.sh`: `cargo test -p kwire-integration --test compat -- --ignored`
 //! with `KWIRE_COMPAT_BOOTSTRAP` (the broker), `KWIRE_COMPAT_VERSION` (its Kafka
@@ -504,4 +510,73 @@ fn stream() {
         got.insert((s("gender"), s("party")), count);
     }
     assert_eq!(got, want, "stream counts (last batch) differ from the voters produced");
+}
+
+/// The numbers a consumer with `isolation` reads from `topic`, sorted.
+fn numbers(b: &str, topic: &str, isolation: &str) -> Vec<u64> {
+    let run =
+        kwire(b, &["consume", "-t", topic, "--from-beginning", "-e", "--isolation-level", isolation]).ok();
+    let mut v: Vec<u64> = run
+        .stdout
+        .lines()
+        .map(|l| l.trim().parse().unwrap_or_else(|err| panic!("consume printed {l:?}: {err}")))
+        .collect();
+    v.sort_unstable();
+    v
+}
+
+#[test]
+#[ignore = "run by scripts/compat.sh (needs KWIRE_COMPAT_BOOTSTRAP and KWIRE_COMPAT_VERSION)"]
+fn transactions() {
+    let e = env();
+    let n = e.n as u64;
+    let (t, copy) = (unique_topic("compat-txn"), unique_topic("compat-txn-copy"));
+    create(&e.b, &t, 2);
+    create(&e.b, &copy, 2);
+    let id = unique_topic("compat-txn-id");
+    // Committed: 1..=n in 4 transactions.
+    let input: String = (1..=n).map(|i| format!("{{\"value\":\"{i}\"}}\n")).collect();
+    let size = (n / 4).max(1).to_string();
+    let args =
+        ["produce", "-t", &t, "--format", "json", "--transactional-id", &id, "--transaction-size", &size];
+    kwire_stdin(&e.b, &args, Some(input.as_bytes())).ok();
+    // Aborted: a record for a partition that does not exist ends the second
+    // run's open transaction after some records went out.
+    let bad: String = (n + 1..=n + 50)
+        .map(|i| {
+            if i == n + 50 {
+                format!("{{\"value\":\"{i}\",\"partition\":9}}\n")
+            } else {
+                format!("{{\"value\":\"{i}\"}}\n")
+            }
+        })
+        .collect();
+    let run = kwire_stdin(&e.b, &args, Some(bad.as_bytes()));
+    assert_eq!(run.code, Some(1), "a failed record must fail the run: {run:#?}");
+    assert!(run.stderr.contains("aborted"), "{}", run.stderr);
+    assert_eq!(numbers(&e.b, &t, "read_committed"), (1..=n).collect::<Vec<_>>(), "read_committed");
+    // kwire copy: consume-transform-produce, offsets in the transactions.
+    let group = unique_topic("compat-txn-group");
+    let copy_id = unique_topic("compat-copy-id");
+    let timeout_ms = (e.wait.as_millis() / 4).to_string();
+    let run = kwire_timeout(
+        &e.b,
+        &[
+            "copy",
+            "--from",
+            &t,
+            "--to",
+            &copy,
+            "-g",
+            &group,
+            "--transactional-id",
+            &copy_id,
+            "--timeout-ms",
+            &timeout_ms,
+        ],
+        e.wait * 2,
+    )
+    .ok();
+    assert!(run.stderr.contains(&format!("copied {n} records")), "{}", run.stderr);
+    assert_eq!(numbers(&e.b, &copy, "read_committed"), (1..=n).collect::<Vec<_>>(), "the copy");
 }
