@@ -34,6 +34,14 @@ pub struct PerfProduceArgs {
     /// Producer setting (repeatable), e.g. --producer-property acks=all
     #[arg(long = "producer-property", visible_alias = "producer-props", value_name = "KEY=VALUE", num_args = 1..)]
     pub producer_properties: Vec<String>,
+    /// Send in transactions with this transactional.id (as ProducerPerformance)
+    #[arg(long, value_name = "ID")]
+    pub transactional_id: Option<String>,
+    /// Commit a transaction once it is this old (default 3000 with a
+    /// transactional id; alone, it turns transactions on with the id
+    /// performance-producer-default-transactional-id, as Java's tool does)
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub transaction_duration_ms: Option<u64>,
 }
 
 #[derive(Debug, Args)]

@@ -74,10 +74,22 @@ async fn produce(settings: &ClientSettings, a: PerfProduceArgs) -> Result<ExitCo
     if a.num_records == 0 {
         bail!("--num-records must be at least 1");
     }
-    let props = settings.with_flag_props("--producer-property", &a.producer_properties)?;
+    let mut props = settings.with_flag_props("--producer-property", &a.producer_properties)?;
+    // ProducerPerformance's rules: an id alone commits every 3 s, a duration
+    // alone uses a default id.
+    let txn_id = a.transactional_id.clone().or_else(|| {
+        a.transaction_duration_ms.map(|_| "performance-producer-default-transactional-id".to_owned())
+    });
+    if let Some(id) = &txn_id {
+        props.set("transactional.id", id.clone());
+    }
     let mut cfg = ProducerConfig::default();
     cfg.apply_props(&props)?;
     settings.mark_used(&props);
+    let txn_every = cfg
+        .transactional_id
+        .as_ref()
+        .map(|_| Duration::from_millis(a.transaction_duration_ms.unwrap_or(3000)));
     let producer = Producer::new(Cluster::new(settings.cluster.clone()), cfg).await?;
 
     // Same payload as Java's test: random uppercase letters, reused.
@@ -133,7 +145,18 @@ async fn produce(settings: &ClientSettings, a: PerfProduceArgs) -> Result<ExitCo
 
     let throttle = (a.throughput > 0.0).then_some(a.throughput);
     let mut chunk = Vec::with_capacity(1024);
+    let mut txn_start = Instant::now();
+    if txn_every.is_some() {
+        producer.begin_transaction()?;
+    }
     for i in 0..total {
+        if let Some(every) = txn_every
+            && txn_start.elapsed() >= every
+        {
+            producer.commit_transaction().await.context("commit")?;
+            producer.begin_transaction()?;
+            txn_start = Instant::now();
+        }
         let rec = ProducerRecord { topic: &a.topic, value: Some(&payload), ..Default::default() };
         let sent = Instant::now();
         let f = producer.send(rec).await?;
@@ -156,6 +179,9 @@ async fn produce(settings: &ClientSettings, a: PerfProduceArgs) -> Result<ExitCo
         let _ = tx.send(chunk).await;
     }
     drop(tx);
+    if txn_every.is_some() {
+        producer.commit_transaction().await.context("commit")?;
+    }
     producer.close().await?;
     let (mut all, failed, first_error) = collector.await.context("collector")?;
     let end = Instant::now();
