@@ -229,6 +229,47 @@ fn the_group_consumer_example_commits_and_a_second_run_resumes_there() {
 }
 
 #[test]
+fn the_exactly_once_example_copies_each_record_once_and_a_second_run_resumes() {
+    let b = bootstrap();
+    let (from, to) = (unique_topic("example-eos-in"), unique_topic("example-eos-out"));
+    let (group, id) = (unique_topic("example-eos-g"), unique_topic("example-eos-id"));
+    for t in [&from, &to] {
+        kwire(&b, &["topics", "create", t, "--partitions", "2"]).ok();
+    }
+    let lines = |r: std::ops::Range<u32>| r.map(|i| format!("k{i}:v{i}")).collect::<Vec<_>>();
+    produce_lines(&b, &from, &lines(0..300));
+    let first = run_example("exactly_once", &[&b, &from, &to, &group, &id]);
+    assert_eq!(first.last().map(|l| l.split(" in ").next()), Some(Some("copied 300 records")), "{first:#?}");
+    produce_lines(&b, &from, &lines(300..400));
+    let second = run_example("exactly_once", &[&b, &from, &to, &group, &id]);
+    assert_eq!(
+        second.last().map(|l| l.split(" in ").next()),
+        Some(Some("copied 100 records")),
+        "{second:#?}"
+    );
+    let read = kwire(
+        &b,
+        &[
+            "consume",
+            "-t",
+            &to,
+            "--from-beginning",
+            "-e",
+            "--isolation-level",
+            "read_committed",
+            "--print",
+            "key",
+        ],
+    )
+    .ok();
+    let mut got: Vec<String> = read.stdout.lines().map(|l| l.replace('\t', ":")).collect();
+    got.sort();
+    let mut want: Vec<String> = (0..400).map(|i| format!("k{i}:V{i}")).collect();
+    want.sort();
+    assert_eq!(got, want, "each record once, keyed, transformed");
+}
+
+#[test]
 fn the_admin_example_creates_describes_and_deletes_a_topic() {
     let b = bootstrap();
     let t = unique_topic("example-admin");

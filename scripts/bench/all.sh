@@ -169,6 +169,7 @@ fi
 step topics scripts/bench/topics.sh "$((RUNS * 2))"
 step produce python3 scripts/bench/clients.py produce --records "$N" --runs "$RUNS" --json "$WORK/produce.json"
 step produce_lz4 python3 scripts/bench/clients.py produce --records "$N" --runs "$RUNS" --codec lz4 --json "$WORK/produce_lz4.json"
+step produce_txn python3 scripts/bench/clients.py produce --records "$N" --runs "$RUNS" --transaction-ms 100 --json "$WORK/produce_txn.json"
 step consume python3 scripts/bench/clients.py consume --records "$N" --runs "$RUNS" --json "$WORK/consume.json"
 if ((STREAM)) && [[ -x scripts/bench/stream.sh ]]; then
   if [[ $KWIRE == "$(realpath -m "${CARGO_TARGET_DIR:-$ROOT/target}/release/kwire")" ]]; then

@@ -22,6 +22,7 @@ The broker: $KWIRE_BENCH_BOOTSTRAP, else a single node started here
 (scripts/kafka.sh --name kwire-bench --port 49192) and stopped afterwards.
 """
 import argparse
+import re
 import json
 import os
 import random
@@ -57,6 +58,15 @@ def measure(cmd, stdin=None, stdout=None):
 
 def kwire(boot, *args):
     return sh(KWIRE, "-b", boot, *args)
+
+
+def committed_records(boot, topic):
+    """Records a read_committed consumer reads (transaction markers take offsets too)."""
+    r = subprocess.run([KWIRE, "-b", boot, "consume", "-t", topic, "--from-beginning", "-e",
+                        "--isolation-level", "read_committed"], check=True, text=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    m = re.search(r"Processed a total of (\d+) messages", r.stderr)
+    return int(m.group(1)) if m else -1
 
 
 def end_offset(boot, topic):
@@ -148,7 +158,11 @@ def produce(a, boot):
     pf = os.path.join(tmp, "payload.txt")
     payload_file(a.records, a.size, pf)
     common = {"acks": a.acks, "linger.ms": "5", "batch.size": "16384", "compression.type": a.codec}
-    results = {c: [] for c in clients(a, ["kwire", "java", "kcat"])}
+    # kcat has no transactions.
+    results = {c: [] for c in clients(a, ["kwire", "java"] if a.transaction_ms else ["kwire", "java", "kcat"])}
+    txn = []
+    if a.transaction_ms:
+        txn = ["--transactional-id", f"bench-txn-{os.getpid()}", "--transaction-duration-ms", str(a.transaction_ms)]
     for run in range(a.runs):
         for client in results:
             topic = f"bench-produce-{client}-{os.getpid()}-{run}"
@@ -157,19 +171,19 @@ def produce(a, boot):
                 props = [f"{k}={v}" for k, v in common.items()]
                 binary = KWIRE if client == "kwire" else a.baseline
                 cmd = [binary, "-b", boot, "perf", "produce", "--topic", topic, "--num-records", str(a.records),
-                       "--record-size", str(a.size), "--throughput", "-1", "--producer-property", *props]
+                       "--record-size", str(a.size), "--throughput", "-1", *txn, "--producer-property", *props]
                 r = measure(cmd)
             elif client == "java":
                 props = [f"{k}={v}" for k, v in common.items()] + [f"bootstrap.servers={boot}"]
                 cmd = [KAFKA, "tool", "ProducerPerformance", "--topic", topic, "--num-records", str(a.records),
-                       "--record-size", str(a.size), "--throughput", "-1", "--producer-props", *props]
+                       "--record-size", str(a.size), "--throughput", "-1", *txn, "--producer-props", *props]
                 r = measure(cmd)
             else:
                 cmd = ["kcat", "-P", "-b", boot, "-t", topic, "-X", f"acks={a.acks}", "-X", "linger.ms=5",
                        "-X", "batch.size=16384", "-X", f"compression.codec={a.codec}",
                        "-X", "queue.buffering.max.kbytes=32768", "-l", pf]
                 r = measure(cmd)
-            got = end_offset(boot, topic)
+            got = committed_records(boot, topic) if a.transaction_ms else end_offset(boot, topic)
             if got != a.records:
                 raise SystemExit(f"{client} wrote {got} of {a.records} records")
             kwire(boot, "topics", "delete", topic)
@@ -179,7 +193,9 @@ def produce(a, boot):
     shutil.rmtree(tmp, ignore_errors=True)
     rows = [dict(median_runs(v), client=k) for k, v in results.items()]
     print(f"\nproduce: {a.records:,} records x {a.size} B, acks={a.acks}, linger.ms=5, batch.size=16384, "
-          f"codec={a.codec}, {a.partitions} partition(s), median of {a.runs} runs")
+          f"codec={a.codec}, {a.partitions} partition(s), "
+          + (f"transactions of {a.transaction_ms} ms, " if a.transaction_ms else "")
+          + f"median of {a.runs} runs")
     table(rows, a.records, a.size)
     dump(a, rows, results, {"acks": a.acks, "linger.ms": 5, "batch.size": 16384})
 
@@ -189,7 +205,11 @@ def consume(a, boot):
     kwire(boot, "topics", "create", topic, "--partitions", str(a.partitions))
     sh(KWIRE, "-b", boot, "perf", "produce", "--topic", topic, "--num-records", str(a.records), "--record-size",
        str(a.size), "--producer-property", f"compression.type={a.codec}", "batch.size=65536", "linger.ms=20")
-    results = {c: [] for c in clients(a, ["kwire", "java", "kcat"])}
+    # kcat has no transactions.
+    results = {c: [] for c in clients(a, ["kwire", "java"] if a.transaction_ms else ["kwire", "java", "kcat"])}
+    txn = []
+    if a.transaction_ms:
+        txn = ["--transactional-id", f"bench-txn-{os.getpid()}", "--transaction-duration-ms", str(a.transaction_ms)]
     for run in range(a.runs):
         for client in results:
             if client in ("kwire", "kwire-baseline"):
@@ -226,6 +246,8 @@ def main():
     ap.add_argument("--codec", default="none")
     ap.add_argument("--acks", default="all")
     ap.add_argument("--partitions", type=int, default=1)
+    ap.add_argument("--transaction-ms", type=int,
+                    help="produce in transactions committed every MS ms (kwire and Java's --transaction-duration-ms)")
     ap.add_argument("--json", help="also write the results as JSON to this file")
     ap.add_argument("--baseline", help="another kwire binary to compare with (client kwire-baseline)")
     ap.add_argument("--only", help="comma-separated clients to run (kwire, kwire-baseline, java, kcat)")

@@ -175,6 +175,10 @@ client_section("produce", "Produce: `kwire perf produce` vs ProducerPerformance 
                "{records:,} records x {size} B to a fresh 1-partition topic per run, acks={acks}, "
                "linger.ms={linger_ms}, batch.size={batch_size}, compression {codec}; every run checked "
                "complete. Timed from process start to exit (JVM start-up counts against Java).")
+client_section("produce_txn", "Produce in transactions: `kwire perf produce` vs ProducerPerformance",
+               "Transactions committed every 100 ms (`--transactional-id`, `--transaction-duration-ms 100` on "
+               "both; kcat has no transactions), {records:,} records x {size} B, acks={acks}; the count is "
+               "checked with a read_committed consumer.")
 client_section("produce_lz4", "Produce lz4: `kwire perf produce` vs ProducerPerformance vs kcat",
                "As above with compression.type=lz4 ({records:,} records x {size} B, acks={acks}).")
 client_section("consume", "Consume: `kwire perf consume` vs ConsumerPerformance vs kcat",
