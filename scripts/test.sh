@@ -65,8 +65,8 @@ if [[ $LINT == 1 ]]; then
   cargo fmt --all -- --check
   step "cargo clippy"
   cargo clippy --workspace --all-targets -- -D warnings
-  step "cargo doc (library crates: missing docs, broken intra-doc links)"
-  RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace --exclude kwire-cli --exclude kwire-integration
+  step "cargo doc (every crate: missing docs, broken intra-doc links)"
+  RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --workspace
 fi
 
 step "build"
