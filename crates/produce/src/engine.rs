@@ -180,6 +180,12 @@ impl<D: Clone> Engine<D> {
         self.txn.as_ref().map(TxnManager::state)
     }
 
+    /// The highest Produce version to use: 12 (a transactional batch adds its
+    /// partition to the transaction) only with transaction version 2.
+    pub(crate) fn max_produce_version(&self) -> i16 {
+        if self.txn.as_ref().is_some_and(TxnManager::tv2) { 12 } else { 11 }
+    }
+
     /// The transaction coordinator, if known.
     pub(crate) fn txn_coordinator(&self) -> Option<i32> {
         self.txn.as_ref().and_then(TxnManager::coordinator)

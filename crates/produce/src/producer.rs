@@ -810,7 +810,7 @@ fn spawn_lane(
                 }
             };
             let version = match conn.version(ApiKey::Produce) {
-                Ok(v) => v,
+                Ok(v) => v.min(inner.engine().max_produce_version()),
                 Err(e) => {
                     let _ = wtx.send(Err((req.id, send_failure(e, false))));
                     continue;

@@ -464,6 +464,12 @@ impl<D: Clone> Sequencer<D> {
                 let err = ProduceError::Broker { topic: key.0.to_string(), partition: key.1, code, message };
                 self.terminal(key, i, err, reports)
             }
+            // TV2: the leader could not add the partition to the transaction
+            // while the previous one's markers are being written; nothing
+            // was appended.
+            ErrorCode::CONCURRENT_TRANSACTIONS if txn => {
+                self.retry(key, i, describe, false, now, reports);
+            }
             ErrorCode::DUPLICATE_SEQUENCE_NUMBER if idem => {
                 self.ack(key, i, BatchAck { base_offset: -1, log_append_time: -1 }, reports)
             }

@@ -151,18 +151,18 @@ impl SimCluster {
 
     /// Handles one ProduceRequest (acks=all) sent to `broker`: each element is
     /// (topic, partition, v2 record batch bytes as the producer encoded them).
-    /// Returns the response the broker would send. `_now` is accepted for the
-    /// harness's sake; the model has no time-dependent rule.
+    /// Returns the response the broker would send (`now` starts a transaction
+    /// that a transactional batch opens under transaction version 2).
     pub(crate) fn produce(
         &mut self,
         broker: i32,
         parts: &[(Arc<str>, i32, Bytes)],
-        _now: Instant,
+        now: Instant,
     ) -> ProduceResponse {
         let mut topics: Vec<(String, Vec<PartitionProduceResponse>)> = Vec::new();
         for (topic, partition, data) in parts {
             let (error_code, base_offset, error_message) =
-                match self.produce_one(broker, topic, *partition, data) {
+                match self.produce_one(broker, topic, *partition, data, now) {
                     Ok(base) => (ErrorCode::NONE, base, None),
                     Err((code, msg)) => (code, -1, Some(msg)),
                 };
@@ -210,6 +210,7 @@ impl SimCluster {
         topic: &str,
         partition: i32,
         data: &Bytes,
+        now: Instant,
     ) -> Result<i64, Refusal> {
         let as_error = self.duplicate_as_error;
         let idx = usize::try_from(partition).ok();
@@ -227,7 +228,7 @@ impl SimCluster {
             return Err((ErrorCode::NOT_LEADER_OR_FOLLOWER, msg));
         }
         if let Some((pid, epoch)) = transactional_producer(data) {
-            self.txn.verify(pid, epoch, topic, partition)?;
+            self.txn.verify(pid, epoch, topic, partition, now)?;
         }
         let part = self.part_mut(topic, partition);
         match part.analyze(data)? {

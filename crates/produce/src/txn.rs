@@ -15,7 +15,11 @@
 //! turned into an abort. After an abort that followed a failed batch, the
 //! classic protocol (TV1) re-initializes with the current producer id and
 //! epoch (KIP-360) so that the partitions' sequences start afresh under a
-//! bumped epoch.
+//! bumped epoch. With transaction version 2 (KIP-890 part 2, learnt from
+//! the coordinator at InitProducerId) there is no AddPartitionsToTxn or
+//! AddOffsetsToTxn: Produce v12 and TxnOffsetCommit v5 add their partition
+//! or group, and every EndTxn answers with the bumped epoch of the next
+//! transaction.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -24,6 +28,10 @@ use kwire_proto::ErrorCode;
 use kwire_proto::msg::txn::TxnGroupMetadata;
 
 use crate::batch::Key;
+
+/// How often a TV2 abort refused with INVALID_TXN_STATE (the previous
+/// transaction still completing) is retried before that is fatal.
+const TV2_ABORT_RETRIES: u32 = 10;
 
 /// The first retry after CONCURRENT_TRANSACTIONS.
 const CONCURRENT_TRANSACTIONS_BACKOFF: Duration = Duration::from_millis(20);
@@ -75,8 +83,10 @@ pub(crate) enum TxnRequest {
 pub(crate) enum TxnResponse {
     /// FindCoordinator: the coordinator's node id, or an error.
     Coordinator(Result<i32, ErrorCode>),
-    /// InitProducerId.
-    InitProducerId { code: ErrorCode, producer_id: i64, epoch: i16 },
+    /// InitProducerId; `tv2`: the coordinator's cluster runs transaction
+    /// version 2 (finalized `transaction.version` ≥ 2) and speaks the
+    /// versions it needs (Produce v12, TxnOffsetCommit v5, EndTxn v5).
+    InitProducerId { code: ErrorCode, producer_id: i64, epoch: i16, tv2: bool },
     /// AddPartitionsToTxn: per partition.
     AddPartitions(Vec<(Key, ErrorCode)>),
     /// EndTxn (producer id and epoch -1 before v5).
@@ -181,6 +191,12 @@ impl TxnManager {
         self.coordinator
     }
 
+    /// Whether transaction version 2 is in use (partitions are added by
+    /// Produce v12, the group by TxnOffsetCommit v5).
+    pub(crate) fn tv2(&self) -> bool {
+        self.tv2
+    }
+
     /// Starts InitProducerId.
     pub(crate) fn init(&mut self) -> Result<(), String> {
         match self.state {
@@ -231,7 +247,8 @@ impl TxnManager {
         Ok(false)
     }
 
-    /// Whether `key`'s batches may be planned.
+    /// Whether `key`'s new batches may be planned (retries of batches sent
+    /// once always go: an abort waits for their outcome).
     pub(crate) fn may_send(&self, key: &Key) -> bool {
         matches!(self.state, TxnState::InTransaction | TxnState::Committing) && self.added.contains(key)
     }
@@ -314,7 +331,8 @@ impl TxnManager {
             }
             TxnState::InTransaction | TxnState::Committing if self.offsets.is_some() => {
                 let Some((group, offsets)) = &self.offsets else { return None };
-                if self.groups.contains(&group.group_id) {
+                // TV2: TxnOffsetCommit adds the group to the transaction itself.
+                if self.tv2 || self.groups.contains(&group.group_id) {
                     TxnRequest::TxnOffsetCommit { group: group.clone(), offsets: offsets.clone() }
                 } else {
                     TxnRequest::AddOffsets { group_id: group.group_id.clone() }
@@ -385,6 +403,35 @@ impl TxnManager {
                 .unwrap_or(ErrorCode::NONE),
             TxnResponse::Lost(_) => ErrorCode::NONE,
         };
+        let fencing = matches!(code, ErrorCode::INVALID_PRODUCER_EPOCH | ErrorCode::PRODUCER_FENCED);
+        if self.state == TxnState::Aborting
+            && code.is_err()
+            && !fencing
+            && matches!(
+                req,
+                TxnRequest::AddPartitions(_)
+                    | TxnRequest::AddOffsets { .. }
+                    | TxnRequest::TxnOffsetCommit { .. }
+            )
+        {
+            // Refused while aborting: what it asked for is not in the
+            // transaction, and the abort needs none of it.
+            self.adding.clear();
+            if matches!(code, ErrorCode::NOT_COORDINATOR | ErrorCode::COORDINATOR_NOT_AVAILABLE) {
+                self.coordinator = None;
+            }
+            return;
+        }
+        if self.tv2
+            && code == ErrorCode::INVALID_TXN_STATE
+            && matches!(req, TxnRequest::EndTxn { commit: false })
+            && self.attempts < TV2_ABORT_RETRIES
+        {
+            // TV2 lets an abort end a transaction the coordinator never saw,
+            // but not while it still writes the previous one's markers:
+            // that refusal goes once they are written.
+            return self.retry_after(CONCURRENT_TRANSACTIONS_BACKOFF.min(self.backoff), now);
+        }
         match code {
             ErrorCode::NONE => {}
             // The previous transaction's markers are being written, which
@@ -433,8 +480,9 @@ impl TxnManager {
         }
         self.attempts = 0;
         match resp {
-            TxnResponse::InitProducerId { producer_id, epoch, .. } => {
+            TxnResponse::InitProducerId { producer_id, epoch, tv2, .. } => {
                 self.producer = Some((producer_id, epoch));
+                self.tv2 = tv2;
                 self.rebump = false;
                 self.state = TxnState::Ready;
             }
@@ -449,7 +497,12 @@ impl TxnManager {
                     self.groups.insert(group_id);
                 }
             }
-            TxnResponse::TxnOffsetCommit(_) => self.offsets = None,
+            TxnResponse::TxnOffsetCommit(_) => {
+                if let TxnRequest::TxnOffsetCommit { group, .. } = req {
+                    self.groups.insert(group.group_id);
+                }
+                self.offsets = None;
+            }
             TxnResponse::EndTxn { producer_id, epoch, .. } => {
                 // EndTxn v5 answers with the id and epoch for the next
                 // transaction: a broker with transaction.version 2 bumps the
@@ -513,7 +566,7 @@ mod tests {
         m.handle_response(TxnResponse::Coordinator(Ok(2)), now);
         assert_eq!(m.poll_request(now, 0), Some(TxnRequest::InitProducerId { current: None }));
         m.handle_response(
-            TxnResponse::InitProducerId { code: ErrorCode::NONE, producer_id: 7, epoch: 0 },
+            TxnResponse::InitProducerId { code: ErrorCode::NONE, producer_id: 7, epoch: 0, tv2 },
             now,
         );
         assert_eq!(m.state(), &TxnState::Ready);
@@ -626,5 +679,37 @@ mod tests {
             now,
         );
         assert!(matches!(m.state(), TxnState::AbortableError(_)));
+    }
+
+    #[test]
+    fn tv2_commits_offsets_without_add_offsets_and_retries_an_abort_refused_mid_completion() {
+        let now = Instant::now();
+        let mut m = ready(true, now);
+        assert!(m.tv2());
+        m.begin().unwrap();
+        let group = TxnGroupMetadata::new("g");
+        m.send_offsets(group.clone(), vec![(key(0), 5)]).unwrap();
+        let Some(TxnRequest::TxnOffsetCommit { offsets, .. }) = m.poll_request(now, 0) else {
+            panic!("TV2 sends TxnOffsetCommit without AddOffsetsToTxn");
+        };
+        assert_eq!(offsets, vec![(key(0), 5)]);
+        m.handle_response(TxnResponse::TxnOffsetCommit(ErrorCode::NONE), now);
+        m.commit().unwrap();
+        assert_eq!(m.poll_request(now, 0), Some(TxnRequest::EndTxn { commit: true }), "the group is in it");
+        m.handle_response(TxnResponse::EndTxn { code: ErrorCode::NONE, producer_id: 7, epoch: 1 }, now);
+        m.begin().unwrap();
+        assert!(m.add_partition(&key(1)).unwrap());
+        m.abort().unwrap();
+        assert_eq!(m.poll_request(now, 0), Some(TxnRequest::EndTxn { commit: false }));
+        // The previous transaction's markers are still being written.
+        m.handle_response(
+            TxnResponse::EndTxn { code: ErrorCode::INVALID_TXN_STATE, producer_id: -1, epoch: -1 },
+            now,
+        );
+        assert_eq!(m.state(), &TxnState::Aborting);
+        let later = now + Duration::from_millis(50);
+        assert_eq!(m.poll_request(later, 0), Some(TxnRequest::EndTxn { commit: false }));
+        m.handle_response(TxnResponse::EndTxn { code: ErrorCode::NONE, producer_id: 7, epoch: 2 }, later);
+        assert_eq!((m.state(), m.producer()), (&TxnState::Ready, Some((7, 2))));
     }
 }

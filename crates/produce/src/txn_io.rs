@@ -74,6 +74,7 @@ async fn run(cluster: &Cluster, call: &TxnCall, req: &TxnRequest) -> Result<TxnR
                 code: r.error_code,
                 producer_id: r.producer_id,
                 epoch: r.producer_epoch,
+                tv2: transaction_v2(&conn),
             })
         }
         TxnRequest::AddPartitions(keys) => {
@@ -134,4 +135,18 @@ async fn run(cluster: &Cluster, call: &TxnCall, req: &TxnRequest) -> Result<TxnR
             })
         }
     }
+}
+
+/// Whether `conn`'s broker runs transaction version 2 (KIP-890 part 2): the
+/// cluster finalized `transaction.version` 2 or higher, and the broker speaks
+/// the versions that carry it (Produce v12, TxnOffsetCommit v5, EndTxn v5),
+/// as Kafka's producer decides.
+pub(crate) fn transaction_v2(conn: &Connection) -> bool {
+    let finalized =
+        conn.api_versions().finalized_features.iter().any(|f| f.name == "transaction.version" && f.max >= 2);
+    let speaks = |key: ApiKey, v: i16| conn.version(key).is_ok_and(|have| have >= v);
+    finalized
+        && speaks(ApiKey::Produce, 12)
+        && speaks(ApiKey::TxnOffsetCommit, 5)
+        && speaks(ApiKey::EndTxn, 5)
 }

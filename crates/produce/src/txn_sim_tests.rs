@@ -138,6 +138,8 @@ struct Instance {
     generation: i32,
     conns: HashMap<i32, VecDeque<Wire>>,
     coord: Option<CoordCall>,
+    /// When the application asked to commit or abort.
+    asked: Option<Instant>,
     next_handle: u64,
     /// handle → (txn, partition, value) per record, in append order.
     handles: HashMap<u64, Vec<String>>,
@@ -165,6 +167,7 @@ impl Instance {
             generation,
             conns: HashMap::new(),
             coord: None,
+            asked: None,
             next_handle: 0,
             handles: HashMap::new(),
             outcomes: HashMap::new(),
@@ -215,6 +218,15 @@ impl Instance {
     }
 }
 
+/// A commit or abort ends within 10 s of virtual time: every fault here is
+/// over in milliseconds, retries back off 1 s at most.
+fn check_duration(inst: &Instance, what: &str, now: Instant) -> Result<(), String> {
+    match inst.asked.map(|t| now - t) {
+        Some(d) if d > Duration::from_secs(10) => Err(format!("the {what} took {d:?}")),
+        _ => Ok(()),
+    }
+}
+
 /// Runs `call` against the simulated cluster: the response the driver would get.
 fn execute(sim: &mut SimCluster, call: &CoordCall, now: Instant) -> TxnResponse {
     let producer = call.producer.unwrap_or((-1, -1));
@@ -226,9 +238,9 @@ fn execute(sim: &mut SimCluster, call: &CoordCall, now: Instant) -> TxnResponse 
         TxnRequest::FindCoordinator => TxnResponse::Coordinator(Ok(sim.txn.broker)),
         TxnRequest::InitProducerId { current } => match sim.init_producer_id(broker, TXN_ID, *current, now) {
             Ok((producer_id, epoch)) => {
-                TxnResponse::InitProducerId { code: ErrorCode::NONE, producer_id, epoch }
+                TxnResponse::InitProducerId { code: ErrorCode::NONE, producer_id, epoch, tv2: sim.txn.tv2 }
             }
-            Err(code) => TxnResponse::InitProducerId { code, producer_id: -1, epoch: -1 },
+            Err(code) => TxnResponse::InitProducerId { code, producer_id: -1, epoch: -1, tv2: false },
         },
         TxnRequest::AddPartitions(keys) => {
             let parts: Vec<(String, i32)> = keys.iter().map(|(t, p)| (t.to_string(), *p)).collect();
@@ -274,6 +286,7 @@ fn run_schedule(seed: u64, faults: Faults) -> Result<Stats, String> {
     let mut rng = Rng(seed);
     let mut sim = SimCluster::new(BROKERS, &[("t", PARTITIONS), ("in", 1)]);
     sim.txn.end_bumps = rng.chance(500);
+    sim.txn.tv2 = rng.chance(400);
     if rng.chance(faults.short_timeouts) {
         sim.txn.timeout = Duration::from_millis(400 + rng.below(1500));
     }
@@ -356,6 +369,7 @@ fn run_schedule(seed: u64, faults: Faults) -> Result<Stats, String> {
                 App::Sending { left, offsets, abort } => {
                     if matches!(state, TxnState::AbortableError(_)) {
                         inst.engine.txn_abort().map_err(|e| format!("abort: {e}"))?;
+                        inst.asked = Some(now);
                         inst.app = App::Aborting;
                         continue;
                     }
@@ -394,20 +408,24 @@ fn run_schedule(seed: u64, faults: Faults) -> Result<Stats, String> {
                         || abort && state == TxnState::InTransaction
                     {
                         inst.engine.txn_abort().map_err(|e| format!("abort: {e}"))?;
+                        inst.asked = Some(now);
                         inst.app = App::Aborting;
                     } else if !inst.engine.txn_offsets_pending() {
                         inst.engine.txn_commit().map_err(|e| format!("commit: {e}"))?;
+                        inst.asked = Some(now);
                         end(&mut txns, inst, Seen::CommitAsked);
                         inst.app = App::Committing;
                     }
                 }
                 App::Committing => match state {
                     TxnState::Ready if inst.engine.txn_last_end() == Some(true) => {
+                        check_duration(inst, "commit", now)?;
                         end(&mut txns, inst, Seen::Committed);
                         inst.app = App::Idle;
                     }
                     TxnState::AbortableError(_) => {
                         inst.engine.txn_abort().map_err(|e| format!("abort: {e}"))?;
+                        inst.asked = Some(now);
                         inst.app = App::Aborting;
                     }
                     _ => {}
@@ -416,6 +434,7 @@ fn run_schedule(seed: u64, faults: Faults) -> Result<Stats, String> {
                     if matches!(state, TxnState::Ready | TxnState::Initializing)
                         && inst.engine.txn_last_end() == Some(false)
                     {
+                        check_duration(inst, "abort", now)?;
                         end(&mut txns, inst, Seen::Aborted);
                         inst.app = if state == TxnState::Ready { App::Idle } else { App::Init };
                     }
@@ -715,4 +734,53 @@ fn sim_transactions_stay_atomic_under_faults_fencing_and_timeouts() {
     );
     // The faults happened: instances were fenced, commits went unanswered.
     assert!(s.fenced > 0 && s.unknown > 0 && s.aborted > 0, "{s:?}");
+}
+
+/// An abort waits for the batches already sent, and sends their retries:
+/// a batch refused with a retriable error just before the abort goes again
+/// (held back, it would keep the abort waiting for the delivery timeout).
+#[test]
+fn an_abort_sends_the_retries_of_batches_already_sent() {
+    let now = Instant::now();
+    let mut sim = SimCluster::new(1, &[("t", 1)]);
+    let mut inst = Instance::new(1);
+    let leaders: HashMap<i32, Option<i32>> = [(0, Some(1))].into();
+    let drive = |inst: &mut Instance, sim: &mut SimCluster, fail_produce: bool| {
+        for _ in 0..20 {
+            if let Some(req) = inst.engine.poll_txn_request(now) {
+                let call = CoordCall {
+                    req,
+                    coordinator: inst.engine.txn_coordinator(),
+                    producer: inst.engine.txn_producer(),
+                };
+                let resp = execute(sim, &call, now);
+                inst.engine.handle_txn_response(resp, now);
+            }
+            let polled = inst.engine.poll_requests(now + Duration::from_secs(1), &|_, p| leaders[&p]);
+            for req in polled.requests {
+                let parts: Parts = req.batches.iter().map(|((t, p), b)| (t.clone(), *p, b.clone())).collect();
+                let mut resp = sim.produce(1, &parts, now);
+                if fail_produce {
+                    resp.topics[0].1[0].error_code = ErrorCode::NOT_LEADER_OR_FOLLOWER;
+                }
+                inst.engine.handle_response(req.id, SendOutcome::Response(resp), now);
+            }
+            inst.collect();
+        }
+    };
+    drive(&mut inst, &mut sim, false);
+    assert_eq!(inst.engine.txn_state(), Some(&TxnState::Ready));
+    inst.engine.txn_begin().unwrap();
+    assert!(inst.send(&(Arc::from("t"), 0), "a", now));
+    inst.engine.set_flushing(true);
+    // Sent (and written), answered NOT_LEADER_OR_FOLLOWER: to be retried.
+    drive(&mut inst, &mut sim, true);
+    assert_eq!(inst.engine.outstanding(), 1);
+    inst.engine.txn_abort().unwrap();
+    drive(&mut inst, &mut sim, false);
+    assert_eq!(inst.engine.outstanding(), 0, "the retry went and was answered");
+    assert_eq!(inst.engine.txn_last_end(), Some(false), "the abort ended");
+    sim.complete_transactions();
+    assert!(sim.read_committed("t", 0).0.is_empty());
+    assert_eq!(sim.log("t", 0).iter().filter(|r| r.control.is_none()).count(), 1, "written once");
 }

@@ -42,7 +42,7 @@ pub const KWIRE_VERSIONS: &[(ApiKey, Versions)] = &[
     (ApiKey::CreatePartitions, Versions::new(0, 3)),
     (ApiKey::DescribeConfigs, Versions::new(1, 4)),
     (ApiKey::IncrementalAlterConfigs, Versions::new(0, 1)),
-    (ApiKey::Produce, Versions::new(3, 11)),
+    (ApiKey::Produce, Versions::new(3, 12)),
     (ApiKey::InitProducerId, Versions::new(0, 5)),
     (ApiKey::AddPartitionsToTxn, Versions::new(0, 3)),
     (ApiKey::AddOffsetsToTxn, Versions::new(0, 4)),

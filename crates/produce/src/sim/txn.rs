@@ -63,8 +63,13 @@ pub(crate) struct TxnCoordinator {
     pub broker: i32,
     /// `transaction.timeout.ms`.
     pub timeout: Duration,
-    /// EndTxn bumps the epoch and answers with it (transaction version 2).
+    /// EndTxn bumps the epoch and answers with it (a Kafka 4 coordinator
+    /// answering EndTxn v5).
     pub end_bumps: bool,
+    /// Transaction version 2: a transactional batch adds its partition to
+    /// the transaction, TxnOffsetCommit its group, EndTxn bumps the epoch, and
+    /// an abort with nothing ongoing is allowed (it bumps the epoch too).
+    pub tv2: bool,
     next_producer_id: i64,
     ids: BTreeMap<String, SimTxn>,
     /// group → its current generation.
@@ -84,6 +89,7 @@ impl Default for TxnCoordinator {
             broker: 1,
             timeout: Duration::from_secs(60),
             end_bumps: false,
+            tv2: false,
             next_producer_id: 5000,
             ids: BTreeMap::new(),
             generations: BTreeMap::new(),
@@ -91,6 +97,17 @@ impl Default for TxnCoordinator {
             offset_history: Vec::new(),
             unverified: Vec::new(),
         }
+    }
+}
+
+impl SimTxn {
+    /// A new transaction begins.
+    fn start(&mut self, now: Instant) {
+        self.state = CoordState::Ongoing;
+        self.started = Some(now);
+        self.partitions.clear();
+        self.groups.clear();
+        self.pending_offsets.clear();
     }
 }
 
@@ -109,15 +126,18 @@ fn check_epoch(t: &SimTxn, producer_id: i64, epoch: i16) -> Result<(), ErrorCode
 }
 
 impl TxnCoordinator {
-    /// The partition leader's verification of a transactional batch.
+    /// The partition leader's verification of a transactional batch (with
+    /// TV2: the implicit AddPartitionsToTxn it makes).
     pub(super) fn verify(
         &mut self,
         pid: i64,
         epoch: i16,
         topic: &str,
         partition: i32,
+        now: Instant,
     ) -> Result<(), Refusal> {
-        let Some(t) = self.ids.values().find(|t| t.producer_id == pid) else {
+        let tv2 = self.tv2;
+        let Some(t) = self.ids.values_mut().find(|t| t.producer_id == pid) else {
             return Err((ErrorCode::INVALID_PRODUCER_ID_MAPPING, format!("no transactional producer {pid}")));
         };
         if epoch < t.epoch {
@@ -125,6 +145,18 @@ impl TxnCoordinator {
             return Err((ErrorCode::INVALID_PRODUCER_EPOCH, msg));
         }
         let key = (topic.to_owned(), partition);
+        if tv2 && t.epoch == epoch {
+            match t.state {
+                CoordState::Prepare(_) => {
+                    let msg = "the previous transaction is being completed".to_owned();
+                    return Err((ErrorCode::CONCURRENT_TRANSACTIONS, msg));
+                }
+                CoordState::Empty | CoordState::Complete(_) => t.start(now),
+                CoordState::Ongoing => {}
+            }
+            t.partitions.insert(key);
+            return Ok(());
+        }
         if t.epoch != epoch || t.state != CoordState::Ongoing || !t.partitions.contains(&key) {
             self.unverified.push((pid, epoch, topic.to_owned(), partition));
             let msg =
@@ -223,11 +255,7 @@ impl SimCluster {
             CoordState::Prepare(_) => Err(ErrorCode::CONCURRENT_TRANSACTIONS),
             CoordState::Ongoing => Ok(t),
             CoordState::Empty | CoordState::Complete(_) => {
-                t.state = CoordState::Ongoing;
-                t.started = Some(now);
-                t.partitions.clear();
-                t.groups.clear();
-                t.pending_offsets.clear();
+                t.start(now);
                 Ok(t)
             }
         }
@@ -295,6 +323,14 @@ impl SimCluster {
         if epoch < t.epoch {
             return ErrorCode::PRODUCER_FENCED;
         }
+        if self.txn.tv2 && t.epoch == epoch && t.producer_id == pid {
+            match t.state {
+                CoordState::Prepare(_) => return ErrorCode::CONCURRENT_TRANSACTIONS,
+                CoordState::Empty | CoordState::Complete(_) => t.start(now),
+                CoordState::Ongoing => {}
+            }
+            t.groups.insert(group.to_owned());
+        }
         if t.epoch != epoch
             || t.producer_id != pid
             || t.state != CoordState::Ongoing
@@ -322,7 +358,7 @@ impl SimCluster {
             return (code, -1, -1);
         }
         self.expire_transactions(now);
-        let bumps = self.txn.end_bumps;
+        let (tv2, bumps) = (self.txn.tv2, self.txn.end_bumps || self.txn.tv2);
         let Some(t) = self.txn.ids.get_mut(id) else {
             return (ErrorCode::INVALID_PRODUCER_ID_MAPPING, -1, -1);
         };
@@ -341,6 +377,14 @@ impl SimCluster {
             return (code, -1, -1);
         }
         match t.state {
+            // TV2: the client may not know whether anything reached the
+            // transaction; an abort of nothing bumps the epoch.
+            CoordState::Empty | CoordState::Complete(_) if tv2 && !commit => {
+                t.prev_end_epoch = Some(t.epoch);
+                t.epoch += 1;
+                t.state = CoordState::Complete(false);
+                answer(t)
+            }
             CoordState::Ongoing => {
                 t.state = CoordState::Prepare(commit);
                 if bumps {
