@@ -7,6 +7,7 @@ mod consume;
 mod consumer_api;
 mod examples;
 mod groups;
+mod offsets;
 mod produce;
 mod produce_fresh;
 mod security;

@@ -10,6 +10,7 @@ pub mod copy;
 pub mod format;
 pub mod generate;
 pub mod groups;
+pub mod offsets;
 pub mod perf;
 pub mod produce;
 pub mod stream;
@@ -25,6 +26,7 @@ use self::consume::ConsumeArgs;
 use self::copy::CopyArgs;
 use self::generate::GenArgs;
 use self::groups::GroupsArgs;
+use self::offsets::OffsetsArgs;
 use self::perf::PerfArgs;
 use self::produce::ProduceArgs;
 use self::stream::StreamArgs;
@@ -98,6 +100,8 @@ pub enum Command {
     /// Copy topics to another topic exactly once, as a consumer group (consume-transform-produce
     /// in transactions)
     Copy(CopyArgs),
+    /// Offsets per partition: latest, earliest, max-timestamp, by time (kafka-get-offsets.sh)
+    Offsets(OffsetsArgs),
 }
 
 impl Command {
@@ -134,6 +138,7 @@ mod tests {
             ("format.rs", include_str!("format.rs")),
             ("generate.rs", include_str!("generate.rs")),
             ("groups.rs", include_str!("groups.rs")),
+            ("offsets.rs", include_str!("offsets.rs")),
             ("perf.rs", include_str!("perf.rs")),
             ("produce.rs", include_str!("produce.rs")),
             ("stream.rs", include_str!("stream.rs")),

@@ -7,6 +7,7 @@ mod consume_loop;
 mod copy;
 pub mod generate;
 pub mod groups;
+mod offsets;
 pub mod perf;
 mod printer;
 pub mod produce;
@@ -41,6 +42,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Stream(a) => stream::run(&settings, a).await?,
         Command::Transactions(a) => transactions::run(&settings, a).await?,
         Command::Copy(a) => copy::run(&settings, a).await?,
+        Command::Offsets(a) => offsets::run(&settings, a).await?,
     };
     settings.warn_unused();
     Ok(code)
