@@ -154,6 +154,21 @@ pub fn kafka_sh(args: &[&str]) -> String {
 }
 
 /// Name of the 3-node cluster instance for `scripts/kafka.sh --name`.
+/// The single-node instance's name (scripts/kafka.sh --name).
+pub fn cluster1_name() -> String {
+    std::env::var("KWIRE_TEST_CLUSTER1_NAME").unwrap_or_else(|_| "kwire-test-1".to_owned())
+}
+
+/// The data directory (log.dirs) of the single-node instance's broker.
+pub fn cluster1_data_dir() -> std::path::PathBuf {
+    let env = kafka_sh(&["env", "--name", &cluster1_name()]);
+    let dir = env
+        .lines()
+        .find_map(|l| l.strip_prefix("KWIRE_KAFKA_INSTANCE_DIR="))
+        .unwrap_or_else(|| panic!("no KWIRE_KAFKA_INSTANCE_DIR in scripts/kafka.sh env: {env}"));
+    std::path::PathBuf::from(dir).join("node1").join("data")
+}
+
 pub fn cluster3_name() -> String {
     std::env::var("KWIRE_TEST_CLUSTER3_NAME").unwrap_or_else(|_| "trio".to_owned())
 }

@@ -5,6 +5,7 @@ mod cli_edges;
 mod cluster;
 mod consume;
 mod consumer_api;
+mod dump_log;
 mod examples;
 mod groups;
 mod offsets;

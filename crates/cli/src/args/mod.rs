@@ -7,6 +7,7 @@
 pub mod cluster;
 pub mod consume;
 pub mod copy;
+pub mod dump_log;
 pub mod format;
 pub mod generate;
 pub mod groups;
@@ -24,6 +25,7 @@ use clap::{Args, Parser, Subcommand};
 use self::cluster::ClusterArgs;
 use self::consume::ConsumeArgs;
 use self::copy::CopyArgs;
+use self::dump_log::DumpLogArgs;
 use self::generate::GenArgs;
 use self::groups::GroupsArgs;
 use self::offsets::OffsetsArgs;
@@ -102,6 +104,8 @@ pub enum Command {
     Copy(CopyArgs),
     /// Offsets per partition: latest, earliest, max-timestamp, by time (kafka-get-offsets.sh)
     Offsets(OffsetsArgs),
+    /// Print a log segment's batches and records offline (kafka-dump-log.sh)
+    DumpLog(DumpLogArgs),
 }
 
 impl Command {
@@ -134,6 +138,7 @@ mod tests {
             ("mod.rs", include_str!("mod.rs")),
             ("cluster.rs", include_str!("cluster.rs")),
             ("consume.rs", include_str!("consume.rs")),
+            ("dump_log.rs", include_str!("dump_log.rs")),
             ("copy.rs", include_str!("copy.rs")),
             ("format.rs", include_str!("format.rs")),
             ("generate.rs", include_str!("generate.rs")),

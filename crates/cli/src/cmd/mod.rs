@@ -5,6 +5,7 @@ mod consume;
 mod consume_group;
 mod consume_loop;
 mod copy;
+mod dump_log;
 pub mod generate;
 pub mod groups;
 mod offsets;
@@ -43,6 +44,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Transactions(a) => transactions::run(&settings, a).await?,
         Command::Copy(a) => copy::run(&settings, a).await?,
         Command::Offsets(a) => offsets::run(&settings, a).await?,
+        Command::DumpLog(a) => dump_log::run(a)?,
     };
     settings.warn_unused();
     Ok(code)
