@@ -5,6 +5,7 @@ mod cli_edges;
 mod cluster;
 mod consume;
 mod consumer_api;
+mod delete_records;
 mod dump_log;
 mod examples;
 mod groups;

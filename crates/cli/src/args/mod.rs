@@ -7,6 +7,7 @@
 pub mod cluster;
 pub mod consume;
 pub mod copy;
+pub mod delete_records;
 pub mod dump_log;
 pub mod format;
 pub mod generate;
@@ -25,6 +26,7 @@ use clap::{Args, Parser, Subcommand};
 use self::cluster::ClusterArgs;
 use self::consume::ConsumeArgs;
 use self::copy::CopyArgs;
+use self::delete_records::DeleteRecordsArgs;
 use self::dump_log::DumpLogArgs;
 use self::generate::GenArgs;
 use self::groups::GroupsArgs;
@@ -106,6 +108,8 @@ pub enum Command {
     Offsets(OffsetsArgs),
     /// Print a log segment's batches and records offline (kafka-dump-log.sh)
     DumpLog(DumpLogArgs),
+    /// Delete records before an offset, per partition (kafka-delete-records.sh)
+    DeleteRecords(DeleteRecordsArgs),
 }
 
 impl Command {
@@ -138,6 +142,7 @@ mod tests {
             ("mod.rs", include_str!("mod.rs")),
             ("cluster.rs", include_str!("cluster.rs")),
             ("consume.rs", include_str!("consume.rs")),
+            ("delete_records.rs", include_str!("delete_records.rs")),
             ("dump_log.rs", include_str!("dump_log.rs")),
             ("copy.rs", include_str!("copy.rs")),
             ("format.rs", include_str!("format.rs")),

@@ -5,6 +5,7 @@ mod consume;
 mod consume_group;
 mod consume_loop;
 mod copy;
+mod delete_records;
 mod dump_log;
 pub mod generate;
 pub mod groups;
@@ -45,6 +46,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Copy(a) => copy::run(&settings, a).await?,
         Command::Offsets(a) => offsets::run(&settings, a).await?,
         Command::DumpLog(a) => dump_log::run(a)?,
+        Command::DeleteRecords(a) => delete_records::run(&settings, a).await?,
     };
     settings.warn_unused();
     Ok(code)

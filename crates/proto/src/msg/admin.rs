@@ -1,18 +1,20 @@
 //! Topic and config administration: CreateTopics (19), DeleteTopics (20),
-//! CreatePartitions (37), DescribeConfigs (32), IncrementalAlterConfigs (44).
+//! DeleteRecords (21), CreatePartitions (37), DescribeConfigs (32),
+//! IncrementalAlterConfigs (44).
 
 use bytes::Bytes;
 use kafka_protocol::messages::TopicName;
 use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+use kafka_protocol::messages::delete_records_request::{DeleteRecordsPartition, DeleteRecordsTopic};
 use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
 use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
 use kafka_protocol::messages::incremental_alter_configs_request::{AlterConfigsResource, AlterableConfig};
 use kafka_protocol::protocol::StrBytes;
 
 pub use kafka_protocol::messages::{
-    CreatePartitionsRequest, CreateTopicsRequest, DeleteTopicsRequest, DescribeConfigsRequest,
-    IncrementalAlterConfigsRequest,
+    CreatePartitionsRequest, CreateTopicsRequest, DeleteRecordsRequest, DeleteTopicsRequest,
+    DescribeConfigsRequest, IncrementalAlterConfigsRequest,
 };
 
 use crate::api::ApiKey;
@@ -143,6 +145,74 @@ impl Response for DeleteTopicsResponse {
         r.finish()?;
         Ok(DeleteTopicsResponse { throttle_time_ms, topics })
     }
+}
+
+/// One partition's outcome of DeleteRecords.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DeletedRecords {
+    /// Partition.
+    pub partition: i32,
+    /// The partition's log start offset now (-1 on error).
+    pub low_watermark: i64,
+    /// Error, if any.
+    pub error_code: ErrorCode,
+}
+
+/// Decoded DeleteRecords response.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DeleteRecordsResponse {
+    /// Throttle.
+    pub throttle_time_ms: i32,
+    /// Per topic, its partitions' outcomes.
+    pub topics: Vec<(String, Vec<DeletedRecords>)>,
+}
+
+impl Response for DeleteRecordsResponse {
+    fn decode(body: Bytes, v: i16) -> Result<Self, DecodeError> {
+        let flex = v >= 2;
+        let mut r = Reader::new(body);
+        let throttle_time_ms = r.i32()?;
+        let topics = r.array(flex, 2, |r| {
+            let name = r.string(flex)?;
+            let parts = r.array(flex, 14, |r| {
+                let partition = r.i32()?;
+                let low_watermark = r.i64()?;
+                let error_code = ErrorCode(r.i16()?);
+                r.skip_tagged_fields(flex)?;
+                Ok(DeletedRecords { partition, low_watermark, error_code })
+            })?;
+            r.skip_tagged_fields(flex)?;
+            Ok((name, parts))
+        })?;
+        r.skip_tagged_fields(flex)?;
+        r.finish()?;
+        Ok(DeleteRecordsResponse { throttle_time_ms, topics })
+    }
+}
+
+/// A DeleteRecords request: delete the records of each (topic, partition)
+/// before `offset` (-1: before the high watermark, everything).
+pub fn delete_records_request<'a>(
+    timeout_ms: i32,
+    parts: impl IntoIterator<Item = (&'a str, i32, i64)>,
+) -> DeleteRecordsRequest {
+    let mut req = DeleteRecordsRequest::default();
+    req.timeout_ms = timeout_ms;
+    for (topic, partition, offset) in parts {
+        let mut p = DeleteRecordsPartition::default();
+        p.partition_index = partition;
+        p.offset = offset;
+        match req.topics.iter_mut().find(|t| t.name.0.as_str() == topic) {
+            Some(t) => t.partitions.push(p),
+            None => {
+                let mut t = DeleteRecordsTopic::default();
+                t.name = TopicName(strb(topic));
+                t.partitions.push(p);
+                req.topics.push(t);
+            }
+        }
+    }
+    req
 }
 
 /// Decoded CreatePartitions response.
@@ -430,6 +500,11 @@ impl Request for DeleteTopicsRequest {
     type Response = DeleteTopicsResponse;
 }
 
+impl Request for DeleteRecordsRequest {
+    const KEY: ApiKey = ApiKey::DeleteRecords;
+    type Response = DeleteRecordsResponse;
+}
+
 impl Request for CreatePartitionsRequest {
     const KEY: ApiKey = ApiKey::CreatePartitions;
     type Response = CreatePartitionsResponse;
@@ -572,6 +647,53 @@ mod tests {
             }
             all_prefixes_fail(&bytes, |b| DeleteTopicsResponse::decode(b, v));
         }
+    }
+
+    #[test]
+    fn delete_records_all_versions() {
+        use kafka_protocol::messages::delete_records_response as dr;
+        for v in 0..=2 {
+            let mut m = dr::DeleteRecordsResponse::default();
+            m.throttle_time_ms = 4;
+            let mut t = dr::DeleteRecordsTopicResult::default();
+            t.name = tn("old");
+            let mut p = dr::DeleteRecordsPartitionResult::default();
+            p.partition_index = 2;
+            p.low_watermark = 77;
+            let mut q = dr::DeleteRecordsPartitionResult::default();
+            q.partition_index = 0;
+            q.low_watermark = -1;
+            q.error_code = 1;
+            t.partitions = vec![p, q];
+            m.topics = vec![t];
+            let bytes = encode(&m, v);
+            let d = DeleteRecordsResponse::decode(bytes.clone(), v).unwrap();
+            assert_eq!(d.throttle_time_ms, 4);
+            assert_eq!(d.topics.len(), 1);
+            assert_eq!(d.topics[0].0, "old");
+            assert_eq!(
+                d.topics[0].1,
+                [
+                    DeletedRecords { partition: 2, low_watermark: 77, error_code: ErrorCode::NONE },
+                    DeletedRecords {
+                        partition: 0,
+                        low_watermark: -1,
+                        error_code: ErrorCode::OFFSET_OUT_OF_RANGE
+                    },
+                ]
+            );
+            all_prefixes_fail(&bytes, |b| DeleteRecordsResponse::decode(b, v));
+        }
+        let req = delete_records_request(500, [("a", 0, 3), ("b", 1, -1), ("a", 2, 9)]);
+        assert_eq!(req.timeout_ms, 500);
+        let got: Vec<(String, Vec<(i32, i64)>)> = req
+            .topics
+            .iter()
+            .map(|t| {
+                (t.name.0.to_string(), t.partitions.iter().map(|p| (p.partition_index, p.offset)).collect())
+            })
+            .collect();
+        assert_eq!(got, [("a".to_owned(), vec![(0, 3), (2, 9)]), ("b".to_owned(), vec![(1, -1)])]);
     }
 
     #[test]

@@ -1,0 +1,14 @@
+//! Arguments of `kwire delete-records` (kafka-delete-records.sh's flags).
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+/// `kwire delete-records`: delete records up to an offset, per partition.
+#[derive(Debug, Args)]
+pub struct DeleteRecordsArgs {
+    /// JSON file of {"partitions":[{"topic":T,"partition":P,"offset":O}],"version":1}
+    /// (offset -1: everything up to the high watermark); - reads stdin
+    #[arg(long = "offset-json-file", value_name = "FILE")]
+    pub offset_json_file: PathBuf,
+}
