@@ -10,9 +10,10 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use kwire_meta::Cluster;
 use kwire_proto::TopicPartition;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::args::delete_records::DeleteRecordsArgs;
+use crate::args::format::Format;
 use crate::config::ClientSettings;
 
 pub async fn run(settings: &ClientSettings, args: DeleteRecordsArgs) -> Result<ExitCode> {
@@ -34,18 +35,29 @@ pub async fn run(settings: &ClientSettings, args: DeleteRecordsArgs) -> Result<E
             _ => e.into(),
         })?;
     }
-    println!("Executing records delete operation");
+    let text = args.format == Format::Text;
+    if text {
+        println!("Executing records delete operation");
+    }
     let results = cluster.delete_records(&targets).await?;
-    println!("Records delete operation completed:");
-    let mut failed = 0;
-    for (tp, r) in &results {
-        match r {
-            Ok(low) => println!("partition: {tp}\tlow_watermark: {low}"),
-            Err(e) => {
-                failed += 1;
-                println!("partition: {tp}\terror: {e}");
+    let failed = results.values().filter(|r| r.is_err()).count();
+    if text {
+        println!("Records delete operation completed:");
+        for (tp, r) in &results {
+            match r {
+                Ok(low) => println!("partition: {tp}\tlow_watermark: {low}"),
+                Err(e) => println!("partition: {tp}\terror: {e}"),
             }
         }
+    } else {
+        let rows: Vec<Value> = results
+            .iter()
+            .map(|(tp, r)| match r {
+                Ok(low) => json!({"topic": tp.topic, "partition": tp.partition, "low_watermark": low}),
+                Err(e) => json!({"topic": tp.topic, "partition": tp.partition, "error": e.to_string()}),
+            })
+            .collect();
+        println!("{}", json!({ "partitions": rows }));
     }
     if failed > 0 {
         bail!("records of {failed} of {} partitions could not be deleted (see above)", results.len());
