@@ -9,6 +9,7 @@ mod delete_records;
 mod dump_log;
 mod examples;
 mod groups;
+mod log_dirs;
 mod offsets;
 mod produce;
 mod produce_fresh;

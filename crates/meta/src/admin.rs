@@ -12,10 +12,11 @@ use kwire_conn::Connection;
 use kwire_proto::ErrorCode;
 use kwire_proto::TopicPartition;
 use kwire_proto::api::ApiKey;
-pub use kwire_proto::msg::admin::ConfigEntry;
+pub use kwire_proto::msg::admin::{ConfigEntry, LogDir, LogDirReplica};
 use kwire_proto::msg::admin::{
     CreatableTopicSpec, create_partitions_request, create_topics_request, delete_records_request,
-    delete_topics_request, describe_configs_request, incremental_alter_configs_request,
+    delete_topics_request, describe_configs_request, describe_log_dirs_request,
+    incremental_alter_configs_request,
 };
 
 use std::ops::ControlFlow;
@@ -308,6 +309,53 @@ impl Cluster {
                 tp.clone(),
                 Err(MetaError::Invalid(format!("the leader of {tp} did not answer for it"))),
             );
+        }
+        Ok(out)
+    }
+
+    /// The log directories of `brokers` (every broker of the cluster if
+    /// None) with the replicas in them (DescribeLogDirs, as
+    /// `kafka-log-dirs.sh --describe`). A broker id the cluster does not
+    /// have is an error naming the ones it has.
+    pub async fn describe_log_dirs(
+        &self,
+        brokers: Option<&[i32]>,
+    ) -> Result<BTreeMap<i32, Result<Vec<LogDir>, MetaError>>, MetaError> {
+        let md = self.fetch_metadata(Some(&[])).await?;
+        let known: Vec<i32> = md.brokers.keys().copied().collect();
+        let ids: Vec<i32> = match brokers {
+            None => known.clone(),
+            Some(list) => {
+                let missing: Vec<String> =
+                    list.iter().filter(|b| !known.contains(b)).map(ToString::to_string).collect();
+                if !missing.is_empty() {
+                    let have: Vec<String> = known.iter().map(ToString::to_string).collect();
+                    return Err(MetaError::Invalid(format!(
+                        "no broker {} in the cluster (it has {})",
+                        missing.join(", "),
+                        have.join(", ")
+                    )));
+                }
+                list.to_vec()
+            }
+        };
+        let mut out = BTreeMap::new();
+        for id in ids {
+            let r = async {
+                let conn = self.broker(id).await?;
+                let v = conn.version(ApiKey::DescribeLogDirs)?;
+                let resp = conn.send_version(&describe_log_dirs_request(), v).await?;
+                if resp.error_code.is_err() {
+                    return Err(broker_err(
+                        format!("describe the log dirs of broker {id}"),
+                        resp.error_code,
+                        None,
+                    ));
+                }
+                Ok(resp.dirs)
+            }
+            .await;
+            out.insert(id, r);
         }
         Ok(out)
     }

@@ -26,6 +26,7 @@ const COVERED: &[ApiKey] = &[
     ApiKey::CreateTopics,
     ApiKey::DeleteTopics,
     ApiKey::DeleteRecords,
+    ApiKey::DescribeLogDirs,
     ApiKey::CreatePartitions,
     ApiKey::DescribeConfigs,
     ApiKey::IncrementalAlterConfigs,
@@ -200,6 +201,14 @@ proptest! {
                 })
                 .collect();
             round_trip(ApiKey::CreateTopics, v, cid, client.as_deref(), &req)?;
+        }
+    }
+
+    #[test]
+    fn describe_log_dirs(cid in any::<i32>(), client in client_id()) {
+        for v in versions(ApiKey::DescribeLogDirs) {
+            let req = kwire_proto::msg::admin::describe_log_dirs_request();
+            round_trip(ApiKey::DescribeLogDirs, v, cid, client.as_deref(), &req)?;
         }
     }
 

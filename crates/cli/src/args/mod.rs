@@ -12,6 +12,7 @@ pub mod dump_log;
 pub mod format;
 pub mod generate;
 pub mod groups;
+pub mod log_dirs;
 pub mod offsets;
 pub mod perf;
 pub mod produce;
@@ -30,6 +31,7 @@ use self::delete_records::DeleteRecordsArgs;
 use self::dump_log::DumpLogArgs;
 use self::generate::GenArgs;
 use self::groups::GroupsArgs;
+use self::log_dirs::LogDirsArgs;
 use self::offsets::OffsetsArgs;
 use self::perf::PerfArgs;
 use self::produce::ProduceArgs;
@@ -110,6 +112,8 @@ pub enum Command {
     DumpLog(DumpLogArgs),
     /// Delete records before an offset, per partition (kafka-delete-records.sh)
     DeleteRecords(DeleteRecordsArgs),
+    /// Log directories and the replicas in them (kafka-log-dirs.sh --describe)
+    LogDirs(LogDirsArgs),
 }
 
 impl Command {
@@ -148,6 +152,7 @@ mod tests {
             ("format.rs", include_str!("format.rs")),
             ("generate.rs", include_str!("generate.rs")),
             ("groups.rs", include_str!("groups.rs")),
+            ("log_dirs.rs", include_str!("log_dirs.rs")),
             ("offsets.rs", include_str!("offsets.rs")),
             ("perf.rs", include_str!("perf.rs")),
             ("produce.rs", include_str!("produce.rs")),

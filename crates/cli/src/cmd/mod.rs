@@ -9,6 +9,7 @@ mod delete_records;
 mod dump_log;
 pub mod generate;
 pub mod groups;
+mod log_dirs;
 mod offsets;
 pub mod perf;
 mod printer;
@@ -47,6 +48,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Offsets(a) => offsets::run(&settings, a).await?,
         Command::DumpLog(a) => dump_log::run(a)?,
         Command::DeleteRecords(a) => delete_records::run(&settings, a).await?,
+        Command::LogDirs(a) => log_dirs::run(&settings, a).await?,
     };
     settings.warn_unused();
     Ok(code)

@@ -1,6 +1,6 @@
 //! Topic and config administration: CreateTopics (19), DeleteTopics (20),
 //! DeleteRecords (21), CreatePartitions (37), DescribeConfigs (32),
-//! IncrementalAlterConfigs (44).
+//! IncrementalAlterConfigs (44), DescribeLogDirs (35).
 
 use bytes::Bytes;
 use kafka_protocol::messages::TopicName;
@@ -14,7 +14,7 @@ use kafka_protocol::protocol::StrBytes;
 
 pub use kafka_protocol::messages::{
     CreatePartitionsRequest, CreateTopicsRequest, DeleteRecordsRequest, DeleteTopicsRequest,
-    DescribeConfigsRequest, IncrementalAlterConfigsRequest,
+    DescribeConfigsRequest, DescribeLogDirsRequest, IncrementalAlterConfigsRequest,
 };
 
 use crate::api::ApiKey;
@@ -212,6 +212,98 @@ pub fn delete_records_request<'a>(
             }
         }
     }
+    req
+}
+
+/// One partition's replica in a log directory.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LogDirReplica {
+    /// Topic.
+    pub topic: String,
+    /// Partition.
+    pub partition: i32,
+    /// Bytes on disk.
+    pub size: i64,
+    /// How far the replica is behind the log end (future replicas: behind the current one).
+    pub offset_lag: i64,
+    /// A future replica (being moved here by an alter-log-dirs reassignment).
+    pub is_future: bool,
+}
+
+/// One log directory of a broker.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LogDir {
+    /// Error for the directory (KAFKA_STORAGE_ERROR for an offline one).
+    pub error_code: ErrorCode,
+    /// Its path on the broker.
+    pub path: String,
+    /// Replicas in it.
+    pub replicas: Vec<LogDirReplica>,
+    /// Size of the volume (v4+; -1 before).
+    pub total_bytes: i64,
+    /// Free space on the volume (v4+; -1 before).
+    pub usable_bytes: i64,
+}
+
+/// Decoded DescribeLogDirs response.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DescribeLogDirsResponse {
+    /// Throttle.
+    pub throttle_time_ms: i32,
+    /// Top-level error (v3+).
+    pub error_code: ErrorCode,
+    /// The broker's log directories.
+    pub dirs: Vec<LogDir>,
+}
+
+impl Response for DescribeLogDirsResponse {
+    fn decode(body: Bytes, v: i16) -> Result<Self, DecodeError> {
+        let flex = v >= 2;
+        let mut r = Reader::new(body);
+        let throttle_time_ms = r.i32()?;
+        let error_code = if v >= 3 { ErrorCode(r.i16()?) } else { ErrorCode::NONE };
+        let dirs = r.array(flex, 4, |r| {
+            let error_code = ErrorCode(r.i16()?);
+            let path = r.string(flex)?;
+            let mut replicas = Vec::new();
+            let topics = r.array(flex, 2, |r| {
+                let topic = r.string(flex)?;
+                let parts = r.array(flex, 21, |r| {
+                    let partition = r.i32()?;
+                    let size = r.i64()?;
+                    let offset_lag = r.i64()?;
+                    let is_future = r.bool()?;
+                    r.skip_tagged_fields(flex)?;
+                    Ok((partition, size, offset_lag, is_future))
+                })?;
+                r.skip_tagged_fields(flex)?;
+                Ok((topic, parts))
+            })?;
+            for (topic, parts) in topics {
+                for (partition, size, offset_lag, is_future) in parts {
+                    replicas.push(LogDirReplica {
+                        topic: topic.clone(),
+                        partition,
+                        size,
+                        offset_lag,
+                        is_future,
+                    });
+                }
+            }
+            let (total_bytes, usable_bytes) = if v >= 4 { (r.i64()?, r.i64()?) } else { (-1, -1) };
+            r.skip_tagged_fields(flex)?;
+            Ok(LogDir { error_code, path, replicas, total_bytes, usable_bytes })
+        })?;
+        r.skip_tagged_fields(flex)?;
+        r.finish()?;
+        Ok(DescribeLogDirsResponse { throttle_time_ms, error_code, dirs })
+    }
+}
+
+/// A DescribeLogDirs request for every topic's replicas.
+pub fn describe_log_dirs_request() -> DescribeLogDirsRequest {
+    let mut req = DescribeLogDirsRequest::default();
+    req.topics = None;
     req
 }
 
@@ -505,6 +597,11 @@ impl Request for DeleteRecordsRequest {
     type Response = DeleteRecordsResponse;
 }
 
+impl Request for DescribeLogDirsRequest {
+    const KEY: ApiKey = ApiKey::DescribeLogDirs;
+    type Response = DescribeLogDirsResponse;
+}
+
 impl Request for CreatePartitionsRequest {
     const KEY: ApiKey = ApiKey::CreatePartitions;
     type Response = CreatePartitionsResponse;
@@ -694,6 +791,56 @@ mod tests {
             })
             .collect();
         assert_eq!(got, [("a".to_owned(), vec![(0, 3), (2, 9)]), ("b".to_owned(), vec![(1, -1)])]);
+    }
+
+    #[test]
+    fn describe_log_dirs_all_versions() {
+        use kafka_protocol::messages::describe_log_dirs_response as dl;
+        for v in 1..=4 {
+            let mut m = dl::DescribeLogDirsResponse::default();
+            m.throttle_time_ms = 5;
+            if v >= 3 {
+                m.error_code = 0;
+            }
+            let mut dir = dl::DescribeLogDirsResult::default();
+            dir.log_dir = sb("/data");
+            let mut t = dl::DescribeLogDirsTopic::default();
+            t.name = tn("t");
+            let mut p = dl::DescribeLogDirsPartition::default();
+            p.partition_index = 1;
+            p.partition_size = 989;
+            p.offset_lag = 2;
+            p.is_future_key = true;
+            t.partitions = vec![p];
+            dir.topics = vec![t];
+            if v >= 4 {
+                dir.total_bytes = 1000;
+                dir.usable_bytes = 400;
+            }
+            let mut offline = dl::DescribeLogDirsResult::default();
+            offline.error_code = 56;
+            offline.log_dir = sb("/bad");
+            m.results = vec![dir, offline];
+            let bytes = encode(&m, v);
+            let d = DescribeLogDirsResponse::decode(bytes.clone(), v).unwrap();
+            assert_eq!(d.throttle_time_ms, 5);
+            assert_eq!(d.dirs.len(), 2);
+            assert_eq!(
+                d.dirs[0].replicas,
+                [LogDirReplica {
+                    topic: "t".into(),
+                    partition: 1,
+                    size: 989,
+                    offset_lag: 2,
+                    is_future: true
+                }]
+            );
+            assert_eq!((d.dirs[0].path.as_str(), d.dirs[1].path.as_str()), ("/data", "/bad"));
+            assert_eq!(d.dirs[1].error_code, ErrorCode::KAFKA_STORAGE_ERROR);
+            let sizes = if v >= 4 { (1000, 400) } else { (-1, -1) };
+            assert_eq!((d.dirs[0].total_bytes, d.dirs[0].usable_bytes), sizes);
+            all_prefixes_fail(&bytes, |b| DescribeLogDirsResponse::decode(b, v));
+        }
     }
 
     #[test]
