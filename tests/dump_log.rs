@@ -31,7 +31,6 @@ fn dump_log_prints_what_kafka_dump_log_prints() {
     let path = seg.to_string_lossy().into_owned();
     for flags in [
         &[][..],
-        &["--deep-iteration"],
         &["--print-data-log"],
         &["--deep-iteration", "--skip-record-metadata"],
         &["--print-data-log", "--skip-record-metadata"],

@@ -276,8 +276,14 @@ pub fn peer_produce(bootstrap: &str, extra: &[&str], records: &[serde_json::Valu
     );
 }
 
-/// Runs one of Kafka's Java tools through `scripts/kafka.sh tool`.
+/// One JVM tool at a time: each start costs a core for a second or two, and
+/// on this 2-core machine several at once starve the brokers under test.
+static JAVA_TOOL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Runs one of Kafka's Java tools through `scripts/kafka.sh tool` (one at a
+/// time across the test process).
 pub fn java_tool(tool: &str, args: &[&str], stdin: &[u8]) -> String {
+    let _one = JAVA_TOOL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     run_ok(Command::new(repo_root().join("scripts/kafka.sh")).arg("tool").arg(tool).args(args), stdin)
 }
 
