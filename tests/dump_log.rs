@@ -13,43 +13,6 @@ fn segment_of(topic: &str) -> std::path::PathBuf {
 }
 
 #[test]
-fn dump_log_prints_what_kafka_dump_log_prints() {
-    let b = bootstrap();
-    let t = unique_topic("dumplog");
-    kwire(&b, &["topics", "create", &t, "--partitions", "1"]).ok();
-    for codec in ["none", "gzip", "lz4", "zstd"] {
-        let input: String = (0..5).map(|i| format!("k{i}:{codec}-{i}\n")).collect();
-        let args = ["produce", "-t", &t, "--key-separator", ":", "-H", "h1=v1", "--compression", codec];
-        kwire_stdin(&b, &args, Some(input.as_bytes())).ok();
-    }
-    let id = unique_topic("dumplog-txn");
-    let txn = ["produce", "-t", &t, "--format", "json", "--transactional-id", &id];
-    kwire_stdin(&b, &txn, Some(b"{\"value\":\"committed\"}\n")).ok();
-    let aborted = kwire_stdin(&b, &txn, Some(b"{\"value\":\"x\"}\n{\"value\":\"y\",\"partition\":9}\n"));
-    assert_eq!(aborted.code, Some(1), "{}", aborted.stderr);
-    let seg = segment_of(&t);
-    let path = seg.to_string_lossy().into_owned();
-    for flags in [
-        &[][..],
-        &["--print-data-log"],
-        &["--deep-iteration", "--skip-record-metadata"],
-        &["--print-data-log", "--skip-record-metadata"],
-    ] {
-        let mut ours = vec!["dump-log", path.as_str()];
-        ours.extend(flags);
-        let got = kwire(&b, &ours).ok().stdout;
-        let mut java = vec!["--files", path.as_str()];
-        java.extend(flags);
-        let want = java_tool("DumpLogSegments", &java, b"");
-        let (got, want): (Vec<&str>, Vec<&str>) = (got.lines().collect(), want.lines().collect());
-        assert_eq!(got, want, "{flags:?}");
-    }
-    let deep = kwire(&b, &["dump-log", &path, "--print-data-log"]).ok().stdout;
-    assert!(deep.contains("payload: committed") && deep.contains("endTxnMarker: COMMIT"), "{deep}");
-    assert!(deep.contains("compresscodec: gzip") && deep.contains("headerKeys: [h1]"), "{deep}");
-}
-
-#[test]
 fn dump_log_reports_corruption_in_one_line_and_exits_non_zero() {
     let b = bootstrap();
     let t = unique_topic("dumplog-bad");
