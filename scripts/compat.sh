@@ -36,7 +36,7 @@
 # KWIRE_COMPAT_WAIT and KWIRE_BIN exported.
 # Exit status: 0 when every check passed, 1 otherwise. The messages of failed
 # checks are printed at the end; all logs stay in $KWIRE_COMPAT_DIR (a temp dir).
-# Ports: version i (0-based) uses 49600+10*i (ZooKeeper or controller on +100).
+# Ports: version i (0-based) uses 29600+10*i (ZooKeeper or controller on +100).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 KAFKA=$ROOT/scripts/kafka.sh
@@ -84,7 +84,7 @@ trap cleanup EXIT
 
 i=0
 for V in $VERSIONS; do
-  port=$((49600 + 10 * i)) name=compat-$V
+  port=$((29600 + 10 * i)) name=compat-$V
   i=$((i + 1))
   B=127.0.0.1:$port
   log "Kafka $V: starting instance $name on $B"

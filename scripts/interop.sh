@@ -14,7 +14,7 @@
 #
 # Broker: $KWIRE_INTEROP_BOOTSTRAP if set, else a single node of Kafka
 # $KWIRE_KAFKA_VERSION (default 4.4.0) started here as instance 'interop' on port
-# 49800 and stopped afterwards; the Java tools are of the same version (console
+# 29800 and stopped afterwards; the Java tools are of the same version (console
 # producer headers need 3.2+). Peers: scripts/install-peers.sh (kcat, Kafka's jars);
 # java 17. The tests run as
 #   cargo test -p kwire-integration --test interop -- --ignored
@@ -55,8 +55,8 @@ cleanup() {
 }
 trap cleanup EXIT
 if [[ -z $BOOT ]]; then
-  BOOT=127.0.0.1:49800
-  "$KAFKA" start --name interop --port 49800 >"$WORK/broker.log" 2>&1 ||
+  BOOT=127.0.0.1:29800
+  "$KAFKA" start --name interop --port 29800 >"$WORK/broker.log" 2>&1 ||
     { tail -n 20 "$WORK/broker.log" >&2; die "could not start the broker (scripts/kafka.sh start --name interop)"; }
   STARTED=1
 fi

@@ -18,15 +18,17 @@
 # 2.x with ZooKeeper (scripts/compat.sh --quick), and every fuzz target's corpus
 # replayed plus 20 s of fuzzing each (scripts/fuzz.sh ci).
 #
-# Environment: KWIRE_TEST_PORT (39092; the 3-node cluster uses +200..+202, the
-# TLS/SASL broker (kafka.sh start --secure) +400..+405),
+# Environment: KWIRE_TEST_PORT (29092; the 3-node cluster uses +200..+202, the
+# TLS/SASL broker (kafka.sh start --secure) +400..+405; controllers +100 each:
+# all below 32768, outside the kernel's ephemeral port range, so no outgoing
+# connection can hold a broker's port when it starts),
 # KWIRE_KAFKA_VERSION (see scripts/kafka.sh).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 KAFKA="$ROOT/scripts/kafka.sh"
-PORT1=${KWIRE_TEST_PORT:-39092}
+PORT1=${KWIRE_TEST_PORT:-29092}
 PORT3=$((PORT1 + 200))
 NAME1=kwire-test-1
 NAME3=kwire-test-3

@@ -29,7 +29,7 @@
 #                       crates/proto/benches/records.rs instead of `cargo bench`
 #
 # Broker: $KWIRE_BENCH_BOOTSTRAP, else a single node of Kafka $KWIRE_KAFKA_VERSION
-# (default 4.4.0) started here (scripts/kafka.sh --name kwire-bench --port 49192)
+# (default 4.4.0) started here (scripts/kafka.sh --name kwire-bench --port 28192)
 # and stopped afterwards. Raw outputs stay in $KWIRE_BENCH_DIR (a temp dir).
 # rskafka is not included: it has no CLI or perf tool, so it would need a benchmark
 # crate outside the workspace; not done yet (see BENCHMARKS.md).
@@ -102,9 +102,9 @@ cleanup() {
 }
 trap cleanup EXIT
 if [[ -z $BOOT ]]; then
-  BOOT=127.0.0.1:49192
+  BOOT=127.0.0.1:28192
   if ! python3 scripts/kafka/probe.py "$BOOT" >/dev/null 2>&1; then
-    scripts/kafka.sh start --name kwire-bench --port 49192 >&2 || die "could not start the benchmark broker"
+    scripts/kafka.sh start --name kwire-bench --port 28192 >&2 || die "could not start the benchmark broker"
     started=1
   fi
 fi

@@ -19,7 +19,7 @@ time (user+sys) and peak RSS from wait4. Each produce run writes a fresh
 topic and checks that every record arrived. Medians over --runs.
 
 The broker: $KWIRE_BENCH_BOOTSTRAP, else a single node started here
-(scripts/kafka.sh --name kwire-bench --port 49192) and stopped afterwards.
+(scripts/kafka.sh --name kwire-bench --port 28192) and stopped afterwards.
 """
 import argparse
 import re
@@ -87,11 +87,11 @@ class Broker:
 
     def __enter__(self):
         if not self.boot:
-            self.boot = "127.0.0.1:49192"
+            self.boot = "127.0.0.1:28192"
             probe = subprocess.run([sys.executable, os.path.join(ROOT, "scripts/kafka/probe.py"), self.boot],
                                    capture_output=True)
             if probe.returncode != 0:
-                subprocess.run([KAFKA, "start", "--name", "kwire-bench", "--port", "49192"], check=True)
+                subprocess.run([KAFKA, "start", "--name", "kwire-bench", "--port", "28192"], check=True)
                 self.started = True
         return self
 

@@ -263,7 +263,7 @@ doc = [
     "## Exact commands",
     "",
     f"Run from the repository root by `scripts/bench/all.sh{' ' + ARGS if ARGS else ''}` (broker: `scripts/kafka.sh start --name kwire-bench "
-    "--port 49192`, `KWIRE_BENCH_BOOTSTRAP=127.0.0.1:49192`):",
+    "--port 28192`, `KWIRE_BENCH_BOOTSTRAP=127.0.0.1:28192`):",
     "",
     "```",
     *cmds,
