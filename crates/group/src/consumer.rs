@@ -104,6 +104,8 @@ pub struct GroupConsumer {
     positions: BTreeMap<TopicPartition, Position>,
     pending: VecDeque<GroupEvent>,
     revoking: Option<(u64, Vec<TopicPartition>)>,
+    /// Assigned partitions whose start offsets are being looked up.
+    starting: Option<Vec<TopicPartition>>,
     last_chunk: Option<(Arc<TopicPartition>, i64)>,
     next_auto_commit: Instant,
     auto_commit: Option<(CommitReply, BTreeMap<TopicPartition, i64>)>,
@@ -163,6 +165,7 @@ impl GroupConsumer {
             positions: BTreeMap::new(),
             pending: VecDeque::new(),
             revoking: None,
+            starting: None,
             last_chunk: None,
             auto_commit: None,
             listener: None,
@@ -210,6 +213,7 @@ impl GroupConsumer {
         let _guard = PollGuard::enter(&self.cmd);
         self.auto_store();
         self.finish_revoke().await;
+        self.finish_start().await?;
         loop {
             if let Some(ev) = self.pending.pop_front() {
                 return Ok(ev);
@@ -437,7 +441,9 @@ impl GroupConsumer {
     /// Completes a revocation the application has seen: commit what was
     /// processed (with auto-commit), forget the partitions, let the rebalance go on.
     async fn finish_revoke(&mut self) {
-        let Some((id, parts)) = self.revoking.take() else { return };
+        // Cancel-safe: the revocation stays pending until RevokeDone is sent,
+        // so a `next` dropped mid-commit finishes it on the next call.
+        let Some((id, parts)) = self.revoking.clone() else { return };
         if self.cfg.auto_commit {
             let offsets = self.uncommitted(Some(&parts));
             if !offsets.is_empty() {
@@ -449,7 +455,23 @@ impl GroupConsumer {
         for tp in &parts {
             self.positions.remove(tp);
         }
+        self.revoking = None;
         let _ = self.cmd.send(Cmd::RevokeDone(id));
+    }
+
+    /// Starts newly assigned partitions and queues the `Assigned` event.
+    /// Cancel-safe: the partitions stay in `starting` until they are started,
+    /// so a `next` dropped while their offsets are looked up (a `select!`
+    /// with a timer) starts them on the next call instead of losing them.
+    async fn finish_start(&mut self) -> Result<(), GroupError> {
+        let Some(added) = self.starting.clone() else { return Ok(()) };
+        self.start(&added).await?;
+        self.starting = None;
+        if let Some(l) = self.listener.as_mut() {
+            l.on_partitions_assigned(&added);
+        }
+        self.pending.push_back(GroupEvent::Assigned(added));
+        Ok(())
     }
 
     async fn on_member_event(&mut self, ev: MemberEvent) -> Result<(), GroupError> {
@@ -480,11 +502,9 @@ impl GroupConsumer {
                 self.pending.push_back(GroupEvent::Lost(partitions));
             }
             MemberEvent::Assigned { added, .. } => {
-                self.start(&added).await?;
-                if let Some(l) = self.listener.as_mut() {
-                    l.on_partitions_assigned(&added);
-                }
-                self.pending.push_back(GroupEvent::Assigned(added));
+                // (`next` finished any earlier start before taking events.)
+                self.starting = Some(added);
+                self.finish_start().await?;
             }
             MemberEvent::Failed(e) => {
                 self.failed = Some(e.clone());

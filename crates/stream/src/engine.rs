@@ -90,6 +90,20 @@ impl Accumulator {
         }
     }
 
+    /// Whether this accumulator is the kind `f` builds (a partial from
+    /// another instance is checked against the plan before it is merged).
+    fn fits(&self, f: AggFn) -> bool {
+        matches!(
+            (self, f),
+            (Accumulator::Count(_), AggFn::CountStar | AggFn::Count)
+                | (Accumulator::SumLong { .. }, AggFn::SumLong)
+                | (Accumulator::SumDouble { .. }, AggFn::SumDouble)
+                | (Accumulator::Avg { .. }, AggFn::Avg)
+                | (Accumulator::Min(_), AggFn::Min)
+                | (Accumulator::Max(_), AggFn::Max)
+        )
+    }
+
     #[inline]
     fn update(&mut self, star: bool, v: &Datum<'_>) {
         match self {
@@ -274,6 +288,10 @@ struct BatchState {
     rows: Vec<Row>,
 }
 
+/// A group's key and accumulators: what a partial aggregation hands to the
+/// task that owns the key, and what a changelog record holds.
+pub type Group = (Row, Vec<Accumulator>);
+
 /// The streaming executor for one [`Plan`].
 ///
 /// ```
@@ -306,6 +324,9 @@ pub struct Engine {
     last_batch_id: Option<u64>,
     seq: u64,
     scratch: Scratch,
+    /// Record the groups each batch changed or evicted ([`Engine::take_changes`]).
+    track_changes: bool,
+    changes: Vec<(Row, Option<Vec<Accumulator>>)>,
 }
 
 /// Buffers [`Engine::process`] reuses from call to call, so that a driver can
@@ -340,7 +361,152 @@ impl Engine {
             last_batch_id: None,
             seq: 0,
             scratch: Scratch::default(),
+            track_changes: false,
+            changes: Vec::new(),
         }
+    }
+
+    /// An engine for the first stage of a distributed query: it aggregates
+    /// records into partial groups ([`Engine::take_partials`]) and never
+    /// drops late rows or evicts (the task that owns a key decides that).
+    pub fn partial_stage(plan: Plan) -> Engine {
+        let mut e = Engine::new(plan);
+        e.prev_batch_wm_ms = i64::MIN / 1000;
+        e
+    }
+
+    /// Drain a [`partial_stage`](Engine::partial_stage) engine's open batch:
+    /// its groups (key, accumulators) and the largest event time it saw (ms),
+    /// and close the batch. Projection rows stay for [`Engine::take_rows`].
+    pub fn take_partials(&mut self) -> (Vec<Group>, Option<i64>) {
+        let t = std::mem::take(&mut self.table);
+        let n = t.accs.len().checked_div(t.keys.len()).unwrap_or(0);
+        let mut accs = t.accs.into_iter();
+        let groups = t.keys.into_iter().map(|k| (k, accs.by_ref().take(n).collect())).collect();
+        let max = self.batch.max_event_ms.take();
+        self.batch.open = false;
+        (groups, max)
+    }
+
+    /// Fold a partial group from the first stage into the open batch (opens
+    /// one with the next id and watermark if none is open), as if its
+    /// records had been processed here: a group whose event-time key is at
+    /// or below the previous batch's watermark is late and dropped (false).
+    /// A partial that does not fit the plan's key and aggregates is an error.
+    pub fn merge_partial(&mut self, key: Row, accs: Vec<Accumulator>) -> Result<bool, StreamError> {
+        if !self.batch.open {
+            self.begin_batch(self.next_batch_id(), self.next_wm_ms);
+        }
+        let PlanKind::Aggregate(a) = &self.plan.kind else {
+            return Err(StreamError::State("a partial aggregate for a query without aggregation".into()));
+        };
+        if key.len() != a.keys.len()
+            || accs.len() != a.aggs.len()
+            || !accs.iter().zip(&a.aggs).all(|(acc, s)| acc.fits(s.func))
+        {
+            return Err(StreamError::State("a partial aggregate does not match the query's shape".into()));
+        }
+        let late_us = self.batch.late_wm_ms.saturating_mul(1000);
+        let drop_late = matches!(self.plan.output_mode(), OutputMode::Append | OutputMode::Update);
+        let late = match a.event_key.and_then(|k| key.get(k)) {
+            Some(Datum::Struct(w)) => matches!(w.get(1), Some(Datum::Timestamp(end)) if *end <= late_us),
+            Some(Datum::Timestamp(t)) => *t <= late_us,
+            _ => false,
+        };
+        if drop_late && late {
+            return Ok(false);
+        }
+        let mut buf = Vec::new();
+        for d in &key {
+            encode_key(d, &mut buf);
+        }
+        let n = a.aggs.len();
+        let t = &mut self.table;
+        match t.map.get(buf.as_slice()) {
+            Some(&g) => {
+                let g = g as usize;
+                for (j, acc) in accs.iter().enumerate() {
+                    t.accs[g * n + j].merge(acc);
+                }
+                t.touched[g] = self.seq;
+            }
+            None => {
+                let g = t.keys.len();
+                t.keys.push(key);
+                t.accs.extend(accs);
+                t.touched.push(self.seq);
+                t.map.insert(buf.into_boxed_slice(), g as u32);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Count `n` input records into the open batch (records a first stage
+    /// aggregated elsewhere, for progress reports).
+    pub fn add_input_rows(&mut self, n: u64) {
+        self.batch.input_rows += n;
+    }
+
+    /// An event time (ms) seen upstream: moves the watermark at the end of
+    /// the open batch as if a record with that time had been processed here.
+    pub fn observe_event_ms(&mut self, ms: i64) {
+        if !self.batch.open {
+            self.begin_batch(self.next_batch_id(), self.next_wm_ms);
+        }
+        self.batch.max_event_ms = Some(self.batch.max_event_ms.map_or(ms, |m| m.max(ms)));
+    }
+
+    /// Whether a batch is open (records or partials fed since the last finish).
+    pub fn batch_open(&self) -> bool {
+        self.batch.open
+    }
+
+    /// Keep, per batch, the groups it changed (key, new accumulators) and
+    /// evicted (key, `None`): what a changelog must record.
+    pub fn set_track_changes(&mut self, on: bool) {
+        self.track_changes = on;
+    }
+
+    /// The changes of the batches finished since the last call (see
+    /// [`set_track_changes`](Engine::set_track_changes)), in order: a group
+    /// changed and then evicted in one batch appears twice, the eviction last.
+    pub fn take_changes(&mut self) -> Vec<(Row, Option<Vec<Accumulator>>)> {
+        std::mem::take(&mut self.changes)
+    }
+
+    /// The watermarks to restore a task with: (previous batch's, next batch's).
+    pub fn watermarks(&self) -> (i64, i64) {
+        (self.prev_batch_wm_ms, self.next_wm_ms)
+    }
+
+    /// Replace the state with these groups and watermarks (a task restored
+    /// from its changelog). Fails on groups that don't fit the query.
+    pub fn restore_groups(
+        &mut self,
+        groups: Vec<Group>,
+        watermarks: (i64, i64),
+        last_batch_id: Option<u64>,
+    ) -> Result<(), StreamError> {
+        self.restore(StateSnapshot {
+            format: 1,
+            signature: self.plan.state_signature(),
+            last_batch_id,
+            last_batch_watermark_ms: watermarks.0,
+            next_watermark_ms: watermarks.1,
+            groups,
+        })?;
+        if let PlanKind::Aggregate(a) = &self.plan.kind {
+            let fits = self
+                .table
+                .accs
+                .chunks(a.aggs.len().max(1))
+                .all(|g| g.iter().zip(&a.aggs).all(|(acc, s)| acc.fits(s.func)));
+            if !fits {
+                self.table = GroupTable::default();
+                return Err(StreamError::State("a saved group does not match the query's aggregates".into()));
+            }
+        }
+        Ok(())
     }
 
     /// The plan.
@@ -618,6 +784,13 @@ impl Engine {
                         }
                     }
                 }
+                if self.track_changes {
+                    for g in 0..t.len() {
+                        if t.touched[g] == self.seq {
+                            self.changes.push((t.keys[g].clone(), Some(t.accs[g * n..(g + 1) * n].to_vec())));
+                        }
+                    }
+                }
                 if event_key.is_some() {
                     let old_keys = std::mem::take(&mut t.keys);
                     let old_accs = std::mem::take(&mut t.accs);
@@ -629,6 +802,8 @@ impl Engine {
                             t.keys.push(key);
                             t.accs.extend(group_accs);
                             t.touched.push(touched);
+                        } else if self.track_changes {
+                            self.changes.push((key, None));
                         }
                     }
                     t.rebuild_map();

@@ -96,6 +96,10 @@ pub enum StreamError {
     #[cfg(feature = "driver")]
     #[error(transparent)]
     Meta(#[from] kwire_meta::MetaError),
+    /// Group membership failed (distributed mode).
+    #[cfg(feature = "driver")]
+    #[error(transparent)]
+    Group(#[from] kwire_group::GroupError),
     /// The Kafka sink could not write.
     #[cfg(feature = "driver")]
     #[error("kafka sink: {0}")]
@@ -137,6 +141,8 @@ pub enum StreamOption {
     Watermark,
     /// `window`: the time window to group by.
     Window,
+    /// Kafka Streams' `application.id` (distributed mode) and its settings.
+    ApplicationId,
 }
 
 impl StreamOption {
@@ -153,6 +159,7 @@ impl StreamOption {
             StreamOption::SinkTopic => "topic",
             StreamOption::Watermark => "withWatermark",
             StreamOption::Window => "window",
+            StreamOption::ApplicationId => "application.id",
         }
     }
 }

@@ -116,4 +116,24 @@ pub struct StreamArgs {
     /// Per-batch progress on stderr: text (also with -v) or json
     #[arg(long, value_enum, value_name = "FORMAT", help_heading = "Sink")]
     pub progress: Option<ProgressArg>,
+
+    // ---- distributed ----
+    /// Run as one instance of application APP (Kafka Streams' application.id): every
+    /// instance with the same id joins group APP and shares the work; state lives in
+    /// APP-aggregate-changelog, the regrouping stage in APP-repartition
+    #[arg(long, value_name = "APP", help_heading = "Distributed")]
+    pub application_id: Option<String>,
+    /// at_least_once (default) or exactly_once_v2: output, changelog, repartition
+    /// writes and consumed offsets in one transaction per batch
+    #[arg(long, value_name = "GUARANTEE", requires = "application_id", help_heading = "Distributed")]
+    pub processing_guarantee: Option<String>,
+    /// Partitions of APP-repartition and the changelog (default: the input's)
+    #[arg(long, value_name = "N", requires = "application_id", help_heading = "Distributed")]
+    pub repartition_partitions: Option<i32>,
+    /// Replication factor of the topics kwire creates (default: 3, or fewer brokers)
+    #[arg(long, value_name = "N", requires = "application_id", help_heading = "Distributed")]
+    pub replication_factor: Option<i16>,
+    /// How long a batch gathers records before it commits (default 100)
+    #[arg(long, value_name = "MS", requires = "application_id", help_heading = "Distributed")]
+    pub commit_interval_ms: Option<u64>,
 }

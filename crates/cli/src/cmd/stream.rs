@@ -8,7 +8,10 @@ use kwire_fetch::{FetchConfig, IsolationLevel};
 use kwire_meta::Cluster;
 use kwire_produce::ProducerConfig;
 use kwire_stream::checkpoint::parse_offsets_json;
-use kwire_stream::driver::{EndingOffsets, Progress, SinkSpec, StartingOffsets, StreamConfig, Subscription};
+use kwire_stream::driver::{
+    AppConfig, EndingOffsets, ProcessingGuarantee, Progress, SinkSpec, StartingOffsets, StreamConfig,
+    Subscription,
+};
 use kwire_stream::{
     OutputMode, ParseMode, QuerySpec, ShowOptions, StreamError, StreamOption, TopicPartition, Trigger,
 };
@@ -179,10 +182,31 @@ pub fn config(settings: &ClientSettings, a: &StreamArgs, verbose: bool) -> Resul
         fetch.isolation =
             IsolationLevel::parse(l).map_err(|e| anyhow!("invalid --isolation-level '{l}': {e}"))?;
     }
-    if matches!(cfg.sink, SinkSpec::Kafka(_)) {
+    if matches!(cfg.sink, SinkSpec::Kafka(_)) || a.application_id.is_some() {
         let mut producer = ProducerConfig::default();
         producer.apply_props(&props)?;
         cfg.producer = producer;
+    }
+    if let Some(id) = &a.application_id {
+        let mut app = AppConfig::new(id.clone());
+        if let Some(g) = &a.processing_guarantee {
+            app.guarantee =
+                ProcessingGuarantee::parse(g).map_err(|e| anyhow!("--processing-guarantee: {e}"))?;
+        }
+        app.repartition_partitions = a.repartition_partitions;
+        app.replication_factor = a.replication_factor;
+        if let Some(ms) = a.commit_interval_ms {
+            if ms == 0 {
+                bail!("--commit-interval-ms must be at least 1");
+            }
+            app.commit_interval = std::time::Duration::from_millis(ms);
+        }
+        app.group.apply_props(&props)?;
+        if a.starting_offsets.is_none() && a.starting_timestamp.is_none() {
+            // Kafka Streams' default: a new application reads its input from the start.
+            cfg.starting_offsets = StartingOffsets::Earliest;
+        }
+        cfg.app = Some(app);
     }
     settings.mark_used(&props);
     cfg.fetch = fetch;
@@ -202,6 +226,7 @@ fn flag(option: StreamOption) -> Option<&'static str> {
         StreamOption::SinkTopic => "--sink kafka:TOPIC",
         StreamOption::Watermark => "--watermark",
         StreamOption::Window => "--window",
+        StreamOption::ApplicationId => "--application-id",
         _ => return None,
     })
 }

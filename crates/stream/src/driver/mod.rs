@@ -31,6 +31,7 @@
 //! # Ok(()) }
 //! ```
 
+mod app;
 mod progress;
 mod sink;
 mod source;
@@ -47,6 +48,7 @@ use kwire_produce::ProducerConfig;
 use kwire_proto::records::{Batch, DecodeOptions, TimestampType, batches};
 use kwire_proto::{EARLIEST_OFFSET, LATEST_OFFSET};
 
+pub use self::app::{AppConfig, ProcessingGuarantee};
 pub use self::progress::Progress;
 pub use self::sink::SinkSpec;
 pub use self::stop::Stop;
@@ -151,6 +153,9 @@ pub struct StreamConfig {
     pub producer: ProducerConfig,
     /// How often an unbounded query looks for new partitions and topics.
     pub partition_discovery: Duration,
+    /// Distributed mode (`--application-id`): this process is one instance
+    /// of an application scaled out over a consumer group (see [`AppConfig`]).
+    pub app: Option<AppConfig>,
 }
 
 impl StreamConfig {
@@ -173,6 +178,7 @@ impl StreamConfig {
             fetch,
             producer: ProducerConfig::default(),
             partition_discovery: Duration::from_secs(5),
+            app: None,
         }
     }
 
@@ -238,6 +244,9 @@ impl StreamConfig {
         if matches!(&self.sink, SinkSpec::Kafka(t) if t.trim().is_empty()) {
             return err(StreamOption::SinkTopic, "the Kafka sink needs a topic".into());
         }
+        if let Some(app) = &self.app {
+            app.check(self).map_err(|m| StreamError::option(StreamOption::ApplicationId, m))?;
+        }
         Ok(plan)
     }
 
@@ -265,6 +274,9 @@ pub async fn run(cluster: Cluster, cfg: StreamConfig) -> Result<RunSummary, Stre
 
 /// [`run`] with a caller-provided stop request instead of the process signals.
 pub async fn run_until(cluster: Cluster, cfg: StreamConfig, stop: Stop) -> Result<RunSummary, StreamError> {
+    if cfg.app.is_some() {
+        return app::run(cluster, cfg, stop).await;
+    }
     let (driver, found) = Driver::start(cluster, cfg, stop).await?;
     driver.run(found).await
 }
