@@ -11,6 +11,7 @@ mod produce;
 mod produce_fresh;
 mod security;
 mod stream;
+mod stream_app;
 mod topics;
 mod transactions;
 mod txn_producer;

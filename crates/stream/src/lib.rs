@@ -47,6 +47,7 @@ pub mod plan;
 pub mod record;
 pub mod show;
 pub mod sink;
+pub mod table;
 pub mod task;
 pub mod time;
 pub mod trigger;

@@ -133,6 +133,15 @@ pub struct StreamArgs {
     /// Replication factor of the topics kwire creates (default: 3, or fewer brokers)
     #[arg(long, value_name = "N", requires = "application_id", help_heading = "Distributed")]
     pub replication_factor: Option<i16>,
+    /// Print the global table in TOPIC, a distributed query's Kafka sink (read_committed,
+    /// latest row per key), in Spark's console layout, and exit
+    #[arg(
+        long,
+        value_name = "TOPIC",
+        conflicts_with_all = ["topics", "topic_pattern", "assign", "application_id", "checkpoint"],
+        help_heading = "Distributed"
+    )]
+    pub table: Option<String>,
     /// How long a batch gathers records before it commits (default 100)
     #[arg(long, value_name = "MS", requires = "application_id", help_heading = "Distributed")]
     pub commit_interval_ms: Option<u64>,

@@ -12,6 +12,7 @@ use kwire_stream::driver::{
     AppConfig, EndingOffsets, ProcessingGuarantee, Progress, SinkSpec, StartingOffsets, StreamConfig,
     Subscription,
 };
+use kwire_stream::table::ResultTable;
 use kwire_stream::{
     OutputMode, ParseMode, QuerySpec, ShowOptions, StreamError, StreamOption, TopicPartition, Trigger,
 };
@@ -246,7 +247,42 @@ fn stream_error(e: StreamError) -> anyhow::Error {
     }
 }
 
+/// `--table TOPIC`: the latest row per key of a result topic, as a table.
+async fn show_table(settings: &ClientSettings, a: &StreamArgs, topic: &str) -> Result<ExitCode> {
+    let opts = match sink(a)? {
+        SinkSpec::Console(o) => o,
+        _ => bail!("--table prints to the console; --sink does not apply"),
+    };
+    let cluster = Cluster::new(settings.cluster.clone());
+    let mut fetch = FetchConfig::default();
+    fetch.isolation = IsolationLevel::ReadCommitted;
+    cluster.topic(topic).await.map_err(|e| match e.code() {
+        Some(kwire_proto::ErrorCode::UNKNOWN_TOPIC_OR_PARTITION) => anyhow!("topic '{topic}' does not exist"),
+        _ => e.into(),
+    })?;
+    let mut c = kwire_fetch::Consumer::start(cluster, fetch)?;
+    c.assign_topics(&[topic], kwire_fetch::StartOffset::Earliest).await?;
+    let ends = c.end_offsets().await?;
+    let mut table = ResultTable::new();
+    while !c.reached(&ends) {
+        let Ok(recs) = tokio::time::timeout(std::time::Duration::from_millis(200), c.poll()).await else {
+            continue;
+        };
+        for r in recs? {
+            if ends.get(&r.topic_partition()).is_some_and(|end| r.offset < *end) {
+                table.apply(r.key.as_deref(), r.value.as_deref()).map_err(|e| anyhow!("{topic}: {e}"))?;
+            }
+        }
+    }
+    let schema = table.schema().map_err(|e| anyhow!("{topic}: {e}"))?;
+    print!("{}", kwire_stream::show::show_string(&schema, &table.rows(&schema), opts));
+    Ok(ExitCode::SUCCESS)
+}
+
 pub async fn run(settings: &ClientSettings, a: StreamArgs) -> Result<ExitCode> {
+    if let Some(topic) = &a.table {
+        return show_table(settings, &a, topic).await;
+    }
     let verbose = tracing::level_filters::LevelFilter::current() >= tracing::Level::INFO;
     let cfg = config(settings, &a, verbose)?;
     // Spark's analysis errors and bad option combinations, before any I/O.

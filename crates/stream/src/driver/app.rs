@@ -451,7 +451,10 @@ impl Instance {
     /// Read records into the open batch until it is due, a stop is asked or
     /// a rebalance takes partitions.
     async fn gather(&mut self, stop: &mut Stop) -> Result<BatchEnd, StreamError> {
-        let mut due: Option<Instant> = None;
+        // A task whose watermark moved runs a batch without new data (to
+        // emit finished windows, evict state) even if no record comes.
+        let mut due: Option<Instant> =
+            self.tasks.values().any(Engine::needs_no_data_batch).then(|| Instant::now() + self.interval);
         loop {
             let deadline = due;
             tokio::select! {

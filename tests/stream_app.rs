@@ -1,0 +1,418 @@
+//! `kwire stream --application-id`: the guide's grouped count scaled out over
+//! several processes (consumer group, repartition and changelog topics,
+//! transactions), checked against counts the test computes itself.
+//!
+//! The record counts are small enough for the suite; the acceptance runs
+//! (1,000,000 records, five times) set `KWIRE_TEST_STREAM_RECORDS` through
+//! `scripts/stream-scaleout.sh`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use kwire_integration::*;
+
+type Key = (Option<String>, Option<String>);
+
+const SCHEMA_SELECT: &str = "from_json(CAST(value AS STRING), 'gender STRING, age LONG, party STRING') AS v";
+
+fn records_from_env(default: u64) -> u64 {
+    std::env::var("KWIRE_TEST_STREAM_RECORDS").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// Voter records `from..to` (deterministic), with malformed and mistyped ones,
+/// and what Spark's PERMISSIVE `from_json` makes of each: the (gender, party) key.
+fn voters(from: u64, to: u64) -> (String, BTreeMap<Key, u64>) {
+    const PARTIES: [&str; 5] = ["Democrat", "Republican", "Independent", "Green", "Libertarian"];
+    let mut text = String::new();
+    let mut truth: BTreeMap<Key, u64> = BTreeMap::new();
+    for i in from..to {
+        let h = i.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17);
+        let gender = if h & 1 == 0 { "F" } else { "M" };
+        let party = PARTIES[((h >> 8) % 5) as usize];
+        let (line, key): (String, Key) = match i % 50 {
+            // not JSON at all: a struct of NULLs
+            0 => (format!("voter {i} {{"), (None, None)),
+            // age of the wrong type: only that field is NULL
+            1 => (
+                format!(r#"{{"gender":"{gender}","age":"old","party":"{party}"}}"#),
+                (Some(gender.into()), Some(party.into())),
+            ),
+            // a number where a string is expected: Spark's from_json keeps its text
+            2 => (
+                format!(r#"{{"gender":7,"age":40,"party":"{party}"}}"#),
+                (Some("7".into()), Some(party.into())),
+            ),
+            // a JSON array is not a record: NULLs
+            3 => (format!(r#"[{{"gender":"{gender}","party":"{party}"}}]"#), (None, None)),
+            _ => (
+                format!(r#"{{"gender":"{gender}","age":{},"party":"{party}"}}"#, 18 + h % 70),
+                (Some(gender.into()), Some(party.into())),
+            ),
+        };
+        text.push_str(&line);
+        text.push('\n');
+        *truth.entry(key).or_default() += 1;
+    }
+    (text, truth)
+}
+
+fn produce(b: &str, topic: &str, text: &str) {
+    kwire_stdin(b, &["produce", "-t", topic, "--acks", "all"], Some(text.as_bytes())).ok();
+}
+
+/// The result topic read_committed, latest value per key, as (gender, party) -> count.
+fn result_table(b: &str, topic: &str) -> BTreeMap<Key, u64> {
+    let mut latest: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+    for r in consume_all(b, topic, &["--isolation-level", "read_committed"]) {
+        let key = r["key"].as_str().unwrap_or_default().to_owned();
+        let value: serde_json::Value = serde_json::from_str(r["value"].as_str().unwrap_or("null")).unwrap();
+        latest.insert(key, value);
+    }
+    latest
+        .into_values()
+        .map(|v| {
+            let s = |f: &str| v[f].as_str().map(str::to_owned);
+            ((s("gender"), s("party")), v["count"].as_u64().unwrap_or(0))
+        })
+        .collect()
+}
+
+/// Per topic of the group: (committed offsets, log end offsets) summed.
+fn group_progress(b: &str, group: &str) -> BTreeMap<String, (u64, u64)> {
+    let run = kwire(b, &["groups", "describe", group, "--format", "json"]);
+    let mut out: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    if run.code != Some(0) {
+        return out;
+    }
+    for o in run.json()["offsets"].as_array().cloned().unwrap_or_default() {
+        let e = out.entry(o["topic"].as_str().unwrap_or_default().to_owned()).or_default();
+        e.0 += o["current_offset"].as_u64().unwrap_or(0);
+        e.1 += o["log_end_offset"].as_u64().unwrap_or(0);
+    }
+    out
+}
+
+fn committed_input(b: &str, group: &str, input: &str) -> u64 {
+    group_progress(b, group).get(input).map_or(0, |p| p.0)
+}
+
+fn app_args<'a>(input: &'a str, app: &'a str, out: &'a str, guarantee: &'a str) -> Vec<&'a str> {
+    vec![
+        "stream",
+        "--topic",
+        input,
+        "--select",
+        SCHEMA_SELECT,
+        "--group-by",
+        "v.gender,v.party",
+        "--output-mode",
+        "update",
+        "--application-id",
+        app,
+        "--processing-guarantee",
+        guarantee,
+        "--sink",
+        out,
+        // Half-second batches: a kill right after a commit lands inside an
+        // open transaction.
+        "--commit-interval-ms",
+        "500",
+        // A killed instance leaves the group within seconds, not 45.
+        "--consumer-property",
+        "session.timeout.ms=6000",
+        "--consumer-property",
+        "heartbeat.interval.ms=1000",
+    ]
+}
+
+/// Waits until the application has consumed everything (input and
+/// repartition lag 0) and the result equals `want`; then checks it stays so.
+fn wait_for_result(
+    b: &str,
+    app: &str,
+    out_topic: &str,
+    want: &BTreeMap<Key, u64>,
+    what: &str,
+) -> BTreeMap<Key, u64> {
+    let mut got = BTreeMap::new();
+    let done = wait_until(Duration::from_secs(240), || {
+        let p = group_progress(b, app);
+        let caught_up = p.len() == 2 && p.values().all(|(c, e)| c == e);
+        caught_up && {
+            got = result_table(b, out_topic);
+            &got == want
+        }
+    });
+    assert!(
+        done,
+        "{what}: the result never equalled the truth;\n got  {got:?}\n want {want:?}\n progress {:?}",
+        group_progress(b, app)
+    );
+    got
+}
+
+/// Three instances with exactly_once_v2; one is killed with SIGKILL mid-run
+/// and restarted, a fourth joins, one is stopped: the result topic, read
+/// read_committed, latest per key, equals the counts computed here.
+#[test]
+fn exactly_once_app_survives_kill_join_and_leave() {
+    let b = bootstrap();
+    eos_run(&b, "1", records_from_env(150_000), None);
+}
+
+/// The same on the 3-node cluster (internal topics RF 3), with the leader of
+/// an input partition killed once under the running instances.
+#[test]
+fn exactly_once_app_on_three_nodes_with_a_broker_kill() {
+    let _g = trio_exclusive();
+    let b = bootstrap3();
+    eos_run(&b, "3", records_from_env(150_000), Some(()));
+}
+
+fn eos_run(b: &str, replication: &str, n: u64, broker_kill: Option<()>) {
+    let input = unique_topic("voters-app");
+    kwire(b, &["topics", "create", &input, "--partitions", "6", "--replication-factor", replication]).ok();
+    let app = unique_topic("voters-eos");
+    let out_topic = format!("{app}-counts");
+    let sink = format!("kafka:{out_topic}");
+    let args = app_args(&input, &app, &sink, "exactly_once_v2");
+    // The input arrives in 40 pieces over several seconds while the
+    // instances run, so that every change below happens mid-run.
+    let pieces = 40u64;
+    let (_, truth) = voters(0, n);
+    let producer = {
+        let (b, input) = (b.to_owned(), input.clone());
+        std::thread::spawn(move || {
+            for i in 0..pieces {
+                let (text, _) = voters(n * i / pieces, n * (i + 1) / pieces);
+                produce(&b, &input, &text);
+                std::thread::sleep(Duration::from_millis(250));
+            }
+        })
+    };
+    let a = Background::kwire("app-a", b, &args);
+    let bi = Background::kwire("app-b", b, &args);
+    let c = Background::kwire("app-c", b, &args);
+    let moving = wait_until(Duration::from_secs(90), || committed_input(b, &app, &input) > 0);
+    assert!(moving, "no progress: {}", a.stderr());
+    // kill -9 mid-run, restart
+    a.signal(9);
+    let before = committed_input(b, &app, &input);
+    assert!(!producer.is_finished(), "the input was all written before the kill; make it arrive slower");
+    eprintln!("{app}: instance a killed with {before} input records committed, more arriving");
+    let a2 = Background::kwire("app-a2", b, &args);
+    if broker_kill.is_some() {
+        let leader = kwire(b, &["topics", "describe", &input, "--format", "json"]).ok().json()[0]["partitions"][0]
+            ["leader"]
+            .as_i64()
+            .unwrap();
+        let killed = KilledNode::kill(leader);
+        std::thread::sleep(Duration::from_secs(5));
+        killed.restart();
+    }
+    // a fourth instance joins, one leaves cleanly
+    let d = Background::kwire("app-d", b, &args);
+    let moved = wait_until(Duration::from_secs(120), || committed_input(b, &app, &input) > before);
+    assert!(moved, "no progress after the kill: {}", a2.stderr());
+    bi.signal(15);
+    let left = bi.finish(Duration::from_secs(60));
+    assert_eq!(left.code, Some(0), "a stopped instance exits 0: {}", left.stderr);
+    let mid = !producer.is_finished();
+    producer.join().unwrap();
+    eprintln!("{app}: instance b stopped {} the input was all written", if mid { "before" } else { "after" });
+    let got = wait_for_result(b, &app, &out_topic, &truth, "exactly_once_v2");
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(result_table(b, &out_topic), got, "the result moved after the application caught up");
+    let total: u64 = got.values().sum();
+    assert_eq!(total, n);
+    for p in [a2, c, d] {
+        p.signal(15);
+        let run = p.finish(Duration::from_secs(60));
+        assert_eq!(run.code, Some(0), "{}", run.stderr);
+    }
+}
+
+/// at_least_once through the same kill: every key is there and no count is
+/// below the truth (a batch re-run after the kill may count twice).
+#[test]
+fn at_least_once_app_never_counts_less() {
+    let b = bootstrap();
+    let n = records_from_env(60_000);
+    let input = unique_topic("voters-alos");
+    kwire(&b, &["topics", "create", &input, "--partitions", "6", "--replication-factor", "1"]).ok();
+    let app = unique_topic("voters-alos");
+    let out_topic = format!("{app}-counts");
+    let sink = format!("kafka:{out_topic}");
+    let args = app_args(&input, &app, &sink, "at_least_once");
+    let (text, truth) = voters(0, n);
+    produce(&b, &input, &text);
+    let a = Background::kwire("alos-a", &b, &args);
+    let c = Background::kwire("alos-b", &b, &args);
+    let moving = wait_until(Duration::from_secs(90), || committed_input(&b, &app, &input) > 0);
+    assert!(moving, "no progress: {}", a.stderr());
+    a.signal(9);
+    let mut got = BTreeMap::new();
+    let done = wait_until(Duration::from_secs(180), || {
+        let p = group_progress(&b, &app);
+        p.len() == 2 && p.values().all(|(c, e)| c == e) && {
+            got = result_table(&b, &out_topic);
+            got.keys().eq(truth.keys()) && got.iter().all(|(k, v)| *v >= truth[k])
+        }
+    });
+    assert!(done, "at_least_once: counts below the truth or keys missing;\n got  {got:?}\n want {truth:?}");
+    c.signal(15);
+    assert_eq!(c.finish(Duration::from_secs(60)).code, Some(0));
+}
+
+/// A windowed count with a watermark in append mode: two instances emit
+/// exactly the windows one process emits. The watermark crosses instances
+/// through the repartition topic: the record that moves it (a far later
+/// event) is produced after the others are processed, and every task must
+/// then emit its finished windows.
+#[test]
+fn windowed_append_on_two_instances_equals_one_process() {
+    let b = bootstrap();
+    let input = unique_topic("votes-win");
+    kwire(&b, &["topics", "create", &input, "--partitions", "4", "--replication-factor", "1"]).ok();
+    let parties = ["D", "R", "I"];
+    let base = 1_767_225_600_000i64; // 2026-01-01T00:00:00Z
+    let event = |i: i64| {
+        let ts = base + i * 37;
+        let secs = ts / 1000;
+        format!(
+            r#"{{"party":"{}","ts":"2026-01-01T{:02}:{:02}:{:02}.{:03}Z"}}"#,
+            parties[(i % 3) as usize],
+            (secs / 3600) % 24,
+            (secs / 60) % 60,
+            secs % 60,
+            ts % 1000
+        )
+    };
+    let text: String = (0..8000).map(|i| event(i) + "\n").collect();
+    produce(&b, &input, &text);
+    let query = [
+        "--schema",
+        "party STRING, ts TIMESTAMP",
+        "--window",
+        "ts, 10 seconds",
+        "--watermark",
+        "ts, 1 hour",
+        "--group-by",
+        "party",
+        "--output-mode",
+        "append",
+    ];
+    let app = unique_topic("votes-win-app");
+    let out_topic = format!("{app}-out");
+    let sink = format!("kafka:{out_topic}");
+    let mut args = vec![
+        "stream",
+        "--topic",
+        &input,
+        "--application-id",
+        &app,
+        "--processing-guarantee",
+        "exactly_once_v2",
+        "--sink",
+        &sink,
+    ];
+    args.extend(query);
+    let x = Background::kwire("win-a", &b, &args);
+    let y = Background::kwire("win-b", &b, &args);
+    let caught_up = wait_until(Duration::from_secs(120), || {
+        let p = group_progress(&b, &app);
+        p.get(&input).is_some_and(|(c, e)| *c == 8000 && c == e)
+    });
+    assert!(caught_up, "the input was not consumed: {}", x.stderr());
+    // a far later event moves the watermark past every window so far
+    let late = base + 3 * 3_600_000;
+    let flush = format!(r#"{{"party":"D","ts":"2026-01-01T{:02}:00:00.000Z"}}"#, (late - base) / 3_600_000);
+    produce(&b, &input, &(flush.clone() + "\n"));
+    let want_rows: Vec<String> = {
+        let mut one = vec![
+            "stream",
+            "--topic",
+            &input,
+            "--starting-offsets",
+            "earliest",
+            "--trigger",
+            "available-now",
+            "--sink",
+            "jsonl:-",
+        ];
+        one.extend(query);
+        let mut rows: Vec<String> = kwire(&b, &one).ok().stdout.lines().map(str::to_owned).collect();
+        rows.sort();
+        rows
+    };
+    assert!(want_rows.len() > 50, "one process emitted {} windows", want_rows.len());
+    let mut got_rows = Vec::new();
+    let done = wait_until(Duration::from_secs(120), || {
+        got_rows = consume_all(&b, &out_topic, &["--isolation-level", "read_committed"])
+            .iter()
+            .map(|r| r["value"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        got_rows.sort();
+        got_rows == want_rows
+    });
+    assert!(
+        done,
+        "two instances emitted {} windows, one process {}; first differences: {:?}",
+        got_rows.len(),
+        want_rows.len(),
+        got_rows.iter().zip(&want_rows).find(|(a, b)| a != b)
+    );
+    for p in [x, y] {
+        p.signal(15);
+        assert_eq!(p.finish(Duration::from_secs(60)).code, Some(0));
+    }
+}
+
+#[test]
+fn distributed_mode_refuses_single_process_options() {
+    let b = bootstrap();
+    let base = [
+        "stream",
+        "--topic",
+        "t",
+        "--application-id",
+        "app",
+        "--group-by",
+        "value",
+        "--output-mode",
+        "update",
+    ];
+    for (extra, want) in [
+        (&["--checkpoint", "/tmp/x"][..], "--checkpoint and --application-id exclude each other"),
+        (
+            &["--trigger", "available-now"][..],
+            "--trigger once/available-now is not supported with --application-id",
+        ),
+        (&["--sink", "jsonl:/tmp/x"][..], "the jsonl sink is per process"),
+        (&["--starting-offsets", "latest"][..], "--starting-offsets other than earliest"),
+        (&["--processing-guarantee", "exactly_once"][..], "use exactly_once_v2"),
+        (&["--repartition-partitions", "0"][..], "--repartition-partitions must be at least 1"),
+    ] {
+        let mut args = base.to_vec();
+        args.extend(extra);
+        let run = kwire(&b, &args);
+        assert_eq!(run.code, Some(1), "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains(want), "{args:?}: {}", run.stderr);
+        assert_eq!(run.stderr.trim().lines().count(), 1, "one line: {}", run.stderr);
+    }
+    let run = kwire(
+        &b,
+        &[
+            "stream",
+            "--topic",
+            "t",
+            "--application-id",
+            "bad/id",
+            "--group-by",
+            "value",
+            "--output-mode",
+            "update",
+        ],
+    );
+    assert!(run.stderr.contains("invalid application id 'bad/id'"), "{}", run.stderr);
+}
