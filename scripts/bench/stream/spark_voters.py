@@ -10,6 +10,7 @@ at start, then stop), into the memory sink. Prints one JSON line: timings,
 the rows Spark counted, and the result table.
 """
 import json
+import os
 import sys
 import time
 
@@ -60,8 +61,31 @@ table = sorted(
     [[r["gender"], r["party"], r["count"]] for r in spark.sql("SELECT * FROM voter_counts").collect()],
     key=lambda x: (x[0] is not None, x[0] or "", x[1] is not None, x[1] or ""),
 )
+
+def jvm_usage():
+    """CPU seconds (user+sys) and peak RSS (MB) of the Spark JVM this script
+    started: a child that is not reaped before Python exits, so the caller's
+    rusage would not count it."""
+    try:
+        pid = spark.sparkContext._gateway.proc.pid
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        rss = 0.0
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    rss = int(line.split()[1]) / 1024
+        return cpu, rss
+    except (AttributeError, OSError, ValueError, IndexError):
+        return None, None
+
+
+jvm_cpu_s, jvm_rss_mb = jvm_usage()
 print(json.dumps({
     "engine": "spark " + spark.version,
+    "jvm_cpu_s": jvm_cpu_s,
+    "jvm_rss_mb": jvm_rss_mb,
     "rows": rows,
     "batches": len(progress),
     "startup_s": t_session - t0,

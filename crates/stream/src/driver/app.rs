@@ -332,6 +332,14 @@ impl Topology {
                 }
             }
         }
+        // A topic just created may not be in every broker's metadata yet.
+        let names: Vec<String> = want.iter().map(|(name, _, _)| name.clone()).collect();
+        if !names.is_empty() && !cluster.wait_for_topics(&names, Duration::from_secs(30)).await? {
+            return Err(StreamError::Source(format!(
+                "topics {} have no leader for every partition after 30 s",
+                names.join(", ")
+            )));
+        }
         // The changelog's partitions must match the repartition topic's: task p
         // keeps the state of the keys in repartition partition p.
         let mut repartition = None;
