@@ -219,3 +219,75 @@ fn group_consumer_polls_commits_and_a_new_member_resumes_after_the_commit() {
 async fn committed_total(b: &str, group: &str) -> i64 {
     kwire_group::admin::committed_offsets(&cluster(b), group, None).await.unwrap().values().sum()
 }
+
+/// `GroupConsumer::next` dropped again and again mid-call (a `select!` or
+/// `timeout` with a 1 ms timer, as `kwire copy` and `kwire stream
+/// --application-id` use it) while a second member joins: the rebalance
+/// completes and, between the two members, every record is read. Before the
+/// fix a dropped call lost the `Assigned` whose start offsets were being
+/// looked up (those partitions were never read) or the revocation whose
+/// commit was in flight (the rebalance never finished).
+#[test]
+fn group_consumer_next_is_cancel_safe_across_a_rebalance() {
+    let b = bootstrap();
+    let t = unique_topic("api-cancel");
+    let group = unique_topic("api-cancel-g");
+    kwire(&b, &["topics", "create", &t, "--partitions", "4"]).ok();
+    let sent: Vec<String> = (0..400).map(|i| format!("v{i}")).collect();
+    rt().block_on(async {
+        let cfg = || {
+            GroupConfig::builder(group.as_str())
+                .auto_offset_reset(kwire_fetch::OffsetReset::Earliest)
+                .auto_commit(true)
+                .auto_commit_interval(Duration::from_millis(50))
+                .build()
+                .unwrap()
+        };
+        // The first half with one member, the second half after another joined.
+        produce(&b, &t, &sent[..200], None).await;
+        let mut members = vec![GroupConsumer::subscribe(cluster(&b), cfg(), vec![t.clone()]).unwrap()];
+        let mut seen: BTreeSet<String> = BTreeSet::new();
+        let mut by_member = [0usize; 2];
+        let mut dropped = 0u64;
+        let (mut second_assigned, mut second_half) = (false, false);
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while seen.len() < sent.len() && tokio::time::Instant::now() < deadline {
+            if members.len() == 1 && seen.len() == 200 {
+                members.push(GroupConsumer::subscribe(cluster(&b), cfg(), vec![t.clone()]).unwrap());
+            }
+            if second_assigned && !second_half {
+                second_half = true;
+                produce(&b, &t, &sent[200..], None).await;
+            }
+            for (i, m) in members.iter_mut().enumerate() {
+                match tokio::time::timeout(Duration::from_millis(1), m.next()).await {
+                    Err(_) => dropped += 1,
+                    Ok(ev) => match ev.unwrap() {
+                        kwire_group::GroupEvent::Records(chunk) => {
+                            for r in chunk.to_records().unwrap() {
+                                by_member[i] += 1;
+                                seen.insert(
+                                    String::from_utf8_lossy(r.value.as_deref().unwrap_or_default()).into(),
+                                );
+                            }
+                        }
+                        kwire_group::GroupEvent::Assigned(p) if i == 1 && !p.is_empty() => {
+                            second_assigned = true
+                        }
+                        _ => {}
+                    },
+                }
+            }
+        }
+        assert_eq!(
+            seen.len(),
+            sent.len(),
+            "records read by the two members: {by_member:?} ({dropped} calls dropped mid-way)"
+        );
+        assert!(by_member[1] > 0, "the second member got partitions: {by_member:?}");
+        assert!(dropped > 10, "the calls were really dropped: {dropped}");
+        for m in members {
+            m.close().await.unwrap();
+        }
+    });
+}
