@@ -37,5 +37,20 @@ def main():
     }))
 
 
+def proc_usage(pid):
+    """CPU seconds (user+sys, all threads) and peak RSS in MB (VmHWM) of a
+    running process, from /proc: for processes this script's wait4 can't see
+    (long-running instances stopped later, a child the command never reaps)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    rss = 0.0
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                rss = int(line.split()[1]) / 1024
+    return cpu, rss
+
+
 if __name__ == "__main__":
     main()

@@ -39,11 +39,13 @@ import time
 from collections import Counter
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from measure import proc_usage  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("KWIRE_CACHE", Path.home() / ".cache/kwire"))
 KAFKA = ROOT / "scripts/kafka.sh"
 DDL = "gender STRING, age LONG, party STRING"
-TICK = os.sysconf("SC_CLK_TCK")
 
 
 def log(msg):
@@ -123,18 +125,6 @@ class Bench:
                 and all(o.get("lag") == 0 or (o.get("lag") is None and o.get("log_end_offset") == 0)
                         for o in offs))
 
-    @staticmethod
-    def usage(pid):
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        cpu = (int(fields[11]) + int(fields[12])) / TICK
-        rss = 0.0
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    rss = int(line.split()[1]) / 1024
-        return cpu, rss
-
     def run_app(self, name, group, out_topic, cmds):
         self.topics += [out_topic]
         procs = []
@@ -152,7 +142,7 @@ class Bench:
                 raise SystemExit(f"{name}: {'an instance exited' if dead else 'timed out'}:\n{errs}")
             time.sleep(0.2)
         wall = time.monotonic() - t0
-        usage = [self.usage(p.pid) for p in procs]
+        usage = [proc_usage(p.pid) for p in procs]
         for p in procs:
             p.send_signal(signal.SIGTERM)
         for p in procs:
@@ -271,7 +261,7 @@ def main():
         if kw is None or peer["name"] == "kwire stream" or peer["instances"] != 1:
             continue
         print(f"kwire (1 instance) vs {peer['name']}: {peer['wall_s'] / kw['wall_s']:.1f}x records/s, "
-              f"{kw['cpu_s'] / peer['cpu_s']:.2f}x CPU per record, {kw['rss_mb'] / peer['rss_mb']:.2f}x RSS")
+              f"{kw['cpu_s'] / peer['cpu_s']:.3f}x CPU per record, {kw['rss_mb'] / peer['rss_mb']:.2f}x RSS")
     if not all(r["ok"] for r in rows):
         for r in rows:
             if not r["ok"]:

@@ -63,20 +63,14 @@ table = sorted(
 )
 
 def jvm_usage():
-    """CPU seconds (user+sys) and peak RSS (MB) of the Spark JVM this script
-    started: a child that is not reaped before Python exits, so the caller's
-    rusage would not count it."""
+    """CPU seconds and peak RSS (MB) of the Spark JVM this script started: a
+    child that is not reaped before Python exits, so the caller's rusage
+    would not count it."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+    from measure import proc_usage  # scripts/bench/measure.py
+
     try:
-        pid = spark.sparkContext._gateway.proc.pid
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        rss = 0.0
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    rss = int(line.split()[1]) / 1024
-        return cpu, rss
+        return proc_usage(spark.sparkContext._gateway.proc.pid)
     except (AttributeError, OSError, ValueError, IndexError):
         return None, None
 

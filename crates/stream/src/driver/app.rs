@@ -42,7 +42,7 @@ use super::{FeedMode, RunSummary, SinkSpec, Stop, StreamConfig, Subscription, fe
 use crate::engine::Engine;
 use crate::error::StreamError;
 use crate::plan::Plan;
-use crate::show::{ShowTable, console_header};
+use crate::show::console_batch;
 use crate::sink::kafka_record;
 use crate::task::{
     Exchange, Restore, changelog_records, decode_exchange, encode_marker, encode_partial, key_json,
@@ -715,7 +715,9 @@ impl Instance {
         }
         // 5. the console, once the batch is committed
         if let Some(opts) = self.console {
-            if !out_rows.is_empty() || self.plan.output_mode() == crate::plan::OutputMode::Complete {
+            // Only batches whose tasks produced rows: a batch that only sent
+            // partials onwards has nothing of this instance's to show.
+            if !out_rows.is_empty() {
                 let nk = key_columns.len();
                 out_rows.sort_by(|a, b| {
                     a.iter()
@@ -725,15 +727,7 @@ impl Instance {
                         .find(|o| o.is_ne())
                         .unwrap_or(std::cmp::Ordering::Equal)
                 });
-                let mut t = ShowTable::new(schema.clone(), opts);
-                for r in &out_rows {
-                    if !t.push(r) {
-                        break;
-                    }
-                }
-                let mut text = console_header(self.batch_id);
-                text.push_str(&t.render());
-                text.push('\n');
+                let text = console_batch(self.batch_id, &schema, &out_rows, opts);
                 use std::io::Write;
                 let mut so = std::io::stdout().lock();
                 so.write_all(text.as_bytes())
