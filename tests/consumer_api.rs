@@ -291,3 +291,88 @@ fn group_consumer_next_is_cancel_safe_across_a_rebalance() {
         }
     });
 }
+
+/// `Consumer::poll_to` reads a read_committed partition whose tail is an
+/// aborted transaction and its marker: it returns the committed records,
+/// then `None`, where `poll` would wait for a record that never comes.
+#[test]
+fn poll_to_ends_at_the_last_stable_offset_past_aborted_records_and_markers() {
+    let b = bootstrap();
+    let topic = unique_topic("poll-to");
+    kwire(&b, &["topics", "create", &topic, "--partitions", "1"]).ok();
+    rt().block_on(async {
+        let cfg = ProducerConfig::builder().transactional_id(&unique_topic("poll-to-txn")).build().unwrap();
+        let p = Producer::new(cluster(&b), cfg).await.unwrap();
+        p.begin_transaction().unwrap();
+        for i in 0..5 {
+            p.send(ProducerRecord::new(&topic, format!("c{i}").as_bytes())).await.unwrap();
+        }
+        p.commit_transaction().await.unwrap();
+        p.begin_transaction().unwrap();
+        for i in 0..3 {
+            p.send(ProducerRecord::new(&topic, format!("a{i}").as_bytes())).await.unwrap();
+        }
+        // Written to the log before the abort (else they'd never leave the producer).
+        p.flush().await.unwrap();
+        p.abort_transaction().await.unwrap();
+        p.close().await.unwrap();
+
+        let mut fetch = FetchConfig::default();
+        fetch.isolation = kwire_fetch::IsolationLevel::ReadCommitted;
+        let mut c = Consumer::start(cluster(&b), fetch).unwrap();
+        c.assign(vec![(TopicPartition::new(topic.as_str(), 0), StartOffset::Earliest)]).await.unwrap();
+        // The coordinator writes the abort marker after EndTxn returns.
+        let mut ends = c.end_offsets().await.unwrap();
+        for _ in 0..100 {
+            if ends.values().eq([10].iter()) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            ends = c.end_offsets().await.unwrap();
+        }
+        assert_eq!(ends.values().copied().collect::<Vec<_>>(), vec![10], "5 + marker + 3 aborted + marker");
+        let mut got = Vec::new();
+        let read = tokio::time::timeout(WAIT, async {
+            while let Some(recs) = c.poll_to(&ends).await.unwrap() {
+                got.extend(recs);
+            }
+        })
+        .await;
+        assert!(read.is_ok(), "poll_to did not end; read {:?}", values(&got));
+        assert_eq!(values(&got), vec!["c0", "c1", "c2", "c3", "c4"]);
+        assert!(c.reached(&ends));
+        // `poll` has nothing to give: it waits.
+        assert!(tokio::time::timeout(Duration::from_secs(2), c.poll()).await.is_err());
+    });
+}
+
+/// Two consumers of one `Cluster`: one long-polls an idle topic with a 20 s
+/// `fetch.max.wait.ms`, the other reads a topic with records. Each fetcher
+/// has its own connections, so the second is not queued behind the first's
+/// parked fetch (a broker answers a connection's requests in order): it
+/// reads everything, far inside the 20 s the shared connection would cost.
+#[test]
+fn two_consumers_of_one_cluster_do_not_wait_behind_each_others_long_polls() {
+    let b = bootstrap();
+    let idle = unique_topic("long-poll-idle");
+    let busy = unique_topic("long-poll-busy");
+    kwire(&b, &["topics", "create", &idle, "--partitions", "1"]).ok();
+    kwire(&b, &["topics", "create", &busy, "--partitions", "1"]).ok();
+    rt().block_on(async {
+        let vals: Vec<String> = (0..50).map(|i| format!("v{i}")).collect();
+        produce(&b, &busy, &vals, None).await;
+        let shared = cluster(&b);
+        let mut slow = FetchConfig::default();
+        slow.max_wait = Duration::from_secs(20);
+        let mut parked = Consumer::start(shared.clone(), slow.clone()).unwrap();
+        parked.assign(vec![(TopicPartition::new(idle.as_str(), 0), StartOffset::Latest)]).await.unwrap();
+        // Let the idle consumer's fetch reach the broker and park there.
+        let nothing = tokio::time::timeout(Duration::from_secs(1), parked.poll()).await;
+        assert!(nothing.is_err(), "the idle topic has no records");
+        let mut reader = Consumer::start(shared, slow).unwrap();
+        reader.assign(vec![(TopicPartition::new(busy.as_str(), 0), StartOffset::Earliest)]).await.unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(10), read_to_end(&mut reader)).await;
+        let got = got.expect("the reader queued behind the other consumer's parked fetch");
+        assert_eq!(values(&got), vals);
+    });
+}

@@ -26,6 +26,11 @@ pub enum ConnPurpose {
     General,
     /// Fetch requests (they long-poll).
     Fetch,
+    /// The fetch requests of one fetcher, by an id of the caller's: two
+    /// fetchers of one client (a group consumer and a restore or standby
+    /// reader, say) would otherwise queue behind each other's long polls,
+    /// since a broker answers the requests of a connection in order.
+    FetchFor(u64),
     /// Produce requests (acks=all waits for replication).
     Produce,
 }
@@ -151,6 +156,12 @@ impl BrokerPool {
                 errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
             )),
         }
+    }
+
+    /// Forgets the connections kept for `purpose` on every broker (their
+    /// user is done with them); each closes once its last request is answered.
+    pub fn release(&self, purpose: ConnPurpose) {
+        lock(&self.inner.slots).retain(|(_, p), _| *p != purpose);
     }
 
     /// Drops the cached connections of `broker_id` (after an error), so the

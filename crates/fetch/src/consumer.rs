@@ -307,13 +307,47 @@ impl Consumer {
         one.pop().ok_or(FetchError::Invalid("poll returned no record".to_owned()))
     }
 
+    /// The next records before `ends` (from [`end_offsets`](Self::end_offsets)),
+    /// or `None` once every partition has been read up to its end there
+    /// (also when what remains are only transaction markers or aborted
+    /// records, which [`poll`](Self::poll) would wait past). Records at or
+    /// after their partition's end are left out. Cancel-safe.
+    pub async fn poll_to(
+        &mut self,
+        ends: &BTreeMap<TopicPartition, i64>,
+    ) -> Result<Option<Vec<ConsumerRecord>>, FetchError> {
+        let max = self.max_poll_records;
+        let mut recs = match self.poll_inner(max, Some(ends)).await? {
+            Some(r) => r,
+            None => return Ok(None),
+        };
+        recs.retain(|r| ends.get(&r.topic_partition()).is_some_and(|end| r.offset < *end));
+        Ok(Some(recs))
+    }
+
     async fn poll_up_to(&mut self, max: usize) -> Result<Vec<ConsumerRecord>, FetchError> {
+        match self.poll_inner(max, None).await? {
+            Some(r) => Ok(r),
+            None => Err(FetchError::Invalid("poll ended without an end".to_owned())),
+        }
+    }
+
+    async fn poll_inner(
+        &mut self,
+        max: usize,
+        until: Option<&BTreeMap<TopicPartition, i64>>,
+    ) -> Result<Option<Vec<ConsumerRecord>>, FetchError> {
         loop {
+            if let Some(ends) = until {
+                if self.buffer.is_empty() && self.reached(ends) {
+                    return Ok(None);
+                }
+            }
             if let Some(p) = self.buffer.take(max) {
                 if let Some(pos) = self.positions.get_mut(p.tp.as_ref()) {
                     *pos = p.next_offset;
                     if !p.records.is_empty() {
-                        return Ok(p.records);
+                        return Ok(Some(p.records));
                     }
                 }
                 continue;

@@ -53,6 +53,7 @@ impl Fetcher {
             cluster: cluster.clone(),
             cfg: cfg.clone(),
             core: FetchCore::new(cfg.clone(), backoff),
+            purpose: ConnPurpose::FetchFor(NEXT_FETCHER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)),
         };
         tokio::spawn(manager.run(cmd_rx, ev_tx));
         Fetcher {
@@ -134,14 +135,25 @@ struct Manager {
     cluster: Cluster,
     cfg: FetchConfig,
     core: FetchCore,
+    /// This fetcher's own connections (see [`ConnPurpose::FetchFor`]).
+    purpose: ConnPurpose,
 }
+
+/// Ids of fetchers, for their connections.
+static NEXT_FETCHER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// What one in-flight fetch task returns: the plan's id, its broker, and
 /// what became of it.
 type Done = (u64, i32, FetchOutcome);
 
 impl Manager {
-    async fn run(mut self, mut cmds: mpsc::UnboundedReceiver<Cmd>, events: mpsc::Sender<FetchEvent>) {
+    async fn run(self, cmds: mpsc::UnboundedReceiver<Cmd>, events: mpsc::Sender<FetchEvent>) {
+        let (cluster, purpose) = (self.cluster.clone(), self.purpose);
+        self.fetch_loop(cmds, events).await;
+        cluster.pool().release(purpose);
+    }
+
+    async fn fetch_loop(mut self, mut cmds: mpsc::UnboundedReceiver<Cmd>, events: mpsc::Sender<FetchEvent>) {
         let mut tasks: JoinSet<Done> = JoinSet::new();
         // Task → plan, to answer the core for a fetch task that panicked.
         let mut plans: HashMap<tokio::task::Id, u64> = HashMap::new();
@@ -234,11 +246,12 @@ impl Manager {
     fn launch(&mut self, plan: FetchPlan, tasks: &mut JoinSet<Done>) -> tokio::task::Id {
         let cluster = self.cluster.clone();
         let cfg = self.cfg.clone();
+        let purpose = self.purpose;
         tasks
             .spawn(async move {
                 let broker = plan.broker;
                 let result = async {
-                    let conn = cluster.broker_for(broker, ConnPurpose::Fetch).await.map_err(|e| match e {
+                    let conn = cluster.broker_for(broker, purpose).await.map_err(|e| match e {
                         kwire_meta::MetaError::Conn(c) => c,
                         other => {
                             ConnError::Io { addr: format!("broker {broker}"), reason: other.to_string() }
