@@ -232,6 +232,60 @@ fn eos_run(b: &str, replication: &str, n: u64, broker_kill: Option<()>) {
     }
 }
 
+/// `--num-standby-replicas 1` on two instances: each keeps a warm copy of
+/// the other's tasks, so when one is killed with SIGKILL the survivor runs
+/// its tasks from those copies (the log says so, and how few changelog
+/// records it replayed), and the result still equals the truth.
+#[test]
+fn standby_replicas_take_over_a_killed_instances_tasks() {
+    let b = bootstrap();
+    let n = records_from_env(40_000);
+    let input = unique_topic("voters-standby");
+    kwire(&b, &["topics", "create", &input, "--partitions", "6", "--replication-factor", "1"]).ok();
+    let app = unique_topic("voters-standby");
+    let out_topic = format!("{app}-counts");
+    let sink = format!("kafka:{out_topic}");
+    let mut args = app_args(&input, &app, &sink, "exactly_once_v2");
+    args.extend(["--num-standby-replicas", "1", "-v"]);
+    let (first, truth_first) = voters(0, n / 2);
+    produce(&b, &input, &first);
+    let a = Background::kwire("standby-a", &b, &args);
+    let c = Background::kwire("standby-b", &b, &args);
+    // Both instances run tasks (a balanced assignment), and each holds the
+    // other's as standbys.
+    let settled = wait_until(Duration::from_secs(120), || {
+        let p = group_progress(&b, &app);
+        p.len() == 2
+            && p.values().all(|(c, e)| c == e)
+            && result_table(&b, &out_topic) == truth_first
+            && a.stderr().contains("standby tasks")
+            && c.stderr().contains("standby tasks")
+    });
+    assert!(settled, "the first half never settled;\n a: {}\n b: {}", a.stderr(), c.stderr());
+    let seen = c.stderr().len();
+    a.signal(9);
+    let (second, _) = voters(n / 2, n);
+    produce(&b, &input, &second);
+    let (_, truth) = voters(0, n);
+    wait_for_result(&b, &app, &out_topic, &truth, "standby takeover");
+    let after = c.stderr()[seen..].to_owned();
+    let restored: Vec<&str> = after.lines().filter(|l| l.contains("task restored")).collect();
+    assert!(!restored.is_empty(), "b took over nothing after the kill:\n{after}");
+    for l in &restored {
+        assert!(
+            l.contains("from=\"a standby copy\"") || l.contains("from=\"its own state\""),
+            "a task was restored from the whole changelog despite its standby: {l}\n{after}"
+        );
+    }
+    assert!(
+        restored.iter().any(|l| l.contains("from=\"a standby copy\"")),
+        "no task of the killed instance came from a standby copy:\n{after}"
+    );
+    c.signal(15);
+    let run = c.finish(Duration::from_secs(60));
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+}
+
 /// at_least_once through the same kill: every key is there and no count is
 /// below the truth (a batch re-run after the kill may count twice).
 #[test]

@@ -5,7 +5,7 @@ use std::time::Duration;
 use kwire_fetch::{FetchConfig, OffsetReset};
 use kwire_proto::props::{Properties, PropsError};
 
-use crate::assignor::AssignorKind;
+use crate::assignor::{AssignorKind, CustomAssignorRef};
 
 /// `group.protocol`: which rebalance protocol the member speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -56,6 +56,9 @@ pub struct GroupConfig {
     pub max_poll_interval: Duration,
     /// `partition.assignment.strategy` (classic protocol), in preference order.
     pub assignors: Vec<AssignorKind>,
+    /// The application's own assignor (classic protocol), offered before
+    /// `assignors`; with one, rebalancing is eager.
+    pub custom_assignor: Option<CustomAssignorRef>,
     /// `group.remote.assignor` (KIP-848 server-side assignor, e.g. `uniform`, `range`).
     pub remote_assignor: Option<String>,
     /// `enable.auto.commit`.
@@ -134,6 +137,12 @@ impl GroupConfigBuilder {
     /// `partition.assignment.strategy`, in preference order (classic protocol).
     pub fn assignors(mut self, list: Vec<AssignorKind>) -> Self {
         self.cfg.assignors = list;
+        self
+    }
+
+    /// The application's own assignor (see [`CustomAssignor`](crate::CustomAssignor)).
+    pub fn custom_assignor(mut self, a: CustomAssignorRef) -> Self {
+        self.cfg.custom_assignor = Some(a);
         self
     }
     /// `group.remote.assignor` (KIP-848).
@@ -242,6 +251,7 @@ impl GroupConfig {
             heartbeat_interval: Duration::from_secs(3),
             max_poll_interval: Duration::from_secs(300),
             assignors: vec![AssignorKind::Range, AssignorKind::CooperativeSticky],
+            custom_assignor: None,
             remote_assignor: None,
             auto_commit: true,
             auto_commit_interval: Duration::from_secs(5),
@@ -338,9 +348,14 @@ impl GroupConfig {
                     self.session_timeout.as_millis()
                 ));
             }
-            if self.assignors.is_empty() {
+            if self.assignors.is_empty() && self.custom_assignor.is_none() {
                 return Err("partition.assignment.strategy must name at least one assignor".to_owned());
             }
+        } else if let Some(c) = &self.custom_assignor {
+            return Err(format!(
+                "the client-side assignor '{}' needs group.protocol=classic (the consumer protocol assigns on the broker)",
+                c.0.name()
+            ));
         }
         if i32::try_from(self.max_poll_interval.as_millis()).is_err()
             || i32::try_from(self.session_timeout.as_millis()).is_err()

@@ -51,7 +51,9 @@ pub mod member;
 pub mod offsets;
 pub mod reset;
 
-pub use assignor::{AssignorKind, GroupAssignment, MemberSubscription};
+pub use assignor::{
+    AssignorKind, CustomAssignor, CustomAssignorRef, GroupAssignment, MemberAssignment, MemberSubscription,
+};
 pub use config::{GroupConfig, GroupConfigBuilder, GroupProtocol};
 pub use consumer::{GroupConsumer, GroupEvent, RebalanceListener};
 pub use error::GroupError;

@@ -259,6 +259,10 @@ impl StateSnapshot {
     pub fn signature(&self) -> &str {
         &self.signature
     }
+    /// The groups and the watermarks (last batch's, next batch's).
+    pub(crate) fn into_groups(self) -> (Vec<Group>, (i64, i64)) {
+        (self.groups, (self.last_batch_watermark_ms, self.next_watermark_ms))
+    }
 }
 
 /// What a finished batch produced.

@@ -33,6 +33,7 @@
 #![warn(missing_docs)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo, clippy::unimplemented)]
 
+pub mod assign;
 pub mod checkpoint;
 pub mod ddl;
 #[cfg(feature = "driver")]

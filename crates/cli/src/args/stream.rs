@@ -145,4 +145,8 @@ pub struct StreamArgs {
     /// How long a batch gathers records before it commits (default 100)
     #[arg(long, value_name = "MS", requires = "application_id", help_heading = "Distributed")]
     pub commit_interval_ms: Option<u64>,
+    /// Other instances keeping a warm copy of each task's state (Kafka Streams'
+    /// num.standby.replicas, default 0): a task that moves resumes from its copy
+    #[arg(long, value_name = "N", requires = "application_id", help_heading = "Distributed")]
+    pub num_standby_replicas: Option<usize>,
 }

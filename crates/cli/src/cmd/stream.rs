@@ -196,6 +196,7 @@ pub fn config(settings: &ClientSettings, a: &StreamArgs, verbose: bool) -> Resul
         }
         app.repartition_partitions = a.repartition_partitions;
         app.replication_factor = a.replication_factor;
+        app.num_standby_replicas = a.num_standby_replicas.unwrap_or(0);
         if let Some(ms) = a.commit_interval_ms {
             if ms == 0 {
                 bail!("--commit-interval-ms must be at least 1");
@@ -264,14 +265,9 @@ async fn show_table(settings: &ClientSettings, a: &StreamArgs, topic: &str) -> R
     c.assign_topics(&[topic], kwire_fetch::StartOffset::Earliest).await?;
     let ends = c.end_offsets().await?;
     let mut table = ResultTable::new();
-    while !c.reached(&ends) {
-        let Ok(recs) = tokio::time::timeout(std::time::Duration::from_millis(200), c.poll()).await else {
-            continue;
-        };
-        for r in recs? {
-            if ends.get(&r.topic_partition()).is_some_and(|end| r.offset < *end) {
-                table.apply(r.key.as_deref(), r.value.as_deref()).map_err(|e| anyhow!("{topic}: {e}"))?;
-            }
+    while let Some(recs) = c.poll_to(&ends).await? {
+        for r in recs {
+            table.apply(r.key.as_deref(), r.value.as_deref()).map_err(|e| anyhow!("{topic}: {e}"))?;
         }
     }
     let schema = table.schema().map_err(|e| anyhow!("{topic}: {e}"))?;

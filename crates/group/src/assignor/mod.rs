@@ -8,7 +8,10 @@ mod roundrobin;
 mod sticky;
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
 
+use bytes::Bytes;
 use kwire_fetch::TopicPartition;
 
 /// One member's subscription as the group leader sees it.
@@ -24,6 +27,8 @@ pub struct MemberSubscription {
     pub owned: Vec<TopicPartition>,
     /// Generation of the owned partitions (-1 if unknown).
     pub generation: i32,
+    /// The subscription's user data (what a [`CustomAssignor`] put there).
+    pub user_data: Option<Bytes>,
 }
 
 /// The assignment computed by the leader: member id → partitions (sorted).
@@ -118,6 +123,75 @@ impl AssignorKind {
         out
     }
 }
+
+/// One member's share of a [`CustomAssignor`]'s assignment.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MemberAssignment {
+    /// The member's partitions.
+    pub partitions: Vec<TopicPartition>,
+    /// User data delivered with them (the member's
+    /// [`CustomAssignor::on_assignment`] receives it).
+    pub user_data: Option<Bytes>,
+}
+
+/// An application's own assignor for the classic protocol, as Java's
+/// `ConsumerPartitionAssignor` is: it runs on the member the coordinator
+/// makes leader, sees every member's subscription user data, and may send
+/// each member user data with its partitions (Kafka Streams carries its
+/// standby tasks this way). Rebalancing with it is eager.
+///
+/// The methods run inside the group's state machine: they must not block.
+pub trait CustomAssignor: Send + Sync + fmt::Debug {
+    /// The protocol name offered in JoinGroup (every member of the group
+    /// must offer it for the group to choose it).
+    fn name(&self) -> &str;
+
+    /// User data for this member's subscription, asked at every join.
+    fn subscription_user_data(&self) -> Option<Bytes> {
+        None
+    }
+
+    /// The leader's assignment of the partitions of `topics` (name →
+    /// partition count, the subscribed topics that exist) to `members`. A
+    /// member left out gets nothing.
+    fn assign(
+        &self,
+        members: &[MemberSubscription],
+        topics: &BTreeMap<String, i32>,
+    ) -> BTreeMap<String, MemberAssignment>;
+
+    /// This member's assignment arrived (before its `Assigned` event), with
+    /// the user data the leader sent.
+    fn on_assignment(&self, user_data: Option<&[u8]>) {
+        let _ = user_data;
+    }
+}
+
+/// A shared [`CustomAssignor`] in a [`GroupConfig`](crate::GroupConfig)
+/// (equal when it is the same object).
+#[derive(Clone)]
+pub struct CustomAssignorRef(pub Arc<dyn CustomAssignor>);
+
+impl CustomAssignorRef {
+    /// Wrap an assignor.
+    pub fn new(a: impl CustomAssignor + 'static) -> Self {
+        CustomAssignorRef(Arc::new(a))
+    }
+}
+
+impl fmt::Debug for CustomAssignorRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl PartialEq for CustomAssignorRef {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::addr_eq(Arc::as_ptr(&self.0), Arc::as_ptr(&other.0))
+    }
+}
+
+impl Eq for CustomAssignorRef {}
 
 /// Members in Kafka's order: static members by instance id first, then
 /// dynamic members by member id.

@@ -19,7 +19,7 @@ use super::{
     TopicMeta, by_topic, min_instant, ms_i32,
 };
 use crate::GroupError;
-use crate::assignor::{AssignorKind, MemberSubscription};
+use crate::assignor::{AssignorKind, CustomAssignorRef, MemberSubscription};
 
 const PROTOCOL_TYPE: &str = "consumer";
 
@@ -46,9 +46,25 @@ enum Pending {
     Leave,
 }
 
+/// The protocol (assignor) the group chose.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Protocol {
+    Builtin(AssignorKind),
+    Custom(CustomAssignorRef),
+}
+
+impl Protocol {
+    fn name(&self) -> &str {
+        match self {
+            Protocol::Builtin(k) => k.name(),
+            Protocol::Custom(c) => c.0.name(),
+        }
+    }
+}
+
 #[derive(Debug)]
 struct LeaderWork {
-    protocol: AssignorKind,
+    protocol: Protocol,
     members: Vec<MemberSubscription>,
     versions: BTreeMap<String, i16>,
 }
@@ -58,7 +74,7 @@ pub(super) struct Classic {
     pub(super) core: Core,
     pub(super) member_id: String,
     generation: i32,
-    protocol: Option<AssignorKind>,
+    protocol: Option<Protocol>,
     cooperative: bool,
     state: State,
     rejoin: Option<String>,
@@ -77,8 +93,9 @@ impl Classic {
     pub(super) fn new(core: Core) -> Self {
         let now = core.last_poll;
         // Cooperative only if every configured assignor supports it (Kafka's rule).
-        let cooperative =
-            !core.cfg.assignors.is_empty() && core.cfg.assignors.iter().all(|a| a.cooperative());
+        let cooperative = core.cfg.custom_assignor.is_none()
+            && !core.cfg.assignors.is_empty()
+            && core.cfg.assignors.iter().all(|a| a.cooperative());
         Classic {
             core,
             member_id: String::new(),
@@ -315,7 +332,7 @@ impl Classic {
         let subscription = ConsumerSubscription {
             version: 3,
             topics: self.core.topics.clone(),
-            user_data: None,
+            user_data: self.core.cfg.custom_assignor.as_ref().and_then(|c| c.0.subscription_user_data()),
             owned_partitions: by_topic(&self.core.owned)
                 .into_iter()
                 .map(|(topic, partitions)| TopicPartitions { topic, partitions })
@@ -330,7 +347,9 @@ impl Classic {
                 return;
             }
         };
-        let protocol_names: Vec<&str> = self.core.cfg.assignors.iter().map(|a| a.name()).collect();
+        let protocol_names: Vec<&str> = (self.core.cfg.custom_assignor.iter().map(|c| c.0.name()))
+            .chain(self.core.cfg.assignors.iter().map(|a| a.name()))
+            .collect();
         let req = join_group_request(
             v,
             &JoinGroupParams {
@@ -488,8 +507,14 @@ impl Classic {
             self.core.fail(e);
             return;
         }
-        let protocol = r.protocol_name.as_deref().and_then(AssignorKind::from_name);
-        let Some(protocol) = protocol.filter(|p| self.core.cfg.assignors.contains(p)) else {
+        let protocol = match (r.protocol_name.as_deref(), &self.core.cfg.custom_assignor) {
+            (Some(name), Some(c)) if c.0.name() == name => Some(Protocol::Custom(c.clone())),
+            (name, _) => name
+                .and_then(AssignorKind::from_name)
+                .filter(|p| self.core.cfg.assignors.contains(p))
+                .map(Protocol::Builtin),
+        };
+        let Some(protocol) = protocol else {
             let e = GroupError::broker(
                 format!("join group '{}'", self.core.group_id),
                 ErrorCode(23),
@@ -504,7 +529,7 @@ impl Classic {
         self.core.coord_failures = 0;
         self.member_id = r.member_id.clone();
         self.generation = r.generation_id;
-        self.protocol = Some(protocol);
+        self.protocol = Some(protocol.clone());
         self.join_attempts = 0;
         tracing::info!(
             group = %self.core.group_id,
@@ -534,6 +559,7 @@ impl Classic {
                                 })
                                 .collect(),
                             generation: s.generation_id,
+                            user_data: s.user_data,
                         });
                     }
                     Err(e) => {
@@ -567,9 +593,29 @@ impl Classic {
         let counts: BTreeMap<String, i32> = topics.into_iter().map(|t| (t.name, t.partitions)).collect();
         if self.state == State::Assigning {
             let Some(work) = self.leader.take() else { return };
-            let assignment = work.protocol.assign(&work.members, &counts);
+            let subscribed: BTreeSet<&String> = work.members.iter().flat_map(|m| m.topics.iter()).collect();
+            let assignment: BTreeMap<String, (Vec<TopicPartition>, Option<Bytes>)> = match &work.protocol {
+                Protocol::Builtin(k) => {
+                    k.assign(&work.members, &counts).into_iter().map(|(m, p)| (m, (p, None))).collect()
+                }
+                Protocol::Custom(c) => {
+                    let known: BTreeMap<String, i32> = counts
+                        .iter()
+                        .filter(|(t, _)| subscribed.contains(t))
+                        .map(|(t, n)| (t.clone(), *n))
+                        .collect();
+                    let mut a = c.0.assign(&work.members, &known);
+                    work.members
+                        .iter()
+                        .map(|m| {
+                            let ma = a.remove(&m.member_id).unwrap_or_default();
+                            (m.member_id.clone(), (ma.partitions, ma.user_data))
+                        })
+                        .collect()
+                }
+            };
             let mut out = Vec::with_capacity(assignment.len());
-            for (member, parts) in assignment {
+            for (member, (parts, user_data)) in assignment {
                 let set: BTreeSet<TopicPartition> = parts.into_iter().collect();
                 let a = ConsumerAssignment {
                     version: work.versions.get(&member).copied().unwrap_or(3).clamp(0, 3),
@@ -577,7 +623,7 @@ impl Classic {
                         .into_iter()
                         .map(|(topic, partitions)| TopicPartitions { topic, partitions })
                         .collect(),
-                    user_data: None,
+                    user_data,
                 };
                 match a.encode() {
                     Ok(b) => out.push((member, b)),
@@ -587,7 +633,6 @@ impl Classic {
                     }
                 }
             }
-            let subscribed: BTreeSet<&String> = work.members.iter().flat_map(|m| m.topics.iter()).collect();
             self.snapshot = Some(
                 counts.iter().filter(|(t, _)| subscribed.contains(t)).map(|(t, n)| (t.clone(), *n)).collect(),
             );
@@ -616,7 +661,7 @@ impl Classic {
                 member_id: &self.member_id,
                 group_instance_id: self.core.instance_id.as_deref(),
                 protocol_type: PROTOCOL_TYPE,
-                protocol_name: self.protocol.map(|p| p.name()),
+                protocol_name: self.protocol.as_ref().map(|p| p.name()),
             },
             assignments,
         );
@@ -653,7 +698,7 @@ impl Classic {
                 return;
             }
         }
-        let ours = self.protocol.map(AssignorKind::name);
+        let ours = self.protocol.as_ref().map(Protocol::name);
         if r.protocol_name.as_deref().is_some_and(|p| Some(p) != ours)
             || r.protocol_type.as_deref().is_some_and(|t| t != PROTOCOL_TYPE)
         {
@@ -672,6 +717,9 @@ impl Classic {
                 return;
             }
         };
+        if let Some(Protocol::Custom(c)) = &self.protocol {
+            c.0.on_assignment(assignment.user_data.as_deref());
+        }
         let new: BTreeSet<TopicPartition> = assignment
             .partitions
             .into_iter()

@@ -238,6 +238,104 @@ fn leader_runs_the_assignor_on_fresh_metadata() {
     assert!(got["a"].partitions.iter().all(|t| t.topic == T), "a does not subscribe to u");
 }
 
+/// An assignor that gives everything to the member whose user data is
+/// "pick me" and tells each member how many members it saw.
+#[derive(Debug, Default)]
+struct PickMe {
+    received: std::sync::Mutex<Vec<Option<Vec<u8>>>>,
+}
+
+impl crate::assignor::CustomAssignor for PickMe {
+    fn name(&self) -> &str {
+        "pick-me"
+    }
+    fn subscription_user_data(&self) -> Option<Bytes> {
+        Some(Bytes::from_static(b"pick me"))
+    }
+    fn assign(
+        &self,
+        members: &[crate::assignor::MemberSubscription],
+        topics: &BTreeMap<String, i32>,
+    ) -> BTreeMap<String, crate::assignor::MemberAssignment> {
+        members
+            .iter()
+            .map(|m| {
+                let chosen = m.user_data.as_deref() == Some(b"pick me".as_slice());
+                let partitions = if chosen {
+                    topics
+                        .iter()
+                        .flat_map(|(t, n)| (0..*n).map(|p| TopicPartition::new(t.as_str(), p)))
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                let user_data = Some(Bytes::from(format!("{} members", members.len())));
+                (m.member_id.clone(), crate::assignor::MemberAssignment { partitions, user_data })
+            })
+            .collect()
+    }
+    fn on_assignment(&self, user_data: Option<&[u8]>) {
+        self.received.lock().unwrap().push(user_data.map(<[u8]>::to_vec));
+    }
+}
+
+#[test]
+fn a_custom_assignor_sees_user_data_and_sends_user_data() {
+    let picker = std::sync::Arc::new(PickMe::default());
+    let mut c = cfg();
+    c.custom_assignor = Some(crate::assignor::CustomAssignorRef(picker.clone()));
+    let mut h = H::new(c);
+    h.find(all_versions());
+    let (id, req) = h.request();
+    let CoordRequest::JoinGroup(j, _) = &req else { panic!("{req:?}") };
+    assert_eq!(
+        j.protocols.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
+        vec!["pick-me", "range", "cooperative-sticky"],
+        "the custom assignor is offered first"
+    );
+    assert_eq!(subscription_of(&req).user_data.as_deref(), Some(b"pick me".as_slice()));
+    let sub = |data: &'static [u8]| {
+        ConsumerSubscription {
+            topics: vec![T.to_owned()],
+            user_data: Some(Bytes::from_static(data)),
+            ..Default::default()
+        }
+        .encode()
+        .unwrap()
+    };
+    let mut r = join_ok("a", "a", 1);
+    r.protocol_name = Some("pick-me".into());
+    r.members = vec![
+        JoinGroupMember { member_id: "a".into(), group_instance_id: None, metadata: sub(b"no") },
+        JoinGroupMember { member_id: "b".into(), group_instance_id: None, metadata: sub(b"pick me") },
+    ];
+    h.respond(id, CoordResponse::JoinGroup(r));
+    let Some(Transmit::Metadata(_)) = h.transmit() else { panic!() };
+    h.m.handle_metadata(h.now, Ok(vec![TopicMeta { name: T.into(), id: [1; 16], partitions: 3 }]));
+    let (id, req) = h.request();
+    let CoordRequest::SyncGroup(s, _) = &req else { panic!("{req:?}") };
+    assert_eq!(s.protocol_name.as_deref(), Some("pick-me"));
+    let got: BTreeMap<String, ConsumerAssignment> = s
+        .assignments
+        .iter()
+        .map(|a| (a.member_id.to_string(), ConsumerAssignment::decode(a.assignment.clone()).unwrap()))
+        .collect();
+    assert!(got["a"].partitions.iter().all(|t| t.partitions.is_empty()));
+    assert_eq!(got["b"].partitions[0].partitions, vec![0, 1, 2]);
+    assert_eq!(got["b"].user_data.as_deref(), Some(b"2 members".as_slice()));
+    let mine = got["a"].clone();
+    h.respond(
+        id,
+        CoordResponse::SyncGroup(SyncGroupResponse {
+            protocol_type: Some("consumer".into()),
+            protocol_name: Some("pick-me".into()),
+            assignment: mine.encode().unwrap(),
+            ..Default::default()
+        }),
+    );
+    assert_eq!(*picker.received.lock().unwrap(), vec![Some(b"2 members".to_vec())]);
+}
+
 #[test]
 fn heartbeats_run_on_their_own_schedule() {
     let mut h = H::new(cfg());

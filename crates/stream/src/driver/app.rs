@@ -28,17 +28,20 @@
 //! tasks and rejoins, and the partitions restart from the committed offsets
 //! and the committed changelog.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kwire_fetch::{Consumer, FetchedChunk, IsolationLevel, OffsetReset, StartOffset};
-use kwire_group::{GroupConfig, GroupConsumer, GroupError, GroupEvent};
+use kwire_group::{CustomAssignorRef, GroupConfig, GroupConsumer, GroupError, GroupEvent};
 use kwire_meta::{Cluster, NewTopic};
 use kwire_produce::{DeliveryFuture, ProduceError, Producer, ProducerConfig, ProducerRecord};
 use kwire_proto::ErrorCode;
 use tokio::time::Instant;
 
+use super::assignor::{StreamAssignor, TaskBook, lock};
 use super::{FeedMode, RunSummary, SinkSpec, Stop, StreamConfig, Subscription, feed};
+use crate::assign::Held;
 use crate::engine::Engine;
 use crate::error::StreamError;
 use crate::plan::Plan;
@@ -106,6 +109,10 @@ pub struct AppConfig {
     /// Group membership (session timeout, ...); the group id is the
     /// application id.
     pub group: GroupConfig,
+    /// Kafka Streams' `num.standby.replicas`: how many other instances keep
+    /// a warm copy of each task's state, so a task that moves (an instance
+    /// stops or dies) resumes without replaying its whole changelog.
+    pub num_standby_replicas: usize,
 }
 
 impl AppConfig {
@@ -119,6 +126,7 @@ impl AppConfig {
             repartition_partitions: None,
             replication_factor: None,
             commit_interval: Duration::from_millis(100),
+            num_standby_replicas: 0,
         }
     }
 
@@ -209,9 +217,15 @@ pub(crate) async fn run(cluster: Cluster, cfg: StreamConfig, stop: Stop) -> Resu
     gcfg.auto_offset_reset = OffsetReset::Earliest;
     gcfg.fetch = cfg.fetch.clone();
     gcfg.fetch.isolation = if eos { IsolationLevel::ReadCommitted } else { cfg.fetch.isolation };
+    let book = Arc::new(Mutex::new(TaskBook::default()));
     let mut topics = inputs.clone();
-    if topo.repartition.is_some() {
-        topics.push(app.repartition_topic());
+    if let Some((repartition, _)) = &topo.repartition {
+        topics.push(repartition.clone());
+        gcfg.custom_assignor = Some(CustomAssignorRef(Arc::new(StreamAssignor {
+            repartition: repartition.clone(),
+            standbys: app.num_standby_replicas,
+            book: book.clone(),
+        })));
     }
     let consumer = GroupConsumer::subscribe(cluster.clone(), gcfg.clone(), topics.clone())?;
     let interval = match cfg.trigger {
@@ -232,6 +246,11 @@ pub(crate) async fn run(cluster: Cluster, cfg: StreamConfig, stop: Stop) -> Resu
         gcfg,
         topics,
         tasks: BTreeMap::new(),
+        positions: BTreeMap::new(),
+        changelog_acks: BTreeMap::new(),
+        warm: BTreeMap::new(),
+        standby_reader: None,
+        book,
         pending: Vec::new(),
         first_max_event: None,
         sent_max_event: None,
@@ -255,6 +274,22 @@ pub(crate) async fn run(cluster: Cluster, cfg: StreamConfig, stop: Stop) -> Resu
     result?;
     closed?;
     Ok(summary)
+}
+
+/// Where to read a changelog partition from for a state that includes
+/// everything before `position`.
+fn start_at(position: i64) -> StartOffset {
+    if position > 0 { StartOffset::Offset(position) } else { StartOffset::Earliest }
+}
+
+/// The standby tasks' next changelog records (never, without standbys).
+async fn poll_standbys(
+    reader: &mut Option<Consumer>,
+) -> Result<Vec<kwire_fetch::ConsumerRecord>, kwire_fetch::FetchError> {
+    match reader {
+        Some(c) => c.poll().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// A random-enough suffix for this instance's transactional id (KIP-447
@@ -369,6 +404,15 @@ enum BatchEnd {
     Lost,
 }
 
+/// A task's state held without running it.
+struct Warm {
+    restore: Restore,
+    /// The changelog offset the state includes everything before.
+    position: i64,
+    /// Taken from this instance's active tasks by the last rebalance.
+    was_active: bool,
+}
+
 struct Instance {
     cluster: Cluster,
     plan: Plan,
@@ -382,6 +426,17 @@ struct Instance {
     first: Engine,
     /// Second-stage tasks by repartition partition.
     tasks: BTreeMap<i32, Engine>,
+    /// Per task, a changelog offset its state includes everything before.
+    positions: BTreeMap<i32, i64>,
+    /// Per task, the open batch's last changelog write.
+    changelog_acks: BTreeMap<i32, DeliveryFuture>,
+    /// State held for tasks not running here: standby copies, and the tasks
+    /// a rebalance took until the next assignment says where they go.
+    warm: BTreeMap<i32, Warm>,
+    /// Reads the changelog partitions of the standby tasks.
+    standby_reader: Option<Consumer>,
+    /// Shared with the group assignor.
+    book: Arc<Mutex<TaskBook>>,
     /// Deliveries of the open batch (at_least_once waits for them).
     pending: Vec<DeliveryFuture>,
     first_max_event: Option<i64>,
@@ -442,11 +497,19 @@ impl Instance {
                         self.restart(&e.to_string()).await?;
                         continue;
                     }
+                    // The state of a task taken away is committed: keep it
+                    // warm in case the next assignment gives it back (or
+                    // makes this instance its standby).
                     for tp in tps {
                         if self.is_repartition(&tp.topic) {
-                            self.tasks.remove(&tp.partition);
+                            if let Some(engine) = self.tasks.remove(&tp.partition) {
+                                let position = self.positions.remove(&tp.partition).unwrap_or(0);
+                                let restore = Restore::from_engine(&engine);
+                                self.warm.insert(tp.partition, Warm { restore, position, was_active: true });
+                            }
                         }
                     }
+                    self.publish_held();
                 }
             }
         }
@@ -464,6 +527,9 @@ impl Instance {
         let mut due: Option<Instant> =
             self.tasks.values().any(Engine::needs_no_data_batch).then(|| Instant::now() + self.interval);
         loop {
+            if lock(&self.book).assigned.is_some() {
+                self.take_assignment().await?;
+            }
             let deadline = due;
             tokio::select! {
                 biased;
@@ -483,7 +549,8 @@ impl Instance {
                     GroupEvent::Reset { tp, from, to } => {
                         tracing::warn!(%tp, from, to, "offset out of range: reset to the earliest");
                     }
-                }
+                },
+                recs = poll_standbys(&mut self.standby_reader) => self.on_standby_records(recs?)?,
             }
         }
     }
@@ -535,67 +602,151 @@ impl Instance {
         Ok(())
     }
 
-    /// Newly assigned repartition partitions: restore their tasks from the changelog.
+    /// Newly assigned repartition partitions: restore their tasks, from the
+    /// state held here if there is some (replaying the changelog only from
+    /// its position), else from the whole changelog.
     async fn assigned(&mut self, tps: &[TopicPartition]) -> Result<(), StreamError> {
+        self.take_assignment().await?;
         let parts: Vec<i32> =
             tps.iter().filter(|tp| self.is_repartition(&tp.topic)).map(|tp| tp.partition).collect();
         if parts.is_empty() {
             return Ok(());
         }
         let started = Instant::now();
+        let mut held: BTreeMap<i32, (Warm, &'static str)> = BTreeMap::new();
+        for p in &parts {
+            let w = match self.warm.remove(p) {
+                Some(w) => {
+                    let from = if w.was_active { "its own state" } else { "a standby copy" };
+                    (w, from)
+                }
+                None => (Warm { restore: Restore::new(), position: 0, was_active: false }, "the changelog"),
+            };
+            held.insert(*p, w);
+        }
         let mut fcfg = self.fetch.clone();
         fcfg.isolation = self.fetch_isolation;
         let mut c = Consumer::start(self.cluster.clone(), fcfg)?;
         let changelog = self.topo.changelog.clone();
         c.assign(
-            parts
-                .iter()
-                .map(|p| (TopicPartition::new(changelog.as_str(), *p), StartOffset::Earliest))
+            held.iter()
+                .map(|(p, (w, _))| (TopicPartition::new(changelog.as_str(), *p), start_at(w.position)))
                 .collect(),
         )
         .await?;
         let ends = c.end_offsets().await?;
-        let mut restores: BTreeMap<i32, Restore> = parts.iter().map(|p| (*p, Restore::new())).collect();
-        while !c.reached(&ends) {
-            let Ok(recs) = tokio::time::timeout(Duration::from_millis(200), c.poll()).await else { continue };
-            for r in recs? {
-                let end = ends.get(&r.topic_partition()).copied().unwrap_or(0);
-                if r.offset >= end {
-                    continue;
-                }
-                if let Some(rs) = restores.get_mut(&r.partition) {
-                    rs.apply(r.key.as_deref(), r.value.as_deref())?;
+        let mut replayed: BTreeMap<i32, u64> = BTreeMap::new();
+        while let Some(recs) = c.poll_to(&ends).await? {
+            for r in recs {
+                if let Some((w, _)) = held.get_mut(&r.partition) {
+                    w.restore.apply(r.key.as_deref(), r.value.as_deref())?;
+                    *replayed.entry(r.partition).or_default() += 1;
                 }
             }
         }
         drop(c);
-        for (p, rs) in restores {
-            let (records, groups) = (rs.records(), rs.groups());
+        for (p, (w, from)) in held {
+            let groups = w.restore.groups();
             let mut engine = Engine::new(self.plan.clone());
             engine.set_track_changes(true);
-            rs.finish(&mut engine)?;
+            w.restore.finish(&mut engine)?;
+            let end = ends.get(&TopicPartition::new(changelog.as_str(), p)).copied().unwrap_or(0);
             tracing::info!(
                 task = p,
-                records,
+                from,
+                replayed = replayed.get(&p).copied().unwrap_or(0),
                 groups,
                 ms = started.elapsed().as_millis() as u64,
                 "task restored"
             );
+            self.positions.insert(p, end.max(w.position));
             self.tasks.insert(p, engine);
         }
+        self.publish_held();
         Ok(())
     }
 
-    async fn send(&mut self, rec: ProducerRecord<'_>) -> Result<(), StreamError> {
-        if self.eos && !self.in_txn {
-            self.producer.begin_transaction()?;
-            self.in_txn = true;
+    /// The latest assignment's tasks (from the assignor's user data): keep
+    /// the state of this instance's active and standby tasks, drop the
+    /// rest, and read the standby tasks' changelogs.
+    async fn take_assignment(&mut self) -> Result<(), StreamError> {
+        let Some(mine) = lock(&self.book).assigned.take() else { return Ok(()) };
+        let keep: BTreeSet<i32> = mine.active.iter().chain(&mine.standby).copied().collect();
+        self.warm.retain(|p, _| keep.contains(p));
+        for p in &mine.standby {
+            if !self.tasks.contains_key(p) {
+                self.warm.entry(*p).or_insert_with(|| Warm {
+                    restore: Restore::new(),
+                    position: 0,
+                    was_active: false,
+                });
+            }
         }
-        let ack = self.producer.send(rec).await?;
+        self.standby_reader = None;
+        let standby: Vec<(TopicPartition, StartOffset)> = mine
+            .standby
+            .iter()
+            .filter_map(|p| {
+                self.warm
+                    .get(p)
+                    .map(|w| (TopicPartition::new(self.topo.changelog.as_str(), *p), start_at(w.position)))
+            })
+            .collect();
+        if !standby.is_empty() {
+            tracing::info!(tasks = ?mine.standby, "standby tasks");
+            let mut fcfg = self.fetch.clone();
+            fcfg.isolation = self.fetch_isolation;
+            let mut c = Consumer::start(self.cluster.clone(), fcfg)?;
+            c.assign(standby).await?;
+            self.standby_reader = Some(c);
+        }
+        self.publish_held();
+        Ok(())
+    }
+
+    /// Changelog records of standby tasks.
+    fn on_standby_records(&mut self, recs: Vec<kwire_fetch::ConsumerRecord>) -> Result<(), StreamError> {
+        for r in recs {
+            if let Some(w) = self.warm.get_mut(&r.partition) {
+                if r.offset < w.position {
+                    continue;
+                }
+                w.restore.apply(r.key.as_deref(), r.value.as_deref())?;
+                w.position = r.offset + 1;
+            }
+        }
+        self.publish_held();
+        Ok(())
+    }
+
+    /// Tell the assignor what state this instance holds.
+    fn publish_held(&self) {
+        let mut held: BTreeMap<i32, Held> = self
+            .warm
+            .iter()
+            .map(|(p, w)| (*p, Held { position: w.position, active: w.was_active }))
+            .collect();
+        for p in self.tasks.keys() {
+            held.insert(*p, Held { position: self.positions.get(p).copied().unwrap_or(0), active: true });
+        }
+        lock(&self.book).held = held;
+    }
+
+    async fn send(&mut self, rec: ProducerRecord<'_>) -> Result<(), StreamError> {
+        let ack = self.send_tracked(rec).await?;
         if !self.eos {
             self.pending.push(ack);
         }
         Ok(())
+    }
+
+    /// Send inside the open transaction (beginning one under exactly-once).
+    async fn send_tracked(&mut self, rec: ProducerRecord<'_>) -> Result<DeliveryFuture, StreamError> {
+        if self.eos && !self.in_txn {
+            self.producer.begin_transaction()?;
+            self.in_txn = true;
+        }
+        Ok(self.producer.send(rec).await?)
     }
 
     /// End the open batch: first-stage partials out, tasks finished
@@ -661,14 +812,20 @@ impl Instance {
                 changelog_records(&schema, &key_columns, changes, (after != before).then_some(after));
             out_rows.extend(out.rows);
             for (key, value) in records {
-                self.send(ProducerRecord {
-                    topic: &changelog,
-                    partition: Some(p),
-                    key: Some(&key),
-                    value: value.as_deref(),
-                    ..ProducerRecord::default()
-                })
-                .await?;
+                let ack = self
+                    .send_tracked(ProducerRecord {
+                        topic: &changelog,
+                        partition: Some(p),
+                        key: Some(&key),
+                        value: value.as_deref(),
+                        ..ProducerRecord::default()
+                    })
+                    .await?;
+                if let Some(older) = self.changelog_acks.insert(p, ack) {
+                    if !self.eos {
+                        self.pending.push(older);
+                    }
+                }
             }
         }
         // 3. the sink
@@ -699,7 +856,8 @@ impl Instance {
             }
         } else {
             self.producer.flush().await?;
-            for ack in self.pending.drain(..) {
+            let pending = std::mem::take(&mut self.pending);
+            for ack in pending.iter().chain(self.changelog_acks.values()) {
                 match ack.try_result() {
                     Some(Ok(_)) => {}
                     Some(Err(e)) => return Err(e.into()),
@@ -709,6 +867,14 @@ impl Instance {
                 }
             }
             self.consumer.commit().await?;
+        }
+        // The tasks' states now include their changelogs up to the last write.
+        for (p, ack) in std::mem::take(&mut self.changelog_acks) {
+            if let (Some(Ok(m)), Some(pos)) = (ack.try_result(), self.positions.get_mut(&p)) {
+                if m.offset >= 0 {
+                    *pos = (*pos).max(m.offset + 1);
+                }
+            }
         }
         if let Some(m) = self.first_max_event {
             self.sent_max_event = Some(m);
@@ -759,7 +925,12 @@ impl Instance {
             self.in_txn = false;
         }
         self.pending.clear();
+        self.changelog_acks.clear();
+        // The running tasks' states may hold the aborted batch: dropped. The
+        // warm copies hold only committed changelog records: kept.
         self.tasks.clear();
+        self.positions.clear();
+        self.publish_held();
         self.first = Engine::partial_stage(self.plan.clone());
         self.sent_max_event = None;
         let fresh = GroupConsumer::subscribe(self.cluster.clone(), self.gcfg.clone(), self.topics.clone())?;

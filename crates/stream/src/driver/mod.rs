@@ -32,6 +32,7 @@
 //! ```
 
 mod app;
+mod assignor;
 mod progress;
 mod sink;
 mod source;
