@@ -286,6 +286,42 @@ fn standby_replicas_take_over_a_killed_instances_tasks() {
     assert_eq!(run.code, Some(0), "{}", run.stderr);
 }
 
+/// `--starting-offsets latest` in distributed mode: the input starts at its
+/// end when the group has no committed offset (Kafka Streams'
+/// `auto.offset.reset=latest`), while the repartition topic still starts at
+/// its earliest offset, so the counts are exactly those of the records
+/// produced after the start; a restart resumes from the committed offsets.
+#[test]
+fn starting_offsets_latest_counts_only_what_comes_after_the_start() {
+    let b = bootstrap();
+    let input = unique_topic("voters-latest");
+    kwire(&b, &["topics", "create", &input, "--partitions", "3", "--replication-factor", "1"]).ok();
+    let app = unique_topic("voters-latest");
+    let out_topic = format!("{app}-counts");
+    let sink = format!("kafka:{out_topic}");
+    let mut args = app_args(&input, &app, &sink, "exactly_once_v2");
+    args.extend(["--starting-offsets", "latest", "-v"]);
+    let (before, _) = voters(0, 5_000);
+    produce(&b, &input, &before);
+    let a = Background::kwire("latest-a", &b, &args);
+    let started = wait_until(Duration::from_secs(60), || a.stderr().contains("task restored"));
+    assert!(started, "never assigned: {}", a.stderr());
+    let (after, truth) = voters(5_000, 8_000);
+    produce(&b, &input, &after);
+    wait_for_result(&b, &app, &out_topic, &truth, "starting offsets latest");
+    // Stopped and started again, it resumes from its committed offsets
+    // (latest applies only without them).
+    a.signal(15);
+    assert_eq!(a.finish(Duration::from_secs(60)).code, Some(0));
+    let (more, _) = voters(8_000, 9_000);
+    produce(&b, &input, &more);
+    let a2 = Background::kwire("latest-a2", &b, &args);
+    let (_, truth2) = voters(5_000, 9_000);
+    wait_for_result(&b, &app, &out_topic, &truth2, "restart after latest");
+    a2.signal(15);
+    assert_eq!(a2.finish(Duration::from_secs(60)).code, Some(0));
+}
+
 /// at_least_once through the same kill: every key is there and no count is
 /// below the truth (a batch re-run after the kill may count twice).
 #[test]
@@ -443,7 +479,10 @@ fn distributed_mode_refuses_single_process_options() {
             "--trigger once/available-now is not supported with --application-id",
         ),
         (&["--sink", "jsonl:/tmp/x"][..], "the jsonl sink is per process"),
-        (&["--starting-offsets", "latest"][..], "--starting-offsets other than earliest"),
+        (
+            &["--starting-offsets", r#"{"t":{"0":5}}"#][..],
+            "--starting-offsets per partition and --starting-timestamp are not supported",
+        ),
         (&["--processing-guarantee", "exactly_once"][..], "use exactly_once_v2"),
         (&["--repartition-partitions", "0"][..], "--repartition-partitions must be at least 1"),
     ] {

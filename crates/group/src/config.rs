@@ -1,5 +1,6 @@
 //! Group consumer settings, with Kafka's names and Java's defaults.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use kwire_fetch::{FetchConfig, OffsetReset};
@@ -72,6 +73,10 @@ pub struct GroupConfig {
     pub auto_offset_store: bool,
     /// `auto.offset.reset`: where to start when the group has no committed offset.
     pub auto_offset_reset: OffsetReset,
+    /// Per-topic `auto.offset.reset` overrides (Kafka Streams'
+    /// `Consumed.withOffsetResetPolicy`): where a partition of that topic
+    /// starts when the group has no committed offset for it.
+    pub topic_offset_reset: BTreeMap<String, OffsetReset>,
     /// `client.rack`.
     pub client_rack: Option<String>,
     /// `retry.backoff.ms`.
@@ -257,6 +262,7 @@ impl GroupConfig {
             auto_commit_interval: Duration::from_secs(5),
             auto_offset_store: true,
             auto_offset_reset: OffsetReset::Latest,
+            topic_offset_reset: BTreeMap::new(),
             client_rack: None,
             retry_backoff: Duration::from_millis(100),
             retry_backoff_max: Duration::from_secs(1),

@@ -525,11 +525,24 @@ impl GroupConsumer {
         let missing: Vec<TopicPartition> =
             added.iter().filter(|tp| !committed.contains_key(*tp)).cloned().collect();
         let mut starts: BTreeMap<TopicPartition, i64> = committed.clone();
-        if let Some(tp) = missing.first() {
-            let spec = match self.cfg.auto_offset_reset {
+        // One ListOffsets round per reset policy (the group's, and any per-topic one).
+        let mut by_reset: BTreeMap<u8, (OffsetReset, Vec<TopicPartition>)> = BTreeMap::new();
+        for tp in missing {
+            let reset =
+                self.cfg.topic_offset_reset.get(&tp.topic).copied().unwrap_or(self.cfg.auto_offset_reset);
+            let key = match reset {
+                OffsetReset::Earliest => 0,
+                OffsetReset::Latest => 1,
+                OffsetReset::None => 2,
+            };
+            by_reset.entry(key).or_insert_with(|| (reset, Vec::new())).1.push(tp);
+        }
+        for (reset, parts) in by_reset.into_values() {
+            let spec = match reset {
                 OffsetReset::Earliest => OffsetSpec::Earliest,
                 OffsetReset::Latest => OffsetSpec::Latest,
                 OffsetReset::None => {
+                    let tp = &parts[0];
                     return Err(GroupError::NoOffset {
                         group: self.cfg.group_id.clone(),
                         topic: tp.topic.clone(),
@@ -538,7 +551,7 @@ impl GroupConsumer {
                 }
             };
             let isolation: IsolationLevel = self.cfg.fetch.isolation;
-            for (tp, a) in list_offsets(&self.cluster, &missing, spec, isolation).await? {
+            for (tp, a) in list_offsets(&self.cluster, &parts, spec, isolation).await? {
                 starts.insert(tp, a.offset);
             }
         }

@@ -169,9 +169,10 @@ impl AppConfig {
         if matches!(cfg.trigger, Trigger::Once | Trigger::AvailableNow) {
             return single("--trigger once/available-now");
         }
-        if !matches!(cfg.starting_offsets, super::StartingOffsets::Earliest) {
+        if !matches!(cfg.starting_offsets, super::StartingOffsets::Earliest | super::StartingOffsets::Latest)
+        {
             return Err(
-                "a distributed query starts from its group's committed offsets, else from the earliest (Kafka Streams' default); --starting-offsets other than earliest is not supported with --application-id"
+                "a distributed query starts from its group's committed offsets, else from the earliest or the latest (Kafka Streams' auto.offset.reset); --starting-offsets per partition and --starting-timestamp are not supported with --application-id"
                     .into(),
             );
         }
@@ -214,7 +215,15 @@ pub(crate) async fn run(cluster: Cluster, cfg: StreamConfig, stop: Stop) -> Resu
     let mut gcfg = app.group.clone();
     gcfg.group_id = app.application_id.clone();
     gcfg.auto_commit = false;
+    // The internal topics always start at the earliest offset (a task must
+    // see every partial sent to it); the inputs where --starting-offsets says,
+    // when the group has no committed offset for them.
     gcfg.auto_offset_reset = OffsetReset::Earliest;
+    if cfg.starting_offsets == super::StartingOffsets::Latest {
+        for t in inputs {
+            gcfg.topic_offset_reset.insert(t.clone(), OffsetReset::Latest);
+        }
+    }
     gcfg.fetch = cfg.fetch.clone();
     gcfg.fetch.isolation = if eos { IsolationLevel::ReadCommitted } else { cfg.fetch.isolation };
     let book = Arc::new(Mutex::new(TaskBook::default()));
