@@ -160,8 +160,9 @@ fn exactly_once_app_survives_kill_join_and_leave() {
     eos_run(&b, "1", records_from_env(150_000), None);
 }
 
-/// The same on the 3-node cluster (internal topics RF 3), with the leader of
-/// an input partition killed once under the running instances.
+/// The same on the 3-node cluster (internal topics RF 3, one standby replica
+/// per task), with the leader of an input partition killed once under the
+/// running instances.
 #[test]
 fn exactly_once_app_on_three_nodes_with_a_broker_kill() {
     let _g = trio_exclusive();
@@ -170,12 +171,16 @@ fn exactly_once_app_on_three_nodes_with_a_broker_kill() {
 }
 
 fn eos_run(b: &str, replication: &str, n: u64, broker_kill: Option<()>) {
+    // The 3-node run also keeps a standby copy of every task: a task that
+    // moves resumes from it (the 1-node run restores from the changelog).
+    let standbys = if broker_kill.is_some() { "1" } else { "0" };
     let input = unique_topic("voters-app");
     kwire(b, &["topics", "create", &input, "--partitions", "6", "--replication-factor", replication]).ok();
     let app = unique_topic("voters-eos");
     let out_topic = format!("{app}-counts");
     let sink = format!("kafka:{out_topic}");
-    let args = app_args(&input, &app, &sink, "exactly_once_v2");
+    let mut args = app_args(&input, &app, &sink, "exactly_once_v2");
+    args.extend(["--num-standby-replicas", standbys]);
     // The input arrives in 40 pieces over several seconds while the
     // instances run, so that every change below happens mid-run.
     let pieces = 40u64;

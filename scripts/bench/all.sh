@@ -12,6 +12,8 @@
 #     (scripts/bench/clients.py consume)
 #   - stream: `kwire stream` vs PySpark Structured Streaming on the guide's grouped
 #     count (scripts/bench/stream.sh), when that script is present
+#   - stream scaled out: `kwire stream --application-id` on 1-3 instances vs Kafka
+#     Streams 4.4.0 vs PySpark on the same data (scripts/bench/stream_scaleout.py)
 # Every pair runs in the same invocation against the same broker; medians over
 # --runs; client CPU (user+sys) and peak RSS from wait4. Measures, asserts nothing.
 #
@@ -179,6 +181,9 @@ if ((STREAM)) && [[ -x scripts/bench/stream.sh ]]; then
   fi
 else
   log "stream: skipped (--no-stream or scripts/bench/stream.sh absent)"
+fi
+if ((STREAM)); then
+  step stream_scaleout env KWIRE="$KWIRE" python3 scripts/bench/stream_scaleout.py --records "$SN"
 fi
 cut -d' ' -f1-3 /proc/loadavg >"$WORK/end.load"
 

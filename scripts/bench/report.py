@@ -203,6 +203,23 @@ elif os.path.exists(os.path.join(WORK, "stream.failed")):
 else:
     para("## Stream", "", "Not run (`scripts/bench/stream.sh` absent or --no-stream).")
 
+# stream scaled out
+scale_out = rd("stream_scaleout.out")
+if scale_out and ok("stream_scaleout"):
+    for peer in ("Kafka Streams", "PySpark"):
+        m = re.search(r"kwire \(1 instance\) vs " + peer + r"[^:]*: ([\d.]+)x records/s", scale_out)
+        if m:
+            bars.append((f"stream scaled out vs {peer}", float(m.group(1))))
+    para("## Stream scaled out: `kwire stream --application-id` vs Kafka Streams vs PySpark", "",
+         "The guide's grouped count as a distributed application (exactly_once_v2) on 1, 2 and 3 kwire "
+         "instances, Kafka Streams 4.4.0 with the same topology (scripts/bench/streams/VotersCount.java) and "
+         "PySpark on the same topic, `scripts/bench/stream_scaleout.py`; every result table checked against "
+         f"the truth; load average {load('stream_scaleout')}.",
+         "", "```", scale_out.rstrip(), "```")
+elif os.path.exists(os.path.join(WORK, "stream_scaleout.failed")):
+    para("## Stream scaled out", "", "`scripts/bench/stream_scaleout.py` failed in this run; its error output ends with:",
+         "", "```", "\n".join(rd("stream_scaleout.err").rstrip().splitlines()[-15:]), "```")
+
 
 # ---------------------------------------------------------------- chart
 def chart(bars):
