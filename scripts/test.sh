@@ -85,6 +85,17 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 step "brokers (Kafka ${KWIRE_KAFKA_VERSION:-4.4.0})"
+# The test brokers keep their logs in memory when /dev/shm has room. Their
+# KRaft metadata logs fsync on every topic the tests create, and on this
+# machine's shared disk an fsync can stall for seconds (the kernel's IO
+# pressure showed ~20 s of stalls during one suite run): the controllers
+# stalled with it, and group and copy tests timed out. Set KWIRE_RUN_DIR to
+# choose the place yourself.
+if [[ -z ${KWIRE_RUN_DIR:-} && -d /dev/shm && -w /dev/shm ]] &&
+  (($(df -Pm /dev/shm | awk 'NR == 2 { print $4 }') > 4096)); then
+  export KWIRE_RUN_DIR=/dev/shm/kwire-run
+  echo "test.sh: broker data in $KWIRE_RUN_DIR (tmpfs)" >&2
+fi
 "$KAFKA" fetch >/dev/null
 for spec in "$NAME1 1 $PORT1" "$NAME3 3 $PORT3" "$NAMES 1 $PORTS --secure"; do
   read -r name nodes port secure <<<"$spec"
