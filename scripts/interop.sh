@@ -62,6 +62,10 @@ if [[ -z $BOOT ]]; then
 fi
 
 export KWIRE_INTEROP_BOOTSTRAP=$BOOT KWIRE_INTEROP_RECORDS=$N KWIRE_BIN=$KWIRE
+# The toolbox checks (tests/toolbox_java.rs) use the suite's helpers: the same
+# broker, and for dump-log its instance's data directory.
+export KWIRE_TEST_BOOTSTRAP=${KWIRE_TEST_BOOTSTRAP:-$BOOT}
+if ((STARTED)); then export KWIRE_TEST_CLUSTER1_NAME=interop; fi
 if ((KEEP)); then export KWIRE_INTEROP_KEEP=$WORK; fi
 t0=$SECONDS
 rc=0

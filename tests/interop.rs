@@ -32,6 +32,9 @@ use std::sync::OnceLock;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use kwire_integration::*;
+
+#[path = "toolbox_java.rs"]
+mod toolbox_java;
 use serde_json::{Value, json};
 
 const WRITERS: [&str; 3] = ["kwire", "java", "kcat"];

@@ -154,6 +154,21 @@ pub fn kafka_sh(args: &[&str]) -> String {
 }
 
 /// Name of the 3-node cluster instance for `scripts/kafka.sh --name`.
+/// The single-node instance's name (scripts/kafka.sh --name).
+pub fn cluster1_name() -> String {
+    std::env::var("KWIRE_TEST_CLUSTER1_NAME").unwrap_or_else(|_| "kwire-test-1".to_owned())
+}
+
+/// The data directory (log.dirs) of the single-node instance's broker.
+pub fn cluster1_data_dir() -> std::path::PathBuf {
+    let env = kafka_sh(&["env", "--name", &cluster1_name()]);
+    let dir = env
+        .lines()
+        .find_map(|l| l.strip_prefix("KWIRE_KAFKA_INSTANCE_DIR="))
+        .unwrap_or_else(|| panic!("no KWIRE_KAFKA_INSTANCE_DIR in scripts/kafka.sh env: {env}"));
+    std::path::PathBuf::from(dir).join("node1").join("data")
+}
+
 pub fn cluster3_name() -> String {
     std::env::var("KWIRE_TEST_CLUSTER3_NAME").unwrap_or_else(|_| "trio".to_owned())
 }
@@ -192,6 +207,17 @@ fn heal_trio() {
         .collect();
     for n in down {
         kafka_sh(&["start-node", &n, "--name", &name]);
+    }
+    // A node that is up may still be catching up: a fault test that kills
+    // another one then would leave partitions below min.insync.replicas.
+    // Wait (a while, not forever) until every replica is back in its ISR.
+    let b = bootstrap3();
+    let healthy = wait_until(Duration::from_secs(90), || {
+        let run = kwire(&b, &["topics", "describe", "--under-replicated-partitions"]);
+        run.code == Some(0) && run.stdout.trim().is_empty()
+    });
+    if !healthy {
+        eprintln!("warning: the 3-node cluster still has under-replicated partitions after 90 s");
     }
 }
 
@@ -261,8 +287,14 @@ pub fn peer_produce(bootstrap: &str, extra: &[&str], records: &[serde_json::Valu
     );
 }
 
-/// Runs one of Kafka's Java tools through `scripts/kafka.sh tool`.
+/// One JVM tool at a time: each start costs a core for a second or two, and
+/// on this 2-core machine several at once starve the brokers under test.
+static JAVA_TOOL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Runs one of Kafka's Java tools through `scripts/kafka.sh tool` (one at a
+/// time across the test process).
 pub fn java_tool(tool: &str, args: &[&str], stdin: &[u8]) -> String {
+    let _one = JAVA_TOOL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     run_ok(Command::new(repo_root().join("scripts/kafka.sh")).arg("tool").arg(tool).args(args), stdin)
 }
 

@@ -167,6 +167,8 @@ pub fn decode_any(key: ApiKey, version: i16, frame: Bytes) -> Result<Decoded, De
         K::ApiVersions => dec::<kp::ApiVersionsRequest>(frame, v).map(|_| Decoded::Other)?,
         K::CreateTopics => dec::<kp::CreateTopicsRequest>(frame, v).map(|_| Decoded::Other)?,
         K::DeleteTopics => dec::<kp::DeleteTopicsRequest>(frame, v).map(|_| Decoded::Other)?,
+        K::DeleteRecords => dec::<kp::DeleteRecordsRequest>(frame, v).map(|_| Decoded::Other)?,
+        K::DescribeLogDirs => dec::<kp::DescribeLogDirsRequest>(frame, v).map(|_| Decoded::Other)?,
         K::CreatePartitions => dec::<kp::CreatePartitionsRequest>(frame, v).map(|_| Decoded::Other)?,
         K::DescribeConfigs => dec::<kp::DescribeConfigsRequest>(frame, v).map(|_| Decoded::Other)?,
         K::IncrementalAlterConfigs => {

@@ -6,4 +6,5 @@
 // terminal (`@<epoch-ms>`, `{"voters":[0,1]}`), not rustdoc markup.
 #![allow(rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags)]
 
+pub mod dump_log;
 pub mod spec;

@@ -71,7 +71,7 @@ pub use consumer::{Consumer, ConsumerRecord, PolledRecords, RecordBuffer};
 pub use error::FetchError;
 pub use event::FetchEvent;
 pub use fetcher::Fetcher;
-pub use offsets::{OffsetAnswer, OffsetSpec, list_offsets};
+pub use offsets::{OffsetAnswer, OffsetQuery, OffsetSpec, list_offsets, query_offsets};
 
 pub use kwire_proto::TopicPartition;
 

@@ -54,6 +54,117 @@ pub async fn list_offsets(
     spec: OffsetSpec,
     isolation: IsolationLevel,
 ) -> Result<BTreeMap<TopicPartition, OffsetAnswer>, FetchError> {
+    let mut out = lookup(cluster, partitions, spec.wire(), 1, isolation).await?;
+    // A timestamp past the end gives offset -1: resolve it to the end offset.
+    if let OffsetSpec::Timestamp(_) = spec {
+        let past_end: Vec<TopicPartition> =
+            out.iter().filter(|(_, a)| a.offset < 0).map(|(tp, _)| tp.clone()).collect();
+        if !past_end.is_empty() {
+            let ends = lookup(cluster, &past_end, OffsetSpec::Latest.wire(), 1, isolation).await?;
+            for (tp, a) in ends {
+                out.insert(
+                    tp,
+                    OffsetAnswer { offset: a.offset, timestamp: -1, leader_epoch: a.leader_epoch },
+                );
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Every lookup `kafka-get-offsets.sh --time` can make, including the ones
+/// that need newer brokers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OffsetQuery {
+    /// `-1`: the log end offset (high watermark).
+    Latest,
+    /// `-2`: the log start offset.
+    Earliest,
+    /// `-3` (KIP-734, ListOffsets v7+, Kafka 3.0+): the offset of the record
+    /// with the largest timestamp.
+    MaxTimestamp,
+    /// `-4` (KIP-405, ListOffsets v8+, Kafka 3.4+): the first offset still on local
+    /// disk (equals the log start offset without tiered storage).
+    EarliestLocal,
+    /// `-5` (KIP-1005, ListOffsets v9+, Kafka 3.9+): the last offset uploaded to tiered
+    /// storage (none without it).
+    LatestTiered,
+    /// A time in ms since the epoch: the first offset whose timestamp is at
+    /// or after it (none if there is no such record).
+    Timestamp(i64),
+}
+
+impl OffsetQuery {
+    /// The ListOffsets `timestamp` field for this query.
+    pub fn wire(self) -> i64 {
+        match self {
+            OffsetQuery::Latest => kwire_proto::LATEST_OFFSET,
+            OffsetQuery::Earliest => kwire_proto::EARLIEST_OFFSET,
+            OffsetQuery::MaxTimestamp => -3,
+            OffsetQuery::EarliestLocal => -4,
+            OffsetQuery::LatestTiered => -5,
+            OffsetQuery::Timestamp(t) => t,
+        }
+    }
+
+    /// The lowest ListOffsets version that carries this query.
+    pub fn min_version(self) -> i16 {
+        match self {
+            OffsetQuery::MaxTimestamp => 7,
+            OffsetQuery::EarliestLocal => 8,
+            OffsetQuery::LatestTiered => 9,
+            _ => 1,
+        }
+    }
+
+    /// Kafka's name for the query (`latest`, `max-timestamp`, ...), or the
+    /// timestamp.
+    pub fn name(self) -> String {
+        match self {
+            OffsetQuery::Latest => "latest".into(),
+            OffsetQuery::Earliest => "earliest".into(),
+            OffsetQuery::MaxTimestamp => "max-timestamp".into(),
+            OffsetQuery::EarliestLocal => "earliest-local".into(),
+            OffsetQuery::LatestTiered => "latest-tiered".into(),
+            OffsetQuery::Timestamp(t) => t.to_string(),
+        }
+    }
+}
+
+/// Looks up `query` for every partition in `partitions` as the broker
+/// answers it, with no resolution: `offset` is -1 where there is none (a
+/// timestamp past the last record, no tiered storage). A leader whose
+/// ListOffsets version is too old for the query is an error naming the
+/// version needed.
+///
+/// ```no_run
+/// # async fn f(cluster: &kwire_meta::Cluster) -> Result<(), kwire_fetch::FetchError> {
+/// use kwire_fetch::{IsolationLevel, OffsetQuery, TopicPartition, query_offsets};
+/// let tps = [TopicPartition::new("voters", 0)];
+/// let answers = query_offsets(cluster, &tps, OffsetQuery::MaxTimestamp, IsolationLevel::ReadUncommitted).await?;
+/// for (tp, a) in answers {
+///     println!("{}:{}:{}", tp.topic, tp.partition, a.offset);
+/// }
+/// # Ok(()) }
+/// ```
+pub async fn query_offsets(
+    cluster: &Cluster,
+    partitions: &[TopicPartition],
+    query: OffsetQuery,
+    isolation: IsolationLevel,
+) -> Result<BTreeMap<TopicPartition, OffsetAnswer>, FetchError> {
+    lookup(cluster, partitions, query.wire(), query.min_version(), isolation).await
+}
+
+/// One ListOffsets lookup of the wire `timestamp` per partition, needing at
+/// least ListOffsets `min_version`, grouped by leader and retried.
+async fn lookup(
+    cluster: &Cluster,
+    partitions: &[TopicPartition],
+    timestamp: i64,
+    min_version: i16,
+    isolation: IsolationLevel,
+) -> Result<BTreeMap<TopicPartition, OffsetAnswer>, FetchError> {
     let timeout = cluster.config().conn.request_timeout;
     let mut out = BTreeMap::new();
     let mut todo: Vec<TopicPartition> = partitions.to_vec();
@@ -75,9 +186,15 @@ pub async fn list_offsets(
                     }
                 };
                 let v = conn.version(ApiKey::ListOffsets)?;
+                if v < min_version {
+                    return Err(FetchError::Invalid(format!(
+                        "broker {leader} speaks ListOffsets up to v{v}; timestamp {timestamp} needs v{min_version}+ ({})",
+                        needs(min_version)
+                    )));
+                }
                 let timeout_ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
                 let parts =
-                    tps.iter().map(|(tp, epoch)| (tp.topic.as_str(), tp.partition, *epoch, spec.wire()));
+                    tps.iter().map(|(tp, epoch)| (tp.topic.as_str(), tp.partition, *epoch, timestamp));
                 let req = list_offsets_request(v, isolation as i8, timeout_ms, parts);
                 let resp = match conn.send_version(&req, v).await {
                     Ok(r) => r,
@@ -118,21 +235,6 @@ pub async fn list_offsets(
                     }
                 }
             }
-            // A timestamp past the end gives offset -1: resolve it to the end offset.
-            if let OffsetSpec::Timestamp(_) = spec {
-                let past_end: Vec<TopicPartition> =
-                    out.iter().filter(|(_, a)| a.offset < 0).map(|(tp, _)| tp.clone()).collect();
-                if !past_end.is_empty() {
-                    let ends =
-                        Box::pin(list_offsets(cluster, &past_end, OffsetSpec::Latest, isolation)).await?;
-                    for (tp, a) in ends {
-                        out.insert(
-                            tp,
-                            OffsetAnswer { offset: a.offset, timestamp: -1, leader_epoch: a.leader_epoch },
-                        );
-                    }
-                }
-            }
             todo = retry;
             match last_err {
                 Some(e) if !todo.is_empty() => Step::Retry(e),
@@ -144,5 +246,15 @@ pub async fn list_offsets(
             Ok(ControlFlow::Continue(())) => {}
             Err(gave_up) => return Err(gave_up.last),
         }
+    }
+}
+
+/// The Kafka release that brought ListOffsets `v`, for error messages.
+fn needs(v: i16) -> &'static str {
+    match v {
+        7 => "Kafka 3.0 or newer, KIP-734",
+        8 => "Kafka 3.4 or newer, KIP-405",
+        9 => "Kafka 3.9 or newer, KIP-1005",
+        _ => "a newer broker",
     }
 }

@@ -10,14 +10,18 @@ use std::time::Duration;
 
 use kwire_conn::Connection;
 use kwire_proto::ErrorCode;
+use kwire_proto::TopicPartition;
 use kwire_proto::api::ApiKey;
-pub use kwire_proto::msg::admin::ConfigEntry;
+pub use kwire_proto::msg::admin::{ConfigEntry, LogDir, LogDirReplica};
 use kwire_proto::msg::admin::{
-    CreatableTopicSpec, create_partitions_request, create_topics_request, delete_topics_request,
-    describe_configs_request, incremental_alter_configs_request,
+    CreatableTopicSpec, create_partitions_request, create_topics_request, delete_records_request,
+    delete_topics_request, describe_configs_request, describe_log_dirs_request,
+    incremental_alter_configs_request,
 };
 
-use crate::retry::{RetryPolicy, Step};
+use std::ops::ControlFlow;
+
+use crate::retry::{RetryAction, RetryPolicy, Step, classify};
 use crate::{Cluster, MetaError};
 
 /// Longest legal topic name.
@@ -226,6 +230,134 @@ impl Cluster {
                 Some(_) => Ok(()),
             })
             .collect())
+    }
+
+    /// Deletes the records of each partition before its offset (DeleteRecords
+    /// at each partition's leader; -1: everything up to the high watermark),
+    /// as `kafka-delete-records.sh` does. Per partition: the new log start
+    /// offset (low watermark), or why not (OFFSET_OUT_OF_RANGE past the high
+    /// watermark, POLICY_VIOLATION on a compacted topic, ...). Leader moves
+    /// are retried within the request timeout.
+    pub async fn delete_records(
+        &self,
+        targets: &[(TopicPartition, i64)],
+    ) -> Result<BTreeMap<TopicPartition, Result<i64, MetaError>>, MetaError> {
+        let timeout = self.config().conn.request_timeout;
+        let mut out = BTreeMap::new();
+        let mut todo: BTreeMap<TopicPartition, i64> = targets.iter().cloned().collect();
+        let mut retrier = self.retrier("delete records", RetryPolicy::within(timeout));
+        loop {
+            let tps: Vec<TopicPartition> = todo.keys().cloned().collect();
+            let mut last: Option<(String, MetaError)> = None;
+            for (leader, parts) in self.by_leader(&tps, timeout).await? {
+                let req = delete_records_request(
+                    timeout_ms(timeout),
+                    parts.iter().map(|(tp, _)| (tp.topic.as_str(), tp.partition, todo[tp])),
+                );
+                let resp = match self.broker(leader).await {
+                    Ok(conn) => match conn.version(ApiKey::DeleteRecords) {
+                        Ok(v) => conn.send_version(&req, v).await.map_err(MetaError::from),
+                        Err(e) => Err(e.into()),
+                    },
+                    Err(e) => Err(e),
+                };
+                let resp = match resp {
+                    Ok(r) => r,
+                    Err(e) if e.is_disconnect() => {
+                        last = Some((parts[0].0.topic.clone(), e));
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
+                for (topic, results) in resp.topics {
+                    for r in results {
+                        let tp = TopicPartition::new(topic.clone(), r.partition);
+                        if !todo.contains_key(&tp) {
+                            continue;
+                        }
+                        let context = format!("cannot delete records of {tp}");
+                        match classify(r.error_code) {
+                            RetryAction::Done => {
+                                todo.remove(&tp);
+                                out.insert(tp, Ok(r.low_watermark));
+                            }
+                            RetryAction::RefreshMetadata | RetryAction::Retry => {
+                                last = Some((tp.topic.clone(), broker_err(context, r.error_code, None)));
+                            }
+                            _ => {
+                                todo.remove(&tp);
+                                out.insert(tp, Err(broker_err(context, r.error_code, None)));
+                            }
+                        }
+                    }
+                }
+            }
+            let Some((topic, err)) = last.filter(|_| !todo.is_empty()) else { break };
+            match retrier.next(Step::RefreshMetadata(topic, err)).await {
+                Ok(ControlFlow::Continue(())) => continue,
+                Ok(ControlFlow::Break(())) => break,
+                Err(gave_up) => {
+                    let e = gave_up.into_error();
+                    for tp in std::mem::take(&mut todo).into_keys() {
+                        out.insert(tp, Err(MetaError::Invalid(e.to_string())));
+                    }
+                }
+            }
+        }
+        for (tp, _) in todo {
+            out.insert(
+                tp.clone(),
+                Err(MetaError::Invalid(format!("the leader of {tp} did not answer for it"))),
+            );
+        }
+        Ok(out)
+    }
+
+    /// The log directories of `brokers` (every broker of the cluster if
+    /// None) with the replicas in them (DescribeLogDirs, as
+    /// `kafka-log-dirs.sh --describe`). A broker id the cluster does not
+    /// have is an error naming the ones it has.
+    pub async fn describe_log_dirs(
+        &self,
+        brokers: Option<&[i32]>,
+    ) -> Result<BTreeMap<i32, Result<Vec<LogDir>, MetaError>>, MetaError> {
+        let md = self.fetch_metadata(Some(&[])).await?;
+        let known: Vec<i32> = md.brokers.keys().copied().collect();
+        let ids: Vec<i32> = match brokers {
+            None => known.clone(),
+            Some(list) => {
+                let missing: Vec<String> =
+                    list.iter().filter(|b| !known.contains(b)).map(ToString::to_string).collect();
+                if !missing.is_empty() {
+                    let have: Vec<String> = known.iter().map(ToString::to_string).collect();
+                    return Err(MetaError::Invalid(format!(
+                        "no broker {} in the cluster (it has {})",
+                        missing.join(", "),
+                        have.join(", ")
+                    )));
+                }
+                list.to_vec()
+            }
+        };
+        let mut out = BTreeMap::new();
+        for id in ids {
+            let r = async {
+                let conn = self.broker(id).await?;
+                let v = conn.version(ApiKey::DescribeLogDirs)?;
+                let resp = conn.send_version(&describe_log_dirs_request(), v).await?;
+                if resp.error_code.is_err() {
+                    return Err(broker_err(
+                        format!("describe the log dirs of broker {id}"),
+                        resp.error_code,
+                        None,
+                    ));
+                }
+                Ok(resp.dirs)
+            }
+            .await;
+            out.insert(id, r);
+        }
+        Ok(out)
     }
 
     /// Names of all topics, sorted; internal topics only if `include_internal`.

@@ -39,6 +39,8 @@ pub const KWIRE_VERSIONS: &[(ApiKey, Versions)] = &[
     (ApiKey::ApiVersions, Versions::new(0, 3)),
     (ApiKey::CreateTopics, Versions::new(2, 7)),
     (ApiKey::DeleteTopics, Versions::new(1, 6)),
+    (ApiKey::DeleteRecords, Versions::new(0, 2)),
+    (ApiKey::DescribeLogDirs, Versions::new(1, 4)),
     (ApiKey::CreatePartitions, Versions::new(0, 3)),
     (ApiKey::DescribeConfigs, Versions::new(1, 4)),
     (ApiKey::IncrementalAlterConfigs, Versions::new(0, 1)),

@@ -25,6 +25,8 @@ const COVERED: &[ApiKey] = &[
     ApiKey::ApiVersions,
     ApiKey::CreateTopics,
     ApiKey::DeleteTopics,
+    ApiKey::DeleteRecords,
+    ApiKey::DescribeLogDirs,
     ApiKey::CreatePartitions,
     ApiKey::DescribeConfigs,
     ApiKey::IncrementalAlterConfigs,
@@ -199,6 +201,26 @@ proptest! {
                 })
                 .collect();
             round_trip(ApiKey::CreateTopics, v, cid, client.as_deref(), &req)?;
+        }
+    }
+
+    #[test]
+    fn describe_log_dirs(cid in any::<i32>(), client in client_id()) {
+        for v in versions(ApiKey::DescribeLogDirs) {
+            let req = kwire_proto::msg::admin::describe_log_dirs_request();
+            round_trip(ApiKey::DescribeLogDirs, v, cid, client.as_deref(), &req)?;
+        }
+    }
+
+    #[test]
+    fn delete_records(cid in any::<i32>(), client in client_id(), timeout in any::<i32>(),
+                      parts in vec((name(), any::<i32>(), any::<i64>()), 0..6)) {
+        for v in versions(ApiKey::DeleteRecords) {
+            let req = kwire_proto::msg::admin::delete_records_request(
+                timeout,
+                parts.iter().map(|(t, p, o)| (t.as_str(), *p, *o)),
+            );
+            round_trip(ApiKey::DeleteRecords, v, cid, client.as_deref(), &req)?;
         }
     }
 

@@ -7,9 +7,13 @@
 pub mod cluster;
 pub mod consume;
 pub mod copy;
+pub mod delete_records;
+pub mod dump_log;
 pub mod format;
 pub mod generate;
 pub mod groups;
+pub mod log_dirs;
+pub mod offsets;
 pub mod perf;
 pub mod produce;
 pub mod stream;
@@ -23,8 +27,12 @@ use clap::{Args, Parser, Subcommand};
 use self::cluster::ClusterArgs;
 use self::consume::ConsumeArgs;
 use self::copy::CopyArgs;
+use self::delete_records::DeleteRecordsArgs;
+use self::dump_log::DumpLogArgs;
 use self::generate::GenArgs;
 use self::groups::GroupsArgs;
+use self::log_dirs::LogDirsArgs;
+use self::offsets::OffsetsArgs;
 use self::perf::PerfArgs;
 use self::produce::ProduceArgs;
 use self::stream::StreamArgs;
@@ -98,6 +106,14 @@ pub enum Command {
     /// Copy topics to another topic exactly once, as a consumer group (consume-transform-produce
     /// in transactions)
     Copy(CopyArgs),
+    /// Offsets per partition: latest, earliest, max-timestamp, by time (kafka-get-offsets.sh)
+    Offsets(OffsetsArgs),
+    /// Print a log segment's batches and records offline (kafka-dump-log.sh)
+    DumpLog(DumpLogArgs),
+    /// Delete records before an offset, per partition (kafka-delete-records.sh)
+    DeleteRecords(DeleteRecordsArgs),
+    /// Log directories and the replicas in them (kafka-log-dirs.sh --describe)
+    LogDirs(LogDirsArgs),
 }
 
 impl Command {
@@ -130,10 +146,14 @@ mod tests {
             ("mod.rs", include_str!("mod.rs")),
             ("cluster.rs", include_str!("cluster.rs")),
             ("consume.rs", include_str!("consume.rs")),
+            ("delete_records.rs", include_str!("delete_records.rs")),
+            ("dump_log.rs", include_str!("dump_log.rs")),
             ("copy.rs", include_str!("copy.rs")),
             ("format.rs", include_str!("format.rs")),
             ("generate.rs", include_str!("generate.rs")),
             ("groups.rs", include_str!("groups.rs")),
+            ("log_dirs.rs", include_str!("log_dirs.rs")),
+            ("offsets.rs", include_str!("offsets.rs")),
             ("perf.rs", include_str!("perf.rs")),
             ("produce.rs", include_str!("produce.rs")),
             ("stream.rs", include_str!("stream.rs")),

@@ -5,8 +5,12 @@ mod consume;
 mod consume_group;
 mod consume_loop;
 mod copy;
+mod delete_records;
+mod dump_log;
 pub mod generate;
 pub mod groups;
+mod log_dirs;
+mod offsets;
 pub mod perf;
 mod printer;
 pub mod produce;
@@ -41,6 +45,10 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Stream(a) => stream::run(&settings, a).await?,
         Command::Transactions(a) => transactions::run(&settings, a).await?,
         Command::Copy(a) => copy::run(&settings, a).await?,
+        Command::Offsets(a) => offsets::run(&settings, a).await?,
+        Command::DumpLog(a) => dump_log::run(a)?,
+        Command::DeleteRecords(a) => delete_records::run(&settings, a).await?,
+        Command::LogDirs(a) => log_dirs::run(&settings, a).await?,
     };
     settings.warn_unused();
     Ok(code)

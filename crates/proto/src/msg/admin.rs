@@ -1,18 +1,20 @@
 //! Topic and config administration: CreateTopics (19), DeleteTopics (20),
-//! CreatePartitions (37), DescribeConfigs (32), IncrementalAlterConfigs (44).
+//! DeleteRecords (21), CreatePartitions (37), DescribeConfigs (32),
+//! IncrementalAlterConfigs (44), DescribeLogDirs (35).
 
 use bytes::Bytes;
 use kafka_protocol::messages::TopicName;
 use kafka_protocol::messages::create_partitions_request::CreatePartitionsTopic;
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+use kafka_protocol::messages::delete_records_request::{DeleteRecordsPartition, DeleteRecordsTopic};
 use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
 use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
 use kafka_protocol::messages::incremental_alter_configs_request::{AlterConfigsResource, AlterableConfig};
 use kafka_protocol::protocol::StrBytes;
 
 pub use kafka_protocol::messages::{
-    CreatePartitionsRequest, CreateTopicsRequest, DeleteTopicsRequest, DescribeConfigsRequest,
-    IncrementalAlterConfigsRequest,
+    CreatePartitionsRequest, CreateTopicsRequest, DeleteRecordsRequest, DeleteTopicsRequest,
+    DescribeConfigsRequest, DescribeLogDirsRequest, IncrementalAlterConfigsRequest,
 };
 
 use crate::api::ApiKey;
@@ -143,6 +145,166 @@ impl Response for DeleteTopicsResponse {
         r.finish()?;
         Ok(DeleteTopicsResponse { throttle_time_ms, topics })
     }
+}
+
+/// One partition's outcome of DeleteRecords.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DeletedRecords {
+    /// Partition.
+    pub partition: i32,
+    /// The partition's log start offset now (-1 on error).
+    pub low_watermark: i64,
+    /// Error, if any.
+    pub error_code: ErrorCode,
+}
+
+/// Decoded DeleteRecords response.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DeleteRecordsResponse {
+    /// Throttle.
+    pub throttle_time_ms: i32,
+    /// Per topic, its partitions' outcomes.
+    pub topics: Vec<(String, Vec<DeletedRecords>)>,
+}
+
+impl Response for DeleteRecordsResponse {
+    fn decode(body: Bytes, v: i16) -> Result<Self, DecodeError> {
+        let flex = v >= 2;
+        let mut r = Reader::new(body);
+        let throttle_time_ms = r.i32()?;
+        let topics = r.array(flex, 2, |r| {
+            let name = r.string(flex)?;
+            let parts = r.array(flex, 14, |r| {
+                let partition = r.i32()?;
+                let low_watermark = r.i64()?;
+                let error_code = ErrorCode(r.i16()?);
+                r.skip_tagged_fields(flex)?;
+                Ok(DeletedRecords { partition, low_watermark, error_code })
+            })?;
+            r.skip_tagged_fields(flex)?;
+            Ok((name, parts))
+        })?;
+        r.skip_tagged_fields(flex)?;
+        r.finish()?;
+        Ok(DeleteRecordsResponse { throttle_time_ms, topics })
+    }
+}
+
+/// A DeleteRecords request: delete the records of each (topic, partition)
+/// before `offset` (-1: before the high watermark, everything).
+pub fn delete_records_request<'a>(
+    timeout_ms: i32,
+    parts: impl IntoIterator<Item = (&'a str, i32, i64)>,
+) -> DeleteRecordsRequest {
+    let mut req = DeleteRecordsRequest::default();
+    req.timeout_ms = timeout_ms;
+    for (topic, partition, offset) in parts {
+        let mut p = DeleteRecordsPartition::default();
+        p.partition_index = partition;
+        p.offset = offset;
+        match req.topics.iter_mut().find(|t| t.name.0.as_str() == topic) {
+            Some(t) => t.partitions.push(p),
+            None => {
+                let mut t = DeleteRecordsTopic::default();
+                t.name = TopicName(strb(topic));
+                t.partitions.push(p);
+                req.topics.push(t);
+            }
+        }
+    }
+    req
+}
+
+/// One partition's replica in a log directory.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LogDirReplica {
+    /// Topic.
+    pub topic: String,
+    /// Partition.
+    pub partition: i32,
+    /// Bytes on disk.
+    pub size: i64,
+    /// How far the replica is behind the log end (future replicas: behind the current one).
+    pub offset_lag: i64,
+    /// A future replica (being moved here by an alter-log-dirs reassignment).
+    pub is_future: bool,
+}
+
+/// One log directory of a broker.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LogDir {
+    /// Error for the directory (KAFKA_STORAGE_ERROR for an offline one).
+    pub error_code: ErrorCode,
+    /// Its path on the broker.
+    pub path: String,
+    /// Replicas in it.
+    pub replicas: Vec<LogDirReplica>,
+    /// Size of the volume (v4+; -1 before).
+    pub total_bytes: i64,
+    /// Free space on the volume (v4+; -1 before).
+    pub usable_bytes: i64,
+}
+
+/// Decoded DescribeLogDirs response.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DescribeLogDirsResponse {
+    /// Throttle.
+    pub throttle_time_ms: i32,
+    /// Top-level error (v3+).
+    pub error_code: ErrorCode,
+    /// The broker's log directories.
+    pub dirs: Vec<LogDir>,
+}
+
+impl Response for DescribeLogDirsResponse {
+    fn decode(body: Bytes, v: i16) -> Result<Self, DecodeError> {
+        let flex = v >= 2;
+        let mut r = Reader::new(body);
+        let throttle_time_ms = r.i32()?;
+        let error_code = if v >= 3 { ErrorCode(r.i16()?) } else { ErrorCode::NONE };
+        let dirs = r.array(flex, 4, |r| {
+            let error_code = ErrorCode(r.i16()?);
+            let path = r.string(flex)?;
+            let mut replicas = Vec::new();
+            let topics = r.array(flex, 2, |r| {
+                let topic = r.string(flex)?;
+                let parts = r.array(flex, 21, |r| {
+                    let partition = r.i32()?;
+                    let size = r.i64()?;
+                    let offset_lag = r.i64()?;
+                    let is_future = r.bool()?;
+                    r.skip_tagged_fields(flex)?;
+                    Ok((partition, size, offset_lag, is_future))
+                })?;
+                r.skip_tagged_fields(flex)?;
+                Ok((topic, parts))
+            })?;
+            for (topic, parts) in topics {
+                for (partition, size, offset_lag, is_future) in parts {
+                    replicas.push(LogDirReplica {
+                        topic: topic.clone(),
+                        partition,
+                        size,
+                        offset_lag,
+                        is_future,
+                    });
+                }
+            }
+            let (total_bytes, usable_bytes) = if v >= 4 { (r.i64()?, r.i64()?) } else { (-1, -1) };
+            r.skip_tagged_fields(flex)?;
+            Ok(LogDir { error_code, path, replicas, total_bytes, usable_bytes })
+        })?;
+        r.skip_tagged_fields(flex)?;
+        r.finish()?;
+        Ok(DescribeLogDirsResponse { throttle_time_ms, error_code, dirs })
+    }
+}
+
+/// A DescribeLogDirs request for every topic's replicas.
+pub fn describe_log_dirs_request() -> DescribeLogDirsRequest {
+    let mut req = DescribeLogDirsRequest::default();
+    req.topics = None;
+    req
 }
 
 /// Decoded CreatePartitions response.
@@ -430,6 +592,16 @@ impl Request for DeleteTopicsRequest {
     type Response = DeleteTopicsResponse;
 }
 
+impl Request for DeleteRecordsRequest {
+    const KEY: ApiKey = ApiKey::DeleteRecords;
+    type Response = DeleteRecordsResponse;
+}
+
+impl Request for DescribeLogDirsRequest {
+    const KEY: ApiKey = ApiKey::DescribeLogDirs;
+    type Response = DescribeLogDirsResponse;
+}
+
 impl Request for CreatePartitionsRequest {
     const KEY: ApiKey = ApiKey::CreatePartitions;
     type Response = CreatePartitionsResponse;
@@ -571,6 +743,103 @@ mod tests {
                 assert_eq!(d.topics[0].topic_id, [1; 16]);
             }
             all_prefixes_fail(&bytes, |b| DeleteTopicsResponse::decode(b, v));
+        }
+    }
+
+    #[test]
+    fn delete_records_all_versions() {
+        use kafka_protocol::messages::delete_records_response as dr;
+        for v in 0..=2 {
+            let mut m = dr::DeleteRecordsResponse::default();
+            m.throttle_time_ms = 4;
+            let mut t = dr::DeleteRecordsTopicResult::default();
+            t.name = tn("old");
+            let mut p = dr::DeleteRecordsPartitionResult::default();
+            p.partition_index = 2;
+            p.low_watermark = 77;
+            let mut q = dr::DeleteRecordsPartitionResult::default();
+            q.partition_index = 0;
+            q.low_watermark = -1;
+            q.error_code = 1;
+            t.partitions = vec![p, q];
+            m.topics = vec![t];
+            let bytes = encode(&m, v);
+            let d = DeleteRecordsResponse::decode(bytes.clone(), v).unwrap();
+            assert_eq!(d.throttle_time_ms, 4);
+            assert_eq!(d.topics.len(), 1);
+            assert_eq!(d.topics[0].0, "old");
+            assert_eq!(
+                d.topics[0].1,
+                [
+                    DeletedRecords { partition: 2, low_watermark: 77, error_code: ErrorCode::NONE },
+                    DeletedRecords {
+                        partition: 0,
+                        low_watermark: -1,
+                        error_code: ErrorCode::OFFSET_OUT_OF_RANGE
+                    },
+                ]
+            );
+            all_prefixes_fail(&bytes, |b| DeleteRecordsResponse::decode(b, v));
+        }
+        let req = delete_records_request(500, [("a", 0, 3), ("b", 1, -1), ("a", 2, 9)]);
+        assert_eq!(req.timeout_ms, 500);
+        let got: Vec<(String, Vec<(i32, i64)>)> = req
+            .topics
+            .iter()
+            .map(|t| {
+                (t.name.0.to_string(), t.partitions.iter().map(|p| (p.partition_index, p.offset)).collect())
+            })
+            .collect();
+        assert_eq!(got, [("a".to_owned(), vec![(0, 3), (2, 9)]), ("b".to_owned(), vec![(1, -1)])]);
+    }
+
+    #[test]
+    fn describe_log_dirs_all_versions() {
+        use kafka_protocol::messages::describe_log_dirs_response as dl;
+        for v in 1..=4 {
+            let mut m = dl::DescribeLogDirsResponse::default();
+            m.throttle_time_ms = 5;
+            if v >= 3 {
+                m.error_code = 0;
+            }
+            let mut dir = dl::DescribeLogDirsResult::default();
+            dir.log_dir = sb("/data");
+            let mut t = dl::DescribeLogDirsTopic::default();
+            t.name = tn("t");
+            let mut p = dl::DescribeLogDirsPartition::default();
+            p.partition_index = 1;
+            p.partition_size = 989;
+            p.offset_lag = 2;
+            p.is_future_key = true;
+            t.partitions = vec![p];
+            dir.topics = vec![t];
+            if v >= 4 {
+                dir.total_bytes = 1000;
+                dir.usable_bytes = 400;
+            }
+            let mut offline = dl::DescribeLogDirsResult::default();
+            offline.error_code = 56;
+            offline.log_dir = sb("/bad");
+            m.results = vec![dir, offline];
+            let bytes = encode(&m, v);
+            let d = DescribeLogDirsResponse::decode(bytes.clone(), v).unwrap();
+            assert_eq!(d.throttle_time_ms, 5);
+            assert_eq!(d.dirs.len(), 2);
+            assert_eq!(
+                d.dirs[0].replicas,
+                [LogDirReplica {
+                    topic: "t".into(),
+                    partition: 1,
+                    size: 989,
+                    offset_lag: 2,
+                    is_future: true
+                }]
+            );
+            assert_eq!((d.dirs[0].path.as_str(), d.dirs[1].path.as_str()), ("/data", "/bad"));
+            assert_eq!(d.dirs[1].error_code, ErrorCode::KAFKA_STORAGE_ERROR);
+            let sizes = if v >= 4 { (1000, 400) } else { (-1, -1) };
+            assert_eq!((d.dirs[0].total_bytes, d.dirs[0].usable_bytes), sizes);
+            all_prefixes_fail(&bytes, |b| DescribeLogDirsResponse::decode(b, v));
         }
     }
 
