@@ -291,8 +291,13 @@ broker.heartbeat.interval.ms=1000
 broker.session.timeout.ms=6000
 EOF
   if (($(vmajor "$I_VERSION") >= 4)); then
+    # Share groups (KIP-932): heartbeats every second instead of 5 s, so a
+    # new member gets its assignment (computed after its first heartbeat)
+    # within a second, as the consumer group settings above allow.
     printf '%s\n' "share.coordinator.state.topic.replication.factor=$rf" \
-      "share.coordinator.state.topic.min.isr=$misr" >>"$nd/server.properties"
+      "share.coordinator.state.topic.min.isr=$misr" \
+      "group.share.min.heartbeat.interval.ms=500" \
+      "group.share.heartbeat.interval.ms=1000" >>"$nd/server.properties"
   fi
   if [[ $I_SECURE == 1 ]]; then write_secure_config "$nd/server.properties"; fi
 }

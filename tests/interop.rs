@@ -33,6 +33,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use kwire_integration::*;
 
+#[path = "share_java.rs"]
+mod share_java;
 #[path = "toolbox_java.rs"]
 mod toolbox_java;
 use serde_json::{Value, json};

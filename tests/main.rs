@@ -14,6 +14,7 @@ mod offsets;
 mod produce;
 mod produce_fresh;
 mod security;
+mod share;
 mod stream;
 mod stream_app;
 mod topics;

@@ -213,6 +213,12 @@ pub fn decode_any(key: ApiKey, version: i16, frame: Bytes) -> Result<Decoded, De
         K::AddOffsetsToTxn => dec::<kp::AddOffsetsToTxnRequest>(frame, v).map(|_| Decoded::Other)?,
         K::TxnOffsetCommit => dec::<kp::TxnOffsetCommitRequest>(frame, v).map(|_| Decoded::Other)?,
         K::EndTxn => dec::<kp::EndTxnRequest>(frame, v).map(|_| Decoded::Other)?,
+        K::ShareGroupHeartbeat => dec::<kp::ShareGroupHeartbeatRequest>(frame, v).map(|_| Decoded::Other)?,
+        K::ShareFetch => {
+            let r = dec::<kp::ShareFetchRequest>(frame, v)?;
+            Decoded::Fetch(r.topics.into_iter().flat_map(|t| t.partitions).map(|p| p.records).collect())
+        }
+        K::ShareAcknowledge => dec::<kp::ShareAcknowledgeRequest>(frame, v).map(|_| Decoded::Other)?,
         _ => return Err(DecodeError::Unsupported { api_key: key as i16, version }),
     })
 }

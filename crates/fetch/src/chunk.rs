@@ -34,6 +34,30 @@ pub struct FetchedChunk {
 }
 
 impl FetchedChunk {
+    /// A chunk of record batches of `tp` fetched some other way (a share
+    /// fetch, a file), read from `fetch_offset` on as read_uncommitted: the
+    /// records of control batches are skipped, nothing else is filtered.
+    pub fn from_records(
+        tp: Arc<TopicPartition>,
+        fetch_offset: i64,
+        records: Bytes,
+        decode: DecodeOptions,
+    ) -> Self {
+        FetchedChunk {
+            tp,
+            fetch_offset,
+            next_offset: -1,
+            high_watermark: -1,
+            last_stable_offset: -1,
+            log_start_offset: -1,
+            records,
+            aborted: None,
+            isolation: IsolationLevel::ReadUncommitted,
+            decode,
+            assignment_epoch: 0,
+        }
+    }
+
     /// Raw bytes of the record batches (e.g. to forward unchanged).
     pub fn raw(&self) -> &Bytes {
         &self.records

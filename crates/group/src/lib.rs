@@ -50,6 +50,7 @@ pub mod lag;
 pub mod member;
 pub mod offsets;
 pub mod reset;
+pub mod share;
 
 pub use assignor::{
     AssignorKind, CustomAssignor, CustomAssignorRef, GroupAssignment, MemberAssignment, MemberSubscription,

@@ -93,6 +93,9 @@ pub enum ResourceType {
     Topic = 2,
     /// A broker.
     Broker = 4,
+    /// A group (group configs, Kafka 4.0+: e.g. a share group's
+    /// `share.auto.offset.reset`).
+    Group = 32,
 }
 
 /// One change in an incremental config update.
@@ -406,7 +409,7 @@ impl Cluster {
                 Some(id) => self.broker(id).await?,
                 None => self.any_broker().await?,
             },
-            ResourceType::Topic => self.any_broker().await?,
+            ResourceType::Topic | ResourceType::Group => self.any_broker().await?,
         };
         let resp = conn.send(&req).await?;
         let mut out = BTreeMap::new();

@@ -65,6 +65,10 @@ pub const KWIRE_VERSIONS: &[(ApiKey, Versions)] = &[
     (ApiKey::OffsetDelete, Versions::new(0, 0)),
     (ApiKey::ConsumerGroupHeartbeat, Versions::new(0, 1)),
     (ApiKey::ConsumerGroupDescribe, Versions::new(0, 1)),
+    // Share groups (KIP-932): v1 is the stable shape (Kafka 4.1+).
+    (ApiKey::ShareGroupHeartbeat, Versions::new(1, 1)),
+    (ApiKey::ShareFetch, Versions::new(1, 1)),
+    (ApiKey::ShareAcknowledge, Versions::new(1, 1)),
     (ApiKey::SaslHandshake, Versions::new(1, 1)),
     (ApiKey::SaslAuthenticate, Versions::new(0, 2)),
     // Transaction admin (KIP-664): brokers 3.0+ only; kafka-protocol encodes

@@ -212,8 +212,18 @@ impl ErrorCode {
     pub const STALE_MEMBER_EPOCH: ErrorCode = ErrorCode(113);
     /// UNKNOWN_SUBSCRIPTION_ID.
     pub const UNKNOWN_SUBSCRIPTION_ID: ErrorCode = ErrorCode(117);
+    /// INVALID_RECORD_STATE (share groups): an acknowledgement for a record
+    /// this member does not hold (its acquisition lock expired, or it was
+    /// acknowledged already).
+    pub const INVALID_RECORD_STATE: ErrorCode = ErrorCode(121);
+    /// SHARE_SESSION_NOT_FOUND.
+    pub const SHARE_SESSION_NOT_FOUND: ErrorCode = ErrorCode(122);
+    /// INVALID_SHARE_SESSION_EPOCH.
+    pub const INVALID_SHARE_SESSION_EPOCH: ErrorCode = ErrorCode(123);
     /// INVALID_REGULAR_EXPRESSION.
     pub const INVALID_REGULAR_EXPRESSION: ErrorCode = ErrorCode(128);
+    /// SHARE_SESSION_LIMIT_REACHED.
+    pub const SHARE_SESSION_LIMIT_REACHED: ErrorCode = ErrorCode(133);
 
     /// True for success.
     #[inline]

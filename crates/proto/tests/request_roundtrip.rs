@@ -57,6 +57,9 @@ const COVERED: &[ApiKey] = &[
     ApiKey::DescribeTransactions,
     ApiKey::DescribeProducers,
     ApiKey::WriteTxnMarkers,
+    ApiKey::ShareGroupHeartbeat,
+    ApiKey::ShareFetch,
+    ApiKey::ShareAcknowledge,
 ];
 
 fn sb(s: &str) -> StrBytes {
@@ -775,6 +778,55 @@ proptest! {
         for v in versions(ApiKey::FindCoordinator).filter(|v| *v >= 1) {
             let req = find_transaction_coordinator_request(v, ids.first().map(String::as_str).unwrap_or("tx"));
             round_trip(ApiKey::FindCoordinator, v, cid, client.as_deref(), &req)?;
+        }
+    }
+}
+
+proptest! {
+    #[test]
+    fn share_groups(cid in any::<i32>(), client in client_id(), group in name(), member in text(),
+                    epoch in any::<i32>(), topics in vec(name(), 0..3), join in any::<bool>(),
+                    session in any::<i32>(), parts in vec((any::<u8>(), any::<i32>(), any::<i64>(), 0i64..5, 0u8..4), 0..5),
+                    wait in any::<i32>(), max in any::<i32>()) {
+        use kwire_proto::msg::share::*;
+        for v in versions(ApiKey::ShareGroupHeartbeat) {
+            let req = share_group_heartbeat_request(&ShareHeartbeatParams {
+                group_id: &group,
+                member_id: &member,
+                member_epoch: epoch,
+                rack_id: join.then_some("rack"),
+                subscribed_topic_names: join.then_some(&topics[..]),
+            });
+            round_trip(ApiKey::ShareGroupHeartbeat, v, cid, client.as_deref(), &req)?;
+        }
+        let types = [AckType::Gap, AckType::Accept, AckType::Release, AckType::Reject];
+        let reqs: Vec<SharePartitionReq> = parts
+            .iter()
+            .map(|(t, p, first, n, ty)| SharePartitionReq {
+                topic_id: [*t % 3; 16],
+                partition: *p,
+                acks: vec![AckBatch { first: *first, last: first.saturating_add(*n), types: vec![types[*ty as usize]] }],
+            })
+            .collect();
+        let forgotten: Vec<([u8; 16], i32)> = parts.iter().map(|(t, p, ..)| ([*t; 16], *p)).collect();
+        for v in versions(ApiKey::ShareFetch) {
+            let req = share_fetch_request(&ShareFetchParams {
+                group_id: &group,
+                member_id: &member,
+                session_epoch: session,
+                max_wait_ms: wait,
+                min_bytes: 1,
+                max_bytes: max,
+                max_records: max,
+                batch_size: max,
+                partitions: &reqs,
+                forgotten: &forgotten,
+            });
+            round_trip(ApiKey::ShareFetch, v, cid, client.as_deref(), &req)?;
+        }
+        for v in versions(ApiKey::ShareAcknowledge) {
+            let req = share_acknowledge_request(&group, &member, session, &reqs);
+            round_trip(ApiKey::ShareAcknowledge, v, cid, client.as_deref(), &req)?;
         }
     }
 }

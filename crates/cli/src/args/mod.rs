@@ -16,6 +16,7 @@ pub mod log_dirs;
 pub mod offsets;
 pub mod perf;
 pub mod produce;
+pub mod share;
 pub mod stream;
 pub mod topics;
 pub mod transactions;
@@ -35,6 +36,7 @@ use self::log_dirs::LogDirsArgs;
 use self::offsets::OffsetsArgs;
 use self::perf::PerfArgs;
 use self::produce::ProduceArgs;
+use self::share::ShareArgs;
 use self::stream::StreamArgs;
 use self::topics::TopicsArgs;
 use self::transactions::TransactionsArgs;
@@ -114,6 +116,9 @@ pub enum Command {
     DeleteRecords(DeleteRecordsArgs),
     /// Log directories and the replicas in them (kafka-log-dirs.sh --describe)
     LogDirs(LogDirsArgs),
+    /// Share groups (KIP-932, queues for Kafka): consume as a share group member
+    /// (kafka-console-share-consumer.sh)
+    Share(ShareArgs),
 }
 
 impl Command {
@@ -122,7 +127,7 @@ impl Command {
     pub fn needs_workers(&self) -> bool {
         match self {
             Command::Consume(a) => a.group.is_some(),
-            Command::Stream(_) | Command::Copy(_) => true,
+            Command::Stream(_) | Command::Copy(_) | Command::Share(_) => true,
             _ => false,
         }
     }
@@ -156,6 +161,7 @@ mod tests {
             ("offsets.rs", include_str!("offsets.rs")),
             ("perf.rs", include_str!("perf.rs")),
             ("produce.rs", include_str!("produce.rs")),
+            ("share.rs", include_str!("share.rs")),
             ("stream.rs", include_str!("stream.rs")),
             ("topics.rs", include_str!("topics.rs")),
             ("transactions.rs", include_str!("transactions.rs")),

@@ -14,6 +14,7 @@ mod offsets;
 pub mod perf;
 mod printer;
 pub mod produce;
+mod share;
 pub mod stream;
 mod topics;
 mod transactions;
@@ -49,6 +50,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::DumpLog(a) => dump_log::run(a)?,
         Command::DeleteRecords(a) => delete_records::run(&settings, a).await?,
         Command::LogDirs(a) => log_dirs::run(&settings, a).await?,
+        Command::Share(a) => share::run(&settings, a).await?,
     };
     settings.warn_unused();
     Ok(code)

@@ -43,7 +43,7 @@ pub(super) struct Consumer {
 
 /// A member id for KIP-848 v1, which the client generates: 16 random bytes
 /// in Kafka's URL-safe base64 form.
-fn new_member_id() -> String {
+pub(crate) fn new_member_id() -> String {
     use std::hash::{BuildHasher, Hasher};
     let mut bytes = [0u8; 16];
     for (i, chunk) in bytes.chunks_mut(8).enumerate() {

@@ -23,6 +23,7 @@
 
 mod classic;
 mod consumer;
+pub(crate) use consumer::new_member_id;
 #[cfg(test)]
 mod tests;
 

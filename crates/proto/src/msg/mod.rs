@@ -12,6 +12,7 @@ pub mod group;
 pub mod metadata;
 pub mod produce;
 pub mod sasl;
+pub mod share;
 pub mod txn;
 pub mod txn_admin;
 
