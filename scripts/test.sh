@@ -116,7 +116,12 @@ export KWIRE_TEST_CLUSTER1_NAME=$NAME1
 export KWIRE_TEST_SECURE_NAME=$NAMES KWIRE_TEST_SECURE_PORT=$PORTS
 
 step "unit + integration tests"
-cargo test --workspace --no-fail-fast -- "${FILTER[@]}"
+# One test at a time: the suite kills and restarts brokers, starts Java
+# consumers and measures timeouts. On two cores, a broker restart's JVM
+# warm-up overlapping a Java group test starved the single-node broker for
+# over 10 s ("no answer within 10s"), and group tests running next to them
+# failed. Serial, each test gets the machine its timeouts assume.
+cargo test --workspace --no-fail-fast -- --test-threads=1 "${FILTER[@]}"
 
 if [[ $QUICK == 0 ]]; then
   KWIRE_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/debug/kwire
