@@ -450,21 +450,18 @@ impl ShareConsumer {
         Ok(out)
     }
 
+    /// Puts acknowledgements that did not reach the broker back in the book
+    /// (kwire's own batches: one type per range).
     fn requeue(&mut self, sent: Vec<(TopicId, i32, Vec<kwire_proto::msg::share::AckBatch>)>) {
         for (id, p, batches) in sent {
             for b in batches {
-                let mut o = b.first;
-                while o <= b.last {
-                    let t = if b.types.len() == 1 {
-                        b.types[0]
-                    } else {
-                        b.types
-                            .get(usize::try_from(o - b.first).unwrap_or(0))
-                            .copied()
-                            .unwrap_or(AckType::Accept)
-                    };
-                    self.acks.add_if_absent(id, p, o, t);
-                    o += 1;
+                let t = b.types.first().copied().unwrap_or(AckType::Accept);
+                // Bounded by the batch (at most MAX_GAPS or a fetch's records);
+                // checked so that a range ending at i64::MAX cannot overflow.
+                let mut o = Some(b.first);
+                while let Some(off) = o.filter(|off| *off <= b.last) {
+                    self.acks.add_if_absent(id, p, off, t);
+                    o = off.checked_add(1);
                 }
             }
         }
