@@ -78,13 +78,130 @@ pub struct DumpSummary {
 /// records cannot be decoded is reported there too and the walk continues
 /// at the next batch. Only `out`'s errors are returned as `Err`.
 pub fn dump_segment(segment: Bytes, opts: &DumpOptions, out: &mut impl Write) -> io::Result<DumpSummary> {
+    walk(segment, opts, &mut TextSink { out, opts, line: String::new() })
+}
+
+/// As [`dump_segment`], but one JSON object per batch and line (JSON Lines),
+/// with the batch's records in `"records"` under deep iteration: the same
+/// fields the text names, in snake case, keys and values as text (Java's
+/// UTF-8 reading) with `--print-data-log`.
+pub fn dump_segment_json(
+    segment: Bytes,
+    opts: &DumpOptions,
+    out: &mut impl Write,
+) -> io::Result<DumpSummary> {
+    let mut sink = JsonSink { out, opts, batch: None };
+    let sum = walk(segment, opts, &mut sink)?;
+    sink.flush_batch()?;
+    Ok(sum)
+}
+
+/// Where the walk's batches and records go.
+trait Sink {
+    fn batch(&mut self, b: &Batch, position: usize, valid: bool) -> io::Result<()>;
+    fn record(&mut self, b: &Batch, rec: &kwire_proto::records::RecordRef<'_>) -> io::Result<()>;
+}
+
+struct TextSink<'a, W: Write> {
+    out: &'a mut W,
+    opts: &'a DumpOptions,
+    line: String,
+}
+
+impl<W: Write> Sink for TextSink<'_, W> {
+    fn batch(&mut self, b: &Batch, position: usize, valid: bool) -> io::Result<()> {
+        self.line.clear();
+        batch_line(&mut self.line, b, position, valid);
+        writeln!(self.out, "{}", self.line)
+    }
+
+    fn record(&mut self, b: &Batch, rec: &kwire_proto::records::RecordRef<'_>) -> io::Result<()> {
+        self.line.clear();
+        record_line(&mut self.line, b, rec, self.opts);
+        writeln!(self.out, "{}", self.line)
+    }
+}
+
+struct JsonSink<'a, W: Write> {
+    out: &'a mut W,
+    opts: &'a DumpOptions,
+    /// The batch being filled with its records, written when the next starts.
+    batch: Option<serde_json::Value>,
+}
+
+impl<W: Write> JsonSink<'_, W> {
+    fn flush_batch(&mut self) -> io::Result<()> {
+        match self.batch.take() {
+            Some(b) => writeln!(self.out, "{b}"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl<W: Write> Sink for JsonSink<'_, W> {
+    fn batch(&mut self, b: &Batch, position: usize, valid: bool) -> io::Result<()> {
+        self.flush_batch()?;
+        let h = &b.header;
+        let mut o = serde_json::json!({
+            "base_offset": h.base_offset, "last_offset": h.last_offset(), "count": h.record_count,
+            "base_sequence": h.base_sequence, "last_sequence": h.last_sequence(),
+            "producer_id": h.producer_id, "producer_epoch": h.producer_epoch,
+            "partition_leader_epoch": h.partition_leader_epoch,
+            "is_transactional": h.is_transactional(), "is_control": h.is_control(),
+            "delete_horizon_ms": h.delete_horizon_ms(), "position": position,
+            "timestamp_type": ts_type(b), "max_timestamp": h.max_timestamp, "size": b.raw().len(),
+            "magic": b.magic(), "compression": b.compression().name(), "crc": h.crc, "crc_valid": valid,
+        });
+        if self.opts.deep || self.opts.print_data {
+            o["records"] = serde_json::json!([]);
+        }
+        self.batch = Some(o);
+        Ok(())
+    }
+
+    fn record(&mut self, b: &Batch, rec: &kwire_proto::records::RecordRef<'_>) -> io::Result<()> {
+        let mut r = serde_json::json!({
+            "offset": rec.offset, "timestamp": rec.timestamp,
+            "key_size": size_of(rec.key), "value_size": size_of(rec.value),
+        });
+        if b.magic() >= 2 {
+            r["sequence"] = record_sequence(b, rec.offset).into();
+            r["header_keys"] = rec.headers().map(|h| java_utf8(h.key)).collect::<Vec<_>>().into();
+        }
+        if b.is_control() {
+            r["control"] = match ControlRecord::parse(rec.key, rec.value) {
+                Ok(ControlRecord { kind: ControlType::Abort, coordinator_epoch, .. }) => {
+                    serde_json::json!({"type": "ABORT", "coordinator_epoch": coordinator_epoch})
+                }
+                Ok(ControlRecord { kind: ControlType::Commit, coordinator_epoch, .. }) => {
+                    serde_json::json!({"type": "COMMIT", "coordinator_epoch": coordinator_epoch})
+                }
+                Ok(ControlRecord { kind: ControlType::Other(id), .. }) => {
+                    serde_json::json!({"type": control_name(id), "id": id})
+                }
+                Err(e) => serde_json::json!({"type": "UNKNOWN", "error": e.to_string()}),
+            };
+        } else if self.opts.print_data {
+            r["key"] = rec.key.map(java_utf8).into();
+            r["payload"] = rec.value.map(java_utf8).into();
+        }
+        if let Some(serde_json::Value::Array(records)) =
+            self.batch.as_mut().and_then(|o| o.get_mut("records"))
+        {
+            records.push(r);
+        }
+        Ok(())
+    }
+}
+
+/// The walk behind both formats.
+fn walk(segment: Bytes, opts: &DumpOptions, sink: &mut impl Sink) -> io::Result<DumpSummary> {
     let total = segment.len();
     let decode = DecodeOptions::default().verify_crc(false).max_decompressed(opts.max_decompressed);
     let deep = opts.deep || opts.print_data;
     let mut iter = batches(segment, &decode);
     let mut sum = DumpSummary::default();
     let mut last_offset: Option<i64> = None;
-    let mut line = String::new();
     loop {
         let position = total - iter.remaining().len();
         let batch = match iter.next() {
@@ -99,9 +216,7 @@ pub fn dump_segment(segment: Bytes, opts: &DumpOptions, out: &mut impl Write) ->
         if !valid {
             sum.bad_crc += 1;
         }
-        line.clear();
-        batch_line(&mut line, &batch, position, valid);
-        writeln!(out, "{line}")?;
+        sink.batch(&batch, position, valid)?;
         sum.batches += 1;
         if !deep {
             continue;
@@ -128,9 +243,7 @@ pub fn dump_segment(segment: Bytes, opts: &DumpOptions, out: &mut impl Write) ->
                 sum.non_consecutive.push((prev, rec.offset));
             }
             last_offset = Some(rec.offset);
-            line.clear();
-            record_line(&mut line, &batch, &rec, opts);
-            writeln!(out, "{line}")?;
+            sink.record(&batch, &rec)?;
             sum.records += 1;
         }
     }

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use super::format::Format;
+
 /// `kwire dump-log FILE...`: print a log segment's batches and records offline.
 #[derive(Debug, Args)]
 pub struct DumpLogArgs {
@@ -25,4 +27,7 @@ pub struct DumpLogArgs {
     /// Largest decompressed size accepted for one batch, in bytes
     #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
     pub max_decompressed: usize,
+    /// Output format: text (kafka-dump-log.sh's lines) or json (one object per batch and line)
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
 }

@@ -87,6 +87,9 @@ pub struct DeleteArgs {
     /// Group ids
     #[arg(value_name = "GROUP", required = true)]
     pub groups: Vec<String>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
 }
 
 #[derive(Debug, Args)]
@@ -97,4 +100,7 @@ pub struct DeleteOffsetsArgs {
     /// Topic, optionally with partitions: T or T:0,1 (repeatable)
     #[arg(long = "topic", value_name = "TOPIC[:P,...]", required = true)]
     pub topics: Vec<String>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
 }

@@ -2,6 +2,8 @@
 
 use clap::Args;
 
+use super::format::Format;
+
 /// `kwire log-dirs --describe`: log directories and the replicas in them.
 #[derive(Debug, Args)]
 pub struct LogDirsArgs {
@@ -14,4 +16,8 @@ pub struct LogDirsArgs {
     /// Topics to show, e.g. a,b [default: every topic]
     #[arg(long = "topic-list", value_name = "TOPIC[,TOPIC...]", value_delimiter = ',')]
     pub topic_list: Vec<String>,
+    /// Output format: text (kafka-log-dirs.sh's progress lines and JSON document) or json (the
+    /// document alone)
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
 }

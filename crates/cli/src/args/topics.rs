@@ -92,6 +92,9 @@ pub struct TopicDeleteArgs {
     /// Succeed quietly for topics that don't exist
     #[arg(long)]
     pub if_exists: bool,
+    /// Output format
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
 }
 
 #[derive(Debug, Args)]
@@ -105,6 +108,9 @@ pub struct TopicAlterArgs {
     /// Let the broker validate the change without applying it
     #[arg(long)]
     pub dry_run: bool,
+    /// Output format
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,8 @@
 
 use clap::{Args, Subcommand};
 
+use super::format::Format;
+
 /// Arguments of `kwire transactions`.
 #[derive(Debug, Args)]
 pub struct TransactionsArgs {
@@ -31,6 +33,9 @@ pub struct TxnListArgs {
     /// Only transactional ids matching this regular expression (brokers 4.1+)
     #[arg(long, value_name = "TRANSACTIONAL_ID_PATTERN")]
     pub transactional_id_pattern: Option<String>,
+    /// Output format: text (kafka-transactions.sh's table) or json
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
 }
 
 #[derive(Debug, Args)]
@@ -38,6 +43,9 @@ pub struct TxnDescribeArgs {
     /// Transactional id
     #[arg(long, value_name = "TRANSACTIONAL_ID", required = true)]
     pub transactional_id: String,
+    /// Output format: text (kafka-transactions.sh's table) or json
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
 }
 
 #[derive(Debug, Args)]
@@ -51,6 +59,9 @@ pub struct TxnDescribeProducersArgs {
     /// Partition number
     #[arg(long, value_name = "PARTITION", required = true, allow_negative_numbers = true)]
     pub partition: i32,
+    /// Output format: text (kafka-transactions.sh's table) or json
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
 }
 
 #[derive(Debug, Args)]
@@ -73,6 +84,9 @@ pub struct TxnAbortArgs {
     /// Coordinator epoch (brokers older than 3.0)
     #[arg(long, value_name = "COORDINATOR_EPOCH", allow_negative_numbers = true)]
     pub coordinator_epoch: Option<i32>,
+    /// Output format: text (kafka-transactions.sh's table) or json
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
 }
 
 #[derive(Debug, Args)]
@@ -89,4 +103,7 @@ pub struct TxnFindHangingArgs {
     /// Partition number
     #[arg(long, value_name = "PARTITION", allow_negative_numbers = true)]
     pub partition: Option<i32>,
+    /// Output format: text (kafka-transactions.sh's table) or json
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
 }

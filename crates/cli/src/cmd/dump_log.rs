@@ -6,9 +6,10 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
-use kwire_cli::dump_log::{DumpOptions, dump_segment, segment_start_offset};
+use kwire_cli::dump_log::{DumpOptions, dump_segment, dump_segment_json, segment_start_offset};
 
 use crate::args::dump_log::DumpLogArgs;
+use crate::args::format::Format;
 
 pub fn run(args: DumpLogArgs) -> Result<ExitCode> {
     let files: Vec<_> = args.files.iter().chain(&args.files_flag).collect();
@@ -27,7 +28,10 @@ pub fn run(args: DumpLogArgs) -> Result<ExitCode> {
     for path in files {
         let shown = path.display().to_string();
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        writeln!(out, "Dumping {shown}")?;
+        let json = args.format == Format::Json;
+        if !json {
+            writeln!(out, "Dumping {shown}")?;
+        }
         let Some(start) = segment_start_offset(&name) else {
             out.flush()?;
             eprintln!(
@@ -46,9 +50,15 @@ pub fn run(args: DumpLogArgs) -> Result<ExitCode> {
                 continue;
             }
         };
-        writeln!(out, "Log starting offset: {start}")?;
-        let sum = dump_segment(data, &opts, &mut out)?;
-        if sum.trailing_bytes > 0 {
+        let sum = if json {
+            dump_segment_json(data, &opts, &mut out)?
+        } else {
+            writeln!(out, "Log starting offset: {start}")?;
+            dump_segment(data, &opts, &mut out)?
+        };
+        if sum.trailing_bytes > 0 && json {
+            eprintln!("kwire: warning: {shown}: {} invalid bytes at the end", sum.trailing_bytes);
+        } else if sum.trailing_bytes > 0 {
             writeln!(out, "Found {} invalid bytes at the end of {name}", sum.trailing_bytes)?;
         }
         out.flush()?;

@@ -347,6 +347,9 @@ async fn delete(cluster: &Cluster, a: DeleteArgs) -> Result<ExitCode> {
             _ => e.into(),
         })?;
     }
+    if a.format == Format::Json {
+        return print_out(&format!("{}\n", json!({ "deleted": groups }))).map(|()| ExitCode::SUCCESS);
+    }
     let names: Vec<String> = groups.iter().map(|g| format!("'{g}'")).collect();
     print_out(&format!("Deletion of requested consumer groups ({}) was successful.\n", names.join(", ")))?;
     Ok(ExitCode::SUCCESS)
@@ -371,6 +374,12 @@ async fn delete_offsets(cluster: &Cluster, a: DeleteOffsetsArgs) -> Result<ExitC
             code.to_string()
         };
         bail!("cannot delete the offsets of group '{}' for {tp}: {why}", a.group);
+    }
+    if a.format == Format::Json {
+        let v: Vec<_> =
+            results.iter().map(|(tp, _)| json!({"topic": tp.topic, "partition": tp.partition})).collect();
+        return print_out(&format!("{}\n", json!({"group": a.group, "deleted": v})))
+            .map(|()| ExitCode::SUCCESS);
     }
     let rows: Vec<Vec<String>> = results
         .iter()

@@ -9,16 +9,22 @@ use anyhow::Result;
 use kwire_meta::Cluster;
 use serde_json::to_string as js;
 
+use crate::args::format::Format;
 use crate::args::log_dirs::LogDirsArgs;
 use crate::config::ClientSettings;
 
 pub async fn run(settings: &ClientSettings, args: LogDirsArgs) -> Result<ExitCode> {
     let cluster = Cluster::new(settings.cluster.clone());
-    println!("Querying brokers for log directories information");
+    let text = args.format == Format::Text;
+    if text {
+        println!("Querying brokers for log directories information");
+    }
     let brokers = (!args.broker_list.is_empty()).then_some(&args.broker_list[..]);
     let dirs = cluster.describe_log_dirs(brokers).await?;
     let ids: Vec<String> = dirs.keys().map(ToString::to_string).collect();
-    println!("Received log directory information from brokers {}", ids.join(","));
+    if text {
+        println!("Received log directory information from brokers {}", ids.join(","));
+    }
     let wanted = |t: &str| args.topic_list.is_empty() || args.topic_list.iter().any(|w| w == t);
     let mut failed = Vec::new();
     let mut out = String::from("{\"brokers\":[");

@@ -93,11 +93,16 @@ fn legacy_to_cmd(l: TopicsLegacy) -> Result<TopicsCmd> {
         if l.topics.is_empty() {
             bail!("--delete needs --topic");
         }
-        TopicsCmd::Delete(TopicDeleteArgs { topics: l.topics, if_exists: l.if_exists })
+        TopicsCmd::Delete(TopicDeleteArgs { topics: l.topics, if_exists: l.if_exists, format: Format::Text })
     } else {
         let topic = one_topic("--alter")?;
         match (l.partitions, l.configs.is_empty() && l.delete_configs.is_empty()) {
-            (Some(p), true) => TopicsCmd::Alter(TopicAlterArgs { topic, partitions: p, dry_run: false }),
+            (Some(p), true) => TopicsCmd::Alter(TopicAlterArgs {
+                topic,
+                partitions: p,
+                dry_run: false,
+                format: Format::Text,
+            }),
             (None, false) => TopicsCmd::Configs(TopicConfigsArgs {
                 topic,
                 set: l.configs,
@@ -361,13 +366,19 @@ async fn delete(cluster: &Cluster, a: TopicDeleteArgs) -> Result<ExitCode> {
     if !missing.is_empty() && !a.if_exists {
         bail!("{}; nothing was deleted (use --if-exists to ignore missing topics)", do_not_exist(&missing));
     }
+    let json = a.format == Format::Json;
     if present.is_empty() {
+        if json {
+            println!("{}", json!({ "deleted": [], "missing": missing }));
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let results = cluster.delete_topics(&present).await?;
     let mut failed = 0;
+    let mut deleted = Vec::new();
     for (name, r) in present.iter().zip(results) {
         match r {
+            Ok(()) if json => deleted.push(name.clone()),
             Ok(()) => println!("Deleted topic {name}."),
             Err(e) if a.if_exists && e.code() == Some(ErrorCode::UNKNOWN_TOPIC_OR_PARTITION) => {}
             Err(e) => {
@@ -377,6 +388,9 @@ async fn delete(cluster: &Cluster, a: TopicDeleteArgs) -> Result<ExitCode> {
         }
     }
     cluster.wait_for_deletion(&present, PROPAGATION_WAIT).await?;
+    if json {
+        println!("{}", json!({ "deleted": deleted, "missing": missing }));
+    }
     Ok(if failed > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
 }
 
@@ -393,7 +407,12 @@ async fn alter(cluster: &Cluster, a: TopicAlterArgs) -> Result<ExitCode> {
         );
     }
     cluster.create_partitions(&a.topic, total, a.dry_run).await.map_err(friendly)?;
-    if a.dry_run {
+    if a.format == Format::Json {
+        println!(
+            "{}",
+            json!({"topic": a.topic, "partitions": total, "previous_partitions": have, "dry_run": a.dry_run})
+        );
+    } else if a.dry_run {
         println!("Topic {} can grow to {total} partitions (dry run, nothing changed).", a.topic);
     } else {
         println!("Topic {} now has {total} partitions (was {have}).", a.topic);

@@ -11,7 +11,9 @@ use kwire_meta::txn_admin::{
     self, AbortSpec, HangingFilter, ListTransactionsFilter, ProducerState, TransactionDescription,
 };
 use kwire_proto::TopicPartition;
+use serde_json::{Value, json};
 
+use crate::args::format::Format;
 use crate::args::transactions::{
     TransactionsArgs, TransactionsCmd, TxnAbortArgs, TxnDescribeArgs, TxnDescribeProducersArgs,
     TxnFindHangingArgs, TxnListArgs,
@@ -65,6 +67,16 @@ async fn list(cluster: &Cluster, a: TxnListArgs) -> Result<String> {
         ..Default::default()
     };
     let ts = txn_admin::list_transactions(cluster, &filter).await.context("cannot list transactions")?;
+    if a.format == Format::Json {
+        let v: Vec<Value> = ts
+            .iter()
+            .map(|t| {
+                json!({"transactional_id": t.transactional_id, "coordinator": t.coordinator_id,
+                       "producer_id": t.producer_id, "state": t.state})
+            })
+            .collect();
+        return Ok(json_line(&json!({ "transactions": v })));
+    }
     let rows: Vec<Vec<String>> = ts
         .into_iter()
         .map(|t| vec![t.transactional_id, t.coordinator_id.to_string(), t.producer_id.to_string(), t.state])
@@ -93,6 +105,16 @@ pub fn describe_row(d: &TransactionDescription, now_ms: i64) -> Vec<String> {
 
 async fn describe(cluster: &Cluster, a: TxnDescribeArgs) -> Result<String> {
     let d = txn_admin::describe_transaction(cluster, &a.transactional_id).await?;
+    if a.format == Format::Json {
+        let now = txn_admin::now_ms();
+        return Ok(json_line(&json!({
+            "coordinator_id": d.coordinator_id, "transactional_id": d.transactional_id,
+            "producer_id": d.producer_id, "producer_epoch": d.producer_epoch, "state": d.state,
+            "timeout_ms": d.timeout_ms, "start_time_ms": d.start_time_ms,
+            "duration_ms": d.start_time_ms.map(|s| now.saturating_sub(s)),
+            "partitions": d.partitions.iter().map(tp_json).collect::<Vec<_>>(),
+        })));
+    }
     let row = describe_row(&d, txn_admin::now_ms());
     Ok(tab_table(
         &[
@@ -140,6 +162,10 @@ async fn describe_producers(cluster: &Cluster, a: TxnDescribeProducersArgs) -> R
     let ps = txn_admin::describe_producers(cluster, &tp, a.broker_id)
         .await
         .with_context(|| format!("cannot describe producers of {tp} on {on}"))?;
+    if a.format == Format::Json {
+        let v: Vec<Value> = ps.iter().map(producer_json).collect();
+        return Ok(json_line(&json!({"topic": tp.topic, "partition": tp.partition, "producers": v})));
+    }
     let rows: Vec<Vec<String>> = ps.iter().map(producer_row).collect();
     Ok(tab_table(
         &[
@@ -152,6 +178,25 @@ async fn describe_producers(cluster: &Cluster, a: TxnDescribeProducersArgs) -> R
         ],
         &rows,
     ))
+}
+
+fn json_line(v: &Value) -> String {
+    format!("{v}\n")
+}
+
+fn tp_json(tp: &TopicPartition) -> Value {
+    json!({"topic": tp.topic, "partition": tp.partition})
+}
+
+/// One producer's state as JSON (absent values are null, where the table prints -1 or None).
+fn producer_json(p: &ProducerState) -> Value {
+    json!({
+        "producer_id": p.producer_id, "producer_epoch": p.producer_epoch,
+        "coordinator_epoch": (p.coordinator_epoch >= 0).then_some(p.coordinator_epoch),
+        "last_sequence": p.last_sequence, "last_timestamp": p.last_timestamp,
+        "current_transaction_start_offset":
+            (p.current_txn_start_offset >= 0).then_some(p.current_txn_start_offset),
+    })
 }
 
 /// What `abort`'s flags identify, with kafka-transactions.sh's rules.
@@ -181,6 +226,13 @@ async fn abort(cluster: &Cluster, a: TxnAbortArgs) -> Result<String> {
     let done = txn_admin::abort_transaction(cluster, &tp, spec)
         .await
         .with_context(|| format!("cannot abort the transaction on {tp}"))?;
+    if a.format == Format::Json {
+        return Ok(json_line(&json!({
+            "topic": tp.topic, "partition": tp.partition, "producer_id": done.producer_id,
+            "producer_epoch": done.producer_epoch, "coordinator_epoch": done.coordinator_epoch,
+            "leader": done.leader,
+        })));
+    }
     // kafka-transactions.sh prints nothing on success; the note goes to stderr.
     eprintln!(
         "Aborted the transaction of producer {} (epoch {}, coordinator epoch {}) on {tp} (leader {})",
@@ -206,6 +258,19 @@ async fn find_hanging(cluster: &Cluster, a: TxnFindHangingArgs) -> Result<String
         .await
         .context("cannot search for hanging transactions")?;
     let now = txn_admin::now_ms();
+    if a.format == Format::Json {
+        let v: Vec<Value> = hanging
+            .iter()
+            .map(|h| {
+                let mut o = producer_json(&h.producer);
+                o["topic"] = json!(h.partition.topic);
+                o["partition"] = json!(h.partition.partition);
+                o["duration_min"] = json!(now.saturating_sub(h.producer.last_timestamp) / 60_000);
+                o
+            })
+            .collect();
+        return Ok(json_line(&json!({ "hanging": v })));
+    }
     let rows: Vec<Vec<String>> = hanging
         .iter()
         .map(|h| {
@@ -314,6 +379,7 @@ mod tests {
             producer_id: None,
             producer_epoch: None,
             coordinator_epoch: None,
+            format: Format::Text,
         };
         assert!(abort_spec(&base).unwrap_err().to_string().contains("--start-offset"));
         let a = TxnAbortArgs { start_offset: Some(7), ..base.clone_args() };
@@ -345,6 +411,7 @@ mod tests {
                 producer_id: self.producer_id,
                 producer_epoch: self.producer_epoch,
                 coordinator_epoch: self.coordinator_epoch,
+                format: self.format,
             }
         }
     }

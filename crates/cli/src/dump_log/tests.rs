@@ -215,3 +215,40 @@ fn text_decodes_like_java() {
     assert_eq!(java_utf8(b"\xe2\x82x"), "\u{FFFD}x");
     assert_eq!(java_utf8("é€😀".as_bytes()), "é€😀");
 }
+
+#[test]
+fn json_lines_carry_what_the_text_prints() {
+    let opts = DumpOptions { print_data: true, ..Default::default() };
+    let mut out = Vec::new();
+    let sum = dump_segment_json(segment(), &opts, &mut out).unwrap();
+    let (_, text_sum) = dump(segment(), opts);
+    assert_eq!(sum, text_sum, "both formats walk the same");
+    let lines: Vec<serde_json::Value> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is one JSON object"))
+        .collect();
+    assert_eq!(lines.len(), 3, "one object per batch");
+    let first = &lines[0];
+    assert_eq!(first["base_offset"], 0);
+    assert_eq!(first["last_offset"], 1);
+    assert_eq!(first["producer_id"], 7);
+    assert_eq!(first["compression"], "lz4");
+    assert_eq!(first["crc_valid"], true);
+    assert_eq!(first["is_transactional"], true);
+    let recs = first["records"].as_array().unwrap();
+    assert_eq!(recs.len(), 2);
+    assert_eq!(recs[0]["key"], "k1");
+    assert_eq!(recs[0]["payload"], "v1");
+    assert_eq!(recs[0]["header_keys"], serde_json::json!(["h1", "h2"]));
+    assert_eq!(recs[1]["key"], serde_json::Value::Null);
+    assert_eq!(lines[1]["records"][0]["control"]["type"], "COMMIT");
+    assert_eq!(lines[1]["records"][0]["control"]["coordinator_epoch"], 4);
+    assert_eq!(lines[2]["records"][0]["payload"], serde_json::Value::Null);
+    // Without deep iteration there is no "records" key.
+    let mut out = Vec::new();
+    dump_segment_json(segment(), &DumpOptions::default(), &mut out).unwrap();
+    let first: serde_json::Value =
+        serde_json::from_str(String::from_utf8(out).unwrap().lines().next().unwrap()).unwrap();
+    assert!(first.get("records").is_none());
+}
