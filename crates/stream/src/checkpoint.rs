@@ -11,7 +11,12 @@
 //! ```
 //!
 //! Every file is written atomically: temp file, fsync, rename, fsync of the
-//! directory. Files start with a `v1` line, then one JSON document.
+//! directory (a failed write, e.g. a full disk, removes its temp file and
+//! leaves the previous files as they were). Files start with a version line,
+//! `v1 crc32c=XXXXXXXX` (the CRC-32C of the JSON line that follows, so a
+//! damaged byte is an error naming the file, never a silently wrong count;
+//! plain `v1` files from older kwire versions are read without the check),
+//! then one JSON document.
 //!
 //! Restart ([`Checkpoint::open`]): the last `offsets/N` decides. If
 //! `commits/N` exists the next batch is N+1 starting at N's end offsets with
@@ -111,39 +116,88 @@ fn io_err(path: &Path, e: impl std::fmt::Display) -> StreamError {
     StreamError::Checkpoint { path: path.display().to_string(), message: e.to_string() }
 }
 
-/// Write `bytes` to `path` atomically (temp, fsync, rename, fsync dir).
+/// Write `bytes` to `path` atomically (temp, fsync, rename, fsync dir). On
+/// failure the temp file is removed and `path` keeps its old content.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StreamError> {
     let dir = path.parent().ok_or_else(|| io_err(path, "no parent directory"))?;
     let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| io_err(path, "bad file name"))?;
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    {
-        let mut f = fs::File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
-        f.write_all(bytes).map_err(|e| io_err(&tmp, e))?;
-        f.sync_all().map_err(|e| io_err(&tmp, e))?;
+    let written = (|| {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()
+    })();
+    if let Err(e) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(io_err(path, format!("cannot write it: {e}")));
     }
-    fs::rename(&tmp, path).map_err(|e| io_err(path, e))?;
+    if let Err(e) = fs::rename(&tmp, path) {
+        let _ = fs::remove_file(&tmp);
+        return Err(io_err(path, e));
+    }
     let d = fs::File::open(dir).map_err(|e| io_err(dir, e))?;
     d.sync_all().map_err(|e| io_err(dir, e))?;
     Ok(())
 }
 
+/// The format version this kwire writes and reads.
+const VERSION: &str = "v1";
+
 fn write_doc<T: Serialize>(path: &Path, doc: &T) -> Result<(), StreamError> {
-    let mut text = String::from("v1\n");
-    text.push_str(&serde_json::to_string(doc).map_err(|e| io_err(path, e))?);
-    text.push('\n');
+    let body = serde_json::to_string(doc).map_err(|e| io_err(path, e))?;
+    let text = format!("{VERSION} crc32c={:08x}\n{body}\n", crc32c::crc32c(body.as_bytes()));
     write_atomic(path, text.as_bytes())
+}
+
+/// Checks a checkpoint file's text (version line, checksum) and returns its
+/// JSON line; every problem is a message for an error naming the file.
+fn checked_body(text: &str) -> Result<&str, String> {
+    if text.is_empty() {
+        return Err("the file is empty (truncated?)".to_owned());
+    }
+    let Some((head, rest)) = text.split_once('\n') else {
+        return Err("the file ends inside its version line (truncated?)".to_owned());
+    };
+    let mut words = head.split(' ');
+    let version = words.next().unwrap_or_default();
+    if version != VERSION {
+        let newer = version.strip_prefix('v').and_then(|n| n.parse::<u32>().ok()).is_some_and(|n| n > 1);
+        return Err(if newer {
+            format!("written in checkpoint format {version} by a newer kwire; this kwire reads {VERSION}")
+        } else {
+            format!(
+                "unsupported log version {version:?} (this kwire reads {VERSION}); not a kwire checkpoint file?"
+            )
+        });
+    }
+    let body = rest.strip_suffix('\n').unwrap_or(rest);
+    match words.next() {
+        None => Ok(body.trim()),
+        Some(w) => {
+            let want = w
+                .strip_prefix("crc32c=")
+                .filter(|h| h.len() == 8)
+                .and_then(|h| u32::from_str_radix(h, 16).ok())
+                .ok_or_else(|| format!("corrupt version line {head:?}"))?;
+            if words.next().is_some() {
+                return Err(format!("corrupt version line {head:?}"));
+            }
+            let got = crc32c::crc32c(body.as_bytes());
+            if got != want {
+                return Err(format!(
+                    "corrupt file: checksum mismatch (stored crc32c {want:08x}, content {got:08x}): \
+                     the file was damaged or truncated"
+                ));
+            }
+            Ok(body)
+        }
+    }
 }
 
 fn read_doc<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, StreamError> {
     let text = fs::read_to_string(path).map_err(|e| io_err(path, e))?;
-    let (version, body) = text.split_once('\n').unwrap_or((text.as_str(), ""));
-    if version.trim() != "v1" {
-        return Err(io_err(
-            path,
-            format!("unsupported log version {:?} (this kwire reads v1)", version.trim()),
-        ));
-    }
-    serde_json::from_str(body.trim()).map_err(|e| io_err(path, format!("corrupt file: {e}")))
+    let body = checked_body(&text).map_err(|m| io_err(path, m))?;
+    serde_json::from_str(body).map_err(|e| io_err(path, format!("corrupt file: {e}")))
 }
 
 fn list_batches(dir: &Path, suffix: &str) -> Result<Vec<u64>, StreamError> {
