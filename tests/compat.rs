@@ -24,6 +24,9 @@
 //!   (classic AddPartitionsToTxn path, EndTxn with or without KIP-890's epoch
 //!   bump, TxnOffsetCommit at the broker's version).
 //!
+//! - `admin_records`: `kwire offsets` (-1, -2; -3 needs Kafka 3.0, older brokers say
+//!   so in one line), `delete-records`, `log-dirs`.
+//!
 //! Run by `scripts/compat.sh`: `cargo test -p kwire-integration --test compat -- --ignored`
 //! with `KWIRE_COMPAT_BOOTSTRAP` (the broker), `KWIRE_COMPAT_VERSION` (its Kafka
 //! version, X.Y.Z), `KWIRE_COMPAT_RECORDS` (records per check, default 2000) and
@@ -72,6 +75,37 @@ fn env() -> Env {
         bin.display()
     );
     Env { b, major, n, wait }
+}
+
+/// Records that `check` passed because the broker lacks the feature and kwire
+/// said so clearly: scripts/compat.sh shows it as "unsup".
+fn mark_unsupported(check: &str) {
+    use std::io::Write;
+    let Ok(path) = std::env::var("KWIRE_COMPAT_UNSUP") else { return };
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .unwrap_or_else(|e| panic!("open {path}: {e}"));
+    writeln!(f, "{check}").unwrap_or_else(|e| panic!("write {path}: {e}"));
+}
+
+/// The one stderr line of a run that must fail because the broker lacks an
+/// API: it names the API or says "not supported", and is no protocol or
+/// decoding error. Marks `check` unsupported.
+#[allow(dead_code)] // the admin checks of the next commits use it
+fn assert_unsupported(check: &str, run: &Run) -> String {
+    let line = run.one_line_error();
+    let lower = line.to_lowercase();
+    assert!(
+        ["not supported", "unsupported", "does not support", "needs kafka"].iter().any(|w| lower.contains(w)),
+        "{check}: want a clear 'not supported by this broker' line, got {run:#?}"
+    );
+    for bad in ["protocol error", "decod", "unexpected", "panick", "corrupt", "rust_backtrace"] {
+        assert!(!lower.contains(bad), "{check}: the unsupported error mentions {bad:?}: {run:#?}");
+    }
+    mark_unsupported(check);
+    line
 }
 
 fn tmp_file(name: &str, data: &[u8]) -> std::path::PathBuf {
@@ -431,6 +465,7 @@ fn kip848() {
         for bad in ["protocol error", "decod", "unexpected", "panick", "corrupt", "rust_backtrace"] {
             assert!(!lower.contains(bad), "the unsupported error mentions {bad:?}: {run:#?}");
         }
+        mark_unsupported("kip848");
     }
 }
 
@@ -579,4 +614,62 @@ fn transactions() {
     .ok();
     assert!(run.stderr.contains(&format!("copied {n} records")), "{}", run.stderr);
     assert_eq!(numbers(&e.b, &copy, "read_committed"), (1..=n).collect::<Vec<_>>(), "the copy");
+}
+
+/// `p:offset` lines of `kwire offsets` as a map.
+fn offset_lines(stdout: &str, topic: &str) -> BTreeMap<i32, i64> {
+    stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix(&format!("{topic}:")))
+        .map(|l| {
+            let (p, o) = l.split_once(':').unwrap_or_else(|| panic!("bad line {l:?}"));
+            (p.parse().unwrap(), o.parse().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+#[ignore = "run by scripts/compat.sh (needs KWIRE_COMPAT_BOOTSTRAP and KWIRE_COMPAT_VERSION)"]
+fn admin_records() {
+    // kwire offsets (ListOffsets -1/-2/-3), delete-records (DeleteRecords),
+    // log-dirs (DescribeLogDirs). Max-timestamp needs Kafka 3.0: older brokers
+    // must say so in one line.
+    let e = env();
+    let t = unique_topic("compat-adm");
+    create(&e.b, &t, 2);
+    let mut input = String::new();
+    for p in 0..2 {
+        for i in 0..10 {
+            let ts = 1_700_000_000_000i64 + if p == 1 && i == 3 { 1_000_000 } else { i * 1000 };
+            input.push_str(&format!("{{\"value\":\"{p}-{i}\",\"partition\":{p},\"timestamp\":{ts}}}\n"));
+        }
+    }
+    kwire_stdin(&e.b, &["produce", "-t", &t, "--format", "json", "--acks", "all"], Some(input.as_bytes()))
+        .ok();
+    let at =
+        |time: &str| offset_lines(&kwire(&e.b, &["offsets", "--topic", &t, "--time", time]).ok().stdout, &t);
+    assert_eq!(at("-1"), BTreeMap::from([(0, 10), (1, 10)]));
+    assert_eq!(at("-2"), BTreeMap::from([(0, 0), (1, 0)]));
+    let max = kwire(&e.b, &["offsets", "--topic", &t, "--time", "-3"]);
+    if e.major >= 3 {
+        assert_eq!(offset_lines(&max.ok().stdout, &t)[&1], 3, "max-timestamp");
+    } else {
+        let line = max.one_line_error();
+        assert!(line.contains("ListOffsets") && line.contains("needs"), "{line}");
+    }
+    let file = tmp_file(
+        "delrec.json",
+        format!(r#"{{"partitions":[{{"topic":"{t}","partition":0,"offset":4}}],"version":1}}"#).as_bytes(),
+    );
+    kwire(&e.b, &["delete-records", "--offset-json-file", file.to_str().unwrap()]).ok();
+    assert_eq!(at("-2"), BTreeMap::from([(0, 4), (1, 0)]), "records before 4 deleted");
+    let v = kwire(&e.b, &["log-dirs", "--describe", "--topic-list", &t, "--format", "json"]).ok().json();
+    let n = v["brokers"][0]["logDirs"]
+        .as_array()
+        .expect("log dirs")
+        .iter()
+        .flat_map(|d| d["partitions"].as_array().cloned().unwrap_or_default())
+        .count();
+    assert_eq!(n, 2, "both partitions in the log dirs: {v}");
+    kwire(&e.b, &["topics", "delete", &t]).ok();
 }
