@@ -28,7 +28,7 @@ usage() {
 usage: scripts/kafka.sh <command> [options]
 
   fetch                          download the Kafka jars (idempotent)
-  start [--nodes 1|3] [--port P] [--name N] [--secure]
+  start [--nodes 1|3] [--port P] [--name N] [--secure] [--proxied]
                                  start instance N (fresh data) and wait until every
                                  broker answers; no-op if it is already up
   stop [--name N]                stop instance N (SIGTERM, then SIGKILL after 20 s)
@@ -68,6 +68,13 @@ Certificates (EC P-256, PEM) are made at start by scripts/kafka/gen-certs.sh in
 and client.crt/.key; wrong-ca.pem signs nothing. `env` prints their paths.
 Users: PLAIN alice/alice-secret and admin/admin-secret; SCRAM-SHA-256 and
 SCRAM-SHA-512 alice/alice-secret (created when the storage is formatted).
+
+--proxied (KRaft) adds a PLAINTEXT listener PROXIED on P+50+i-1 for node i that
+advertises P+60+i-1 instead: a TCP proxy (the fault tests run toxiproxy, see
+scripts/toxiproxy.sh) listening there and forwarding to P+50+i-1 carries every
+connection of a client that bootstraps from P+60..., while inter-broker and
+controller traffic and clients of P stay direct. `env` prints
+KWIRE_KAFKA_PROXIED_BOOTSTRAP and KWIRE_KAFKA_PROXIED_ROUTES (advertised=real,...).
 EOF
 }
 
@@ -151,7 +158,7 @@ set_instance() {
   NAME=$1 INST=$RUN_ROOT/$1
 }
 load_instance() {
-  I_NODES='' I_PORT='' I_VERSION='' I_SECURE=0
+  I_NODES='' I_PORT='' I_VERSION='' I_SECURE=0 I_PROXIED=0
   [[ -f $INST/instance.env ]] || return 1
   # shellcheck source=/dev/null
   source "$INST/instance.env"
@@ -163,12 +170,18 @@ lock_instance() {                         # serialise start/stop/... of one inst
 }
 
 bport() { echo $((I_PORT + $1 - 1)); }    # broker (PLAINTEXT) port of node $1
+pport() { echo $((I_PORT + 50 + $1 - 1)); }   # --proxied: node $1's PROXIED listener
+xport() { echo $((I_PORT + 60 + $1 - 1)); }   # --proxied: the address it advertises (the proxy's)
 cport() { echo $((I_PORT + 100 + $1 - 1)); }  # controller port of node $1 (KRaft)
 zkport() { echo $((I_PORT + 100)); }      # ZooKeeper client port (2.x; no controllers then)
 ndir() { echo "$INST/node$1"; }
 zkdir() { echo "$INST/zk"; }
 # node_ports I: the ports node I listens on (broker, and controller in KRaft mode).
-node_ports() { bport "$1"; zk_mode "$I_VERSION" || cport "$1"; }
+node_ports() {
+  bport "$1"
+  zk_mode "$I_VERSION" || cport "$1"
+  if [[ $I_PROXIED == 1 ]]; then pport "$1"; fi
+}
 certdir() { echo "$INST/certs"; }
 # --secure listeners of node 1, as NAME:PORT-OFFSET:SECURITY-PROTOCOL.
 SECURE_LISTENERS=(SSL:1:SSL SASL_SSL:2:SASL_SSL SASL_PLAINTEXT:3:SASL_PLAINTEXT MTLS:4:SSL BADNAME:5:SSL)
@@ -254,13 +267,19 @@ write_config() {                          # write_config I: node I's server.prop
   nd=$(ndir "$i")
   if ((I_NODES == 1)); then rf=1 misr=1; else rf=3 misr=2; fi
   for ((j = 1; j <= I_NODES; j++)); do voters+="${voters:+,}$j@127.0.0.1:$(cport "$j")"; done
-  local adv map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT l
+  local adv map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT l lis
   adv="PLAINTEXT://127.0.0.1:$(bport "$i")"
   if [[ $I_SECURE == 1 ]]; then
     for l in "${SECURE_LISTENERS[@]}"; do
       adv+=",${l%%:*}://127.0.0.1:$(secure_port "${l%%:*}")"
       map+=",${l%%:*}:${l##*:}"
     done
+  fi
+  lis=$adv
+  if [[ $I_PROXIED == 1 ]]; then
+    lis+=",PROXIED://127.0.0.1:$(pport "$i")"
+    adv+=",PROXIED://127.0.0.1:$(xport "$i")"
+    map+=",PROXIED:PLAINTEXT"
   fi
   mkdir -p "$nd/data" "$nd/logs"
   if zk_mode "$I_VERSION"; then write_zk_config "$i" "$nd" "$rf" "$misr"; return 0; fi
@@ -269,7 +288,7 @@ write_config() {                          # write_config I: node I's server.prop
 process.roles=broker,controller
 node.id=$i
 controller.quorum.voters=$voters
-listeners=$adv,CONTROLLER://127.0.0.1:$(cport "$i")
+listeners=$lis,CONTROLLER://127.0.0.1:$(cport "$i")
 advertised.listeners=$adv
 listener.security.protocol.map=$map
 inter.broker.listener.name=PLAINTEXT
@@ -468,9 +487,11 @@ cmd_start() {
   lock_instance
   if load_instance && live=$(live_nodes) && [[ -n $live ]]; then
     # Already (partly) running: keep its layout; explicit options must agree.
-    if [[ ${nodes:-$I_NODES} != "$I_NODES" || ${port:-$I_PORT} != "$I_PORT" || ${OPT_SECURE:-$I_SECURE} != "$I_SECURE" ]]; then
+    if [[ ${nodes:-$I_NODES} != "$I_NODES" || ${port:-$I_PORT} != "$I_PORT" || ${OPT_SECURE:-$I_SECURE} != "$I_SECURE" ||
+      ${OPT_PROXIED:-$I_PROXIED} != "$I_PROXIED" ]]; then
       local sec=''
       [[ $I_SECURE == 1 ]] && sec=' --secure'
+      [[ $I_PROXIED == 1 ]] && sec+=' --proxied'
       die "instance '$NAME' is running with --nodes $I_NODES --port $I_PORT$sec; stop it first"
     fi
     for i in $(all_nodes); do grep -qx "$i" <<<"$live" || missing+=("$i"); done
@@ -490,7 +511,9 @@ cmd_start() {
 
   # Fresh cluster: new layout, wiped data, newly formatted storage.
   I_NODES=${nodes:-1} I_PORT=${port:-${KWIRE_KAFKA_PORT:-9092}} I_VERSION=$VERSION I_SECURE=${OPT_SECURE:-0}
+  I_PROXIED=${OPT_PROXIED:-0}
   [[ $I_NODES == 1 || $I_NODES == 3 ]] || die "--nodes must be 1 or 3"
+  if [[ $I_PROXIED == 1 ]] && zk_mode "$I_VERSION"; then die "--proxied needs Kafka 3.x or newer (KRaft), not $I_VERSION"; fi
   [[ $I_SECURE == 0 || $I_NODES == 1 ]] || die "--secure needs --nodes 1"
   if (($(vmajor "$I_VERSION") < 2 || ($(vmajor "$I_VERSION") == 2 && $(vminor "$I_VERSION") < 4))); then
     die "Kafka $I_VERSION cannot run here: its ZooKeeper 3.4 client fails on Java 14+; the oldest that runs is 2.4.0"
@@ -508,7 +531,8 @@ cmd_start() {
     command -v openssl >/dev/null || die "--secure needs openssl"
     bash "$KDIR/gen-certs.sh" "$(certdir)" || die "making test certificates in $(certdir) failed"
   fi
-  printf 'I_NODES=%s\nI_PORT=%s\nI_VERSION=%s\nI_SECURE=%s\n' "$I_NODES" "$I_PORT" "$I_VERSION" "$I_SECURE" >"$INST/instance.env"
+  printf 'I_NODES=%s\nI_PORT=%s\nI_VERSION=%s\nI_SECURE=%s\nI_PROXIED=%s\n' "$I_NODES" "$I_PORT" "$I_VERSION" "$I_SECURE" \
+    "$I_PROXIED" >"$INST/instance.env"
   # Cluster id: 16 random bytes, base64url without padding (what StorageTool random-uuid prints).
   cid=$("$PYTHON" -c 'import base64,os
 while True:
@@ -694,9 +718,18 @@ cmd_tool() {
 cmd_env() {                               # KEY=value lines, plain unless quoting is needed
   load_instance || {
     I_NODES=${OPT_NODES:-1} I_PORT=${OPT_PORT:-${KWIRE_KAFKA_PORT:-9092}} I_VERSION=$VERSION I_SECURE=${OPT_SECURE:-0}
+    I_PROXIED=${OPT_PROXIED:-0}
   }
   local kv c l extra=()
   if zk_mode "$I_VERSION"; then extra=("ZOOKEEPER=127.0.0.1:$(zkport)"); fi
+  if [[ $I_PROXIED == 1 ]]; then
+    local i pb='' routes=''
+    for ((i = 1; i <= I_NODES; i++)); do
+      pb+="${pb:+,}127.0.0.1:$(xport "$i")"
+      routes+="${routes:+,}$(xport "$i")=$(pport "$i")"
+    done
+    extra+=("PROXIED_BOOTSTRAP=$pb" "PROXIED_ROUTES=$routes")
+  fi
   if [[ $I_SECURE == 1 ]]; then
     c=$(certdir)
     extra+=("SECURE=1")
@@ -724,7 +757,7 @@ case $CMD in
   *) [[ -n $CMD ]] && log "unknown command '$CMD'"; usage >&2; exit 2 ;;
 esac
 
-OPT_NODES='' OPT_PORT='' OPT_SECURE='' ARGS=()
+OPT_NODES='' OPT_PORT='' OPT_SECURE='' OPT_PROXIED='' ARGS=()
 set_instance default
 while (($#)); do
   case $1 in
@@ -732,6 +765,7 @@ while (($#)); do
     --port) OPT_PORT=${2:?--port needs a value}; shift 2 ;;
     --name) set_instance "${2:?--name needs a value}"; shift 2 ;;
     --secure) OPT_SECURE=1; shift ;;
+    --proxied) OPT_PROXIED=1; shift ;;
     -h | --help) usage; exit 0 ;;
     -*) die "unknown option '$1' (see --help)" ;;
     *) ARGS+=("$1"); shift ;;

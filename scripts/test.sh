@@ -21,7 +21,9 @@
 # Environment: KWIRE_TEST_PORT (29092; the 3-node cluster uses +200..+202, the
 # TLS/SASL broker (kafka.sh start --secure) +400..+405; controllers +100 each:
 # all below 32768, outside the kernel's ephemeral port range, so no outgoing
-# connection can hold a broker's port when it starts),
+# connection can hold a broker's port when it starts; the 3-node cluster also
+# has PROXIED listeners on +250..+252 advertised as +260..+262, where toxiproxy,
+# with its API on +450, forwards: the fault tests, tests/faults.rs),
 # KWIRE_KAFKA_VERSION (see scripts/kafka.sh).
 set -euo pipefail
 
@@ -75,11 +77,14 @@ step "build"
 cargo build --workspace --all-targets
 
 started=()
+TOXI_PORT=$((PORT1 + 450))
+toxi_started=0
 cleanup() {
   local rc=$?
   for n in "${started[@]}"; do
     "$KAFKA" stop --name "$n" >&2 || true
   done
+  if ((toxi_started)); then "$ROOT/scripts/toxiproxy.sh" stop --port "$TOXI_PORT" >&2 || true; fi
   exit $rc
 }
 trap cleanup EXIT INT TERM
@@ -97,13 +102,13 @@ if [[ -z ${KWIRE_RUN_DIR:-} && -d /dev/shm && -w /dev/shm ]] &&
   echo "test.sh: broker data in $KWIRE_RUN_DIR (tmpfs)" >&2
 fi
 "$KAFKA" fetch >/dev/null
-for spec in "$NAME1 1 $PORT1" "$NAME3 3 $PORT3" "$NAMES 1 $PORTS --secure"; do
-  read -r name nodes port secure <<<"$spec"
+for spec in "$NAME1 1 $PORT1" "$NAME3 3 $PORT3 --proxied" "$NAMES 1 $PORTS --secure"; do
+  read -r name nodes port flag <<<"$spec"
   if ! "$KAFKA" status --name "$name" >/dev/null 2>&1; then
     started+=("$name")
   fi
   # Start all at once: they need ~10-30 s each, mostly JVM warm-up.
-  "$KAFKA" start --name "$name" --nodes "$nodes" --port "$port" ${secure:+"$secure"} >&2 &
+  "$KAFKA" start --name "$name" --nodes "$nodes" --port "$port" ${flag:+"$flag"} >&2 &
 done
 for _ in 1 2 3; do
   wait -n || { wait; echo "a broker failed to start" >&2; exit 1; }
@@ -114,6 +119,11 @@ export KWIRE_TEST_BOOTSTRAP_3=127.0.0.1:$PORT3,127.0.0.1:$((PORT3 + 1)),127.0.0.
 export KWIRE_TEST_CLUSTER3_NAME=$NAME3
 export KWIRE_TEST_CLUSTER1_NAME=$NAME1
 export KWIRE_TEST_SECURE_NAME=$NAMES KWIRE_TEST_SECURE_PORT=$PORTS
+
+step "toxiproxy for the fault tests (scripts/toxiproxy.sh)"
+if ! curl -fsS --max-time 1 "http://127.0.0.1:$TOXI_PORT/version" >/dev/null 2>&1; then toxi_started=1; fi
+"$ROOT/scripts/toxiproxy.sh" start --port "$TOXI_PORT" >&2
+export KWIRE_TEST_TOXIPROXY=127.0.0.1:$TOXI_PORT
 
 step "unit + integration tests"
 # One test at a time: the suite kills and restarts brokers, starts Java
@@ -131,6 +141,8 @@ if [[ $QUICK == 0 ]]; then
   # The remaining slices need no test broker: free the CPU for them.
   for n in "${started[@]}"; do "$KAFKA" stop --name "$n" >&2 || true; done
   started=()
+  if ((toxi_started)); then "$ROOT/scripts/toxiproxy.sh" stop --port "$TOXI_PORT" >&2 || true; fi
+  toxi_started=0
 
   step "broker versions (scripts/compat.sh --quick --versions \"$COMPAT_VERSIONS\")"
   "$ROOT/scripts/compat.sh" --quick --versions "$COMPAT_VERSIONS" --kwire "$KWIRE_BIN"

@@ -573,3 +573,4 @@ impl Drop for Background {
 pub fn kwire_timeout(bootstrap: &str, args: &[&str], timeout: Duration) -> Run {
     Background::kwire(args.first().copied().unwrap_or("kwire"), bootstrap, args).finish(timeout)
 }
+pub mod toxiproxy;

@@ -8,6 +8,7 @@ mod consumer_api;
 mod delete_records;
 mod dump_log;
 mod examples;
+mod faults;
 mod formats;
 mod groups;
 mod log_dirs;

@@ -197,6 +197,9 @@ pub struct Consumer {
     max_poll_records: usize,
 }
 
+/// A position whose start offset the fetcher is still looking up.
+const UNKNOWN: i64 = -1;
+
 impl Consumer {
     /// Starts a fetcher with `cfg` on the current tokio runtime (after
     /// checking `cfg`); nothing is read until partitions are assigned.
@@ -229,12 +232,30 @@ impl Consumer {
     /// earliest, latest, an offset, `n` before the end, or the first record
     /// at or after a timestamp (the end offset when there is none). Assigning
     /// a partition again moves it to the new start.
+    ///
+    /// When a leader cannot be reached for the lookup (a broker down or cut
+    /// off), the partitions are assigned anyway: the fetcher looks their
+    /// starts up itself, retrying, while the other partitions are read, and
+    /// [`position`](Self::position) is `None` until it knows.
     pub async fn assign(&mut self, parts: Vec<(TopicPartition, StartOffset)>) -> Result<(), FetchError> {
-        let starts = self.resolve(&parts).await?;
-        let tps: Vec<TopicPartition> = starts.iter().map(|(tp, _)| tp.clone()).collect();
+        let starts: Vec<(TopicPartition, StartOffset, i64)> = match self.resolve(&parts).await {
+            Ok(starts) => starts.into_iter().map(|(tp, o)| (tp, StartOffset::Offset(o), o)).collect(),
+            Err(e) if e.conn().is_some() => {
+                tracing::info!(error = %e, "start offsets not looked up now; the fetcher will, retrying");
+                parts
+                    .into_iter()
+                    .map(|(tp, start)| match start {
+                        StartOffset::Offset(o) => (tp, start, o),
+                        other => (tp, other, UNKNOWN),
+                    })
+                    .collect()
+            }
+            Err(e) => return Err(e),
+        };
+        let tps: Vec<TopicPartition> = starts.iter().map(|(tp, _, _)| tp.clone()).collect();
         self.buffer.discard(&tps);
-        self.fetcher.assign(starts.iter().map(|(tp, o)| (tp.clone(), StartOffset::Offset(*o))).collect())?;
-        self.positions.extend(starts);
+        self.fetcher.assign(starts.iter().map(|(tp, start, _)| (tp.clone(), *start)).collect())?;
+        self.positions.extend(starts.into_iter().map(|(tp, _, o)| (tp, o)));
         Ok(())
     }
 
@@ -268,9 +289,10 @@ impl Consumer {
     }
 
     /// The offset of the next record [`poll`](Self::poll) hands out for `tp`
-    /// (after everything handed out so far); `None` if `tp` isn't assigned.
+    /// (after everything handed out so far); `None` if `tp` isn't assigned
+    /// or its start offset is still being looked up (see [`assign`](Self::assign)).
     pub fn position(&self, tp: &TopicPartition) -> Option<i64> {
-        self.positions.get(tp).copied()
+        self.positions.get(tp).copied().filter(|p| *p != UNKNOWN)
     }
 
     /// The current end offset of every assigned partition (the high
@@ -286,7 +308,10 @@ impl Consumer {
     /// (partitions not assigned count as done): with
     /// [`end_offsets`](Self::end_offsets), "read what is there now".
     pub fn reached(&self, ends: &BTreeMap<TopicPartition, i64>) -> bool {
-        ends.iter().all(|(tp, end)| self.positions.get(tp).is_none_or(|p| p >= end))
+        // A start still being looked up is only known to be reached for an
+        // empty log.
+        ends.iter()
+            .all(|(tp, end)| self.positions.get(tp).is_none_or(|p| p >= end || (*p == UNKNOWN && *end == 0)))
     }
 
     /// The next records: at most `max.poll.records`, all of one partition,

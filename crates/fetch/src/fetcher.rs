@@ -18,9 +18,9 @@ use kwire_proto::msg::fetch::{FetchParams, FetchPartitionSpec, FetchRequest, fet
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use crate::core::{FetchCore, FetchOutcome, FetchPlan, LeaderAnswer};
+use crate::core::{FetchCore, FetchOutcome, FetchPlan, LeaderAnswer, OffsetLookup};
 use crate::offsets::list_offsets;
-use crate::{FetchConfig, FetchError, FetchEvent, StartOffset, TopicPartition};
+use crate::{FetchConfig, FetchError, FetchEvent, IsolationLevel, StartOffset, TopicPartition};
 
 enum Cmd {
     Assign(Vec<(TopicPartition, StartOffset, u64)>),
@@ -130,6 +130,22 @@ impl Fetcher {
     }
 }
 
+/// What an offset lookup task returns: the lookup and one map per spec, or
+/// the first error.
+type LookupDone = (OffsetLookup, Result<Vec<BTreeMap<TopicPartition, i64>>, FetchError>);
+
+/// Runs one [`OffsetLookup`] (ListOffsets at its leader, retried).
+async fn look_up(cluster: Cluster, isolation: IsolationLevel, lookup: OffsetLookup) -> LookupDone {
+    let mut maps = Vec::with_capacity(lookup.specs.len());
+    for spec in &lookup.specs {
+        match list_offsets(&cluster, &lookup.partitions, *spec, isolation).await {
+            Ok(m) => maps.push(m.into_iter().map(|(tp, a)| (tp, a.offset)).collect()),
+            Err(e) => return (lookup, Err(e)),
+        }
+    }
+    (lookup, Ok(maps))
+}
+
 /// The fetch task: the core plus the cluster it talks to.
 struct Manager {
     cluster: Cluster,
@@ -157,8 +173,16 @@ impl Manager {
         let mut tasks: JoinSet<Done> = JoinSet::new();
         // Task → plan, to answer the core for a fetch task that panicked.
         let mut plans: HashMap<tokio::task::Id, u64> = HashMap::new();
+        // Offset lookups run on their own tasks, so that a leader that does
+        // not answer holds up neither the fetches nor the other lookups.
+        let mut lookups: JoinSet<LookupDone> = JoinSet::new();
+        let mut lookup_of: HashMap<tokio::task::Id, OffsetLookup> = HashMap::new();
         loop {
-            self.resolve().await;
+            self.resolve_leaders().await;
+            for lookup in self.core.poll_offsets(Instant::now()) {
+                let task = lookups.spawn(look_up(self.cluster.clone(), self.cfg.isolation, lookup.clone()));
+                lookup_of.insert(task.id(), lookup);
+            }
             for plan in self.core.poll_fetches(Instant::now()) {
                 let id = plan.id;
                 let task = self.launch(plan, &mut tasks);
@@ -197,13 +221,27 @@ impl Manager {
                         }
                     }
                 },
+                Some(done) = lookups.join_next_with_id(), if !lookups.is_empty() => match done {
+                    Ok((task, (lookup, answer))) => {
+                        lookup_of.remove(&task);
+                        self.core.handle_offsets(lookup, answer, Instant::now());
+                    }
+                    Err(e) => {
+                        if let Some(lookup) = lookup_of.remove(&e.id()) {
+                            let error = FetchError::Meta(kwire_meta::MetaError::Invalid(format!(
+                                "the offset lookup task failed: {e}"
+                            )));
+                            self.core.handle_offsets(lookup, Err(error), Instant::now());
+                        }
+                    }
+                },
                 _ = sleep_until(wake), if wake.is_some() => {}
             }
         }
     }
 
-    /// Looks up the leaders and start offsets the core asks for.
-    async fn resolve(&mut self) {
+    /// Looks up the leaders the core asks for.
+    async fn resolve_leaders(&mut self) {
         let now = Instant::now();
         // Leaders first (positions need a leader for ListOffsets too).
         if let Some(lookup) = self.core.poll_leaders(now) {
@@ -219,26 +257,6 @@ impl Manager {
                 Err(e) => Err(e.to_string()),
             };
             self.core.handle_leaders(lookup, answer, now);
-        }
-        for lookup in self.core.poll_offsets(now) {
-            let mut maps = Vec::with_capacity(lookup.specs.len());
-            let mut error = None;
-            for spec in &lookup.specs {
-                match list_offsets(&self.cluster, &lookup.partitions, *spec, self.cfg.isolation).await {
-                    Ok(m) => {
-                        maps.push(m.into_iter().map(|(tp, a)| (tp, a.offset)).collect::<BTreeMap<_, _>>())
-                    }
-                    Err(e) => {
-                        error = Some(e);
-                        break;
-                    }
-                }
-            }
-            let answer = match error {
-                Some(e) => Err(e),
-                None => Ok(maps),
-            };
-            self.core.handle_offsets(lookup, answer, now);
         }
     }
 

@@ -721,12 +721,19 @@ impl<D: Clone> Sequencer<D> {
                 p.window.iter().position(|s| !s.reported && s.batch.created + timeout <= now)
             };
             while let Some((p, i)) = self.parts.get_mut(&key).and_then(|p| expired(p).map(|i| (p, i))) {
+                let broker = p.broker;
                 let slot = &mut p.window[i];
+                // In flight with no error yet: say whose answer is missing.
+                let unanswered = match (slot.state, broker) {
+                    (State::InFlight(_), Some(b)) => Some(format!("no answer from broker {b} yet")),
+                    (State::InFlight(_), None) => Some("no answer yet".to_owned()),
+                    _ => None,
+                };
                 let err = ProduceError::Timeout {
                     topic: key.0.to_string(),
                     partition: key.1,
                     timeout,
-                    last: slot.batch.last_error.clone(),
+                    last: slot.batch.last_error.clone().or(unanswered),
                     maybe_written: slot.batch.maybe_written || matches!(slot.state, State::InFlight(_)),
                 };
                 match slot.state {

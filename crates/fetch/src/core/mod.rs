@@ -45,6 +45,8 @@ use crate::{
 enum Status {
     /// Needs its start offset resolved.
     NeedsOffset(StartOffset),
+    /// Its start offset is being looked up (the [`OffsetLookup`] with this id).
+    LookingUp(StartOffset, u64),
     /// Needs its leader looked up (after `at`).
     NeedsLeader(Instant),
     /// Ready to fetch from its leader.
@@ -144,6 +146,12 @@ impl LeaderAnswer {
 /// [`FetchCore::handle_offsets`] in the same order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct OffsetLookup {
+    /// Answers apply only to partitions still waiting for this lookup (a
+    /// partition re-assigned meanwhile waits for a newer one).
+    pub id: u64,
+    /// The partitions' leader: one lookup per leader, so that a leader that
+    /// cannot be reached holds up only its own partitions.
+    pub leader: i32,
     /// Where the partitions start.
     pub start: StartOffset,
     /// Partitions to resolve.
@@ -405,13 +413,13 @@ impl FetchCore {
     /// leader only). Absolute start offsets need no lookup and are applied here.
     pub fn poll_offsets(&mut self, now: Instant) -> Vec<OffsetLookup> {
         self.tick(now);
-        let mut by_spec: BTreeMap<(u8, i64), (StartOffset, Vec<TopicPartition>)> = BTreeMap::new();
+        let mut by_spec: BTreeMap<(u8, i64, i32), (StartOffset, Vec<TopicPartition>)> = BTreeMap::new();
         for (tp, p) in self.parts.iter_mut() {
             if p.leader < 0 {
                 continue;
             }
             if let Status::NeedsOffset(s) = p.status {
-                let key = match s {
+                let (kind, arg) = match s {
                     StartOffset::Offset(n) => {
                         p.position = n;
                         p.last_fetched_epoch = -1;
@@ -423,22 +431,28 @@ impl FetchCore {
                     StartOffset::FromEnd(n) => (3, n),
                     StartOffset::Timestamp(t) => (4, t),
                 };
-                by_spec.entry(key).or_insert_with(|| (s, Vec::new())).1.push(tp.clone());
+                by_spec.entry((kind, arg, p.leader)).or_insert_with(|| (s, Vec::new())).1.push(tp.clone());
             }
         }
-        by_spec
-            .into_values()
-            .map(|(start, partitions)| {
-                let specs = match start {
-                    StartOffset::Earliest => vec![OffsetSpec::Earliest],
-                    StartOffset::Latest | StartOffset::Offset(_) => vec![OffsetSpec::Latest],
-                    // n before the end, but not before the log start.
-                    StartOffset::FromEnd(_) => vec![OffsetSpec::Latest, OffsetSpec::Earliest],
-                    StartOffset::Timestamp(t) => vec![OffsetSpec::Timestamp(t)],
-                };
-                OffsetLookup { start, partitions, specs }
-            })
-            .collect()
+        let mut out = Vec::with_capacity(by_spec.len());
+        for ((_, _, leader), (start, partitions)) in by_spec {
+            let id = self.next_id;
+            self.next_id += 1;
+            for tp in &partitions {
+                if let Some(p) = self.parts.get_mut(tp) {
+                    p.status = Status::LookingUp(start, id);
+                }
+            }
+            let specs = match start {
+                StartOffset::Earliest => vec![OffsetSpec::Earliest],
+                StartOffset::Latest | StartOffset::Offset(_) => vec![OffsetSpec::Latest],
+                // n before the end, but not before the log start.
+                StartOffset::FromEnd(_) => vec![OffsetSpec::Latest, OffsetSpec::Earliest],
+                StartOffset::Timestamp(t) => vec![OffsetSpec::Timestamp(t)],
+            };
+            out.push(OffsetLookup { id, leader, start, partitions, specs });
+        }
+        out
     }
 
     /// The answers to an [`OffsetLookup`]: one map per spec, in order, or the
@@ -462,29 +476,44 @@ impl FetchCore {
             }
             Ok(first)
         });
+        let id = lookup.id;
+        let waiting = |p: &Part| matches!(p.status, Status::LookingUp(_, i) if i == id);
         match result {
-            Ok(map) => {
-                for (tp, offset) in map {
-                    let Some(p) = self.parts.get_mut(&tp) else { continue };
-                    if matches!(p.status, Status::NeedsOffset(_)) {
-                        if p.position >= 0 && p.position != offset {
-                            self.ready.push_back(FetchEvent::Reset {
-                                tp: p.tp.clone(),
-                                from: p.position,
-                                to: offset,
-                            });
-                        }
-                        p.position = offset;
-                        p.last_fetched_epoch = -1;
-                        p.status = Status::Ready;
+            Ok(mut map) => {
+                for tp in &lookup.partitions {
+                    let Some(p) = self.parts.get_mut(tp) else { continue };
+                    if !waiting(p) {
+                        continue;
                     }
+                    let Some(offset) = map.remove(tp) else {
+                        // No answer for it: look it up again after a pause.
+                        p.status = Status::NeedsOffset(lookup.start);
+                        p.retries += 1;
+                        let at = now + self.backoff.delay(p.retries.min(4));
+                        p.wait_for_leader(at);
+                        continue;
+                    };
+                    if p.position >= 0 && p.position != offset {
+                        self.ready.push_back(FetchEvent::Reset {
+                            tp: p.tp.clone(),
+                            from: p.position,
+                            to: offset,
+                        });
+                    }
+                    p.position = offset;
+                    p.last_fetched_epoch = -1;
+                    p.status = Status::Ready;
                 }
             }
             Err(e) => {
-                tracing::debug!(error = %e, "offset lookup failed");
+                tracing::debug!(error = %e, leader = lookup.leader, "offset lookup failed");
                 let fatal = matches!(e, FetchError::Partition { .. } | FetchError::Invalid(_));
                 for tp in lookup.partitions {
                     let Some(p) = self.parts.get_mut(&tp) else { continue };
+                    if !waiting(p) {
+                        continue;
+                    }
+                    p.status = Status::NeedsOffset(lookup.start);
                     if fatal {
                         fail(&mut self.ready, p, e.clone());
                     } else {

@@ -1046,3 +1046,62 @@ fn legacy_batches_carry_no_epoch_so_nothing_is_claimed() {
     assert_eq!(h.events().len(), 1);
     assert_eq!(only(h.turn()).include[0].1.last_fetched_epoch, -1);
 }
+
+/// One offset lookup per leader: while the lookup at an unreachable leader
+/// is out (its answer not back), the partitions of the other leaders are
+/// looked up, then fetched; the late failure retries only its own partition.
+#[test]
+fn an_unanswered_offset_lookup_holds_up_only_its_leaders_partitions() {
+    let mut h = Harness::default();
+    h.leaders.insert(0, (1, 0));
+    h.leaders.insert(1, (2, 0));
+    h.leaders.insert(2, (3, 0));
+    h.logs.insert(1, (0, 10));
+    h.logs.insert(2, (0, 20));
+    h.assign(&[(0, StartOffset::Earliest), (1, StartOffset::Earliest), (2, StartOffset::Earliest)]);
+    h.answer_leaders();
+    let lookups = h.core.poll_offsets(h.now);
+    assert_eq!(lookups.len(), 3, "one lookup per leader: {lookups:?}");
+    let mut stuck = None;
+    for l in lookups {
+        if l.leader == 1 {
+            stuck = Some(l);
+            continue;
+        }
+        let (start, _) = h.logs[&l.partitions[0].partition];
+        let map = l.partitions.iter().map(|tp| (tp.clone(), start)).collect();
+        h.core.handle_offsets(l, Ok(vec![map]), h.now);
+    }
+    assert!(h.core.poll_offsets(h.now).is_empty(), "a lookup in flight is not asked again");
+    let plans = h.core.poll_fetches(h.now);
+    let mut fetched: Vec<i32> = plans.iter().flat_map(offsets_in).map(|(p, _, _)| p).collect();
+    fetched.sort_unstable();
+    assert_eq!(fetched, vec![1, 2], "the other leaders' partitions are fetched meanwhile");
+    assert_eq!(h.pos(0), -1);
+    // The stuck lookup fails at last: only partition 0 goes back to a leader lookup.
+    h.core.handle_offsets(stuck.unwrap(), Err(lost_error()), h.now);
+    assert!(h.core.poll_leaders(h.now).is_none(), "not before the backoff");
+    h.now = h.core.next_wake().unwrap();
+    let again = h.core.poll_leaders(h.now).expect("a leader lookup");
+    assert_eq!(again.partitions, vec![tp(0)]);
+}
+
+/// An answer for a lookup the partition no longer waits for (it was
+/// re-assigned with another start meanwhile) is ignored.
+#[test]
+fn a_stale_offset_answer_does_not_move_a_reassigned_partition() {
+    let mut h = Harness::default();
+    h.leaders.insert(0, (1, 0));
+    h.logs.insert(0, (5, 50));
+    h.assign(&[(0, StartOffset::Earliest)]);
+    h.answer_leaders();
+    let old = h.core.poll_offsets(h.now).remove(0);
+    h.assign(&[(0, StartOffset::Latest)]);
+    h.answer_leaders();
+    let new = h.core.poll_offsets(h.now).remove(0);
+    assert_ne!(old.id, new.id);
+    h.core.handle_offsets(old, Ok(vec![[(tp(0), 5)].into_iter().collect()]), h.now);
+    assert_eq!(h.pos(0), -1, "the stale answer (earliest) is not applied");
+    h.core.handle_offsets(new, Ok(vec![[(tp(0), 50)].into_iter().collect()]), h.now);
+    assert_eq!(h.pos(0), 50);
+}

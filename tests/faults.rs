@@ -1,0 +1,275 @@
+//! Faults on the network between kwire and healthy brokers (issue 21): the
+//! 3-node cluster's PROXIED listeners behind toxiproxy (`kafka.sh start
+//! --proxied`, scripts/toxiproxy.sh), one proxy per broker. Each test reads
+//! the outcome back directly (not through the proxy) and checks it with
+//! Jepsen's vocabulary: lost-write (acknowledged, never read), duplicate,
+//! nonmonotonic-poll (a producer's records out of order in a partition).
+//! A record whose outcome the producer could not know (a request that went
+//! unanswered) must be reported as unknown, never as failed or acknowledged.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use kwire_fetch::{Consumer, FetchConfig, StartOffset};
+use kwire_integration::checker::{Report, check};
+use kwire_integration::toxiproxy::{Proxied, Toxic};
+use kwire_integration::*;
+use kwire_meta::{Cluster, ClusterConfig};
+use kwire_produce::{Acks, Producer, ProducerConfig, ProducerRecord};
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime")
+}
+
+fn cluster(bootstrap: &str) -> Cluster {
+    Cluster::new(
+        ClusterConfig::builder()
+            .bootstrap(bootstrap.split(','))
+            .request_timeout(Duration::from_secs(2))
+            .connect_timeout(Duration::from_secs(2))
+            .build(),
+    )
+}
+
+/// A 3-partition, RF-3 topic, created directly.
+fn topic(prefix: &str) -> String {
+    let t = unique_topic(prefix);
+    kwire(&bootstrap3(), &["topics", "create", &t, "--partitions", "3", "--replication-factor", "3"]).ok();
+    t
+}
+
+/// Jepsen's names for what the checker found; empty when clean.
+fn anomalies(r: &Report) -> String {
+    let mut out = Vec::new();
+    if !r.missing.is_empty() {
+        out.push(format!("lost-write {}: {:?}", r.missing.len(), &r.missing[..r.missing.len().min(10)]));
+    }
+    if !r.duplicates.is_empty() {
+        out.push(format!(
+            "duplicate {}: {:?}",
+            r.duplicates.len(),
+            &r.duplicates[..r.duplicates.len().min(10)]
+        ));
+    }
+    if !r.reordered.is_empty() {
+        out.push(format!(
+            "nonmonotonic-poll {}: {:?}",
+            r.reordered.len(),
+            &r.reordered[..r.reordered.len().min(10)]
+        ));
+    }
+    out.join("; ")
+}
+
+/// What happened to each record sent.
+#[derive(Debug, Default)]
+struct Outcomes {
+    acked: BTreeSet<u64>,
+    /// Definitely not written.
+    failed: BTreeSet<u64>,
+    /// May or may not have been written.
+    unknown: BTreeSet<u64>,
+    errors: Vec<String>,
+}
+
+/// Sends `seqs` as values `p:<seq>` (keyed so they spread over partitions)
+/// and sorts the reports.
+async fn send_all(producer: &Producer, topic: &str, seqs: std::ops::Range<u64>, out: &mut Outcomes) {
+    let mut pending = Vec::new();
+    for s in seqs {
+        let v = format!("p:{s}");
+        let k = format!("k{}", s % 30);
+        match producer.send(ProducerRecord::new(topic, v.as_bytes()).key(k.as_bytes())).await {
+            Ok(f) => pending.push((s, f)),
+            Err(e) => {
+                out.errors.push(e.to_string());
+                out.failed.insert(s);
+            }
+        }
+    }
+    for (s, f) in pending {
+        match f.wait().await {
+            Ok(_) => {
+                out.acked.insert(s);
+            }
+            Err(e) => {
+                if e.maybe_written() {
+                    out.unknown.insert(s);
+                } else {
+                    out.failed.insert(s);
+                }
+                out.errors.push(e.to_string());
+            }
+        }
+    }
+}
+
+/// Reads `topic` directly and checks it against `out`: every acknowledged
+/// record once, no definite failure present, unknown ones at most once,
+/// each partition in send order.
+fn verify(topic: &str, out: &Outcomes) -> Vec<(i32, String)> {
+    let read = read_all_values(&bootstrap3(), topic);
+    let acked = BTreeMap::from([("p".to_owned(), out.acked.clone())]);
+    let r = check(&read, &acked);
+    assert!(r.is_clean(), "anomalies: {} ({} read, outcomes {out:?})", anomalies(&r), read.len());
+    let present: BTreeSet<u64> =
+        read.iter().filter_map(|(_, v)| v.strip_prefix("p:").and_then(|s| s.parse().ok())).collect();
+    let wrongly_failed: Vec<&u64> = out.failed.intersection(&present).collect();
+    assert!(wrongly_failed.is_empty(), "reported failed but written: {wrongly_failed:?}");
+    read
+}
+
+#[test]
+fn idempotent_producer_through_latency_and_resets_loses_and_doubles_nothing() {
+    let _trio = trio_shared();
+    let px = Proxied::setup();
+    let t = topic("fault-reset");
+    rt().block_on(async {
+        let cfg = ProducerConfig::builder()
+            .acks(Acks::All)
+            .idempotence(true)
+            .linger(Duration::from_millis(5))
+            .request_timeout(Duration::from_secs(3))
+            .delivery_timeout(Duration::from_secs(60))
+            .build()
+            .unwrap();
+        let producer = Producer::new(cluster(px.bootstrap()), cfg).await.expect("producer");
+        let mut out = Outcomes::default();
+        send_all(&producer, &t, 0..500, &mut out).await;
+        // Every response 40 ± 30 ms late.
+        let slow = px.toxic(None, Toxic::Latency { ms: 40, jitter: 30 });
+        send_all(&producer, &t, 500..1500, &mut out).await;
+        slow.heal();
+        // Connections cut mid-response (after 10 bytes of answers), then reset as soon as
+        // data flows, while records are in flight: each comes back only after the heal.
+        for (i, toxic) in [Toxic::CutAfter { bytes: 10 }, Toxic::Reset].into_iter().enumerate() {
+            let lo = 1500 + 1000 * i as u64;
+            let fault = px.toxic(None, toxic);
+            let t0 = Instant::now();
+            let sending = async {
+                send_all(&producer, &t, lo..lo + 1000, &mut out).await;
+                t0.elapsed()
+            };
+            let heal = async {
+                tokio::time::sleep(Duration::from_millis(1500)).await;
+                fault.heal();
+            };
+            let (took, ()) = tokio::join!(sending, heal);
+            // The fault was felt: nothing could be acknowledged before the heal.
+            assert!(took >= Duration::from_millis(1400), "{toxic:?}: all acknowledged in {took:?}");
+        }
+        producer.close().await.expect("close");
+        assert_eq!(out.acked.len(), 3500, "every record acknowledged after the heal: {out:?}");
+        let read = verify(&t, &out);
+        assert_eq!(read.len(), 3500);
+    });
+}
+
+#[test]
+fn black_hole_ends_in_unknown_outcomes_at_the_timeouts_then_heals() {
+    let _trio = trio_shared();
+    let px = Proxied::setup();
+    let t = topic("fault-hole");
+    rt().block_on(async {
+        let cfg = ProducerConfig::builder()
+            .acks(Acks::All)
+            .idempotence(true)
+            .request_timeout(Duration::from_secs(2))
+            .delivery_timeout(Duration::from_secs(6))
+            .build()
+            .unwrap();
+        let producer = Producer::new(cluster(px.bootstrap()), cfg).await.expect("producer");
+        let mut out = Outcomes::default();
+        send_all(&producer, &t, 0..30, &mut out).await;
+        assert_eq!(out.acked.len(), 30, "{out:?}");
+        // Requests reach the brokers; no answer ever comes back.
+        let hole = px.toxic(None, Toxic::BlackHole);
+        let t0 = Instant::now();
+        send_all(&producer, &t, 30..60, &mut out).await;
+        let took = t0.elapsed();
+        hole.heal();
+        // Not a hang: the reports come at the delivery timeout (6 s), not much later.
+        assert!(took >= Duration::from_secs(2) && took < Duration::from_secs(15), "took {took:?}");
+        let lost: BTreeSet<u64> = (30..60).collect();
+        let reported: BTreeSet<u64> = out.unknown.union(&out.failed).copied().collect();
+        assert_eq!(reported, lost, "every record sent into the hole is reported: {out:?}");
+        assert!(
+            !out.unknown.is_empty(),
+            "records whose request went unanswered are unknown, not failed: {out:?}"
+        );
+        for e in &out.errors {
+            assert!(!e.contains('\n'), "one line: {e}");
+        }
+        assert!(
+            out.errors
+                .iter()
+                .all(|e| e.contains("delivery.timeout.ms (6000 ms)") && e.contains("no answer from broker ")),
+            "each error names the timeout and the broker that did not answer: {:?}",
+            out.errors
+        );
+        // Healed: the same producer carries on.
+        send_all(&producer, &t, 60..90, &mut out).await;
+        producer.close().await.expect("close");
+        assert!(
+            (60..90).all(|s| out.acked.contains(&s)),
+            "after the heal every record is acknowledged: {out:?}"
+        );
+        verify(&t, &out);
+    });
+}
+
+#[test]
+fn one_broker_cut_off_the_others_keep_serving_and_it_comes_back() {
+    let _trio = trio_shared();
+    let px = Proxied::setup();
+    init_test_logging();
+    let t = topic("fault-cut");
+    let input: String =
+        (0..300).map(|i| format!("{{\"value\":\"p:{i}\",\"partition\":{}}}\n", i % 3)).collect();
+    kwire_stdin(
+        &bootstrap3(),
+        &["produce", "-t", &t, "--format", "json", "--acks", "all"],
+        Some(input.as_bytes()),
+    )
+    .ok();
+    rt().block_on(async {
+        let direct = cluster(&bootstrap3());
+        let md = direct.fetch_metadata(Some(std::slice::from_ref(&t))).await.expect("metadata");
+        let leaders: BTreeMap<i32, i32> =
+            md.topics[&t].partitions.iter().map(|p| (p.partition, p.leader)).collect();
+        let cut_broker = leaders[&0];
+        let reachable: BTreeSet<i32> =
+            leaders.iter().filter(|(_, l)| **l != cut_broker).map(|(p, _)| *p).collect();
+
+        let cut = px.cut(cut_broker);
+        let mut consumer =
+            Consumer::start(cluster(px.bootstrap()), FetchConfig::default()).expect("consumer");
+        consumer.assign_topics(&[&t], StartOffset::Earliest).await.expect("assign through the other brokers");
+        let mut read: Vec<(i32, String)> = Vec::new();
+        let want_first = 100 * reachable.len();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while read.len() < want_first && Instant::now() < deadline {
+            if let Ok(Ok(recs)) = tokio::time::timeout(Duration::from_secs(2), consumer.poll()).await {
+                read.extend(recs.iter().map(|r| (r.partition, r.value_str().unwrap_or_default().to_owned())));
+            }
+        }
+        let got: BTreeSet<i32> = read.iter().map(|(p, _)| *p).collect();
+        assert_eq!(read.len(), want_first, "every record of the partitions led elsewhere: {got:?}");
+        assert!(
+            got.is_subset(&reachable),
+            "nothing from broker {cut_broker}'s partitions while it is cut off"
+        );
+
+        cut.heal();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while read.len() < 300 && Instant::now() < deadline {
+            if let Ok(Ok(recs)) = tokio::time::timeout(Duration::from_secs(2), consumer.poll()).await {
+                read.extend(recs.iter().map(|r| (r.partition, r.value_str().unwrap_or_default().to_owned())));
+            }
+        }
+        let acked = BTreeMap::from([("p".to_owned(), (0..300).collect::<BTreeSet<u64>>())]);
+        let r = check(&read, &acked);
+        assert!(r.is_clean(), "after the heal: {} ({} read)", anomalies(&r), read.len());
+        assert_eq!(read.len(), 300);
+    });
+}
