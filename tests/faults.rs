@@ -273,3 +273,177 @@ fn one_broker_cut_off_the_others_keep_serving_and_it_comes_back() {
         assert_eq!(read.len(), 300);
     });
 }
+
+/// Transactions while connections are reset: each transaction is atomic
+/// (all of it visible to read_committed, or none), every committed one is
+/// there, every aborted one is not, and one whose commit's outcome the
+/// producer could not learn is still all-or-nothing.
+#[test]
+fn transactions_stay_atomic_through_resets() {
+    let _trio = trio_shared();
+    let px = Proxied::setup();
+    let t = topic("fault-txn");
+    let id = unique_topic("fault-txn-id");
+    let (committed, aborted, unknown) = rt().block_on(async {
+        let cfg = ProducerConfig::builder()
+            .transactional_id(&id)
+            .request_timeout(Duration::from_secs(3))
+            .delivery_timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        let mut producer = Producer::new(cluster(px.bootstrap()), cfg.clone()).await.expect("producer");
+        let (mut committed, mut aborted, mut unknown) = (Vec::new(), Vec::new(), Vec::new());
+        for k in 0..12u64 {
+            // Transactions 4-7 run while every connection is reset once data
+            // flows, healed after 1.5 s; 8-11 with one broker cut off for 1.5 s.
+            let fault = match k {
+                4 => Some(px.toxic(None, Toxic::Reset)),
+                8 => Some(px.toxic(Some(2), Toxic::BlackHole)),
+                _ => None,
+            };
+            let run = async {
+                producer.begin_transaction()?;
+                for i in 0..50 {
+                    let v = format!("t{k}:{i}");
+                    let f = producer
+                        .send(ProducerRecord::new(&t, v.as_bytes()).key(format!("{i}").as_bytes()))
+                        .await?;
+                    drop(f);
+                }
+                if k % 4 == 3 {
+                    producer.abort_transaction().await.map(|()| false)
+                } else {
+                    producer.commit_transaction().await.map(|()| true)
+                }
+            };
+            let heal = async {
+                if let Some(f) = fault {
+                    tokio::time::sleep(Duration::from_millis(1500)).await;
+                    f.heal();
+                }
+            };
+            let faulty = k == 4 || k == 8;
+            let t0 = Instant::now();
+            let (result, ()) = tokio::join!(run, heal);
+            if faulty && result.is_ok() {
+                // The fault was felt: the transaction could not end before the heal.
+                let took = t0.elapsed();
+                assert!(took >= Duration::from_millis(1400), "transaction {k} ended in {took:?}");
+            }
+            match result {
+                Ok(true) => committed.push(k),
+                Ok(false) => aborted.push(k),
+                Err(e) => {
+                    // The outcome is open: abort what can be, or start over
+                    // with a new producer (which fences and aborts the old one's).
+                    unknown.push((k, e.to_string()));
+                    if producer.abort_transaction().await.is_err() {
+                        producer = Producer::new(cluster(px.bootstrap()), cfg.clone())
+                            .await
+                            .expect("a new producer");
+                    }
+                }
+            }
+        }
+        producer.close().await.ok();
+        (committed, aborted, unknown)
+    });
+    eprintln!("committed {committed:?}, aborted {aborted:?}, unknown {unknown:?}");
+    let read = read_committed_values(&t);
+    for k in 0..12u64 {
+        let n = read.iter().filter(|v| v.starts_with(&format!("t{k}:"))).count();
+        if committed.contains(&k) {
+            assert_eq!(n, 50, "transaction {k} committed: all of it is visible");
+        } else if aborted.contains(&k) {
+            assert_eq!(n, 0, "transaction {k} aborted: none of it is visible");
+        } else {
+            assert!(n == 0 || n == 50, "transaction {k} (outcome unknown: {unknown:?}): {n} of 50 visible");
+        }
+    }
+    let mut sorted = read.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), read.len(), "no duplicate");
+    assert!(committed.len() >= 6, "most transactions commit: committed {committed:?}, unknown {unknown:?}");
+}
+
+fn read_committed_values(topic: &str) -> Vec<String> {
+    let run = kwire(
+        &bootstrap3(),
+        &["consume", "-t", topic, "--from-beginning", "-e", "--isolation-level", "read_committed"],
+    )
+    .ok();
+    run.stdout.lines().map(str::to_owned).collect()
+}
+
+/// A group member through resets of every connection (coordinator and
+/// leaders): it reads every record once, in order per partition, and its
+/// committed offsets reach the end.
+#[test]
+fn group_member_through_resets_reads_everything_once() {
+    let _trio = trio_shared();
+    let px = Proxied::setup();
+    let t = topic("fault-group");
+    let group = unique_topic("fault-group-g");
+    let input: String =
+        (0..600).map(|i| format!("{{\"value\":\"p:{i}\",\"partition\":{}}}\n", i % 3)).collect();
+    kwire_stdin(
+        &bootstrap3(),
+        &["produce", "-t", &t, "--format", "json", "--acks", "all"],
+        Some(input.as_bytes()),
+    )
+    .ok();
+    let read = rt().block_on(async {
+        let cfg = kwire_group::GroupConfig::builder(group.as_str())
+            .auto_offset_reset(kwire_fetch::OffsetReset::Earliest)
+            .auto_commit(false)
+            .fetch(FetchConfig::builder().max_poll_records(20).build().unwrap())
+            .build()
+            .unwrap();
+        let mut member = kwire_group::GroupConsumer::subscribe(cluster(px.bootstrap()), cfg, vec![t.clone()])
+            .expect("member");
+        let mut read: Vec<(i32, String)> = Vec::new();
+        // Phase 0: before the fault; 1: every connection reset (1.5 s); 2: healed.
+        let mut fault = None;
+        let mut phase = 0;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while read.len() < 600 && Instant::now() < deadline {
+            if phase == 0 && read.len() >= 200 {
+                fault = Some((px.toxic(None, Toxic::Reset), Instant::now()));
+                phase = 1;
+            }
+            if phase == 1 && fault.as_ref().is_some_and(|(_, at)| at.elapsed() > Duration::from_millis(1500))
+            {
+                if let Some((f, _)) = fault.take() {
+                    f.heal();
+                }
+                phase = 2;
+            }
+            match tokio::time::timeout(Duration::from_secs(2), member.poll()).await {
+                Ok(Ok(recs)) => {
+                    read.extend(
+                        recs.iter().map(|r| (r.partition, r.value_str().unwrap_or_default().to_owned())),
+                    );
+                    let _ = member.commit().await;
+                }
+                Ok(Err(e)) => eprintln!("poll: {e}"),
+                Err(_) => {}
+            }
+        }
+        assert_eq!(phase, 2, "the fault was applied and healed while reading");
+        member.commit().await.expect("the last commit");
+        member.close().await.ok();
+        read
+    });
+    let acked = BTreeMap::from([("p".to_owned(), (0..600).collect::<BTreeSet<u64>>())]);
+    let r = check(&read, &acked);
+    assert!(r.is_clean(), "{} ({} read)", anomalies(&r), read.len());
+    let d = kwire(&bootstrap3(), &["groups", "describe", &group, "--format", "json"]).ok().json();
+    let committed: BTreeMap<i64, i64> = d["offsets"]
+        .as_array()
+        .expect("offsets")
+        .iter()
+        .map(|o| (o["partition"].as_i64().unwrap_or(-1), o["current_offset"].as_i64().unwrap_or(-1)))
+        .collect();
+    assert_eq!(committed, BTreeMap::from([(0, 200), (1, 200), (2, 200)]), "committed to the end: {d}");
+}
