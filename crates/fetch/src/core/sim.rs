@@ -409,6 +409,7 @@ fn run(seed: u64, steps: usize, faults: Faults, cfg: FetchConfig, total: &mut St
     let assign = (0..PARTITIONS).map(|p| (TopicPartition::new(TOPIC, p), StartOffset::Earliest, 1)).collect();
     core.assign(assign, now);
     let mut inflight: Vec<FetchPlan> = Vec::new();
+    let mut lookups: Vec<OffsetLookup> = Vec::new();
     let lost = || FetchError::from(kwire_conn::ConnError::Closed { addr: "sim".into(), detail: "" });
     for step in 0..steps + 3_000 {
         let f = if step < steps { faults } else { CALM };
@@ -425,7 +426,11 @@ fn run(seed: u64, steps: usize, faults: Faults, cfg: FetchConfig, total: &mut St
             };
             core.handle_leaders(lookup, answer, now);
         }
-        for lookup in core.poll_offsets(now) {
+        // Offset lookups run on their own tasks in the driver: answered
+        // later, in any order, while fetches go on.
+        lookups.extend(core.poll_offsets(now));
+        while !lookups.is_empty() && rng.pct(50) {
+            let lookup = lookups.swap_remove(rng.below(lookups.len() as u64) as usize);
             let answer = if rng.pct(f.lookup_fails) {
                 Err(lost())
             } else {
