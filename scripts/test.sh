@@ -13,8 +13,9 @@
 #   scripts/test.sh -- FILTER    pass a test-name filter to cargo test (implies --quick)
 #
 # After the cargo tests (which include the hostile-broker tests), the full run adds
-# three bounded slices of the longer suites: the interop matrix (scripts/interop.sh
-# on the single-node broker), the broker-version suite on the newest Kafka and one
+# bounded slices of the longer suites: the interop matrix (scripts/interop.sh
+# on the single-node broker), 2 minutes of the soak (scripts/soak.sh on the
+# 3-node cluster through toxiproxy), the broker-version suite on the newest Kafka and one
 # 2.x with ZooKeeper (scripts/compat.sh --quick), and every fuzz target's corpus
 # replayed plus 20 s of fuzzing each (scripts/fuzz.sh ci).
 #
@@ -137,6 +138,10 @@ if [[ $QUICK == 0 ]]; then
   KWIRE_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/debug/kwire
   step "interop matrix (scripts/interop.sh)"
   KWIRE_INTEROP_BOOTSTRAP=127.0.0.1:$PORT1 "$ROOT/scripts/interop.sh" --kwire "$KWIRE_BIN"
+
+  step "soak slice: 2 minutes of producer + group under random faults (scripts/soak.sh)"
+  KWIRE_BIN=$KWIRE_BIN "$ROOT/scripts/soak.sh" --minutes 2 --rate 300 --cluster "$NAME3" \
+    --toxiproxy "127.0.0.1:$TOXI_PORT"
 
   # The remaining slices need no test broker: free the CPU for them.
   for n in "${started[@]}"; do "$KAFKA" stop --name "$n" >&2 || true; done
