@@ -95,3 +95,13 @@ impl IsolationLevel {
         }
     }
 }
+
+/// Runs the fetch core's simulation on a schedule chosen by `data` (fault
+/// rates, config, then every step's choices), panicking on any violation of
+/// its checks: records in offset order, each once, none lost once calm.
+/// For the `fetch_sim` fuzz target.
+#[cfg(feature = "sim")]
+#[doc(hidden)]
+pub fn sim_fuzz(data: &[u8]) {
+    core::sim::run_bytes(data)
+}

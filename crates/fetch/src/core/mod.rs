@@ -19,8 +19,8 @@
 
 mod session;
 
-#[cfg(test)]
-mod sim;
+#[cfg(any(test, feature = "sim"))]
+pub(crate) mod sim;
 #[cfg(test)]
 mod tests;
 

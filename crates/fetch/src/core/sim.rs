@@ -12,6 +12,9 @@
 //! with the diverging epoch, as a broker does (KIP-320), and at the end every
 //! record the application holds must be the one the log holds at its offset.
 
+// A test harness: its checks are panics by design.
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
@@ -28,13 +31,34 @@ const BROKERS: i32 = 3;
 /// Records per batch in the model's logs.
 const BATCH: i64 = 3;
 
-/// splitmix64: small, seedable, good enough for schedules.
-struct Rng(u64);
+/// splitmix64: small, seedable, good enough for schedules. Under fuzzing
+/// the choices come from the input's bytes first (one byte per choice), then
+/// from splitmix64 seeded with the input's length, so that every input ends.
+struct Rng {
+    state: u64,
+    bytes: Vec<u8>,
+    pos: usize,
+}
+
+#[cfg(test)]
+#[allow(non_snake_case)]
+fn Rng(seed: u64) -> Rng {
+    Rng { state: seed, bytes: Vec::new(), pos: 0 }
+}
 
 impl Rng {
+    fn from_bytes(bytes: &[u8]) -> Rng {
+        Rng { state: bytes.len() as u64, bytes: bytes.to_vec(), pos: 0 }
+    }
+
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
+        if let Some(b) = self.bytes.get(self.pos) {
+            self.pos += 1;
+            // Spread one byte over the range so that pct() and below() see it.
+            return u64::from(*b).wrapping_mul(0x0101_0101_0101_0101);
+        }
+        self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.state;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^ (z >> 31)
@@ -399,8 +423,41 @@ fn consume(ev: FetchEvent, seen: &mut BTreeMap<i32, Seen>, cluster: &mut Cluster
 }
 
 /// One schedule: `steps` faulty steps, then calm until everything is read.
+#[cfg(test)]
 fn run(seed: u64, steps: usize, faults: Faults, cfg: FetchConfig, total: &mut Stats) {
-    let mut rng = Rng(seed);
+    run_with(Rng(seed), seed, steps, faults, cfg, total)
+}
+
+/// A schedule whose every choice comes from `data` (structure-aware
+/// fuzzing): the fault rates and the config from its first bytes, then each
+/// step's choices; the same checks as the seeded schedules (a violation
+/// panics, naming seed 0).
+pub fn run_bytes(data: &[u8]) {
+    let mut rng = Rng::from_bytes(data);
+    let mut pct = |max: u64| rng.below(max + 1);
+    let faults = Faults {
+        append: 5 + pct(40),
+        leader_move: pct(20),
+        stale_metadata: pct(50),
+        evict_session: pct(10),
+        retention: pct(10),
+        lose_request: pct(20),
+        drop_partition: pct(30),
+        cut_batch: pct(30),
+        lookup_fails: pct(30),
+        truncate: pct(60),
+    };
+    let cfg = FetchConfig {
+        reset: OffsetReset::Earliest,
+        sessions: rng.below(2) == 0,
+        prefetch: 1 + rng.below(4) as usize,
+        ..FetchConfig::default()
+    };
+    let steps = 50 + rng.below(300) as usize;
+    run_with(rng, 0, steps, faults, cfg, &mut Stats::default());
+}
+
+fn run_with(mut rng: Rng, seed: u64, steps: usize, faults: Faults, cfg: FetchConfig, total: &mut Stats) {
     let mut cluster = Cluster::new(&mut rng);
     let backoff = Backoff { base: Duration::from_millis(50), max: Duration::from_millis(500) };
     let mut core = FetchCore::new(cfg, backoff);
@@ -517,6 +574,7 @@ fn run(seed: u64, steps: usize, faults: Faults, cfg: FetchConfig, total: &mut St
     );
 }
 
+#[cfg(test)]
 const STORMY: Faults = Faults {
     append: 20,
     leader_move: 3,
@@ -531,6 +589,7 @@ const STORMY: Faults = Faults {
 };
 
 /// Checks that a run of schedules reached each case in `codes`.
+#[cfg(test)]
 fn reached(stats: &Stats, codes: &[ErrorCode], resets: bool) {
     for c in codes {
         assert!(stats.codes.get(&c.0).is_some_and(|n| *n > 0), "never answered {c}: {stats:?}");
@@ -539,6 +598,7 @@ fn reached(stats: &Stats, codes: &[ErrorCode], resets: bool) {
     assert!(stats.records > 10_000, "{stats:?}");
 }
 
+#[cfg(test)]
 #[test]
 fn sim_random_schedules_deliver_every_record_once_in_order() {
     let cfg = FetchConfig { reset: OffsetReset::Earliest, ..FetchConfig::default() };
@@ -558,6 +618,7 @@ fn sim_random_schedules_deliver_every_record_once_in_order() {
     );
 }
 
+#[cfg(test)]
 #[test]
 fn sim_random_schedules_without_sessions() {
     let cfg = FetchConfig { reset: OffsetReset::Earliest, sessions: false, ..FetchConfig::default() };
@@ -569,6 +630,7 @@ fn sim_random_schedules_without_sessions() {
     assert!(!stats.codes.contains_key(&ErrorCode::FETCH_SESSION_ID_NOT_FOUND.0));
 }
 
+#[cfg(test)]
 #[test]
 fn sim_small_prefetch_and_many_leader_moves() {
     let cfg = FetchConfig { reset: OffsetReset::Earliest, prefetch: 1, ..FetchConfig::default() };
@@ -580,6 +642,7 @@ fn sim_small_prefetch_and_many_leader_moves() {
     reached(&stats, &[ErrorCode::NOT_LEADER_OR_FOLLOWER, ErrorCode::FENCED_LEADER_EPOCH], false);
 }
 
+#[cfg(test)]
 #[test]
 fn sim_unclean_elections_truncate_logs_and_the_fetcher_follows_the_diverging_epoch() {
     let cfg = FetchConfig { reset: OffsetReset::Earliest, ..FetchConfig::default() };
