@@ -654,3 +654,17 @@ fn sim_unclean_elections_truncate_logs_and_the_fetcher_follows_the_diverging_epo
     reached(&stats, &[ErrorCode::NOT_LEADER_OR_FOLLOWER, ErrorCode::FENCED_LEADER_EPOCH], true);
     assert!(stats.truncations > 100 && stats.diverged > 50, "{stats:?}");
 }
+
+/// The fuzz target's entry point on fixed inputs: schedules chosen byte by
+/// byte pass the same checks (and every input ends).
+#[cfg(test)]
+#[test]
+fn sim_schedules_from_bytes() {
+    let mut gen = Rng(77);
+    for n in 0..40usize {
+        let data: Vec<u8> = (0..n * 16).map(|_| gen.next() as u8).collect();
+        run_bytes(&data);
+    }
+    run_bytes(&[0xff; 512]);
+    run_bytes(&[0; 512]);
+}
