@@ -660,9 +660,9 @@ fn sim_unclean_elections_truncate_logs_and_the_fetcher_follows_the_diverging_epo
 #[cfg(test)]
 #[test]
 fn sim_schedules_from_bytes() {
-    let mut gen = Rng(77);
+    let mut source = Rng(77);
     for n in 0..40usize {
-        let data: Vec<u8> = (0..n * 16).map(|_| gen.next() as u8).collect();
+        let data: Vec<u8> = (0..n * 16).map(|_| source.next() as u8).collect();
         run_bytes(&data);
     }
     run_bytes(&[0xff; 512]);
