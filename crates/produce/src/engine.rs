@@ -405,7 +405,7 @@ impl<D: Clone> Engine<D> {
         self.txn.as_ref().and_then(TxnManager::last_end)
     }
 
-    #[cfg(test)]
+    #[cfg(any(test, feature = "sim"))]
     pub(crate) fn sequencer(&self) -> &Sequencer<D> {
         &self.seq
     }

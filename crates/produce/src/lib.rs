@@ -31,14 +31,14 @@ mod accumulator;
 mod batch;
 mod config;
 mod engine;
-#[cfg(test)]
+#[cfg(any(test, feature = "sim"))]
 mod engine_tests;
 mod error;
 mod partitioner;
 mod planner;
 mod producer;
 mod sequence;
-#[cfg(test)]
+#[cfg(any(test, feature = "sim"))]
 mod sim;
 mod txn;
 mod txn_io;
@@ -51,3 +51,15 @@ pub use kwire_proto::TopicPartition;
 pub use kwire_proto::msg::txn::TxnGroupMetadata;
 pub use kwire_proto::records::{Compression, Header};
 pub use producer::{DeliveryFuture, Producer, ProducerRecord, RecordMetadata};
+
+/// Runs the producer core against the simulated cluster on a fault
+/// schedule chosen by `data` (fault rates, then every step's choices),
+/// panicking on a broken invariant: every acknowledged record in the log
+/// once, log order = send order per partition, nothing written twice,
+/// nothing reported not-written in the log, one report per record.
+/// For the `produce_sim` fuzz target.
+#[cfg(feature = "sim")]
+#[doc(hidden)]
+pub fn sim_fuzz(data: &[u8]) {
+    engine_tests::run_bytes(data)
+}

@@ -787,7 +787,7 @@ impl<D: Clone> Sequencer<D> {
     }
 
     /// Batches of `key` without a final outcome (tests).
-    #[cfg(test)]
+    #[cfg(any(test, feature = "sim"))]
     pub(crate) fn unresolved(&self, key: &Key) -> usize {
         self.parts.get(key).map_or(0, |p| p.window.len())
     }

@@ -23,6 +23,11 @@
 //! and the partition leader's check that a transactional batch belongs to
 //! an ongoing transaction (KIP-890 part 1 verification).
 
+// Test harness (also built for fuzzing with the `sim` feature): its checks
+// are panics by design, and the unit tests' helpers are unused there.
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+#![cfg_attr(not(test), allow(dead_code))]
+
 mod txn;
 
 pub(crate) use txn::TxnCoordinator;
