@@ -59,9 +59,17 @@ impl Toxiproxy {
         self.ok("POST", "/reset", None);
     }
 
-    /// Creates proxy `name` (listen -> upstream), replacing one of that name.
+    /// Creates proxy `name` (listen -> upstream), replacing one of that name
+    /// or on that address (scripts/soak.sh's, say).
     pub fn create_proxy(&self, name: &str, listen: &str, upstream: &str) {
-        let _ = self.call("DELETE", &format!("/proxies/{name}"), None);
+        let existing: Value = serde_json::from_str(&self.ok("GET", "/proxies", None)).unwrap_or(Value::Null);
+        if let Some(all) = existing.as_object() {
+            for (other, p) in all {
+                if other == name || p["listen"].as_str() == Some(listen) {
+                    let _ = self.call("DELETE", &format!("/proxies/{other}"), None);
+                }
+            }
+        }
         self.ok(
             "POST",
             "/proxies",
