@@ -447,3 +447,36 @@ fn group_member_through_resets_reads_everything_once() {
         .collect();
     assert_eq!(committed, BTreeMap::from([(0, 200), (1, 200), (2, 200)]), "committed to the end: {d}");
 }
+
+/// A producer that must look its topic up again (metadata dropped) while no
+/// broker can be reached waits, up to max.block.ms, instead of failing the
+/// send: found by the soak, where `kwire produce` stopped with "no bootstrap
+/// server reachable" during 2 s of resets.
+#[test]
+fn a_send_waits_out_a_metadata_outage() {
+    let _trio = trio_shared();
+    let px = Proxied::setup();
+    let t = topic("fault-meta");
+    rt().block_on(async {
+        let cl = cluster(px.bootstrap());
+        let cfg =
+            ProducerConfig::builder().acks(Acks::All).max_block(Duration::from_secs(20)).build().unwrap();
+        let producer = Producer::new(cl.clone(), cfg).await.expect("producer");
+        let mut out = Outcomes::default();
+        send_all(&producer, &t, 0..10, &mut out).await;
+        cl.invalidate_topic(&t);
+        let fault = px.toxic(None, Toxic::Reset);
+        let t0 = Instant::now();
+        let heal = async {
+            tokio::time::sleep(Duration::from_millis(2000)).await;
+            fault.heal();
+        };
+        let ((), ()) = tokio::join!(send_all(&producer, &t, 10..20, &mut out), heal);
+        let took = t0.elapsed();
+        producer.close().await.expect("close");
+        assert!(out.errors.is_empty(), "no send failed: {:?}", out.errors);
+        assert_eq!(out.acked.len(), 20, "{out:?}");
+        assert!(took >= Duration::from_millis(1800), "the outage was felt: {took:?}");
+        verify(&t, &out);
+    });
+}

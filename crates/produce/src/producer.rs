@@ -499,9 +499,20 @@ impl Producer {
         let names = [topic.to_owned()];
         let names = &names;
         let policy = RetryPolicy::within(self.inner.cfg.max_block).max_pause(Duration::from_millis(250));
+        // A cluster this producer has reached before may be unreachable for a
+        // moment (a network blip, every broker restarting): like Java's
+        // producer, wait for its metadata up to max.block.ms. One never
+        // reached (a wrong address) fails at once.
+        let reached_before = cluster.last_metadata().is_some();
         let found = cluster
             .with_retry("topic metadata", policy, |_| async move {
-                let md = cluster.fetch_metadata_opts(Some(names), auto_create).await?;
+                let md = match cluster.fetch_metadata_opts(Some(names), auto_create).await {
+                    Ok(md) => md,
+                    Err(e) if reached_before && e.conn().is_some_and(|c| !c.is_fatal()) => {
+                        return Ok(Step::Retry(ProduceError::Meta(e)));
+                    }
+                    Err(e) => return Err(e.into()),
+                };
                 let partitions = md.topics.get(topic).map_or(0, |t| t.partitions.len() as u32);
                 if let Some(n) = NonZeroU32::new(partitions) {
                     return Ok(Step::Done(n));
@@ -513,10 +524,10 @@ impl Producer {
                 if !retriable {
                     return Err(topic_error(topic, code));
                 }
-                Ok(Step::Retry(code))
+                Ok(Step::Retry(topic_error(topic, code)))
             })
             .await?;
-        found.map_err(|gave_up| topic_error(topic, gave_up.last))
+        found.map_err(|gave_up| gave_up.last)
     }
 
     /// Sends everything buffered now and waits until every record sent so
