@@ -480,3 +480,207 @@ fn a_send_waits_out_a_metadata_outage() {
         verify(&t, &out);
     });
 }
+
+// ---------------------------------------------------------------- the matrix
+
+/// Every fault the proxy injects, for 1.5 s in the middle of each
+/// component's workload.
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    /// A toxic on every broker, or on one.
+    Toxic(Option<i32>, Toxic),
+    /// One broker cut off.
+    Cut(i32),
+}
+
+const MATRIX: [(&str, Fault); 8] = [
+    ("latency 50±40 ms", Fault::Toxic(None, Toxic::Latency { ms: 50, jitter: 40 })),
+    ("bandwidth 8 KB/s", Fault::Toxic(None, Toxic::Bandwidth { kb_per_s: 8 })),
+    ("black hole, every broker", Fault::Toxic(None, Toxic::BlackHole)),
+    ("black hole, broker 2", Fault::Toxic(Some(2), Toxic::BlackHole)),
+    ("reset, every broker", Fault::Toxic(None, Toxic::Reset)),
+    ("cut mid-response", Fault::Toxic(None, Toxic::CutAfter { bytes: 10 })),
+    ("slow close 2 s", Fault::Toxic(None, Toxic::SlowClose { ms: 2000 })),
+    ("broker 3 cut off", Fault::Cut(3)),
+];
+
+impl Fault {
+    /// Whether nothing can get through to some broker while it lasts (so a
+    /// workload that needs every broker cannot finish before the heal).
+    fn blocks(self) -> bool {
+        match self {
+            Fault::Cut(_) => true,
+            Fault::Toxic(_, t) => matches!(t, Toxic::BlackHole | Toxic::Reset | Toxic::CutAfter { .. }),
+        }
+    }
+}
+
+/// Runs `work` while `fault` lasts 1.5 s; when the fault blocks, checks
+/// that it was felt (the work could not end before the heal).
+async fn under<T>(px: &Proxied, name: &str, fault: Fault, work: impl std::future::Future<Output = T>) -> T {
+    let t0 = Instant::now();
+    let (out, ()) = tokio::join!(work, for_a_while(px, fault));
+    let took = t0.elapsed();
+    if fault.blocks() {
+        assert!(took >= Duration::from_millis(1400), "{name}: the fault was not felt (done in {took:?})");
+    }
+    out
+}
+
+/// Applies `fault`, waits 1.5 s, heals.
+async fn for_a_while(px: &Proxied, fault: Fault) {
+    let (toxic, cut) = match fault {
+        Fault::Toxic(b, t) => (Some(px.toxic(b, t)), None),
+        Fault::Cut(b) => (None, Some(px.cut(b))),
+    };
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    drop((toxic, cut));
+}
+
+/// The idempotent producer under each fault: 600 records, the middle 300
+/// sent while it lasts; all acknowledged (delivery timeout 30 s), none lost,
+/// doubled or reordered; a blocking fault holds the middle ones until the heal.
+#[test]
+fn matrix_idempotent_producer() {
+    let _trio = trio_shared();
+    let px = Proxied::setup();
+    for (name, fault) in MATRIX {
+        let t = topic("mx-prod");
+        rt().block_on(async {
+            let cfg = ProducerConfig::builder()
+                .acks(Acks::All)
+                .request_timeout(Duration::from_secs(3))
+                .delivery_timeout(Duration::from_secs(30))
+                .build()
+                .unwrap();
+            let producer = Producer::new(cluster(px.bootstrap()), cfg).await.expect("producer");
+            let mut out = Outcomes::default();
+            send_all(&producer, &t, 0..150, &mut out).await;
+            under(&px, name, fault, send_all(&producer, &t, 150..450, &mut out)).await;
+            send_all(&producer, &t, 450..600, &mut out).await;
+            producer.close().await.expect("close");
+            assert_eq!(out.acked.len(), 600, "{name}: {out:?}");
+            verify(&t, &out);
+        });
+        eprintln!("matrix_idempotent_producer: {name}: ok");
+    }
+}
+
+/// Writes records `range` as `p:<n>`, to partition n % 3, directly.
+fn produce_direct(t: &str, range: std::ops::Range<u64>) {
+    let input: String = range.map(|i| format!("{{\"value\":\"p:{i}\",\"partition\":{}}}\n", i % 3)).collect();
+    kwire_stdin(
+        &bootstrap3(),
+        &["produce", "-t", t, "--format", "json", "--acks", "all"],
+        Some(input.as_bytes()),
+    )
+    .ok();
+}
+
+/// The consumer under each fault: 300 records read, then 300 more written
+/// and read while the fault lasts; all read once, in order.
+#[test]
+fn matrix_consumer() {
+    let _trio = trio_shared();
+    let px = Proxied::setup();
+    for (name, fault) in MATRIX {
+        let t = topic("mx-cons");
+        produce_direct(&t, 0..300);
+        let read = rt().block_on(async {
+            let cfg = FetchConfig::builder().max_poll_records(20).build().unwrap();
+            let mut consumer = Consumer::start(cluster(px.bootstrap()), cfg).expect("consumer");
+            consumer.assign_topics(&[&t], StartOffset::Earliest).await.expect("assign");
+            let mut read: Vec<(i32, String)> = Vec::new();
+            let mut poll_until = async |read: &mut Vec<(i32, String)>, n: usize| {
+                let deadline = Instant::now() + Duration::from_secs(40);
+                while read.len() < n && Instant::now() < deadline {
+                    if let Ok(Ok(recs)) = tokio::time::timeout(Duration::from_secs(2), consumer.poll()).await
+                    {
+                        read.extend(
+                            recs.iter().map(|r| (r.partition, r.value_str().unwrap_or_default().to_owned())),
+                        );
+                    }
+                }
+            };
+            poll_until(&mut read, 300).await;
+            let more = async {
+                tokio::task::spawn_blocking({
+                    let t = t.clone();
+                    move || produce_direct(&t, 300..600)
+                })
+                .await
+                .expect("produce");
+                poll_until(&mut read, 600).await;
+            };
+            under(&px, name, fault, more).await;
+            read
+        });
+        let acked = BTreeMap::from([("p".to_owned(), (0..600).collect::<BTreeSet<u64>>())]);
+        let r = check(&read, &acked);
+        assert!(r.is_clean() && read.len() == 600, "{name}: {} ({} read)", anomalies(&r), read.len());
+        eprintln!("matrix_consumer: {name}: ok");
+    }
+}
+
+/// A group member (commit after each poll) under each fault: 300 records
+/// read, then 300 more written and read while the fault lasts; all read
+/// once, in order, committed to the end.
+#[test]
+fn matrix_group_member() {
+    let _trio = trio_shared();
+    let px = Proxied::setup();
+    for (name, fault) in MATRIX {
+        let t = topic("mx-group");
+        let group = unique_topic("mx-group-g");
+        produce_direct(&t, 0..300);
+        let read = rt().block_on(async {
+            let cfg = kwire_group::GroupConfig::builder(group.as_str())
+                .auto_offset_reset(kwire_fetch::OffsetReset::Earliest)
+                .auto_commit(false)
+                .fetch(FetchConfig::builder().max_poll_records(20).build().unwrap())
+                .build()
+                .unwrap();
+            let mut member =
+                kwire_group::GroupConsumer::subscribe(cluster(px.bootstrap()), cfg, vec![t.clone()])
+                    .expect("member");
+            let mut read: Vec<(i32, String)> = Vec::new();
+            let mut poll_until = async |read: &mut Vec<(i32, String)>, n: usize| {
+                let deadline = Instant::now() + Duration::from_secs(60);
+                while read.len() < n && Instant::now() < deadline {
+                    if let Ok(Ok(recs)) = tokio::time::timeout(Duration::from_secs(2), member.poll()).await {
+                        read.extend(
+                            recs.iter().map(|r| (r.partition, r.value_str().unwrap_or_default().to_owned())),
+                        );
+                        let _ = member.commit().await;
+                    }
+                }
+            };
+            poll_until(&mut read, 300).await;
+            let more = async {
+                tokio::task::spawn_blocking({
+                    let t = t.clone();
+                    move || produce_direct(&t, 300..600)
+                })
+                .await
+                .expect("produce");
+                poll_until(&mut read, 600).await;
+            };
+            under(&px, name, fault, more).await;
+            member.commit().await.expect("the last commit");
+            member.close().await.ok();
+            read
+        });
+        let acked = BTreeMap::from([("p".to_owned(), (0..600).collect::<BTreeSet<u64>>())]);
+        let r = check(&read, &acked);
+        assert!(r.is_clean() && read.len() == 600, "{name}: {} ({} read)", anomalies(&r), read.len());
+        let d = kwire(&bootstrap3(), &["groups", "describe", &group, "--format", "json"]).ok().json();
+        let committed: Vec<i64> = d["offsets"]
+            .as_array()
+            .expect("offsets")
+            .iter()
+            .filter_map(|o| o["current_offset"].as_i64())
+            .collect();
+        assert_eq!(committed, vec![200, 200, 200], "{name}: committed to the end: {d}");
+        eprintln!("matrix_group_member: {name}: ok");
+    }
+}
