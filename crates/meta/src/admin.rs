@@ -135,7 +135,7 @@ fn timeout_ms(d: Duration) -> i32 {
 
 impl Cluster {
     /// The broker to send controller-bound admin requests to.
-    async fn controller(&self) -> Result<Connection, MetaError> {
+    pub(crate) async fn controller(&self) -> Result<Connection, MetaError> {
         let md = self.fetch_metadata(Some(&[])).await?;
         if md.controller_id >= 0 {
             if let Ok(c) = self.broker(md.controller_id).await {
