@@ -121,7 +121,12 @@ impl Cluster {
     /// Supported and finalized features, from a fresh ApiVersions request.
     pub async fn describe_features(&self) -> Result<FeatureMetadata, MetaError> {
         let conn = self.any_broker().await?;
-        let v = conn.version(ApiKey::ApiVersions)?;
+        // ApiVersions v4 (brokers 3.9+): v3 answers leave out supported
+        // features whose lowest level is 0 (KAFKA-17011), e.g. group.version.
+        let v = match conn.api_versions().range(ApiKey::ApiVersions) {
+            Some(r) if r.max >= 4 => 4,
+            _ => conn.version(ApiKey::ApiVersions)?,
+        };
         let cfg = &self.config().conn;
         let resp =
             conn.send_version(&api_versions_request(&cfg.software_name, &cfg.software_version), v).await?;

@@ -1,4 +1,5 @@
-//! ApiVersions (key 18): what each broker supports.
+//! ApiVersions (key 18): what each broker supports. The decoder also reads
+//! v4 (same shape as v3), which `describe_features` sends to brokers 3.9+.
 
 use bytes::Bytes;
 use kafka_protocol::messages::ApiVersionsRequest;
@@ -127,7 +128,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn matches_kafka_protocol((err, apis, throttle, feats) in arb(), version in 0i16..=3) {
+        fn matches_kafka_protocol((err, apis, throttle, feats) in arb(), version in 0i16..=4) {
             let err = if err == 35 { 0 } else { err };
             let mut m = kp::ApiVersionsResponse::default();
             m.error_code = err;
