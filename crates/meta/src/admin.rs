@@ -443,7 +443,12 @@ impl Cluster {
             }),
             validate_only,
         );
-        let conn = self.any_broker().await?;
+        // A broker's own configs are changed at that broker (others answer
+        // INVALID_REQUEST "Unexpected broker id"); the rest at any broker.
+        let conn = match (resource_type, name.parse::<i32>()) {
+            (ResourceType::Broker, Ok(id)) => self.broker(id).await?,
+            _ => self.any_broker().await?,
+        };
         let resp = conn.send(&req).await?;
         match resp.resources.into_iter().next() {
             Some(r) if r.error_code.is_err() => {
