@@ -205,7 +205,7 @@ fn preferred_election_moves_leadership_back_to_the_first_replica() {
     assert_eq!(old_leader, r[0]);
     // Same replicas, another order: the leader stays, the preferred one changes.
     let reordered = vec![r[1], r[0], r[2]];
-    let file = write_json("elect", &target_json(&t, &[reordered.clone()]));
+    let file = write_json("elect", &target_json(&t, std::slice::from_ref(&reordered)));
     let f = file.to_str().expect("path");
     kwire(&b, &["reassign", "--execute", "--reassignment-json-file", f]).ok();
     assert!(wait_until(Duration::from_secs(30), || replicas(&b, &t)[0] == reordered && no_reassignments(&b)));
