@@ -239,13 +239,16 @@ async fn execute(cluster: &Cluster, a: &ReassignArgs) -> Result<()> {
             format_reassignment(&current)
         );
     }
+    let mut set_throttles = None;
     if a.throttle.is_some() || a.replica_alter_log_dirs_throttle.is_some() {
         if !json_out {
             println!("{RUN_VERIFY}");
         }
         if let Some(rate) = a.throttle {
             let moves = reassign::proposed_moves(&ongoing, &proposed, &current);
-            cluster.set_reassignment_throttle(&reassign::throttles(&moves), rate).await?;
+            let t = reassign::throttles(&moves);
+            cluster.set_reassignment_throttle(&t, rate).await?;
+            set_throttles = Some(t);
             if !json_out {
                 println!("The inter-broker throttle limit was set to {rate} B/s");
             }
@@ -264,6 +267,13 @@ async fn execute(cluster: &Cluster, a: &ReassignArgs) -> Result<()> {
     let failed: Vec<String> =
         results.iter().filter_map(|(tp, r)| r.as_ref().err().map(|e| format!("{tp}: {e}"))).collect();
     if !failed.is_empty() {
+        if failed.len() == proposed.len() && !a.additional {
+            // Nothing started: take back the throttles set for it.
+            if let Some(t) = set_throttles {
+                let topics: BTreeSet<String> = t.leader.keys().chain(t.follower.keys()).cloned().collect();
+                let _ = cluster.clear_reassignment_throttles(&t.brokers, &topics).await;
+            }
+        }
         bail!("error reassigning partition(s): {}", failed.join("; "));
     }
     if json_out {
@@ -827,4 +837,97 @@ pub async fn quorum(settings: &ClientSettings, a: QuorumArgs) -> Result<ExitCode
         )
     );
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::args::{Cli, Command};
+
+    fn reassign_args(argv: &[&str]) -> ReassignArgs {
+        let mut full = vec!["kwire", "reassign"];
+        full.extend_from_slice(argv);
+        match Cli::try_parse_from(full).map(|c| c.command) {
+            Ok(Command::Reassign(a)) => a,
+            other => panic!("{argv:?}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn both_action_forms_and_flag_checks() {
+        let a = reassign_args(&["--execute", "--reassignment-json-file", "f", "--throttle", "5"]);
+        assert_eq!(action(&a).unwrap(), ReassignAction::Execute);
+        assert!(check_flags(&a, ReassignAction::Execute).is_ok());
+        let a = reassign_args(&["verify", "--reassignment-json-file", "f", "--preserve-throttles"]);
+        assert_eq!(action(&a).unwrap(), ReassignAction::Verify);
+        let a = reassign_args(&[
+            "generate",
+            "--generate",
+            "--broker-list",
+            "1,2,3",
+            "--topics-to-move-json-file",
+            "t",
+        ]);
+        assert_eq!(action(&a).unwrap(), ReassignAction::Generate);
+        assert_eq!(a.broker_list, [1, 2, 3]);
+        let a = reassign_args(&["--verify", "--cancel"]);
+        assert!(action(&a).unwrap_err().to_string().contains("only one action"));
+        assert!(action(&reassign_args(&[])).unwrap_err().to_string().contains("say what to do"));
+        let a = reassign_args(&["--verify", "--throttle", "5"]);
+        assert!(
+            check_flags(&a, ReassignAction::Verify)
+                .unwrap_err()
+                .to_string()
+                .contains("--throttle can't be used")
+        );
+        let a = reassign_args(&["--list", "--broker-list", "1"]);
+        assert!(check_flags(&a, ReassignAction::List).is_err());
+        assert!(
+            read(None, "--reassignment-json-file", "execute")
+                .unwrap_err()
+                .to_string()
+                .contains("execute needs")
+        );
+    }
+
+    #[test]
+    fn feature_specs() {
+        assert_eq!(parse_feature("group.version=1").unwrap(), ("group.version".to_owned(), 1));
+        assert!(parse_feature("group.version").unwrap_err().to_string().contains("equals sign"));
+        assert!(parse_feature("x=big").unwrap_err().to_string().contains("as a short"));
+        let c = FeaturesChangeArgs {
+            metadata: None,
+            release_version: Some("4.0".into()),
+            feature: vec!["a=1".into()],
+            unsafe_: false,
+            dry_run: true,
+            format: Format::Text,
+        };
+        assert!(updates_of(&c, "upgrade").unwrap_err().to_string().contains("release-version"));
+        let c = FeaturesChangeArgs { release_version: None, metadata: Some("3.9".into()), ..c };
+        assert_eq!(
+            updates_of(&c, "upgrade").unwrap(),
+            [("metadata.version".to_owned(), 21), ("a".to_owned(), 1)]
+        );
+    }
+
+    #[test]
+    fn election_and_quorum_flags_parse() {
+        for t in ["preferred", "PREFERRED", "unclean", "UNCLEAN"] {
+            let c = Cli::try_parse_from([
+                "kwire",
+                "elect-leaders",
+                "--election-type",
+                t,
+                "--all-topic-partitions",
+            ]);
+            assert!(c.is_ok(), "{t}");
+        }
+        assert!(Cli::try_parse_from(["kwire", "quorum", "describe"]).is_err());
+        assert!(
+            Cli::try_parse_from(["kwire", "quorum", "describe", "--replication", "--human-readable"]).is_ok()
+        );
+    }
 }
