@@ -15,6 +15,7 @@ mod log_dirs;
 mod offsets;
 mod produce;
 mod produce_fresh;
+mod reassign;
 mod security;
 mod share;
 mod stream;

@@ -219,6 +219,15 @@ pub fn decode_any(key: ApiKey, version: i16, frame: Bytes) -> Result<Decoded, De
             Decoded::Fetch(r.topics.into_iter().flat_map(|t| t.partitions).map(|p| p.records).collect())
         }
         K::ShareAcknowledge => dec::<kp::ShareAcknowledgeRequest>(frame, v).map(|_| Decoded::Other)?,
+        K::AlterPartitionReassignments => {
+            dec::<kp::AlterPartitionReassignmentsRequest>(frame, v).map(|_| Decoded::Other)?
+        }
+        K::ListPartitionReassignments => {
+            dec::<kp::ListPartitionReassignmentsRequest>(frame, v).map(|_| Decoded::Other)?
+        }
+        K::ElectLeaders => dec::<kp::ElectLeadersRequest>(frame, v).map(|_| Decoded::Other)?,
+        K::UpdateFeatures => dec::<kp::UpdateFeaturesRequest>(frame, v).map(|_| Decoded::Other)?,
+        K::DescribeQuorum => dec::<kp::DescribeQuorumRequest>(frame, v).map(|_| Decoded::Other)?,
         _ => return Err(DecodeError::Unsupported { api_key: key as i16, version }),
     })
 }

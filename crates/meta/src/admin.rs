@@ -135,7 +135,7 @@ fn timeout_ms(d: Duration) -> i32 {
 
 impl Cluster {
     /// The broker to send controller-bound admin requests to.
-    async fn controller(&self) -> Result<Connection, MetaError> {
+    pub(crate) async fn controller(&self) -> Result<Connection, MetaError> {
         let md = self.fetch_metadata(Some(&[])).await?;
         if md.controller_id >= 0 {
             if let Ok(c) = self.broker(md.controller_id).await {
@@ -443,7 +443,12 @@ impl Cluster {
             }),
             validate_only,
         );
-        let conn = self.any_broker().await?;
+        // A broker's own configs are changed at that broker (others answer
+        // INVALID_REQUEST "Unexpected broker id"); the rest at any broker.
+        let conn = match (resource_type, name.parse::<i32>()) {
+            (ResourceType::Broker, Ok(id)) => self.broker(id).await?,
+            _ => self.any_broker().await?,
+        };
         let resp = conn.send(&req).await?;
         match resp.resources.into_iter().next() {
             Some(r) if r.error_code.is_err() => {

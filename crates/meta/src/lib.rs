@@ -6,6 +6,8 @@ pub mod admin;
 mod cluster;
 pub mod coordinator;
 mod error;
+pub mod features;
+pub mod reassign;
 pub mod retry;
 mod routing;
 pub mod txn_admin;

@@ -77,6 +77,12 @@ pub const KWIRE_VERSIONS: &[(ApiKey, Versions)] = &[
     (ApiKey::DescribeTransactions, Versions::new(0, 0)),
     (ApiKey::DescribeProducers, Versions::new(0, 0)),
     (ApiKey::WriteTxnMarkers, Versions::new(1, 1)),
+    // Reassignments, elections, features, quorum (brokers 2.4+ / 3.3+ KRaft).
+    (ApiKey::AlterPartitionReassignments, Versions::new(0, 1)),
+    (ApiKey::ListPartitionReassignments, Versions::new(0, 0)),
+    (ApiKey::ElectLeaders, Versions::new(1, 2)),
+    (ApiKey::UpdateFeatures, Versions::new(0, 2)),
+    (ApiKey::DescribeQuorum, Versions::new(0, 2)),
 ];
 
 /// The range kwire supports for `key`, or `None` if kwire does not use that API.

@@ -60,6 +60,11 @@ const COVERED: &[ApiKey] = &[
     ApiKey::ShareGroupHeartbeat,
     ApiKey::ShareFetch,
     ApiKey::ShareAcknowledge,
+    ApiKey::AlterPartitionReassignments,
+    ApiKey::ListPartitionReassignments,
+    ApiKey::ElectLeaders,
+    ApiKey::UpdateFeatures,
+    ApiKey::DescribeQuorum,
 ];
 
 fn sb(s: &str) -> StrBytes {
@@ -859,6 +864,38 @@ proptest! {
         for v in versions(ApiKey::TxnOffsetCommit) {
             let req = txn_offset_commit_request(p, &g, [("a", 0, off)], v);
             round_trip(ApiKey::TxnOffsetCommit, v, cid, client.as_deref(), &req)?;
+        }
+    }
+}
+
+proptest! {
+    #[test]
+    fn reassignments_elections_features_quorum(cid in any::<i32>(), client in client_id(), timeout in any::<i32>(),
+                    parts in vec((name(), any::<i32>(), proptest::option::of(vec(any::<i32>(), 0..4))), 0..5),
+                    all in any::<bool>(), level in any::<i16>(), validate in any::<bool>(), ty in 1u8..=3) {
+        use kwire_proto::msg::reassign::*;
+        for v in versions(ApiKey::AlterPartitionReassignments) {
+            let req = alter_partition_reassignments_request(timeout, parts.clone());
+            round_trip(ApiKey::AlterPartitionReassignments, v, cid, client.as_deref(), &req)?;
+        }
+        let tps: Vec<(String, i32)> = parts.iter().map(|(t, p, _)| (t.clone(), *p)).collect();
+        let sel = (!all).then_some(&tps[..]);
+        for v in versions(ApiKey::ListPartitionReassignments) {
+            let req = list_partition_reassignments_request(timeout, sel);
+            round_trip(ApiKey::ListPartitionReassignments, v, cid, client.as_deref(), &req)?;
+        }
+        for v in versions(ApiKey::ElectLeaders) {
+            let kind = if validate { ElectionType::Unclean } else { ElectionType::Preferred };
+            round_trip(ApiKey::ElectLeaders, v, cid, client.as_deref(), &elect_leaders_request(kind, sel, timeout))?;
+        }
+        let ty = match ty { 1 => FeatureUpgradeType::Upgrade, 2 => FeatureUpgradeType::SafeDowngrade, _ => FeatureUpgradeType::UnsafeDowngrade };
+        let ups: Vec<(String, i16, FeatureUpgradeType)> = tps.iter().map(|(t, _)| (t.clone(), level, ty)).collect();
+        for v in versions(ApiKey::UpdateFeatures) {
+            let req = update_features_request(v, timeout, &ups, validate);
+            round_trip(ApiKey::UpdateFeatures, v, cid, client.as_deref(), &req)?;
+        }
+        for v in versions(ApiKey::DescribeQuorum) {
+            round_trip(ApiKey::DescribeQuorum, v, cid, client.as_deref(), &describe_quorum_request())?;
         }
     }
 }

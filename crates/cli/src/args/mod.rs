@@ -16,6 +16,7 @@ pub mod log_dirs;
 pub mod offsets;
 pub mod perf;
 pub mod produce;
+pub mod reassign;
 pub mod share;
 pub mod stream;
 pub mod topics;
@@ -36,6 +37,7 @@ use self::log_dirs::LogDirsArgs;
 use self::offsets::OffsetsArgs;
 use self::perf::PerfArgs;
 use self::produce::ProduceArgs;
+use self::reassign::{ElectLeadersArgs, FeaturesArgs, QuorumArgs, ReassignArgs};
 use self::share::ShareArgs;
 use self::stream::StreamArgs;
 use self::topics::TopicsArgs;
@@ -119,6 +121,15 @@ pub enum Command {
     /// Share groups (KIP-932, queues for Kafka): consume as a share group member
     /// (kafka-console-share-consumer.sh)
     Share(ShareArgs),
+    /// Move partitions between brokers: generate, execute, verify, cancel, list
+    /// (kafka-reassign-partitions.sh)
+    Reassign(ReassignArgs),
+    /// Elect preferred or unclean leaders (kafka-leader-election.sh)
+    ElectLeaders(ElectLeadersArgs),
+    /// Describe, upgrade, downgrade and disable cluster features (kafka-features.sh)
+    Features(FeaturesArgs),
+    /// The KRaft metadata quorum: status and replication (kafka-metadata-quorum.sh)
+    Quorum(QuorumArgs),
 }
 
 impl Command {
@@ -161,6 +172,7 @@ mod tests {
             ("offsets.rs", include_str!("offsets.rs")),
             ("perf.rs", include_str!("perf.rs")),
             ("produce.rs", include_str!("produce.rs")),
+            ("reassign.rs", include_str!("reassign.rs")),
             ("share.rs", include_str!("share.rs")),
             ("stream.rs", include_str!("stream.rs")),
             ("topics.rs", include_str!("topics.rs")),

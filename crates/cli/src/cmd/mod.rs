@@ -14,6 +14,8 @@ mod offsets;
 pub mod perf;
 mod printer;
 pub mod produce;
+mod reassign;
+mod reassign_json;
 mod share;
 pub mod stream;
 mod topics;
@@ -51,6 +53,10 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::DeleteRecords(a) => delete_records::run(&settings, a).await?,
         Command::LogDirs(a) => log_dirs::run(&settings, a).await?,
         Command::Share(a) => share::run(&settings, a).await?,
+        Command::Reassign(a) => reassign::run(&settings, a).await?,
+        Command::ElectLeaders(a) => reassign::elect(&settings, a).await?,
+        Command::Features(a) => reassign::features(&settings, a).await?,
+        Command::Quorum(a) => reassign::quorum(&settings, a).await?,
     };
     settings.warn_unused();
     Ok(code)

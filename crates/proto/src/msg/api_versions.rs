@@ -1,4 +1,5 @@
-//! ApiVersions (key 18): what each broker supports.
+//! ApiVersions (key 18): what each broker supports. The decoder also reads
+//! v4 (same shape as v3), which `describe_features` sends to brokers 3.9+.
 
 use bytes::Bytes;
 use kafka_protocol::messages::ApiVersionsRequest;
@@ -42,6 +43,17 @@ pub struct ApiVersionsResponse {
     pub supported_features: Vec<Feature>,
     /// Features finalized cluster-wide (v3+, tagged).
     pub finalized_features: Vec<Feature>,
+    /// Epoch of the finalized features (v3+, tagged; `None`: not sent).
+    pub finalized_features_epoch: Option<i64>,
+}
+
+/// An ApiVersions request naming the client software (v3+ sends the names).
+pub fn api_versions_request(software_name: &str, software_version: &str) -> ApiVersionsRequest {
+    let mut req = ApiVersionsRequest::default();
+    req.client_software_name = kafka_protocol::protocol::StrBytes::from_string(software_name.to_owned());
+    req.client_software_version =
+        kafka_protocol::protocol::StrBytes::from_string(software_version.to_owned());
+    req
 }
 
 impl ApiVersionsResponse {
@@ -78,6 +90,7 @@ impl Response for ApiVersionsResponse {
         r.tagged_fields(flex, |tag, f| {
             match tag {
                 0 => out.supported_features = f.array(true, 5, |r| feature(r, false))?,
+                1 => out.finalized_features_epoch = Some(f.i64()?),
                 2 => out.finalized_features = f.array(true, 5, |r| feature(r, true))?,
                 _ => {}
             }
@@ -115,7 +128,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn matches_kafka_protocol((err, apis, throttle, feats) in arb(), version in 0i16..=3) {
+        fn matches_kafka_protocol((err, apis, throttle, feats) in arb(), version in 0i16..=4) {
             let err = if err == 35 { 0 } else { err };
             let mut m = kp::ApiVersionsResponse::default();
             m.error_code = err;
@@ -129,6 +142,7 @@ mod tests {
                     let mut f = kp::SupportedFeatureKey::default();
                     f.name = sb(n); f.min_version = *lo; f.max_version = *hi; f
                 }).collect();
+                m.finalized_features_epoch = i64::from(throttle);
                 m.finalized_features = feats.iter().map(|(n, lo, hi)| {
                     let mut f = kp::FinalizedFeatureKey::default();
                     f.name = sb(n); f.min_version_level = *lo; f.max_version_level = *hi; f
@@ -148,6 +162,8 @@ mod tests {
                 let want: Vec<Feature> = feats.iter().map(|(n, lo, hi)| Feature { name: n.clone(), min: *lo, max: *hi }).collect();
                 prop_assert_eq!(&ours.supported_features, &want);
                 prop_assert_eq!(&ours.finalized_features, &want);
+                let epoch = (throttle != -1).then_some(i64::from(throttle));
+                prop_assert_eq!(ours.finalized_features_epoch, epoch);
             }
             all_prefixes_fail(&bytes, |b| ApiVersionsResponse::decode(b, version));
         }

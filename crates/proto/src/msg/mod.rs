@@ -11,6 +11,7 @@ pub mod fetch;
 pub mod group;
 pub mod metadata;
 pub mod produce;
+pub mod reassign;
 pub mod sasl;
 pub mod share;
 pub mod txn;
