@@ -32,6 +32,8 @@
 #                   records), then kwire copy exactly once (offsets in the transactions)
 #   admin_records   kwire offsets (-1, -2, and -3 where the broker has it), delete-records,
 #                   log-dirs
+#   admin_reassign  reassign --list, execute + verify, elect-leaders, features describe
+#   admin_quorum    quorum describe (KRaft); "unsup" on ZooKeeper-mode 2.x
 # A check that passed because the broker lacks the feature and kwire said so in
 # one clear line writes its name to $KWIRE_COMPAT_UNSUP; the table shows it as
 # "unsup".
@@ -75,7 +77,7 @@ KWIRE=$(cd "$(dirname "$KWIRE")" && pwd)/$(basename "$KWIRE")
 
 if ((QUICK)); then N=200 WAIT=30; else N=2000 WAIT=60; fi
 CHECKS=(api_versions topics codec_none codec_gzip codec_snappy codec_lz4 codec_zstd group kip848 stream transactions
-  admin_records)
+  admin_records admin_reassign admin_quorum)
 WORK=${KWIRE_COMPAT_DIR:-$(mktemp -d /tmp/kwire-compat.XXXXXX)}
 mkdir -p "$WORK"
 export KWIRE_BIN=$KWIRE KWIRE_COMPAT_RECORDS=$N KWIRE_COMPAT_WAIT=$WAIT

@@ -25,7 +25,11 @@
 //!   bump, TxnOffsetCommit at the broker's version).
 //!
 //! - `admin_records`: `kwire offsets` (-1, -2; -3 needs Kafka 3.0, older brokers say
-//!   so in one line), `delete-records`, `log-dirs`.
+//!   so in one line), `delete-records`, `log-dirs`;
+//! - `admin_reassign`: `kwire reassign --list`, execute + verify of a no-op move,
+//!   a preferred election that is not needed, `features describe`;
+//! - `admin_quorum`: `kwire quorum describe` on KRaft; on ZooKeeper-mode 2.x a
+//!   one-line "not supported" (shown as "unsup").
 //!
 //! Run by `scripts/compat.sh`: `cargo test -p kwire-integration --test compat -- --ignored`
 //! with `KWIRE_COMPAT_BOOTSTRAP` (the broker), `KWIRE_COMPAT_VERSION` (its Kafka
@@ -93,7 +97,6 @@ fn mark_unsupported(check: &str) {
 /// The one stderr line of a run that must fail because the broker lacks an
 /// API: it names the API or says "not supported", and is no protocol or
 /// decoding error. Marks `check` unsupported.
-#[allow(dead_code)] // the admin checks of the next commits use it
 fn assert_unsupported(check: &str, run: &Run) -> String {
     let line = run.one_line_error();
     let lower = line.to_lowercase();
@@ -672,4 +675,54 @@ fn admin_records() {
         .count();
     assert_eq!(n, 2, "both partitions in the log dirs: {v}");
     kwire(&e.b, &["topics", "delete", &t]).ok();
+}
+
+#[test]
+#[ignore = "run by scripts/compat.sh (needs KWIRE_COMPAT_BOOTSTRAP and KWIRE_COMPAT_VERSION)"]
+fn admin_reassign() {
+    // kwire reassign --list (ListPartitionReassignments, Kafka 2.4+), a
+    // reassignment to the replica the partition already has (executed and
+    // verified), a preferred election that is not needed, features describe.
+    let e = env();
+    let t = unique_topic("compat-reassign");
+    create(&e.b, &t, 1);
+    let list = kwire(&e.b, &["reassign", "--list"]).ok().stdout;
+    assert!(list.contains("No partition reassignments found."), "{list}");
+    let leader = kwire(&e.b, &["topics", "describe", &t, "--format", "json"]).ok().json();
+    let broker = leader.to_string().split("\"leader\":").nth(1).and_then(|s| s.split([',', '}']).next()).map(str::to_owned);
+    let broker = broker.unwrap_or_else(|| panic!("no leader in {leader}"));
+    let plan = tmp_file(
+        "reassign.json",
+        format!(r#"{{"version":1,"partitions":[{{"topic":"{t}","partition":0,"replicas":[{broker}]}}]}}"#).as_bytes(),
+    );
+    let plan = plan.to_str().unwrap();
+    kwire(&e.b, &["reassign", "--execute", "--reassignment-json-file", plan]).ok();
+    let verified = wait_until(e.wait, || {
+        kwire(&e.b, &["reassign", "--verify", "--reassignment-json-file", plan]).stdout.contains("is completed")
+    });
+    assert!(verified, "the reassignment completed");
+    let el = kwire(&e.b, &["elect-leaders", "--election-type", "preferred", "--topic", &t, "--partition", "0"]).ok();
+    assert!(el.stdout.contains("Valid replica already elected"), "{el:#?}");
+    let f = kwire(&e.b, &["features", "describe", "--format", "json"]).ok().json();
+    assert!(f["features"].is_array(), "{f}");
+    if e.major >= 3 {
+        assert!(f.to_string().contains("metadata.version"), "KRaft brokers finalize metadata.version: {f}");
+    }
+    kwire(&e.b, &["topics", "delete", &t]).ok();
+}
+
+#[test]
+#[ignore = "run by scripts/compat.sh (needs KWIRE_COMPAT_BOOTSTRAP and KWIRE_COMPAT_VERSION)"]
+fn admin_quorum() {
+    // DescribeQuorum: KRaft brokers (3.x, 4.x) answer; a ZooKeeper-mode 2.x
+    // broker has no such API and kwire must say so in one line.
+    let e = env();
+    let run = kwire(&e.b, &["quorum", "describe", "--status"]);
+    if e.major >= 3 {
+        let out = run.ok().stdout;
+        assert!(out.contains("LeaderId:") && out.contains("CurrentVoters:"), "{out}");
+    } else {
+        let line = assert_unsupported("admin_quorum", &run);
+        assert!(line.contains("DescribeQuorum"), "{line}");
+    }
 }
