@@ -13,6 +13,7 @@ pub mod metadata;
 pub mod produce;
 pub mod sasl;
 pub mod share;
+pub mod share_admin;
 pub mod txn;
 pub mod txn_admin;
 
