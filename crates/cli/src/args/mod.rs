@@ -17,6 +17,7 @@ pub mod offsets;
 pub mod perf;
 pub mod produce;
 pub mod share;
+pub mod share_groups;
 pub mod stream;
 pub mod topics;
 pub mod transactions;
@@ -37,6 +38,7 @@ use self::offsets::OffsetsArgs;
 use self::perf::PerfArgs;
 use self::produce::ProduceArgs;
 use self::share::ShareArgs;
+use self::share_groups::ShareGroupsArgs;
 use self::stream::StreamArgs;
 use self::topics::TopicsArgs;
 use self::transactions::TransactionsArgs;
@@ -119,6 +121,9 @@ pub enum Command {
     /// Share groups (KIP-932, queues for Kafka): consume as a share group member
     /// (kafka-console-share-consumer.sh)
     Share(ShareArgs),
+    /// Share groups: list, describe (members, state, start offsets), reset offsets, delete
+    /// (kafka-share-groups.sh; --verbose adds columns with --describe)
+    ShareGroups(ShareGroupsArgs),
 }
 
 impl Command {
@@ -162,6 +167,7 @@ mod tests {
             ("perf.rs", include_str!("perf.rs")),
             ("produce.rs", include_str!("produce.rs")),
             ("share.rs", include_str!("share.rs")),
+            ("share_groups.rs", include_str!("share_groups.rs")),
             ("stream.rs", include_str!("stream.rs")),
             ("topics.rs", include_str!("topics.rs")),
             ("transactions.rs", include_str!("transactions.rs")),

@@ -15,6 +15,7 @@ pub mod perf;
 mod printer;
 pub mod produce;
 mod share;
+mod share_groups;
 pub mod stream;
 mod topics;
 mod transactions;
@@ -51,6 +52,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::DeleteRecords(a) => delete_records::run(&settings, a).await?,
         Command::LogDirs(a) => log_dirs::run(&settings, a).await?,
         Command::Share(a) => share::run(&settings, a).await?,
+        Command::ShareGroups(a) => share_groups::run(&settings, a, cli.global.verbose > 0).await?,
     };
     settings.warn_unused();
     Ok(code)
