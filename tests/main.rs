@@ -15,6 +15,7 @@ mod produce;
 mod produce_fresh;
 mod security;
 mod share;
+mod share_groups;
 mod stream;
 mod stream_app;
 mod topics;
