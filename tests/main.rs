@@ -18,6 +18,7 @@ mod produce_fresh;
 mod reassign;
 mod security;
 mod share;
+mod share_groups;
 mod stream;
 mod stream_app;
 mod topics;

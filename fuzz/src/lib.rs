@@ -228,6 +228,16 @@ pub fn decode_any(key: ApiKey, version: i16, frame: Bytes) -> Result<Decoded, De
         K::ElectLeaders => dec::<kp::ElectLeadersRequest>(frame, v).map(|_| Decoded::Other)?,
         K::UpdateFeatures => dec::<kp::UpdateFeaturesRequest>(frame, v).map(|_| Decoded::Other)?,
         K::DescribeQuorum => dec::<kp::DescribeQuorumRequest>(frame, v).map(|_| Decoded::Other)?,
+        K::ShareGroupDescribe => dec::<kp::ShareGroupDescribeRequest>(frame, v).map(|_| Decoded::Other)?,
+        K::DescribeShareGroupOffsets => {
+            dec::<kp::DescribeShareGroupOffsetsRequest>(frame, v).map(|_| Decoded::Other)?
+        }
+        K::AlterShareGroupOffsets => {
+            dec::<kp::AlterShareGroupOffsetsRequest>(frame, v).map(|_| Decoded::Other)?
+        }
+        K::DeleteShareGroupOffsets => {
+            dec::<kp::DeleteShareGroupOffsetsRequest>(frame, v).map(|_| Decoded::Other)?
+        }
         _ => return Err(DecodeError::Unsupported { api_key: key as i16, version }),
     })
 }

@@ -158,12 +158,12 @@ pub(crate) fn coordinator_unreachable(e: GroupError) -> CoordinatorError {
 
 /// What a coordinator call wants next: done, or retry (after COORDINATOR_LOAD_IN_PROGRESS,
 /// NOT_COORDINATOR, ...) with the error code as the last error.
-type Step<T> = kwire_meta::retry::Step<T, String>;
+pub(crate) type Step<T> = kwire_meta::retry::Step<T, String>;
 
 /// Runs `f` against the coordinator of `group`, finding it (again) and
 /// retrying with backoff on coordinator moves, loads and disconnects, for up
 /// to the request timeout.
-async fn with_coordinator<T, F, Fut>(
+pub(crate) async fn with_coordinator<T, F, Fut>(
     cluster: &Cluster,
     group: &str,
     what: &str,
@@ -198,7 +198,7 @@ where
     }
 }
 
-fn step_of<T>(v: OffsetVerdict, context: impl FnOnce() -> String) -> Result<Step<T>, GroupError> {
+pub(crate) fn step_of<T>(v: OffsetVerdict, context: impl FnOnce() -> String) -> Result<Step<T>, GroupError> {
     match v {
         OffsetVerdict::Done => Err(GroupError::Invalid("internal: done is not a retry".into())),
         OffsetVerdict::Retry(c) | OffsetVerdict::RefindCoordinator(c) => Ok(Step::Retry(c.to_string())),

@@ -69,6 +69,11 @@ pub const KWIRE_VERSIONS: &[(ApiKey, Versions)] = &[
     (ApiKey::ShareGroupHeartbeat, Versions::new(1, 1)),
     (ApiKey::ShareFetch, Versions::new(1, 1)),
     (ApiKey::ShareAcknowledge, Versions::new(1, 1)),
+    // Share group admin (kafka-share-groups.sh); kafka-protocol encodes the offsets APIs at v0 only.
+    (ApiKey::ShareGroupDescribe, Versions::new(1, 1)),
+    (ApiKey::DescribeShareGroupOffsets, Versions::new(0, 0)),
+    (ApiKey::AlterShareGroupOffsets, Versions::new(0, 0)),
+    (ApiKey::DeleteShareGroupOffsets, Versions::new(0, 0)),
     (ApiKey::SaslHandshake, Versions::new(1, 1)),
     (ApiKey::SaslAuthenticate, Versions::new(0, 2)),
     // Transaction admin (KIP-664): brokers 3.0+ only; kafka-protocol encodes

@@ -65,6 +65,10 @@ const COVERED: &[ApiKey] = &[
     ApiKey::ElectLeaders,
     ApiKey::UpdateFeatures,
     ApiKey::DescribeQuorum,
+    ApiKey::ShareGroupDescribe,
+    ApiKey::DescribeShareGroupOffsets,
+    ApiKey::AlterShareGroupOffsets,
+    ApiKey::DeleteShareGroupOffsets,
 ];
 
 fn sb(s: &str) -> StrBytes {
@@ -833,6 +837,36 @@ proptest! {
             let req = share_acknowledge_request(&group, &member, session, &reqs);
             round_trip(ApiKey::ShareAcknowledge, v, cid, client.as_deref(), &req)?;
         }
+    }
+}
+
+proptest! {
+    #[test]
+    fn share_group_admin(cid in any::<i32>(), client in client_id(), group in name(), topics in vec(name(), 0..3),
+                         offsets in vec((0usize..3, any::<i32>(), any::<i64>()), 0..6), all in any::<bool>()) {
+        use kwire_proto::msg::share_admin::*;
+        for v in versions(ApiKey::ShareGroupDescribe) {
+            round_trip(ApiKey::ShareGroupDescribe, v, cid, client.as_deref(), &share_group_describe_request(&[&group]))?;
+        }
+        let names: Vec<String> = if topics.is_empty() { vec!["t".to_owned()] } else { topics.clone() };
+        let sel: Vec<(String, Vec<i32>)> = names.iter().map(|t| (t.clone(), vec![0, 1])).collect();
+        for v in versions(ApiKey::DescribeShareGroupOffsets) {
+            let req = describe_share_group_offsets_request(&group, (!all).then_some(&sel[..]));
+            round_trip(ApiKey::DescribeShareGroupOffsets, v, cid, client.as_deref(), &req)?;
+        }
+        for v in versions(ApiKey::AlterShareGroupOffsets) {
+            let req = alter_share_group_offsets_request(
+                &group,
+                offsets.iter().map(|(t, p, o)| (names[*t % names.len()].as_str(), *p, *o)),
+            );
+            round_trip(ApiKey::AlterShareGroupOffsets, v, cid, client.as_deref(), &req)?;
+        }
+        for v in versions(ApiKey::DeleteShareGroupOffsets) {
+            let req = delete_share_group_offsets_request(&group, &topics);
+            round_trip(ApiKey::DeleteShareGroupOffsets, v, cid, client.as_deref(), &req)?;
+        }
+        let req = list_share_groups_request(&["Empty", "Stable"]);
+        round_trip(ApiKey::ListGroups, 5, cid, client.as_deref(), &req)?;
     }
 }
 

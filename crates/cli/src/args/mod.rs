@@ -18,6 +18,7 @@ pub mod perf;
 pub mod produce;
 pub mod reassign;
 pub mod share;
+pub mod share_groups;
 pub mod stream;
 pub mod topics;
 pub mod transactions;
@@ -39,6 +40,7 @@ use self::perf::PerfArgs;
 use self::produce::ProduceArgs;
 use self::reassign::{ElectLeadersArgs, FeaturesArgs, QuorumArgs, ReassignArgs};
 use self::share::ShareArgs;
+use self::share_groups::ShareGroupsArgs;
 use self::stream::StreamArgs;
 use self::topics::TopicsArgs;
 use self::transactions::TransactionsArgs;
@@ -130,6 +132,9 @@ pub enum Command {
     Features(FeaturesArgs),
     /// The KRaft metadata quorum: status and replication (kafka-metadata-quorum.sh)
     Quorum(QuorumArgs),
+    /// Share groups: list, describe (members, state, start offsets), reset offsets, delete
+    /// (kafka-share-groups.sh; --verbose adds columns with --describe)
+    ShareGroups(ShareGroupsArgs),
 }
 
 impl Command {
@@ -174,6 +179,7 @@ mod tests {
             ("produce.rs", include_str!("produce.rs")),
             ("reassign.rs", include_str!("reassign.rs")),
             ("share.rs", include_str!("share.rs")),
+            ("share_groups.rs", include_str!("share_groups.rs")),
             ("stream.rs", include_str!("stream.rs")),
             ("topics.rs", include_str!("topics.rs")),
             ("transactions.rs", include_str!("transactions.rs")),

@@ -68,7 +68,7 @@ async fn list(cluster: &Cluster, a: ListArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_out(s: &str) -> Result<()> {
+pub(crate) fn print_out(s: &str) -> Result<()> {
     let mut o = std::io::stdout().lock();
     o.write_all(s.as_bytes()).context("writing to stdout")?;
     o.flush().context("writing to stdout")
@@ -89,7 +89,7 @@ async fn describe(cluster: &Cluster, a: DescribeArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn dash(v: Option<i64>) -> String {
+pub(crate) fn dash(v: Option<i64>) -> String {
     v.map_or_else(|| "-".to_owned(), |v| v.to_string())
 }
 
@@ -222,7 +222,7 @@ fn describe_json(lag: &GroupLag, coordinator: &str) -> serde_json::Value {
 }
 
 /// Parses `--topic` values (`T` or `T:0,1,2`).
-fn topic_selections(specs: &[String]) -> Result<Vec<TopicSelection>> {
+pub(crate) fn topic_selections(specs: &[String]) -> Result<Vec<TopicSelection>> {
     specs
         .iter()
         .map(|s| parse_topic_selection(s).map_err(|e| anyhow::anyhow!("invalid --topic '{s}': {e}")))
@@ -230,7 +230,7 @@ fn topic_selections(specs: &[String]) -> Result<Vec<TopicSelection>> {
 }
 
 /// The one strategy the flags name.
-fn reset_strategy(a: &ResetArgs) -> Result<ResetStrategy> {
+pub(crate) fn reset_strategy(a: &ResetArgs) -> Result<ResetStrategy> {
     let mut given = Vec::new();
     if a.to_earliest {
         given.push(("--to-earliest", ResetStrategy::Earliest));

@@ -17,6 +17,7 @@ pub mod produce;
 mod reassign;
 mod reassign_json;
 mod share;
+mod share_groups;
 pub mod stream;
 mod topics;
 mod transactions;
@@ -57,6 +58,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::ElectLeaders(a) => reassign::elect(&settings, a).await?,
         Command::Features(a) => reassign::features(&settings, a).await?,
         Command::Quorum(a) => reassign::quorum(&settings, a).await?,
+        Command::ShareGroups(a) => share_groups::run(&settings, a, cli.global.verbose > 0).await?,
     };
     settings.warn_unused();
     Ok(code)

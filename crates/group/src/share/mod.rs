@@ -31,6 +31,7 @@
 //! # }
 //! ```
 
+pub mod admin;
 pub mod core;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};

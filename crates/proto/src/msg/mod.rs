@@ -14,6 +14,7 @@ pub mod produce;
 pub mod reassign;
 pub mod sasl;
 pub mod share;
+pub mod share_admin;
 pub mod txn;
 pub mod txn_admin;
 
