@@ -689,19 +689,29 @@ fn admin_reassign() {
     let list = kwire(&e.b, &["reassign", "--list"]).ok().stdout;
     assert!(list.contains("No partition reassignments found."), "{list}");
     let leader = kwire(&e.b, &["topics", "describe", &t, "--format", "json"]).ok().json();
-    let broker = leader.to_string().split("\"leader\":").nth(1).and_then(|s| s.split([',', '}']).next()).map(str::to_owned);
+    let broker = leader
+        .to_string()
+        .split("\"leader\":")
+        .nth(1)
+        .and_then(|s| s.split([',', '}']).next())
+        .map(str::to_owned);
     let broker = broker.unwrap_or_else(|| panic!("no leader in {leader}"));
     let plan = tmp_file(
         "reassign.json",
-        format!(r#"{{"version":1,"partitions":[{{"topic":"{t}","partition":0,"replicas":[{broker}]}}]}}"#).as_bytes(),
+        format!(r#"{{"version":1,"partitions":[{{"topic":"{t}","partition":0,"replicas":[{broker}]}}]}}"#)
+            .as_bytes(),
     );
     let plan = plan.to_str().unwrap();
     kwire(&e.b, &["reassign", "--execute", "--reassignment-json-file", plan]).ok();
     let verified = wait_until(e.wait, || {
-        kwire(&e.b, &["reassign", "--verify", "--reassignment-json-file", plan]).stdout.contains("is completed")
+        kwire(&e.b, &["reassign", "--verify", "--reassignment-json-file", plan])
+            .stdout
+            .contains("is completed")
     });
     assert!(verified, "the reassignment completed");
-    let el = kwire(&e.b, &["elect-leaders", "--election-type", "preferred", "--topic", &t, "--partition", "0"]).ok();
+    let el =
+        kwire(&e.b, &["elect-leaders", "--election-type", "preferred", "--topic", &t, "--partition", "0"])
+            .ok();
     assert!(el.stdout.contains("Valid replica already elected"), "{el:#?}");
     let f = kwire(&e.b, &["features", "describe", "--format", "json"]).ok().json();
     assert!(f["features"].is_array(), "{f}");
