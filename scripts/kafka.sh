@@ -68,6 +68,9 @@ Certificates (EC P-256, PEM) are made at start by scripts/kafka/gen-certs.sh in
 and client.crt/.key; wrong-ca.pem signs nothing. `env` prints their paths.
 Users: PLAIN alice/alice-secret and admin/admin-secret; SCRAM-SHA-256 and
 SCRAM-SHA-512 alice/alice-secret (created when the storage is formatted).
+ACLs (3.2+): authorizer.class.name=StandardAuthorizer, super.users=User:ANONYMOUS;User:admin
+(PLAINTEXT, inter-broker and controller connections are ANONYMOUS), and
+allow.everyone.if.no.acl.found=true: a resource no ACL names is open to everyone.
 EOF
 }
 
@@ -346,6 +349,16 @@ write_secure_config() {
         echo "listener.name.$l.$m.sasl.jaas.config=$jaas"
       done
     done
+    # ACLs: StandardAuthorizer (KRaft, Kafka 3.2+). PLAINTEXT, inter-broker and controller
+    # connections are User:ANONYMOUS, so they (and admin) are super users; a resource no
+    # ACL names stays open to everyone, so only the ACLs a test adds restrict anything.
+    local ma mi
+    ma=$(vmajor "$I_VERSION") mi=$(vminor "$I_VERSION")
+    if ((ma > 3 || (ma == 3 && mi >= 2))); then
+      echo "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+      echo "super.users=User:ANONYMOUS;User:admin"
+      echo "allow.everyone.if.no.acl.found=true"
+    fi
   } >>"$1"
 }
 

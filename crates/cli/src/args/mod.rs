@@ -4,6 +4,7 @@
 //! This tree imports nothing from `cmd/` (the commands import their arguments
 //! from here), so the CLI's module graph stays acyclic: `main -> cmd -> args`.
 
+pub mod acls;
 pub mod cluster;
 pub mod consume;
 pub mod copy;
@@ -25,6 +26,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use self::acls::AclsArgs;
 use self::cluster::ClusterArgs;
 use self::consume::ConsumeArgs;
 use self::copy::CopyArgs;
@@ -119,6 +121,8 @@ pub enum Command {
     /// Share groups (KIP-932, queues for Kafka): consume as a share group member
     /// (kafka-console-share-consumer.sh)
     Share(ShareArgs),
+    /// ACLs: list, create, delete (kafka-acls.sh flags work too; --remove needs --force)
+    Acls(AclsArgs),
 }
 
 impl Command {
@@ -149,6 +153,7 @@ mod tests {
     fn args_import_nothing_from_the_rest_of_the_cli() {
         let files = [
             ("mod.rs", include_str!("mod.rs")),
+            ("acls.rs", include_str!("acls.rs")),
             ("cluster.rs", include_str!("cluster.rs")),
             ("consume.rs", include_str!("consume.rs")),
             ("delete_records.rs", include_str!("delete_records.rs")),

@@ -1,5 +1,6 @@
 //! Subcommands.
 
+mod acls;
 mod cluster;
 mod consume;
 mod consume_group;
@@ -51,6 +52,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::DeleteRecords(a) => delete_records::run(&settings, a).await?,
         Command::LogDirs(a) => log_dirs::run(&settings, a).await?,
         Command::Share(a) => share::run(&settings, a).await?,
+        Command::Acls(a) => acls::run(&settings, a).await?,
     };
     settings.warn_unused();
     Ok(code)
