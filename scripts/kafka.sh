@@ -75,6 +75,10 @@ scripts/toxiproxy.sh) listening there and forwarding to P+50+i-1 carries every
 connection of a client that bootstraps from P+60..., while inter-broker and
 controller traffic and clients of P stay direct. `env` prints
 KWIRE_KAFKA_PROXIED_BOOTSTRAP and KWIRE_KAFKA_PROXIED_ROUTES (advertised=real,...).
+
+ACLs (3.2+): authorizer.class.name=StandardAuthorizer, super.users=User:ANONYMOUS;User:admin
+(PLAINTEXT, inter-broker and controller connections are ANONYMOUS), and
+allow.everyone.if.no.acl.found=true: a resource no ACL names is open to everyone.
 EOF
 }
 
@@ -365,6 +369,16 @@ write_secure_config() {
         echo "listener.name.$l.$m.sasl.jaas.config=$jaas"
       done
     done
+    # ACLs: StandardAuthorizer (KRaft, Kafka 3.2+). PLAINTEXT, inter-broker and controller
+    # connections are User:ANONYMOUS, so they (and admin) are super users; a resource no
+    # ACL names stays open to everyone, so only the ACLs a test adds restrict anything.
+    local ma mi
+    ma=$(vmajor "$I_VERSION") mi=$(vminor "$I_VERSION")
+    if ((ma > 3 || (ma == 3 && mi >= 2))); then
+      echo "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+      echo "super.users=User:ANONYMOUS;User:admin"
+      echo "allow.everyone.if.no.acl.found=true"
+    fi
   } >>"$1"
 }
 

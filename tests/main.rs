@@ -1,6 +1,7 @@
 //! Integration tests against a real Apache Kafka broker. Run through
 //! `scripts/test.sh`, which starts the brokers; see `lib.rs` for the settings.
 
+mod acls;
 mod cli_edges;
 mod cluster;
 mod consume;

@@ -209,6 +209,9 @@ pub fn decode_any(key: ApiKey, version: i16, frame: Bytes) -> Result<Decoded, De
         }
         K::DescribeProducers => dec::<kp::DescribeProducersRequest>(frame, v).map(|_| Decoded::Other)?,
         K::WriteTxnMarkers => dec::<kp::WriteTxnMarkersRequest>(frame, v).map(|_| Decoded::Other)?,
+        K::DescribeAcls => dec::<kp::DescribeAclsRequest>(frame, v).map(|_| Decoded::Other)?,
+        K::CreateAcls => dec::<kp::CreateAclsRequest>(frame, v).map(|_| Decoded::Other)?,
+        K::DeleteAcls => dec::<kp::DeleteAclsRequest>(frame, v).map(|_| Decoded::Other)?,
         K::AddPartitionsToTxn => dec::<kp::AddPartitionsToTxnRequest>(frame, v).map(|_| Decoded::Other)?,
         K::AddOffsetsToTxn => dec::<kp::AddOffsetsToTxnRequest>(frame, v).map(|_| Decoded::Other)?,
         K::TxnOffsetCommit => dec::<kp::TxnOffsetCommitRequest>(frame, v).map(|_| Decoded::Other)?,

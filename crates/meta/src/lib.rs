@@ -2,6 +2,7 @@
 #![warn(missing_docs)]
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo, clippy::unimplemented)]
 
+pub mod acls;
 pub mod admin;
 mod cluster;
 pub mod coordinator;
@@ -12,6 +13,7 @@ pub mod retry;
 mod routing;
 pub mod txn_admin;
 
+pub use acls::{AclBinding, AclBindingFilter, AclOperation, AclPermission, AclResourceType, PatternType};
 pub use admin::{ConfigOp, CreatedTopic, NewTopic, ResourceType};
 pub use cluster::{
     BrokerInfo, Cluster, ClusterConfig, ClusterConfigBuilder, Metadata, PartitionInfo, TopicInfo, base64_url,

@@ -88,6 +88,10 @@ pub const KWIRE_VERSIONS: &[(ApiKey, Versions)] = &[
     (ApiKey::ElectLeaders, Versions::new(1, 2)),
     (ApiKey::UpdateFeatures, Versions::new(0, 2)),
     (ApiKey::DescribeQuorum, Versions::new(0, 2)),
+    // ACLs: v1 (pattern types, Kafka 2.0+) to v3; Kafka 4.0 dropped v0.
+    (ApiKey::DescribeAcls, Versions::new(1, 3)),
+    (ApiKey::CreateAcls, Versions::new(1, 3)),
+    (ApiKey::DeleteAcls, Versions::new(1, 3)),
 ];
 
 /// The range kwire supports for `key`, or `None` if kwire does not use that API.

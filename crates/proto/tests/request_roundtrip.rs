@@ -69,6 +69,9 @@ const COVERED: &[ApiKey] = &[
     ApiKey::DescribeShareGroupOffsets,
     ApiKey::AlterShareGroupOffsets,
     ApiKey::DeleteShareGroupOffsets,
+    ApiKey::DescribeAcls,
+    ApiKey::CreateAcls,
+    ApiKey::DeleteAcls,
 ];
 
 fn sb(s: &str) -> StrBytes {
@@ -930,6 +933,42 @@ proptest! {
         }
         for v in versions(ApiKey::DescribeQuorum) {
             round_trip(ApiKey::DescribeQuorum, v, cid, client.as_deref(), &describe_quorum_request())?;
+        }
+    }
+}
+
+proptest! {
+    #[test]
+    fn acls(cid in any::<i32>(), client in client_id(), name in proptest::option::of(text()),
+            principal in proptest::option::of(text()), host in proptest::option::of(text()),
+            codes in vec(any::<i8>(), 4..5), n in 0usize..3) {
+        use kwire_proto::msg::acls::*;
+        let f = WireAclFilter {
+            resource_type: codes[0],
+            resource_name: name.clone(),
+            pattern_type: codes[1],
+            principal: principal.clone(),
+            host: host.clone(),
+            operation: codes[2],
+            permission: codes[3],
+        };
+        let a = WireAcl {
+            resource_type: codes[0],
+            resource_name: name.clone().unwrap_or_default(),
+            pattern_type: codes[1],
+            principal: principal.clone().unwrap_or_default(),
+            host: host.clone().unwrap_or_default(),
+            operation: codes[2],
+            permission: codes[3],
+        };
+        for v in versions(ApiKey::DescribeAcls) {
+            round_trip(ApiKey::DescribeAcls, v, cid, client.as_deref(), &describe_acls_request(&f))?;
+        }
+        for v in versions(ApiKey::CreateAcls) {
+            round_trip(ApiKey::CreateAcls, v, cid, client.as_deref(), &create_acls_request(&vec![a.clone(); n]))?;
+        }
+        for v in versions(ApiKey::DeleteAcls) {
+            round_trip(ApiKey::DeleteAcls, v, cid, client.as_deref(), &delete_acls_request(&vec![f.clone(); n]))?;
         }
     }
 }

@@ -4,6 +4,7 @@
 //! This tree imports nothing from `cmd/` (the commands import their arguments
 //! from here), so the CLI's module graph stays acyclic: `main -> cmd -> args`.
 
+pub mod acls;
 pub mod cluster;
 pub mod consume;
 pub mod copy;
@@ -27,6 +28,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use self::acls::AclsArgs;
 use self::cluster::ClusterArgs;
 use self::consume::ConsumeArgs;
 use self::copy::CopyArgs;
@@ -135,6 +137,8 @@ pub enum Command {
     /// Share groups: list, describe (members, state, start offsets), reset offsets, delete
     /// (kafka-share-groups.sh; --verbose adds columns with --describe)
     ShareGroups(ShareGroupsArgs),
+    /// ACLs: list, create, delete (kafka-acls.sh flags work too; --remove needs --force)
+    Acls(AclsArgs),
 }
 
 impl Command {
@@ -165,6 +169,7 @@ mod tests {
     fn args_import_nothing_from_the_rest_of_the_cli() {
         let files = [
             ("mod.rs", include_str!("mod.rs")),
+            ("acls.rs", include_str!("acls.rs")),
             ("cluster.rs", include_str!("cluster.rs")),
             ("consume.rs", include_str!("consume.rs")),
             ("delete_records.rs", include_str!("delete_records.rs")),

@@ -1,5 +1,6 @@
 //! Subcommands.
 
+mod acls;
 mod cluster;
 mod consume;
 mod consume_group;
@@ -59,6 +60,7 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Features(a) => reassign::features(&settings, a).await?,
         Command::Quorum(a) => reassign::quorum(&settings, a).await?,
         Command::ShareGroups(a) => share_groups::run(&settings, a, cli.global.verbose > 0).await?,
+        Command::Acls(a) => acls::run(&settings, a).await?,
     };
     settings.warn_unused();
     Ok(code)

@@ -5,6 +5,7 @@
 //! for the versions in [`KWIRE_VERSIONS`](crate::api::KWIRE_VERSIONS), and is
 //! cross-checked in tests against `kafka-protocol`'s encoder for every version.
 
+pub mod acls;
 pub mod admin;
 pub mod api_versions;
 pub mod fetch;
