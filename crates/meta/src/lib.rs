@@ -4,10 +4,13 @@
 
 pub mod admin;
 mod cluster;
+pub mod configs;
 pub mod coordinator;
 mod error;
+pub mod quotas;
 pub mod retry;
 mod routing;
+pub mod scram_users;
 pub mod txn_admin;
 
 pub use admin::{ConfigOp, CreatedTopic, NewTopic, ResourceType};
