@@ -5,6 +5,7 @@
 //! from here), so the CLI's module graph stays acyclic: `main -> cmd -> args`.
 
 pub mod cluster;
+pub mod configs;
 pub mod consume;
 pub mod copy;
 pub mod delete_records;
@@ -20,12 +21,14 @@ pub mod share;
 pub mod stream;
 pub mod topics;
 pub mod transactions;
+pub mod users;
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
 use self::cluster::ClusterArgs;
+use self::configs::ConfigsArgs;
 use self::consume::ConsumeArgs;
 use self::copy::CopyArgs;
 use self::delete_records::DeleteRecordsArgs;
@@ -40,6 +43,7 @@ use self::share::ShareArgs;
 use self::stream::StreamArgs;
 use self::topics::TopicsArgs;
 use self::transactions::TransactionsArgs;
+use self::users::UsersArgs;
 
 /// Kafka from one native binary: topics, produce, consume, groups, streaming.
 #[derive(Debug, Parser)]
@@ -119,6 +123,11 @@ pub enum Command {
     /// Share groups (KIP-932, queues for Kafka): consume as a share group member
     /// (kafka-console-share-consumer.sh)
     Share(ShareArgs),
+    /// Show or change configs of topics, brokers, groups, and quotas and SCRAM credentials of
+    /// users and clients (kafka-configs.sh)
+    Configs(ConfigsArgs),
+    /// SCRAM users: list, describe, create, delete
+    Users(UsersArgs),
 }
 
 impl Command {
@@ -150,6 +159,7 @@ mod tests {
         let files = [
             ("mod.rs", include_str!("mod.rs")),
             ("cluster.rs", include_str!("cluster.rs")),
+            ("configs.rs", include_str!("configs.rs")),
             ("consume.rs", include_str!("consume.rs")),
             ("delete_records.rs", include_str!("delete_records.rs")),
             ("dump_log.rs", include_str!("dump_log.rs")),
@@ -165,6 +175,7 @@ mod tests {
             ("stream.rs", include_str!("stream.rs")),
             ("topics.rs", include_str!("topics.rs")),
             ("transactions.rs", include_str!("transactions.rs")),
+            ("users.rs", include_str!("users.rs")),
         ];
         let needle = ["crate", "::"].concat();
         for (name, text) in files {

@@ -1,6 +1,7 @@
 //! Subcommands.
 
 mod cluster;
+mod configs;
 mod consume;
 mod consume_group;
 mod consume_loop;
@@ -18,6 +19,7 @@ mod share;
 pub mod stream;
 mod topics;
 mod transactions;
+mod users;
 
 use std::process::ExitCode;
 
@@ -51,6 +53,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::DeleteRecords(a) => delete_records::run(&settings, a).await?,
         Command::LogDirs(a) => log_dirs::run(&settings, a).await?,
         Command::Share(a) => share::run(&settings, a).await?,
+        Command::Configs(a) => configs::run(&settings, a).await?,
+        Command::Users(a) => users::run(&settings, a).await?,
     };
     settings.warn_unused();
     Ok(code)
