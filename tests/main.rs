@@ -3,6 +3,7 @@
 
 mod cli_edges;
 mod cluster;
+mod configs;
 mod consume;
 mod consumer_api;
 mod delete_records;
@@ -20,3 +21,4 @@ mod stream_app;
 mod topics;
 mod transactions;
 mod txn_producer;
+mod users;
