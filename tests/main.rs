@@ -4,6 +4,7 @@
 mod acls;
 mod cli_edges;
 mod cluster;
+mod configs;
 mod consume;
 mod consumer_api;
 mod delete_records;
@@ -25,3 +26,4 @@ mod stream_app;
 mod topics;
 mod transactions;
 mod txn_producer;
+mod users;

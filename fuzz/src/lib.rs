@@ -174,6 +174,14 @@ pub fn decode_any(key: ApiKey, version: i16, frame: Bytes) -> Result<Decoded, De
         K::IncrementalAlterConfigs => {
             dec::<kp::IncrementalAlterConfigsRequest>(frame, v).map(|_| Decoded::Other)?
         }
+        K::DescribeClientQuotas => dec::<kp::DescribeClientQuotasRequest>(frame, v).map(|_| Decoded::Other)?,
+        K::AlterClientQuotas => dec::<kp::AlterClientQuotasRequest>(frame, v).map(|_| Decoded::Other)?,
+        K::DescribeUserScramCredentials => {
+            dec::<kp::DescribeUserScramCredentialsRequest>(frame, v).map(|_| Decoded::Other)?
+        }
+        K::AlterUserScramCredentials => {
+            dec::<kp::AlterUserScramCredentialsRequest>(frame, v).map(|_| Decoded::Other)?
+        }
         K::Produce => dec::<kp::ProduceRequest>(frame, v).map(|_| Decoded::Other)?,
         K::InitProducerId => dec::<kp::InitProducerIdRequest>(frame, v).map(|_| Decoded::Other)?,
         K::Fetch => {

@@ -226,6 +226,19 @@ pub mod scram_math {
         (client_key, stored_key, server_key)
     }
 
+    /// `SaltedPassword = Hi(password, salt, iterations)`: what
+    /// AlterUserScramCredentials sends, so the password never leaves the client.
+    pub fn salted_password(hash: ScramHash, password: &[u8], salt: &[u8], iterations: u32) -> Vec<u8> {
+        hash.hi(password, salt, iterations)
+    }
+
+    /// A fresh random salt (32 bytes).
+    pub fn random_salt() -> Vec<u8> {
+        let mut b = vec![0u8; 32];
+        rand::Rng::fill(&mut rand::rng(), &mut b[..]);
+        b
+    }
+
     /// HMAC(key, msg).
     pub fn hmac(hash: ScramHash, key: &[u8], msg: &[u8]) -> Vec<u8> {
         hash.hmac(key, msg)

@@ -404,13 +404,7 @@ impl Cluster {
         keys: Option<&[&str]>,
     ) -> Result<BTreeMap<String, Vec<ConfigEntry>>, MetaError> {
         let req = describe_configs_request(resource_type as i8, names, keys);
-        let conn = match resource_type {
-            ResourceType::Broker => match names.first().and_then(|n| n.parse::<i32>().ok()) {
-                Some(id) => self.broker(id).await?,
-                None => self.any_broker().await?,
-            },
-            ResourceType::Topic | ResourceType::Group => self.any_broker().await?,
-        };
+        let conn = self.config_broker(resource_type, names.first().map_or("", String::as_str)).await?;
         let resp = conn.send(&req).await?;
         let mut out = BTreeMap::new();
         for r in resp.resources {
@@ -424,6 +418,22 @@ impl Cluster {
             out.insert(r.resource_name, r.configs);
         }
         Ok(out)
+    }
+
+    /// The broker that answers config requests for a resource: the named
+    /// broker for its own configs, any broker otherwise.
+    pub(crate) async fn config_broker(
+        &self,
+        resource_type: ResourceType,
+        name: &str,
+    ) -> Result<Connection, MetaError> {
+        match resource_type {
+            ResourceType::Broker => match name.parse::<i32>() {
+                Ok(id) => self.broker(id).await,
+                Err(_) => self.any_broker().await,
+            },
+            ResourceType::Topic | ResourceType::Group => self.any_broker().await,
+        }
     }
 
     /// Applies `ops` to the configs of one resource, atomically.
@@ -443,12 +453,9 @@ impl Cluster {
             }),
             validate_only,
         );
-        // A broker's own configs are changed at that broker (others answer
-        // INVALID_REQUEST "Unexpected broker id"); the rest at any broker.
-        let conn = match (resource_type, name.parse::<i32>()) {
-            (ResourceType::Broker, Ok(id)) => self.broker(id).await?,
-            _ => self.any_broker().await?,
-        };
+        // A broker's own dynamic configs are applied by that broker; the
+        // cluster default ("") and other resources by any broker.
+        let conn = self.config_broker(resource_type, name).await?;
         let resp = conn.send(&req).await?;
         match resp.resources.into_iter().next() {
             Some(r) if r.error_code.is_err() => {

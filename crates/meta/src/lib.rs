@@ -5,12 +5,15 @@
 pub mod acls;
 pub mod admin;
 mod cluster;
+pub mod configs;
 pub mod coordinator;
 mod error;
 pub mod features;
 pub mod reassign;
+pub mod quotas;
 pub mod retry;
 mod routing;
+pub mod scram_users;
 pub mod txn_admin;
 
 pub use acls::{AclBinding, AclBindingFilter, AclOperation, AclPermission, AclResourceType, PatternType};

@@ -44,6 +44,11 @@ pub const KWIRE_VERSIONS: &[(ApiKey, Versions)] = &[
     (ApiKey::CreatePartitions, Versions::new(0, 3)),
     (ApiKey::DescribeConfigs, Versions::new(1, 4)),
     (ApiKey::IncrementalAlterConfigs, Versions::new(0, 1)),
+    // Client quotas (KIP-546) and SCRAM credentials (KIP-554): brokers 2.6/2.7+.
+    (ApiKey::DescribeClientQuotas, Versions::new(0, 1)),
+    (ApiKey::AlterClientQuotas, Versions::new(0, 1)),
+    (ApiKey::DescribeUserScramCredentials, Versions::new(0, 0)),
+    (ApiKey::AlterUserScramCredentials, Versions::new(0, 0)),
     (ApiKey::Produce, Versions::new(3, 12)),
     (ApiKey::InitProducerId, Versions::new(0, 5)),
     (ApiKey::AddPartitionsToTxn, Versions::new(0, 3)),

@@ -30,6 +30,10 @@ const COVERED: &[ApiKey] = &[
     ApiKey::CreatePartitions,
     ApiKey::DescribeConfigs,
     ApiKey::IncrementalAlterConfigs,
+    ApiKey::DescribeClientQuotas,
+    ApiKey::AlterClientQuotas,
+    ApiKey::DescribeUserScramCredentials,
+    ApiKey::AlterUserScramCredentials,
     ApiKey::Produce,
     ApiKey::InitProducerId,
     ApiKey::AddPartitionsToTxn,
@@ -317,6 +321,112 @@ proptest! {
                 .collect();
             req.resources = vec![r];
             round_trip(ApiKey::IncrementalAlterConfigs, v, cid, client.as_deref(), &req)?;
+        }
+    }
+
+    #[test]
+    fn describe_client_quotas(cid in any::<i32>(), client in client_id(), strict in any::<bool>(),
+                              comps in vec((name(), 0i8..3, proptest::option::of(name())), 0..3)) {
+        for v in versions(ApiKey::DescribeClientQuotas) {
+            let mut req = DescribeClientQuotasRequest::default();
+            req.strict = strict;
+            req.components = comps
+                .iter()
+                .map(|(t, m, n)| {
+                    let mut c = describe_client_quotas_request::ComponentData::default();
+                    c.entity_type = sb(t);
+                    c.match_type = *m;
+                    c._match = n.as_deref().map(sb);
+                    c
+                })
+                .collect();
+            round_trip(ApiKey::DescribeClientQuotas, v, cid, client.as_deref(), &req)?;
+        }
+    }
+
+    #[test]
+    fn alter_client_quotas(cid in any::<i32>(), client in client_id(), validate in any::<bool>(),
+                           entries in vec((vec((name(), proptest::option::of(name())), 1..3),
+                                           vec((name(), any::<f64>(), any::<bool>()), 0..3)), 0..3)) {
+        for v in versions(ApiKey::AlterClientQuotas) {
+            let mut req = AlterClientQuotasRequest::default();
+            req.validate_only = validate;
+            req.entries = entries
+                .iter()
+                .map(|(ents, ops)| {
+                    let mut e = alter_client_quotas_request::EntryData::default();
+                    e.entity = ents
+                        .iter()
+                        .map(|(t, n)| {
+                            let mut d = alter_client_quotas_request::EntityData::default();
+                            d.entity_type = sb(t);
+                            d.entity_name = n.as_deref().map(sb);
+                            d
+                        })
+                        .collect();
+                    e.ops = ops
+                        .iter()
+                        .map(|(k, val, rm)| {
+                            let mut o = alter_client_quotas_request::OpData::default();
+                            o.key = sb(k);
+                            o.value = if val.is_nan() { 0.0 } else { *val };
+                            o.remove = *rm;
+                            o
+                        })
+                        .collect();
+                    e
+                })
+                .collect();
+            round_trip(ApiKey::AlterClientQuotas, v, cid, client.as_deref(), &req)?;
+        }
+    }
+
+    #[test]
+    fn describe_user_scram_credentials(cid in any::<i32>(), client in client_id(),
+                                       users in proptest::option::of(vec(name(), 0..3))) {
+        for v in versions(ApiKey::DescribeUserScramCredentials) {
+            let mut req = DescribeUserScramCredentialsRequest::default();
+            req.users = users.as_ref().map(|us| {
+                us.iter()
+                    .map(|u| {
+                        let mut n = describe_user_scram_credentials_request::UserName::default();
+                        n.name = sb(u);
+                        n
+                    })
+                    .collect()
+            });
+            round_trip(ApiKey::DescribeUserScramCredentials, v, cid, client.as_deref(), &req)?;
+        }
+    }
+
+    #[test]
+    fn alter_user_scram_credentials(cid in any::<i32>(), client in client_id(),
+                                    dels in vec((name(), any::<i8>()), 0..3),
+                                    ups in vec((name(), any::<i8>(), any::<i32>(), blob(), blob()), 0..3)) {
+        for v in versions(ApiKey::AlterUserScramCredentials) {
+            let mut req = AlterUserScramCredentialsRequest::default();
+            req.deletions = dels
+                .iter()
+                .map(|(u, m)| {
+                    let mut d = alter_user_scram_credentials_request::ScramCredentialDeletion::default();
+                    d.name = sb(u);
+                    d.mechanism = *m;
+                    d
+                })
+                .collect();
+            req.upsertions = ups
+                .iter()
+                .map(|(u, m, i, salt, pw)| {
+                    let mut x = alter_user_scram_credentials_request::ScramCredentialUpsertion::default();
+                    x.name = sb(u);
+                    x.mechanism = *m;
+                    x.iterations = *i;
+                    x.salt = salt.clone();
+                    x.salted_password = pw.clone();
+                    x
+                })
+                .collect();
+            round_trip(ApiKey::AlterUserScramCredentials, v, cid, client.as_deref(), &req)?;
         }
     }
 

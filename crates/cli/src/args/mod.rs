@@ -6,6 +6,7 @@
 
 pub mod acls;
 pub mod cluster;
+pub mod configs;
 pub mod consume;
 pub mod copy;
 pub mod delete_records;
@@ -23,6 +24,7 @@ pub mod share_groups;
 pub mod stream;
 pub mod topics;
 pub mod transactions;
+pub mod users;
 
 use std::path::PathBuf;
 
@@ -30,6 +32,7 @@ use clap::{Args, Parser, Subcommand};
 
 use self::acls::AclsArgs;
 use self::cluster::ClusterArgs;
+use self::configs::ConfigsArgs;
 use self::consume::ConsumeArgs;
 use self::copy::CopyArgs;
 use self::delete_records::DeleteRecordsArgs;
@@ -46,6 +49,7 @@ use self::share_groups::ShareGroupsArgs;
 use self::stream::StreamArgs;
 use self::topics::TopicsArgs;
 use self::transactions::TransactionsArgs;
+use self::users::UsersArgs;
 
 /// Kafka from one native binary: topics, produce, consume, groups, streaming.
 #[derive(Debug, Parser)]
@@ -139,6 +143,11 @@ pub enum Command {
     ShareGroups(ShareGroupsArgs),
     /// ACLs: list, create, delete (kafka-acls.sh flags work too; --remove needs --force)
     Acls(AclsArgs),
+    /// Show or change configs of topics, brokers, groups, and quotas and SCRAM credentials of
+    /// users and clients (kafka-configs.sh)
+    Configs(ConfigsArgs),
+    /// SCRAM users: list, describe, create, delete
+    Users(UsersArgs),
 }
 
 impl Command {
@@ -171,6 +180,7 @@ mod tests {
             ("mod.rs", include_str!("mod.rs")),
             ("acls.rs", include_str!("acls.rs")),
             ("cluster.rs", include_str!("cluster.rs")),
+            ("configs.rs", include_str!("configs.rs")),
             ("consume.rs", include_str!("consume.rs")),
             ("delete_records.rs", include_str!("delete_records.rs")),
             ("dump_log.rs", include_str!("dump_log.rs")),
@@ -188,6 +198,7 @@ mod tests {
             ("stream.rs", include_str!("stream.rs")),
             ("topics.rs", include_str!("topics.rs")),
             ("transactions.rs", include_str!("transactions.rs")),
+            ("users.rs", include_str!("users.rs")),
         ];
         let needle = ["crate", "::"].concat();
         for (name, text) in files {

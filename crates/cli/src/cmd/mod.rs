@@ -2,6 +2,7 @@
 
 mod acls;
 mod cluster;
+mod configs;
 mod consume;
 mod consume_group;
 mod consume_loop;
@@ -22,6 +23,7 @@ mod share_groups;
 pub mod stream;
 mod topics;
 mod transactions;
+mod users;
 
 use std::process::ExitCode;
 
@@ -61,6 +63,8 @@ pub async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Quorum(a) => reassign::quorum(&settings, a).await?,
         Command::ShareGroups(a) => share_groups::run(&settings, a, cli.global.verbose > 0).await?,
         Command::Acls(a) => acls::run(&settings, a).await?,
+        Command::Configs(a) => configs::run(&settings, a).await?,
+        Command::Users(a) => users::run(&settings, a).await?,
     };
     settings.warn_unused();
     Ok(code)

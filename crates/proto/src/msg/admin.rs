@@ -60,6 +60,20 @@ pub struct ConfigEntry {
     pub source: i8,
     /// Sensitive (password-like).
     pub sensitive: bool,
+    /// Where else the value is set, strongest first (DescribeConfigs v1+ with
+    /// synonyms requested): `(name, value, source)`.
+    pub synonyms: Vec<ConfigSynonym>,
+}
+
+/// One synonym of a config value (DescribeConfigs v1+).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ConfigSynonym {
+    /// Key (may differ from the entry's, e.g. `log.retention.ms` for `retention.ms`).
+    pub name: String,
+    /// Value (null for sensitive values).
+    pub value: Option<String>,
+    /// Kafka's ConfigSource.
+    pub source: i8,
 }
 
 /// Decoded CreateTopics response.
@@ -101,6 +115,7 @@ impl Response for CreateTopicsResponse {
                                 read_only: r.bool()?,
                                 source: r.i8()?,
                                 sensitive: r.bool()?,
+                                synonyms: Vec::new(),
                             };
                             r.skip_tagged_fields(flex)?;
                             out.push(c);
@@ -385,12 +400,14 @@ impl Response for DescribeConfigsResponse {
                     source = r.i8()?;
                 }
                 let sensitive = r.bool()?;
+                let mut synonyms = Vec::new();
                 if v >= 1 {
-                    r.array(flex, 3, |r| {
-                        r.string(flex)?;
-                        r.nullable_string(flex)?;
-                        r.i8()?;
-                        r.skip_tagged_fields(flex)
+                    synonyms = r.array(flex, 3, |r| {
+                        let name = r.string(flex)?;
+                        let value = r.nullable_string(flex)?;
+                        let source = r.i8()?;
+                        r.skip_tagged_fields(flex)?;
+                        Ok(ConfigSynonym { name, value, source })
                     })?;
                 }
                 if v >= 3 {
@@ -398,7 +415,7 @@ impl Response for DescribeConfigsResponse {
                     r.nullable_string(flex)?; // documentation
                 }
                 r.skip_tagged_fields(flex)?;
-                Ok(ConfigEntry { name, value, read_only, source, sensitive })
+                Ok(ConfigEntry { name, value, read_only, source, sensitive, synonyms })
             })?;
             r.skip_tagged_fields(flex)?;
             Ok(ResourceConfigs { error_code, error_message, resource_type, resource_name, configs })
@@ -546,6 +563,18 @@ pub fn describe_configs_request<S: AsRef<str>>(
             r
         })
         .collect();
+    req
+}
+
+/// [`describe_configs_request`] that also asks for each value's synonyms
+/// (where else it is set: the topic, the broker, the cluster default, …).
+pub fn describe_configs_with_synonyms_request<S: AsRef<str>>(
+    resource_type: i8,
+    names: &[S],
+    keys: Option<&[&str]>,
+) -> DescribeConfigsRequest {
+    let mut req = describe_configs_request(resource_type, names, keys);
+    req.include_synonyms = true;
     req
 }
 
@@ -896,6 +925,9 @@ mod tests {
             assert_eq!(r.configs[0].name, "min.insync.replicas");
             assert_eq!(r.configs[0].value.as_deref(), Some("2"));
             assert_eq!(r.configs[0].source, 4);
+            let syn =
+                ConfigSynonym { name: "min.insync.replicas".into(), value: Some("2".into()), source: 4 };
+            assert_eq!(r.configs[0].synonyms, vec![syn]);
             assert!(r.configs[1].sensitive && r.configs[1].read_only && r.configs[1].value.is_none());
             all_prefixes_fail(&bytes, |b| DescribeConfigsResponse::decode(b, v));
         }
