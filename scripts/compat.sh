@@ -34,6 +34,8 @@
 #                   log-dirs
 #   admin_reassign  reassign --list, execute + verify, elect-leaders, features describe
 #   admin_quorum    quorum describe (KRaft); "unsup" on ZooKeeper-mode 2.x
+#   admin_configs   configs on a topic and a user quota, users list, acls without an authorizer
+#   share_groups    share-groups --list (4.x); "unsup" before
 # A check that passed because the broker lacks the feature and kwire said so in
 # one clear line writes its name to $KWIRE_COMPAT_UNSUP; the table shows it as
 # "unsup".
@@ -77,7 +79,7 @@ KWIRE=$(cd "$(dirname "$KWIRE")" && pwd)/$(basename "$KWIRE")
 
 if ((QUICK)); then N=200 WAIT=30; else N=2000 WAIT=60; fi
 CHECKS=(api_versions topics codec_none codec_gzip codec_snappy codec_lz4 codec_zstd group kip848 stream transactions
-  admin_records admin_reassign admin_quorum)
+  admin_records admin_reassign admin_quorum admin_configs share_groups)
 WORK=${KWIRE_COMPAT_DIR:-$(mktemp -d /tmp/kwire-compat.XXXXXX)}
 mkdir -p "$WORK"
 export KWIRE_BIN=$KWIRE KWIRE_COMPAT_RECORDS=$N KWIRE_COMPAT_WAIT=$WAIT

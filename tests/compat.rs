@@ -29,7 +29,10 @@
 //! - `admin_reassign`: `kwire reassign --list`, execute + verify of a no-op move,
 //!   a preferred election that is not needed, `features describe`;
 //! - `admin_quorum`: `kwire quorum describe` on KRaft; on ZooKeeper-mode 2.x a
-//!   one-line "not supported" (shown as "unsup").
+//!   one-line "not supported" (shown as "unsup");
+//! - `admin_configs`: `kwire configs` on a topic config and a user quota,
+//!   `kwire users list`, and `kwire acls list` failing in one line (no authorizer);
+//! - `share_groups`: `kwire share-groups --list` on 4.x; "unsup" before.
 //!
 //! Run by `scripts/compat.sh`: `cargo test -p kwire-integration --test compat -- --ignored`
 //! with `KWIRE_COMPAT_BOOTSTRAP` (the broker), `KWIRE_COMPAT_VERSION` (its Kafka
@@ -734,5 +737,49 @@ fn admin_quorum() {
     } else {
         let line = assert_unsupported("admin_quorum", &run);
         assert!(line.contains("DescribeQuorum"), "{line}");
+    }
+}
+
+#[test]
+#[ignore = "run by scripts/compat.sh (needs KWIRE_COMPAT_BOOTSTRAP and KWIRE_COMPAT_VERSION)"]
+fn admin_configs() {
+    // kwire configs: a topic config set, described and removed
+    // (IncrementalAlterConfigs, Kafka 2.3+); a user quota (Describe/Alter
+    // ClientQuotas, 2.6+); SCRAM users listed (DescribeUserScramCredentials,
+    // 2.7+); and kwire acls on a broker without an authorizer: one line.
+    let e = env();
+    let t = unique_topic("compat-configs");
+    create(&e.b, &t, 1);
+    kwire(&e.b, &["configs", "--alter", "--topic", &t, "--add-config", "retention.ms=123456"]).ok();
+    let d = kwire(&e.b, &["configs", "--describe", "--topic", &t]).ok().stdout;
+    assert!(d.contains("retention.ms=123456"), "{d}");
+    kwire(&e.b, &["configs", "--alter", "--topic", &t, "--delete-config", "retention.ms"]).ok();
+    let d = kwire(&e.b, &["configs", "--describe", "--topic", &t]).ok().stdout;
+    assert!(!d.contains("retention.ms=123456"), "{d}");
+    let user = unique_topic("compat-user");
+    kwire(&e.b, &["configs", "--alter", "--user", &user, "--add-config", "producer_byte_rate=1000"]).ok();
+    let q = kwire(&e.b, &["configs", "--describe", "--user", &user]).ok().stdout;
+    assert!(q.contains("producer_byte_rate=1000.0"), "{q}");
+    kwire(&e.b, &["configs", "--alter", "--user", &user, "--delete-config", "producer_byte_rate"]).ok();
+    let q = kwire(&e.b, &["configs", "--describe", "--user", &user]).ok().stdout;
+    assert!(!q.contains("producer_byte_rate"), "{q}");
+    kwire(&e.b, &["users", "list"]).ok();
+    let acls = kwire(&e.b, &["acls", "list"]);
+    let line = acls.one_line_error();
+    assert!(line.contains("no authorizer configured"), "{line}");
+    kwire(&e.b, &["topics", "delete", &t]).ok();
+}
+
+#[test]
+#[ignore = "run by scripts/compat.sh (needs KWIRE_COMPAT_BOOTSTRAP and KWIRE_COMPAT_VERSION)"]
+fn share_groups() {
+    // kwire share-groups --list (ListGroups with the share type, Kafka 4.x);
+    // older brokers: one line saying they lack share groups.
+    let e = env();
+    let run = kwire(&e.b, &["share-groups", "--list"]);
+    if e.major >= 4 {
+        run.ok();
+    } else {
+        assert_unsupported("share_groups", &run);
     }
 }
