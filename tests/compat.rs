@@ -104,7 +104,9 @@ fn assert_unsupported(check: &str, run: &Run) -> String {
     let line = run.one_line_error();
     let lower = line.to_lowercase();
     assert!(
-        ["not supported", "unsupported", "does not support", "needs kafka"].iter().any(|w| lower.contains(w)),
+        ["not supported", "unsupported", "does not support", "needs kafka", "needs v"]
+            .iter()
+            .any(|w| lower.contains(w)),
         "{check}: want a clear 'not supported by this broker' line, got {run:#?}"
     );
     for bad in ["protocol error", "decod", "unexpected", "panick", "corrupt", "rust_backtrace"] {
