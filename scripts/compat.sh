@@ -35,7 +35,7 @@
 #   admin_reassign  reassign --list, execute + verify, elect-leaders, features describe
 #   admin_quorum    quorum describe (KRaft); "unsup" on ZooKeeper-mode 2.x
 #   admin_configs   configs on a topic and a user quota, users list, acls without an authorizer
-#   share_groups    share-groups --list (4.x); "unsup" before
+#   share_groups    share-groups --list (4.x; 3.9 lists none); "unsup" on 2.x
 # A check that passed because the broker lacks the feature and kwire said so in
 # one clear line writes its name to $KWIRE_COMPAT_UNSUP; the table shows it as
 # "unsup".
