@@ -7,7 +7,8 @@ use kwire_integration::*;
 fn toolbox_commands_print_json() {
     let b = bootstrap();
     let t = unique_topic("fmt");
-    kwire(&b, &["topics", "create", &t, "--partitions", "1"]).ok();
+    let v = kwire(&b, &["topics", "create", &t, "--partitions", "1", "--format", "json"]).ok().json();
+    assert_eq!((v["topic"].as_str(), v["partitions"].as_i64()), (Some(t.as_str()), Some(1)), "{v}");
     let input: String = (0..5).map(|i| format!("v{i}\n")).collect();
     kwire_stdin(&b, &["produce", "-t", &t, "--acks", "all"], Some(input.as_bytes())).ok();
 
@@ -55,6 +56,32 @@ fn toolbox_commands_print_json() {
     assert_eq!(v["deleted"], serde_json::json!([g]), "{v}");
     let list = kwire(&b, &["groups", "list"]).ok().stdout;
     assert!(!list.lines().any(|l| l == g), "the group is gone: {list}");
+
+    // perf produce and consume: one summary object each.
+    let v = kwire(
+        &b,
+        &[
+            "perf",
+            "produce",
+            "--topic",
+            &t,
+            "--num-records",
+            "200",
+            "--record-size",
+            "10",
+            "--throughput",
+            "-1",
+            "--format",
+            "json",
+        ],
+    )
+    .ok()
+    .json();
+    assert_eq!(v["records"], 200, "{v}");
+    assert!(v["p99_ms"].is_number() && v["failed"] == 0, "{v}");
+    let v =
+        kwire(&b, &["perf", "consume", "--topic", &t, "--messages", "200", "--format", "json"]).ok().json();
+    assert_eq!(v["records"], 200, "{v}");
 
     // topics delete: the deleted topic, and it is gone.
     let v = kwire(&b, &["topics", "delete", &t, "--format", "json"]).ok().json();

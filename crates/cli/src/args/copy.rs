@@ -2,6 +2,8 @@
 
 use clap::Args;
 
+use super::format::Format;
+
 /// Arguments of `kwire copy`.
 #[derive(Debug, Args)]
 pub struct CopyArgs {
@@ -34,4 +36,7 @@ pub struct CopyArgs {
     /// Producer setting (repeatable), e.g. --producer-property compression.type=lz4
     #[arg(long = "producer-property", value_name = "KEY=VALUE")]
     pub producer_properties: Vec<String>,
+    /// Output format: text (a summary line on stderr) or json (the summary on stdout)
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
 }

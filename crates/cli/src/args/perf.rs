@@ -2,6 +2,8 @@
 
 use clap::{Args, Subcommand};
 
+use super::format::Format;
+
 /// Arguments of `kwire perf`.
 #[derive(Debug, Args)]
 pub struct PerfArgs {
@@ -42,6 +44,9 @@ pub struct PerfProduceArgs {
     /// performance-producer-default-transactional-id, as Java's tool does)
     #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
     pub transaction_duration_ms: Option<u64>,
+    /// Output format: text (the Java perf tool's lines) or json (one summary object)
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
 }
 
 #[derive(Debug, Args)]
@@ -61,4 +66,7 @@ pub struct PerfConsumeArgs {
     /// Leave out the header line
     #[arg(long)]
     pub hide_header: bool,
+    /// Output format: text (the Java perf tool's lines) or json (one summary object)
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
 }

@@ -2,6 +2,8 @@
 
 use clap::{Args, Subcommand};
 
+use super::format::Format;
+
 /// `kwire share ...`: share groups (KIP-932, queues for Kafka).
 #[derive(Debug, Args)]
 pub struct ShareArgs {
@@ -42,4 +44,8 @@ pub struct ShareConsumeArgs {
     /// Fields to print before the value: key,partition,offset,delivery-count
     #[arg(long, value_name = "FIELDS", value_delimiter = ',')]
     pub print: Vec<String>,
+    /// Output format: text (the value, after the --print fields) or json (one object per
+    /// record: topic, partition, offset, timestamp, key, value, delivery_count)
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
 }

@@ -50,6 +50,9 @@ pub struct TopicCreateArgs {
     /// Let the broker validate the request without creating anything
     #[arg(long)]
     pub dry_run: bool,
+    /// Output format
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
 }
 
 #[derive(Debug, Args)]

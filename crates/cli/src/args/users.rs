@@ -59,6 +59,9 @@ pub struct UsersCreateArgs {
     /// The password (visible in shell history and `ps`: prefer --password-file)
     #[arg(long, value_name = "PASSWORD")]
     pub password: Option<String>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
 }
 
 #[derive(Debug, Args)]
@@ -69,4 +72,7 @@ pub struct UsersDeleteArgs {
     /// Only this mechanism's credential [default: all the user has]
     #[arg(long)]
     pub mechanism: Option<String>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
 }

@@ -19,6 +19,7 @@ use tokio::time::Instant;
 
 use super::groups::check_group_id;
 use crate::args::copy::CopyArgs;
+use crate::args::format::Format;
 use crate::config::ClientSettings;
 
 /// How a transaction ended.
@@ -105,6 +106,13 @@ pub async fn run(settings: &ClientSettings, a: CopyArgs) -> Result<ExitCode> {
     }
     let _ = consumer.close().await;
     producer.close().await?;
+    if a.format == Format::Json {
+        println!(
+            "{}",
+            serde_json::json!({"copied": copied, "transactions": transactions, "aborted": aborted})
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     eprintln!(
         "kwire: copied {copied} record{} in {transactions} transaction{}{}",
         if copied == 1 { "" } else { "s" },

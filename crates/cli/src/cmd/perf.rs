@@ -15,6 +15,7 @@ use kwire_meta::Cluster;
 use kwire_produce::{DeliveryFuture, Producer, ProducerConfig, ProducerRecord};
 use tokio::sync::mpsc;
 
+use crate::args::format::Format;
 use crate::args::perf::{PerfArgs, PerfConsumeArgs, PerfProduceArgs, PerfWhat};
 use crate::cmd::generate::Rng;
 use crate::config::ClientSettings;
@@ -71,6 +72,7 @@ impl Stats {
 }
 
 async fn produce(settings: &ClientSettings, a: PerfProduceArgs) -> Result<ExitCode> {
+    let json_out = a.format == Format::Json;
     if a.num_records == 0 {
         bail!("--num-records must be at least 1");
     }
@@ -122,7 +124,9 @@ async fn produce(settings: &ClientSettings, a: PerfProduceArgs) -> Result<ExitCo
                         first_error.get_or_insert(e);
                     }
                 }
-                if now.duration_since(window.start) >= report_every {
+                if now.duration_since(window.start) >= report_every && json_out {
+                    window = Stats::new(now, total);
+                } else if now.duration_since(window.start) >= report_every {
                     let (rps, mbps, avg) = window.rates(now);
                     if tty {
                         eprint!("\r\x1b[K");
@@ -194,15 +198,26 @@ async fn produce(settings: &ClientSettings, a: PerfProduceArgs) -> Result<ExitCo
         let i = ((all.samples.len() as f64 * p) as usize).min(all.samples.len() - 1);
         all.samples[i]
     };
-    println!(
-        "{} records sent, {rps:.6} records/sec ({mbps:.2} MB/sec), {avg:.2} ms avg latency, {:.2} ms max latency, {} ms 50th, {} ms 95th, {} ms 99th, {} ms 99.9th.",
-        all.count,
-        all.latency_max,
-        pct(0.5),
-        pct(0.95),
-        pct(0.99),
-        pct(0.999)
-    );
+    if json_out {
+        println!(
+            "{}",
+            serde_json::json!({
+                "records": all.count, "records_per_sec": rps, "mb_per_sec": mbps, "avg_latency_ms": avg,
+                "max_latency_ms": all.latency_max, "p50_ms": pct(0.5), "p95_ms": pct(0.95),
+                "p99_ms": pct(0.99), "p999_ms": pct(0.999), "failed": failed,
+            })
+        );
+    } else {
+        println!(
+            "{} records sent, {rps:.6} records/sec ({mbps:.2} MB/sec), {avg:.2} ms avg latency, {:.2} ms max latency, {} ms 50th, {} ms 95th, {} ms 99th, {} ms 99.9th.",
+            all.count,
+            all.latency_max,
+            pct(0.5),
+            pct(0.95),
+            pct(0.99),
+            pct(0.999)
+        );
+    }
     std::io::stdout().flush().ok();
     if failed > 0 {
         bail!(
@@ -272,6 +287,18 @@ async fn consume(settings: &ClientSettings, a: PerfConsumeArgs) -> Result<ExitCo
     let total = start.elapsed().as_secs_f64();
     let fetch = fetch_start.elapsed().as_secs_f64();
     let mb = bytes as f64 / MB;
+    if a.format == Format::Json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "start_time": java_time(start_wall), "end_time": java_time(end_wall), "mb": mb,
+                "mb_per_sec": mb / total, "records": count, "records_per_sec": count as f64 / total,
+                "rebalance_time_ms": setup.as_millis() as u64, "fetch_time_ms": (fetch * 1000.0) as u64,
+                "fetch_mb_per_sec": mb / fetch.max(1e-9), "fetch_records_per_sec": count as f64 / fetch.max(1e-9),
+            })
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     if !a.hide_header {
         println!(
             "start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, rebalance.time.ms, fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec"

@@ -164,7 +164,7 @@ fn unescape(s: &str) -> String {
 }
 
 /// UTF-8 text when valid, else `{"base64": "..."}`; null stays null.
-fn text_or_b64(b: Option<&[u8]>) -> serde_json::Value {
+pub(crate) fn text_or_b64(b: Option<&[u8]>) -> serde_json::Value {
     match b {
         None => serde_json::Value::Null,
         Some(b) => match std::str::from_utf8(b) {

@@ -9,7 +9,9 @@ use anyhow::{Result, anyhow, bail};
 use kwire_group::share::{AckType, ShareConfig, ShareConsumer};
 use kwire_meta::Cluster;
 
+use crate::args::format::Format;
 use crate::args::share::{ShareArgs, ShareCommand, ShareConsumeArgs};
+use crate::cmd::printer::text_or_b64;
 use crate::config::ClientSettings;
 use crate::signal::Stop;
 
@@ -64,6 +66,20 @@ async fn consume(settings: &ClientSettings, a: ShareConsumeArgs) -> Result<ExitC
                     c.acknowledge(rest, AckType::Release);
                 }
                 break 'outer;
+            }
+            if a.format == Format::Json {
+                let rec = &r.record;
+                let v = serde_json::json!({
+                    "topic": rec.topic.as_ref(), "partition": rec.partition, "offset": rec.offset,
+                    "timestamp": rec.timestamp, "key": text_or_b64(rec.key.as_deref()),
+                    "value": text_or_b64(rec.value.as_deref()), "delivery_count": r.delivery_count,
+                });
+                out.write_all(format!("{v}\n").as_bytes())?;
+                if ack != AckType::Accept {
+                    c.acknowledge(r, ack);
+                }
+                total += 1;
+                continue;
             }
             let mut line = String::new();
             for f in &a.print {

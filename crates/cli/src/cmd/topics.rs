@@ -77,6 +77,7 @@ fn legacy_to_cmd(l: TopicsLegacy) -> Result<TopicsCmd> {
             configs: l.configs,
             if_not_exists: l.if_not_exists,
             dry_run: false,
+            format: l.format,
         })
     } else if l.list {
         TopicsCmd::List(TopicListArgs { exclude_internal: l.exclude_internal, format: l.format })
@@ -179,7 +180,17 @@ async fn create(cluster: &Cluster, a: TopicCreateArgs) -> Result<ExitCode> {
     }
     let topic = NewTopic { name: name.clone(), partitions, replication_factor: rf, configs };
     let result = cluster.create_topics(&[topic], a.dry_run).await?.into_iter().next();
+    let json = |c: &kwire_meta::admin::CreatedTopic| {
+        json!({"topic": c.name, "partitions": c.partitions, "replication_factor": c.replication_factor,
+               "dry_run": a.dry_run})
+    };
     match result {
+        Some(Ok(c)) if a.format == Format::Json => {
+            if !a.dry_run {
+                cluster.wait_for_topics(std::slice::from_ref(&name), PROPAGATION_WAIT).await?;
+            }
+            println!("{}", json(&c));
+        }
         Some(Ok(_)) if a.dry_run => {
             println!("Topic {name} can be created (dry run, nothing was created).")
         }

@@ -83,7 +83,20 @@ pub async fn run(settings: &ClientSettings, args: UsersArgs) -> Result<ExitCode>
             let change =
                 ScramChange::Upsert { user: a.user.clone(), mechanism, iterations: a.iterations, password };
             cluster.alter_scram_users(&[change]).await?;
-            println!("Created SCRAM user {} ({}, {} iterations).", a.user, mechanism.name(), a.iterations);
+            match a.format {
+                Format::Text => {
+                    println!(
+                        "Created SCRAM user {} ({}, {} iterations).",
+                        a.user,
+                        mechanism.name(),
+                        a.iterations
+                    )
+                }
+                Format::Json => println!(
+                    "{}",
+                    serde_json::json!({"created": a.user, "mechanism": mechanism.name(), "iterations": a.iterations})
+                ),
+            }
         }
         UsersCmd::Delete(a) => {
             let mechanisms: Vec<ScramMechanism> = match &a.mechanism {
@@ -103,7 +116,10 @@ pub async fn run(settings: &ClientSettings, args: UsersArgs) -> Result<ExitCode>
                 .collect();
             cluster.alter_scram_users(&changes).await?;
             let names: Vec<&str> = mechanisms.iter().map(|m| m.name()).collect();
-            println!("Deleted SCRAM user {} ({}).", a.user, names.join(", "));
+            match a.format {
+                Format::Text => println!("Deleted SCRAM user {} ({}).", a.user, names.join(", ")),
+                Format::Json => println!("{}", serde_json::json!({"deleted": a.user, "mechanisms": names})),
+            }
         }
     }
     Ok(ExitCode::SUCCESS)
