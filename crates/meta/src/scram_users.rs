@@ -140,11 +140,13 @@ impl Cluster {
                     message: r.error_message,
                 });
             }
-            let credentials = r
+            let mut credentials: Vec<(ScramMechanism, i32)> = r
                 .credentials
                 .iter()
                 .filter_map(|&(m, i)| ScramMechanism::from_code(m).map(|m| (m, i)))
                 .collect();
+            // The broker's order varies between calls: SHA-256 before SHA-512.
+            credentials.sort();
             out.push(ScramUser { user: r.user, credentials });
         }
         out.sort_by(|a, b| a.user.cmp(&b.user));
