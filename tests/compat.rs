@@ -753,19 +753,23 @@ fn admin_configs() {
     let e = env();
     let t = unique_topic("compat-configs");
     create(&e.b, &t, 1);
+    // A change shows once the broker has applied the metadata record (KRaft
+    // brokers apply it a moment after answering the alter): wait for it.
+    let shows =
+        |args: &[&str], what: &str| wait_until(e.wait, || kwire(&e.b, args).ok().stdout.contains(what));
+    let gone =
+        |args: &[&str], what: &str| wait_until(e.wait, || !kwire(&e.b, args).ok().stdout.contains(what));
+    let topic_args = ["configs", "--describe", "--topic", t.as_str()];
     kwire(&e.b, &["configs", "--alter", "--topic", &t, "--add-config", "retention.ms=123456"]).ok();
-    let d = kwire(&e.b, &["configs", "--describe", "--topic", &t]).ok().stdout;
-    assert!(d.contains("retention.ms=123456"), "{d}");
+    assert!(shows(&topic_args, "retention.ms=123456"), "the topic config shows");
     kwire(&e.b, &["configs", "--alter", "--topic", &t, "--delete-config", "retention.ms"]).ok();
-    let d = kwire(&e.b, &["configs", "--describe", "--topic", &t]).ok().stdout;
-    assert!(!d.contains("retention.ms=123456"), "{d}");
+    assert!(gone(&topic_args, "retention.ms=123456"), "the topic config is gone");
     let user = unique_topic("compat-user");
+    let user_args = ["configs", "--describe", "--user", user.as_str()];
     kwire(&e.b, &["configs", "--alter", "--user", &user, "--add-config", "producer_byte_rate=1000"]).ok();
-    let q = kwire(&e.b, &["configs", "--describe", "--user", &user]).ok().stdout;
-    assert!(q.contains("producer_byte_rate=1000.0"), "{q}");
+    assert!(shows(&user_args, "producer_byte_rate=1000.0"), "the user quota shows");
     kwire(&e.b, &["configs", "--alter", "--user", &user, "--delete-config", "producer_byte_rate"]).ok();
-    let q = kwire(&e.b, &["configs", "--describe", "--user", &user]).ok().stdout;
-    assert!(!q.contains("producer_byte_rate"), "{q}");
+    assert!(gone(&user_args, "producer_byte_rate"), "the user quota is gone");
     kwire(&e.b, &["users", "list"]).ok();
     let acls = kwire(&e.b, &["acls", "list"]);
     let line = acls.one_line_error();
