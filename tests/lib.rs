@@ -217,7 +217,11 @@ fn heal_trio() {
         run.code == Some(0) && run.stdout.trim().is_empty()
     });
     if !healthy {
-        eprintln!("warning: the 3-node cluster still has under-replicated partitions after 90 s");
+        let run = kwire(&b, &["topics", "describe", "--under-replicated-partitions"]);
+        eprintln!(
+            "warning: the 3-node cluster still has under-replicated partitions after 90 s:\n{}{}",
+            run.stdout, run.stderr
+        );
     }
 }
 

@@ -54,6 +54,17 @@ fn describe(b: &str, group: &str, what: &str) -> Value {
     kwire(b, &["share-groups", "--describe", "--group", group, what, "--format", "json"]).ok().json()
 }
 
+/// `describe`, or `None` while the group does not exist yet (its members
+/// are still starting).
+fn try_describe(b: &str, group: &str, what: &str) -> Option<Value> {
+    let r = kwire(b, &["share-groups", "--describe", "--group", group, what, "--format", "json"]);
+    if r.code == Some(0) {
+        return Some(r.json());
+    }
+    assert!(r.stderr.contains("does not exist"), "describe failed: {}", r.stderr);
+    None
+}
+
 /// Start offsets per partition, as kwire reads them back.
 fn starts(b: &str, group: &str) -> Vec<(i64, i64)> {
     describe(b, group, "--offsets")["offsets"]
@@ -86,7 +97,7 @@ fn members_offsets_and_refusals_while_active() {
     let one = Background::kwire("sg-1", &b, &args);
     let two = Background::kwire("sg-2", &b, &args);
     let two_members = wait_until(Duration::from_secs(60), || {
-        describe(&b, &group, "--members")["members"].as_array().is_some_and(|m| m.len() == 2)
+        try_describe(&b, &group, "--members").is_some_and(|d| d["members"].as_array().is_some_and(|m| m.len() == 2))
     });
     assert!(two_members, "never saw two members: {}", describe(&b, &group, "--members"));
     let d = describe(&b, &group, "--members");

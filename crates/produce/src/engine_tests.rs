@@ -548,7 +548,8 @@ struct Faults {
     leader_move: u64,
     not_ready_first: u32,
     forget: u64,
-    /// A request refused for good (INVALID_RECORD for every partition, nothing written).
+    /// A request whose batches fail validation: refused for good
+    /// (INVALID_RECORD on every attempt, nothing written).
     reject: u64,
     delivery_timeout_ms: u64,
 }
@@ -610,8 +611,12 @@ fn run_schedule_with(mut rng: Rng, faults: Faults) -> Result<(usize, usize), Str
     let mut refresh_at: Option<Instant> = None;
     // Per broker: requests on the live connection, in order.
     let mut conns: HashMap<i32, VecDeque<Wire>> = HashMap::new();
-    // Requests from dropped connections the broker still processes, later.
-    let mut stragglers: Vec<(i32, Parts)> = Vec::new();
+    // Requests from dropped connections the broker still processes, later:
+    // one queue per dropped connection, each processed in order (a broker
+    // mutes a connection while it handles one of its requests, so requests
+    // on one connection are never processed out of order), but in any order
+    // against other connections' requests, the new connection's included.
+    let mut stragglers: Vec<(i32, VecDeque<Parts>)> = Vec::new();
     let mut now = Instant::now();
     let mut sent_per_part = [0u32; PARTITIONS as usize];
     let records = 40 + rng.below(160) as usize;
@@ -670,7 +675,7 @@ fn run_schedule_with(mut rng: Rng, faults: Faults) -> Result<(usize, usize), Str
             // Retention can remove a producer's state only while it has
             // nothing unresolved there (else any client could duplicate).
             let busy = conns.values().flatten().any(|w| w.parts.iter().any(|x| x.1 == p))
-                || stragglers.iter().any(|(_, ps)| ps.iter().any(|x| x.1 == p))
+                || stragglers.iter().flat_map(|(_, q)| q).any(|ps| ps.iter().any(|x| x.1 == p))
                 || client.engine.sequencer().unresolved(&("t".into(), p)) > 0;
             if !busy {
                 sim.forget_producers("t", p);
@@ -685,12 +690,13 @@ fn run_schedule_with(mut rng: Rng, faults: Faults) -> Result<(usize, usize), Str
                 // The broker read a prefix of what was in flight; it may
                 // process it after requests on the next connection.
                 let read = rng.below(q.len() as u64 + 1) as usize;
+                let mut unprocessed = VecDeque::new();
                 for (i, w) in q.into_iter().enumerate() {
                     if trace {
                         eprintln!("{steps}: #{} lost on broker {b} (read: {})", w.id, i < read);
                     }
                     if i < read {
-                        stragglers.push((b, w.parts));
+                        unprocessed.push_back(w.parts);
                     }
                     let r = client.respond(
                         w.id,
@@ -701,11 +707,18 @@ fn run_schedule_with(mut rng: Rng, faults: Faults) -> Result<(usize, usize), Str
                         refresh_at.get_or_insert(now + Duration::from_millis(rng.below(50)));
                     }
                 }
+                if !unprocessed.is_empty() {
+                    stragglers.push((b, unprocessed));
+                }
             }
         }
         if !stragglers.is_empty() && rng.chance(if quiet { 1000 } else { 200 }) {
             let i = rng.below(stragglers.len() as u64) as usize;
-            let (b, parts) = stragglers.swap_remove(i);
+            let b = stragglers[i].0;
+            let parts = stragglers[i].1.pop_front().expect("no empty straggler queue");
+            if stragglers[i].1.is_empty() {
+                stragglers.swap_remove(i);
+            }
             let r = sim.produce(b, &parts, now);
             if trace {
                 eprintln!(
@@ -721,17 +734,15 @@ fn run_schedule_with(mut rng: Rng, faults: Faults) -> Result<(usize, usize), Str
                 continue;
             }
             let Some(w) = conns.get_mut(&b).and_then(VecDeque::pop_front) else { continue };
-            let resp = if !quiet && rng.chance(faults.reject) {
-                let mut r = response(0, ErrorCode::INVALID_RECORD, -1, -1);
-                r.topics[0].1 = w
-                    .parts
-                    .iter()
-                    .map(|(_, p, _)| PartitionProduceResponse { partition: *p, ..r.topics[0].1[0].clone() })
-                    .collect();
-                r
-            } else {
-                sim.produce(b, &w.parts, now)
-            };
+            if !quiet && rng.chance(faults.reject) {
+                // The content of these batches fails validation: refused now
+                // and on every later attempt (a retry, or the same request
+                // still in the broker from a dropped connection).
+                for (t, p, data) in &w.parts {
+                    sim.make_invalid(t, *p, data);
+                }
+            }
+            let resp = sim.produce(b, &w.parts, now);
             if trace {
                 let codes: Vec<_> =
                     resp.topics[0].1.iter().map(|p| (p.partition, p.error_code, p.base_offset)).collect();
@@ -888,3 +899,5 @@ fn schedules_from_bytes_keep_every_invariant() {
     run_bytes(&[0xff; 600]);
     run_bytes(&[0; 600]);
 }
+
+

@@ -12,7 +12,11 @@
 //! - an epoch below the producer's current one is fenced (INVALID_PRODUCER_EPOCH);
 //! - a new epoch starts at sequence 0, the same epoch continues at last + 1
 //!   (wrapping after `i32::MAX`), else OUT_OF_ORDER_SEQUENCE_NUMBER;
-//! - a producer the partition has no state for may start at any sequence.
+//! - a producer the partition has no state for may start at any sequence;
+//! - a batch holding a record marked invalid ([`SimCluster::make_invalid`])
+//!   is refused with INVALID_RECORD on every attempt, as Kafka refuses a
+//!   batch whose content fails validation (which it checks before looking
+//!   for duplicates).
 //!
 //! Replication is perfect: a new leader has the same log and producer state.
 //! Pure and deterministic: no IO, no clock (time is an input).
@@ -32,7 +36,7 @@ mod txn;
 
 pub(crate) use txn::TxnCoordinator;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -60,6 +64,8 @@ pub(crate) struct SimCluster {
     pub(crate) duplicate_as_error: bool,
     /// The transaction coordinator.
     pub(crate) txn: TxnCoordinator,
+    /// Record values whose batches fail validation.
+    invalid: HashSet<Bytes>,
 }
 
 /// One record as stored in a partition log.
@@ -125,7 +131,13 @@ impl SimCluster {
                 (name.to_owned(), parts.collect())
             })
             .collect();
-        SimCluster { brokers, topics, duplicate_as_error: false, txn: TxnCoordinator::default() }
+        SimCluster {
+            brokers,
+            topics,
+            duplicate_as_error: false,
+            txn: TxnCoordinator::default(),
+            invalid: HashSet::new(),
+        }
     }
 
     /// The current leader of a partition (what fresh metadata would say), or
@@ -152,6 +164,20 @@ impl SimCluster {
     /// retention deleted everything), keeping the log.
     pub(crate) fn forget_producers(&mut self, topic: &str, partition: i32) {
         self.part_mut(topic, partition).producers.clear();
+    }
+
+    /// Marks the records of `data` (a partition's part of a request) invalid,
+    /// so that this batch and every retry of it is refused with
+    /// INVALID_RECORD, unless one of them is already in the partition's log
+    /// (content that was written once is valid); returns whether it did.
+    pub(crate) fn make_invalid(&mut self, topic: &str, partition: i32, data: &Bytes) -> bool {
+        let values = record_values(data);
+        let log = self.log(topic, partition);
+        if values.is_empty() || log.iter().any(|r| r.value.as_ref().is_some_and(|v| values.contains(v))) {
+            return false;
+        }
+        self.invalid.extend(values);
+        true
     }
 
     /// Handles one ProduceRequest (acks=all) sent to `broker`: each element is
@@ -231,6 +257,10 @@ impl SimCluster {
             part.not_ready -= 1;
             let msg = format!("leader {broker} of {topic}-{partition} is not ready");
             return Err((ErrorCode::NOT_LEADER_OR_FOLLOWER, msg));
+        }
+        if !self.invalid.is_empty() && record_values(data).iter().any(|v| self.invalid.contains(v)) {
+            let msg = format!("a record for {topic}-{partition} is invalid");
+            return Err((ErrorCode::INVALID_RECORD, msg));
         }
         if let Some((pid, epoch)) = transactional_producer(data) {
             self.txn.verify(pid, epoch, topic, partition, now)?;
@@ -375,6 +405,17 @@ fn transactional_producer(data: &Bytes) -> Option<(i64, i16)> {
 }
 
 /// Kafka's `inSequence`: `next` follows `last`, 0 following `i32::MAX`.
+/// The values of the records of `data` (what decodes of it).
+fn record_values(data: &Bytes) -> Vec<Bytes> {
+    let mut values = Vec::new();
+    for batch in batches(data.clone(), &DecodeOptions::default()).filter_map(Result::ok) {
+        if let Ok(records) = batch.records() {
+            values.extend(records.filter_map(Result::ok).filter_map(|r| r.value_bytes()));
+        }
+    }
+    values
+}
+
 fn in_sequence(last: i32, next: i32) -> bool {
     (last == i32::MAX && next == 0) || i64::from(next) == i64::from(last) + 1
 }
@@ -567,6 +608,22 @@ mod tests {
             assert_eq!(r.error_code, ErrorCode::NOT_LEADER_OR_FOLLOWER);
         }
         assert_eq!(values(&c), ["a", "b"]);
+    }
+
+    #[test]
+    fn invalid_content_is_refused_on_every_attempt_unless_already_written() {
+        let mut c = SimCluster::new(1, &[("t", 1)]);
+        let first = batch(7, 0, 0, &["a"]);
+        assert_eq!(send(&mut c, 1, "t", 0, first.clone()).error_code, ErrorCode::NONE);
+        assert!(!c.make_invalid("t", 0, &first), "written content cannot become invalid");
+        let second = batch(7, 0, 1, &["b", "c"]);
+        assert!(c.make_invalid("t", 0, &second));
+        for _ in 0..2 {
+            assert_eq!(send(&mut c, 1, "t", 0, second.clone()).error_code, ErrorCode::INVALID_RECORD);
+        }
+        // The same record in another batch (a new epoch's retry) is refused too.
+        assert_eq!(send(&mut c, 1, "t", 0, batch(7, 1, 0, &["c"])).error_code, ErrorCode::INVALID_RECORD);
+        assert_eq!(values(&c), vec!["a"]);
     }
 
     #[test]
