@@ -211,10 +211,20 @@ fn heal_trio() {
     // A node that is up may still be catching up: a fault test that kills
     // another one then would leave partitions below min.insync.replicas.
     // Wait (a while, not forever) until every replica is back in its ISR.
+    // A partition with one replica is left out: after its broker was killed
+    // (an unclean shutdown) Kafka 4's eligible leader replicas (KIP-966) keep
+    // it leaderless for good; it cannot catch up, and tests that need such
+    // partitions on this cluster delete them ([`DeleteTopicOnDrop`]).
     let b = bootstrap3();
+    let catching_up = |run: &Run| -> Vec<String> {
+        let one_replica = |l: &str| {
+            l.split('\t').find_map(|f| f.strip_prefix("Replicas: ")).is_some_and(|r| !r.contains(','))
+        };
+        run.stdout.lines().filter(|l| !l.trim().is_empty() && !one_replica(l)).map(str::to_owned).collect()
+    };
     let healthy = wait_until(Duration::from_secs(90), || {
         let run = kwire(&b, &["topics", "describe", "--under-replicated-partitions"]);
-        run.code == Some(0) && run.stdout.trim().is_empty()
+        run.code == Some(0) && catching_up(&run).is_empty()
     });
     if !healthy {
         let run = kwire(&b, &["topics", "describe", "--under-replicated-partitions"]);
@@ -222,6 +232,25 @@ fn heal_trio() {
             "warning: the 3-node cluster still has under-replicated partitions after 90 s:\n{}{}",
             run.stdout, run.stderr
         );
+    }
+}
+
+/// Deletes a topic when dropped (at the end of a test, passed or failed).
+pub struct DeleteTopicOnDrop {
+    bootstrap: String,
+    topic: String,
+}
+
+impl DeleteTopicOnDrop {
+    /// Deletes `topic` of the cluster at `bootstrap` on drop.
+    pub fn new(bootstrap: &str, topic: &str) -> DeleteTopicOnDrop {
+        DeleteTopicOnDrop { bootstrap: bootstrap.to_owned(), topic: topic.to_owned() }
+    }
+}
+
+impl Drop for DeleteTopicOnDrop {
+    fn drop(&mut self) {
+        let _ = kwire(&self.bootstrap, &["topics", "delete", &self.topic]);
     }
 }
 

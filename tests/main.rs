@@ -11,6 +11,7 @@ mod delete_records;
 mod dump_log;
 mod examples;
 mod faults;
+mod faults_apps;
 mod formats;
 mod groups;
 mod log_dirs;

@@ -74,6 +74,7 @@ fn execute_then_verify_moves_partitions_sets_and_clears_throttles() {
     let b = bootstrap3();
     let t = unique_topic("reassign-move");
     kwire(&b, &["topics", "create", &t, "--partitions", "3", "--replication-factor", "1"]).ok();
+    let _delete = DeleteTopicOnDrop::new(&b, &t);
     kwire_stdin(&b, &["produce", "-t", &t, "--acks", "all"], Some(b"a\nb\nc\nd\ne\nf\n")).ok();
     let before = replicas(&b, &t);
     // Every partition to the next broker: 1 -> 2 -> 3 -> 1.
@@ -154,6 +155,7 @@ fn cancel_of_an_in_flight_reassignment_restores_the_replicas() {
     let b = bootstrap3();
     let t = unique_topic("reassign-cancel");
     kwire(&b, &["topics", "create", &t, "--partitions", "1", "--replication-factor", "1"]).ok();
+    let _delete = DeleteTopicOnDrop::new(&b, &t);
     let data: String = (0..15000).map(|i| format!("{i:0>200}\n")).collect();
     kwire_stdin(&b, &["produce", "-t", &t, "--acks", "all"], Some(data.as_bytes())).ok();
     let before = replicas(&b, &t);
@@ -324,6 +326,7 @@ fn bad_input_is_one_line_and_changes_nothing() {
     let b = bootstrap3();
     let t = unique_topic("reassign-bad");
     kwire(&b, &["topics", "create", &t, "--partitions", "1", "--replication-factor", "1"]).ok();
+    let _delete = DeleteTopicOnDrop::new(&b, &t);
     let before = replicas(&b, &t);
     let other = before[0][0] % 3 + 1;
     let bad = write_json("bad", "{\"version\":1,\"partitions\":[{\"topic\":");

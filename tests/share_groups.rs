@@ -97,7 +97,8 @@ fn members_offsets_and_refusals_while_active() {
     let one = Background::kwire("sg-1", &b, &args);
     let two = Background::kwire("sg-2", &b, &args);
     let two_members = wait_until(Duration::from_secs(60), || {
-        try_describe(&b, &group, "--members").is_some_and(|d| d["members"].as_array().is_some_and(|m| m.len() == 2))
+        try_describe(&b, &group, "--members")
+            .is_some_and(|d| d["members"].as_array().is_some_and(|m| m.len() == 2))
     });
     assert!(two_members, "never saw two members: {}", describe(&b, &group, "--members"));
     let d = describe(&b, &group, "--members");

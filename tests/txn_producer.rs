@@ -312,9 +312,15 @@ fn copy_is_exactly_once_through_copier_kills_and_a_leader_kill() {
         )
         .ok();
     }
-    let n = 200_000u64;
-    let input: String = (0..n).map(|i| format!("src:{i}\n")).collect();
-    kwire_stdin(&b, &["produce", "-t", &src, "--acks", "all"], Some(input.as_bytes())).ok();
+    // The input arrives in three parts, one before each round, so every
+    // round has work left when its copier starts (a fast copier could
+    // otherwise copy everything before the kill of the round before).
+    let n = 210_000u64;
+    let part = n / 3;
+    let produce_part = |r: u64| {
+        let input: String = (r * part..(r + 1) * part).map(|i| format!("src:{i}\n")).collect();
+        kwire_stdin(&b, &["produce", "-t", &src, "--acks", "all"], Some(input.as_bytes())).ok();
+    };
     let (group, id) = (unique_topic("eos-group"), unique_topic("eos-copier"));
     let args = [
         "copy",
@@ -333,14 +339,29 @@ fn copy_is_exactly_once_through_copier_kills_and_a_leader_kill() {
         "session.timeout.ms=6000",
         "--consumer-property",
         "heartbeat.interval.ms=1000",
+        // What it was doing, for the message of a failure.
+        "-v",
     ];
+    // Its first and last lines (-vv logs a heartbeat a second).
+    let tail = |text: String| -> String {
+        let lines: Vec<&str> = text.lines().collect();
+        if lines.len() <= 100 {
+            return lines.join("\n");
+        }
+        format!("{}\n...\n{}", lines[..70].join("\n"), lines[lines.len() - 30..].join("\n"))
+    };
     let mut progress = Vec::new();
     for round in 0..3u64 {
+        produce_part(round);
         let before = committed_input(&b, &group);
         let copier = Background::kwire("eos-copy", &b, &args);
-        let target = before + n / 5;
+        let target = before + part / 3;
         let moving = wait_until(Duration::from_secs(90), || committed_input(&b, &group) >= target);
-        assert!(moving, "round {round}: the copier made no progress: {}", copier.stderr());
+        assert!(
+            moving,
+            "round {round}: the copier made no progress; its last lines:\n{}",
+            tail(copier.stderr())
+        );
         if round == 1 {
             // A leader of the target dies under the running copier.
             let leader =
@@ -358,7 +379,7 @@ fn copy_is_exactly_once_through_copier_kills_and_a_leader_kill() {
     let mut last = args.to_vec();
     last.extend(["--timeout-ms", "15000"]);
     let run = kwire_timeout(&b, &last, Duration::from_secs(400));
-    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.code, Some(0), "{}", tail(run.stderr.clone()));
     let read = read_committed_values(&b, &dst);
     let acked = [("src".to_owned(), (0..n).collect())].into_iter().collect();
     let report = checker::check(&read, &acked);
@@ -373,5 +394,8 @@ fn copy_is_exactly_once_through_copier_kills_and_a_leader_kill() {
     );
     assert_eq!(read.len() as u64, n);
     assert!(progress.iter().all(|p| (*p as u64) < n), "every kill came mid-copy: {progress:?}");
-    eprintln!("copy: committed after each kill {progress:?}; last run: {}", run.stderr.trim());
+    eprintln!(
+        "copy: read_committed after each kill {progress:?}; last run: {}",
+        run.stderr.lines().last().unwrap_or_default()
+    );
 }

@@ -899,5 +899,3 @@ fn schedules_from_bytes_keep_every_invariant() {
     run_bytes(&[0xff; 600]);
     run_bytes(&[0; 600]);
 }
-
-
