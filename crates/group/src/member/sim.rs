@@ -1,0 +1,2011 @@
+//! A simulated group coordinator for the classic protocol, and random fault
+//! schedules that drive several [`Membership`]s against it on a virtual clock.
+//!
+//! [`SimCoordinator`] follows the rules of Kafka's `GroupCoordinator`
+//! (core/src/main/scala/kafka/coordinator/group/GroupCoordinator.scala):
+//!
+//! - JoinGroup: v4+ members without an id get one and MEMBER_ID_REQUIRED
+//!   (they are *pending* until they come back with it, and expire after the
+//!   session timeout if they don't); a known member's join in Stable returns
+//!   the current generation unless it is the leader or its metadata changed
+//!   (then a rebalance); unknown ids get UNKNOWN_MEMBER_ID.
+//! - The join phase waits for every known (and pending) member up to the
+//!   largest rebalance timeout (an empty group first waits
+//!   `group.initial.rebalance.delay.ms`), then removes the members that did
+//!   not rejoin, bumps the generation, picks the protocol by vote and a leader
+//!   (the old one if it rejoined), and answers every parked JoinGroup; the
+//!   leader gets the members' metadata.
+//! - SyncGroup: UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION, REBALANCE_IN_PROGRESS
+//!   while preparing; the leader's assignment is stored (as in
+//!   `__consumer_offsets`), handed to every parked follower, and the group
+//!   becomes Stable; members that don't sync within the rebalance timeout are
+//!   removed (Kafka 3.x's pending-sync timer).
+//! - Heartbeat: UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION, REBALANCE_IN_PROGRESS
+//!   while preparing; a member that neither heartbeats nor waits in a join or
+//!   sync for a session timeout is removed (a rebalance follows).
+//! - LeaveGroup: the member is removed (a rebalance follows).
+//! - OffsetCommit: accepted only from a member of the current generation,
+//!   outside CompletingRebalance.
+//! - A coordinator move: the old broker answers what it parked with
+//!   NOT_COORDINATOR and refuses everything after; the new one loads the last
+//!   *stored* state (the generation whose assignment was written, Stable, every
+//!   session restarted), answering COORDINATOR_LOAD_IN_PROGRESS while loading
+//!   (Heartbeat: NONE, SyncGroup: REBALANCE_IN_PROGRESS, as Kafka does).
+
+// Test harness (also built for fuzzing with the `sim` feature): its checks
+// are panics by design.
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+#![cfg_attr(not(test), allow(dead_code))]
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use kwire_fetch::TopicPartition;
+use kwire_proto::ErrorCode;
+use kwire_proto::msg::group::{
+    ConsumerAssignment, ConsumerSubscription, HeartbeatRequest, HeartbeatResponse, JoinGroupMember,
+    JoinGroupRequest, JoinGroupResponse, LeaveGroupRequest, LeaveGroupResponse, LeftMember, SyncGroupRequest,
+    SyncGroupResponse,
+};
+
+use super::{
+    CommitIdentity, CoordRequest, CoordResponse, CoordinatorError, CoordinatorInfo, GroupApiVersions,
+    MemberEvent, Membership, TopicMeta, Transmit,
+};
+use crate::{AssignorKind, GroupConfig};
+
+// ---------------------------------------------------------------------------
+// The coordinator.
+
+const INCONSISTENT_GROUP_PROTOCOL: ErrorCode = ErrorCode(23);
+
+/// Who a parked request answers: the member (its index in the runner) and
+/// its connection (a closed connection's answers are dropped).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Token {
+    pub(crate) member: usize,
+    pub(crate) conn: u64,
+}
+
+/// The coordinator's answer to a request: now, or later (parked: a JoinGroup
+/// waiting for the join phase, a SyncGroup waiting for the leader).
+#[derive(Debug)]
+pub(crate) enum Handled {
+    Now(CoordResponse),
+    Parked,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum GState {
+    Empty,
+    PreparingRebalance,
+    CompletingRebalance,
+    Stable,
+}
+
+#[derive(Debug, Clone)]
+struct SimMember {
+    protocols: Vec<(String, Bytes)>,
+    session_timeout: Duration,
+    rebalance_timeout: Duration,
+    last_heartbeat: Instant,
+    awaiting_join: Option<(Token, u64)>,
+    awaiting_sync: Option<(Token, u64)>,
+    assignment: Bytes,
+    /// Order of joining (Kafka picks a new leader among joined members in
+    /// its members map's order).
+    order: u64,
+}
+
+impl SimMember {
+    fn metadata(&self, protocol: &str) -> Bytes {
+        self.protocols.iter().find(|(n, _)| n == protocol).map(|(_, m)| m.clone()).unwrap_or_default()
+    }
+    /// Kafka's `hasSatisfiedHeartbeat`: a member waiting in a join or a
+    /// sync does not expire.
+    fn expired(&self, now: Instant) -> bool {
+        self.awaiting_join.is_none()
+            && self.awaiting_sync.is_none()
+            && now >= self.last_heartbeat + self.session_timeout
+    }
+}
+
+/// What `__consumer_offsets` holds for the group (its last stored generation).
+#[derive(Debug, Clone)]
+struct Stored {
+    generation: i32,
+    protocol: Option<String>,
+    leader: Option<String>,
+    members: BTreeMap<String, SimMember>,
+}
+
+#[derive(Debug, Clone)]
+struct Group {
+    state: GState,
+    generation: i32,
+    protocol: Option<String>,
+    leader: Option<String>,
+    members: BTreeMap<String, SimMember>,
+    /// Member ids handed out with MEMBER_ID_REQUIRED: expiry.
+    pending: BTreeMap<String, Instant>,
+    /// When the join phase ends at the latest.
+    join_deadline: Option<Instant>,
+    /// The initial delayed join (an empty group): time left to extend it,
+    /// and whether a member joined during the current delay.
+    initial: Option<(Duration, bool)>,
+    /// Members of a completed join that have not synced, and the deadline.
+    pending_sync: BTreeSet<String>,
+    sync_deadline: Option<Instant>,
+}
+
+impl Group {
+    fn empty() -> Group {
+        Group {
+            state: GState::Empty,
+            generation: 0,
+            protocol: None,
+            leader: None,
+            members: BTreeMap::new(),
+            pending: BTreeMap::new(),
+            join_deadline: None,
+            initial: None,
+            pending_sync: BTreeSet::new(),
+            sync_deadline: None,
+        }
+    }
+}
+
+/// The simulated group coordinator of one group on a cluster of brokers
+/// `1..=brokers`.
+#[derive(Debug)]
+pub(crate) struct SimCoordinator {
+    /// The broker that is the coordinator now.
+    pub(crate) node: i32,
+    brokers: i32,
+    /// The previous coordinator (FindCoordinator may still name it for a while).
+    pub(crate) previous: i32,
+    loading_until: Instant,
+    group: Group,
+    stored: Stored,
+    /// Every stored generation's assignment (member → partitions).
+    pub(crate) history: BTreeMap<i32, BTreeMap<String, BTreeSet<TopicPartition>>>,
+    next_member: u64,
+    next_order: u64,
+    initial_delay: Duration,
+    replies: Vec<(Token, u64, CoordResponse)>,
+    /// Rebalances started, for the report.
+    pub(crate) rebalances: u64,
+    pub(crate) log: Vec<String>,
+    trace: bool,
+}
+
+fn join_error(code: ErrorCode, member_id: &str) -> CoordResponse {
+    CoordResponse::JoinGroup(JoinGroupResponse {
+        error_code: code,
+        generation_id: -1,
+        member_id: member_id.to_owned(),
+        ..Default::default()
+    })
+}
+
+fn sync_error(code: ErrorCode) -> CoordResponse {
+    CoordResponse::SyncGroup(SyncGroupResponse { error_code: code, ..Default::default() })
+}
+
+fn hb(code: ErrorCode) -> CoordResponse {
+    CoordResponse::Heartbeat(HeartbeatResponse { throttle_time_ms: 0, error_code: code })
+}
+
+fn leave_error(code: ErrorCode) -> CoordResponse {
+    CoordResponse::LeaveGroup(LeaveGroupResponse { error_code: code, ..Default::default() })
+}
+
+/// The partitions of an encoded assignment.
+pub(crate) fn partitions_of(b: &Bytes) -> BTreeSet<TopicPartition> {
+    ConsumerAssignment::decode(b.clone())
+        .map(|a| {
+            a.partitions
+                .into_iter()
+                .flat_map(|tp| {
+                    let t = tp.topic;
+                    tp.partitions.into_iter().map(move |p| TopicPartition::new(t.clone(), p))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl SimCoordinator {
+    pub(crate) fn new(brokers: i32, node: i32, initial_delay: Duration, now: Instant) -> Self {
+        SimCoordinator {
+            node,
+            brokers,
+            previous: node,
+            loading_until: now,
+            group: Group::empty(),
+            stored: Stored { generation: 0, protocol: None, leader: None, members: BTreeMap::new() },
+            history: BTreeMap::new(),
+            next_member: 1,
+            next_order: 0,
+            initial_delay,
+            replies: Vec::new(),
+            rebalances: 0,
+            log: Vec::new(),
+            trace: false,
+        }
+    }
+
+    fn note(&mut self, s: String) {
+        if self.trace {
+            eprintln!("    coordinator: {s}");
+        }
+        if self.log.len() >= 64 {
+            self.log.remove(0);
+        }
+        self.log.push(s);
+    }
+
+    pub(crate) fn state(&self) -> GState {
+        self.group.state
+    }
+
+    pub(crate) fn generation(&self) -> i32 {
+        self.group.generation
+    }
+
+    pub(crate) fn member_ids(&self) -> BTreeSet<String> {
+        self.group.members.keys().cloned().collect()
+    }
+
+    pub(crate) fn has_pending(&self) -> bool {
+        !self.group.pending.is_empty()
+    }
+
+    pub(crate) fn loading(&self, now: Instant) -> bool {
+        now < self.loading_until
+    }
+
+    /// Answers to parked requests produced since the last call.
+    pub(crate) fn take_replies(&mut self) -> Vec<(Token, u64, CoordResponse)> {
+        std::mem::take(&mut self.replies)
+    }
+
+    /// FindCoordinator's answer.
+    pub(crate) fn find(&self, stale: bool) -> i32 {
+        if stale { self.previous } else { self.node }
+    }
+
+    /// The next instant [`tick`](Self::tick) has work.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        let g = &self.group;
+        let mut t: Option<Instant> = None;
+        let mut at = |i: Instant| t = Some(t.map_or(i, |t: Instant| t.min(i)));
+        if let Some(d) = g.join_deadline {
+            at(d);
+        }
+        if let Some(d) = g.sync_deadline {
+            at(d);
+        }
+        for e in g.pending.values() {
+            at(*e);
+        }
+        for m in g.members.values() {
+            if m.awaiting_join.is_none() && m.awaiting_sync.is_none() {
+                at(m.last_heartbeat + m.session_timeout);
+            }
+        }
+        t.map(|t0| t0.max(self.loading_until))
+    }
+
+    /// The coordinator moves to `node`: the old broker answers what it
+    /// parked with NOT_COORDINATOR; the new one loads the stored state.
+    pub(crate) fn move_to(&mut self, now: Instant, node: i32, load: Duration) {
+        let node = if node == self.node { 1 + node % self.brokers } else { node };
+        for m in self.group.members.values_mut() {
+            if let Some((tok, id)) = m.awaiting_join.take() {
+                self.replies.push((tok, id, join_error(ErrorCode::NOT_COORDINATOR, "")));
+            }
+            if let Some((tok, id)) = m.awaiting_sync.take() {
+                self.replies.push((tok, id, sync_error(ErrorCode::NOT_COORDINATOR)));
+            }
+        }
+        self.previous = self.node;
+        self.node = node;
+        self.loading_until = now + load;
+        let s = self.stored.clone();
+        let mut members = s.members;
+        for m in members.values_mut() {
+            m.last_heartbeat = self.loading_until;
+            m.awaiting_join = None;
+            m.awaiting_sync = None;
+        }
+        self.group = Group {
+            state: if members.is_empty() { GState::Empty } else { GState::Stable },
+            generation: s.generation,
+            protocol: s.protocol,
+            leader: s.leader,
+            members,
+            ..Group::empty()
+        };
+        self.note(format!(
+            "moved to broker {node} (loading {} ms): generation {} {:?} members {:?}",
+            load.as_millis(),
+            self.group.generation,
+            self.group.state,
+            self.group.members.keys().collect::<Vec<_>>()
+        ));
+    }
+
+    /// Whether an OffsetCommit from this identity would be accepted now
+    /// (ignoring where it is sent and the loading phase).
+    pub(crate) fn accepts_commit(&self, id: &CommitIdentity) -> bool {
+        self.commit_code(id) == ErrorCode::NONE
+    }
+
+    fn commit_code(&self, id: &CommitIdentity) -> ErrorCode {
+        let g = &self.group;
+        if !g.members.contains_key(&id.member_id) {
+            ErrorCode::UNKNOWN_MEMBER_ID
+        } else if id.generation_or_epoch != g.generation {
+            ErrorCode::ILLEGAL_GENERATION
+        } else if g.state == GState::CompletingRebalance {
+            ErrorCode::REBALANCE_IN_PROGRESS
+        } else {
+            ErrorCode::NONE
+        }
+    }
+
+    /// An OffsetCommit sent to `node` (its offsets don't matter here): the
+    /// error code Kafka answers. An accepted commit counts as a heartbeat.
+    pub(crate) fn commit(&mut self, now: Instant, node: i32, id: &CommitIdentity) -> ErrorCode {
+        if node != self.node {
+            return ErrorCode::NOT_COORDINATOR;
+        }
+        if self.loading(now) {
+            return ErrorCode::COORDINATOR_LOAD_IN_PROGRESS;
+        }
+        let code = self.commit_code(id);
+        if code == ErrorCode::NONE {
+            if let Some(m) = self.group.members.get_mut(&id.member_id) {
+                m.last_heartbeat = now;
+            }
+        }
+        code
+    }
+
+    /// A request arrives at broker `node`.
+    pub(crate) fn handle(
+        &mut self,
+        now: Instant,
+        node: i32,
+        tok: Token,
+        id: u64,
+        req: &CoordRequest,
+    ) -> Handled {
+        if node != self.node {
+            return Handled::Now(match req {
+                CoordRequest::JoinGroup(..) => join_error(ErrorCode::NOT_COORDINATOR, ""),
+                CoordRequest::SyncGroup(..) => sync_error(ErrorCode::NOT_COORDINATOR),
+                CoordRequest::Heartbeat(..) => hb(ErrorCode::NOT_COORDINATOR),
+                CoordRequest::LeaveGroup(..) => leave_error(ErrorCode::NOT_COORDINATOR),
+                CoordRequest::ConsumerGroupHeartbeat(..) => {
+                    panic!("the simulated coordinator speaks the classic protocol only")
+                }
+            });
+        }
+        let loading = self.loading(now);
+        // Deadlines that passed before this request (sessions, join phase).
+        self.tick(now);
+        match req {
+            CoordRequest::JoinGroup(r, v) => {
+                if loading {
+                    return Handled::Now(join_error(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS, ""));
+                }
+                self.join(now, tok, id, r, *v)
+            }
+            CoordRequest::SyncGroup(r, _) => {
+                if loading {
+                    return Handled::Now(sync_error(ErrorCode::REBALANCE_IN_PROGRESS));
+                }
+                self.sync(now, tok, id, r)
+            }
+            CoordRequest::Heartbeat(r, _) => {
+                if loading {
+                    return Handled::Now(hb(ErrorCode::NONE));
+                }
+                Handled::Now(hb(self.heartbeat(now, r)))
+            }
+            CoordRequest::LeaveGroup(r, v) => {
+                if loading {
+                    return Handled::Now(leave_error(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS));
+                }
+                Handled::Now(self.leave(now, r, *v))
+            }
+            CoordRequest::ConsumerGroupHeartbeat(..) => {
+                panic!("the simulated coordinator speaks the classic protocol only")
+            }
+        }
+    }
+
+    fn join(&mut self, now: Instant, tok: Token, id: u64, r: &JoinGroupRequest, v: i16) -> Handled {
+        let protocols: Vec<(String, Bytes)> =
+            r.protocols.iter().map(|p| (p.name.to_string(), p.metadata.clone())).collect();
+        if r.protocol_type.as_str() != "consumer" || protocols.is_empty() {
+            return Handled::Now(join_error(INCONSISTENT_GROUP_PROTOCOL, ""));
+        }
+        // Every member must share a protocol with the group.
+        if self.group.state != GState::Empty
+            && !self
+                .group
+                .members
+                .values()
+                .all(|m| m.protocols.iter().any(|(n, _)| protocols.iter().any(|p| &p.0 == n)))
+        {
+            return Handled::Now(join_error(INCONSISTENT_GROUP_PROTOCOL, ""));
+        }
+        let session_timeout = Duration::from_millis(r.session_timeout_ms.max(0) as u64);
+        let rebalance_timeout = if v >= 1 {
+            Duration::from_millis(r.rebalance_timeout_ms.max(0) as u64)
+        } else {
+            session_timeout
+        };
+        let member_id = r.member_id.to_string();
+        if member_id.is_empty() {
+            let new_id = format!("consumer-{}", self.next_member);
+            self.next_member += 1;
+            if v >= 4 {
+                // KIP-394: the member must come back with its id.
+                self.group.pending.insert(new_id.clone(), now + session_timeout);
+                self.note(format!("{new_id}: MEMBER_ID_REQUIRED"));
+                return Handled::Now(join_error(ErrorCode::MEMBER_ID_REQUIRED, &new_id));
+            }
+            self.add_member(now, tok, id, new_id, protocols, session_timeout, rebalance_timeout);
+            return Handled::Parked;
+        }
+        if self.group.pending.remove(&member_id).is_some() {
+            self.add_member(now, tok, id, member_id, protocols, session_timeout, rebalance_timeout);
+            return Handled::Parked;
+        }
+        let Some(m) = self.group.members.get_mut(&member_id) else {
+            return Handled::Now(join_error(ErrorCode::UNKNOWN_MEMBER_ID, &member_id));
+        };
+        let same = m.protocols == protocols;
+        m.session_timeout = session_timeout;
+        m.rebalance_timeout = rebalance_timeout;
+        m.last_heartbeat = now;
+        let is_leader = self.group.leader.as_deref() == Some(member_id.as_str());
+        match self.group.state {
+            GState::PreparingRebalance => {
+                let m = self.group.members.get_mut(&member_id).expect("member");
+                m.protocols = protocols;
+                m.awaiting_join = Some((tok, id));
+                self.try_complete_join(now);
+                Handled::Parked
+            }
+            GState::CompletingRebalance if same => {
+                // It missed the join response: the current generation again.
+                Handled::Now(self.join_result(&member_id))
+            }
+            GState::Stable if same && !is_leader => Handled::Now(self.join_result(&member_id)),
+            GState::CompletingRebalance | GState::Stable | GState::Empty => {
+                let m = self.group.members.get_mut(&member_id).expect("member");
+                m.protocols = protocols;
+                m.awaiting_join = Some((tok, id));
+                self.prepare_rebalance(now, &format!("{member_id} rejoins"));
+                self.try_complete_join(now);
+                Handled::Parked
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn add_member(
+        &mut self,
+        now: Instant,
+        tok: Token,
+        id: u64,
+        member_id: String,
+        protocols: Vec<(String, Bytes)>,
+        session_timeout: Duration,
+        rebalance_timeout: Duration,
+    ) {
+        self.next_order += 1;
+        self.group.members.insert(
+            member_id.clone(),
+            SimMember {
+                protocols,
+                session_timeout,
+                rebalance_timeout,
+                last_heartbeat: now,
+                awaiting_join: Some((tok, id)),
+                awaiting_sync: None,
+                assignment: Bytes::new(),
+                order: self.next_order,
+            },
+        );
+        if let Some((_, added)) = &mut self.group.initial {
+            *added = true;
+        }
+        if self.group.state != GState::PreparingRebalance {
+            self.prepare_rebalance(now, &format!("{member_id} joins"));
+        }
+        self.try_complete_join(now);
+    }
+
+    fn join_result(&self, member_id: &str) -> CoordResponse {
+        let g = &self.group;
+        let protocol = g.protocol.clone().unwrap_or_default();
+        let leader = g.leader.clone().unwrap_or_default();
+        let members = if leader == member_id {
+            let mut ms: Vec<(&String, &SimMember)> = g.members.iter().collect();
+            ms.sort_by_key(|(_, m)| m.order);
+            ms.into_iter()
+                .map(|(id, m)| JoinGroupMember {
+                    member_id: id.clone(),
+                    group_instance_id: None,
+                    metadata: m.metadata(&protocol),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        CoordResponse::JoinGroup(JoinGroupResponse {
+            throttle_time_ms: 0,
+            error_code: ErrorCode::NONE,
+            generation_id: g.generation,
+            protocol_type: Some("consumer".into()),
+            protocol_name: Some(protocol),
+            leader,
+            skip_assignment: false,
+            member_id: member_id.to_owned(),
+            members,
+        })
+    }
+
+    /// Kafka's `prepareRebalance`.
+    fn prepare_rebalance(&mut self, now: Instant, why: &str) {
+        if self.group.state == GState::PreparingRebalance {
+            return;
+        }
+        self.rebalances += 1;
+        if self.group.state == GState::CompletingRebalance {
+            // resetAndPropagateAssignmentError
+            for m in self.group.members.values_mut() {
+                m.assignment = Bytes::new();
+                if let Some((tok, id)) = m.awaiting_sync.take() {
+                    m.last_heartbeat = now;
+                    self.replies.push((tok, id, sync_error(ErrorCode::REBALANCE_IN_PROGRESS)));
+                }
+            }
+        }
+        self.group.pending_sync.clear();
+        self.group.sync_deadline = None;
+        let rebalance_timeout =
+            self.group.members.values().map(|m| m.rebalance_timeout).max().unwrap_or_default();
+        if self.group.state == GState::Empty && !self.initial_delay.is_zero() {
+            let delay = self.initial_delay.min(rebalance_timeout);
+            self.group.initial = Some((rebalance_timeout.saturating_sub(delay), false));
+            self.group.join_deadline = Some(now + delay);
+        } else {
+            self.group.initial = None;
+            self.group.join_deadline = Some(now + rebalance_timeout);
+        }
+        self.group.state = GState::PreparingRebalance;
+        self.note(format!("preparing rebalance (generation {}): {why}", self.group.generation));
+    }
+
+    fn all_joined(&self) -> bool {
+        self.group.pending.is_empty() && self.group.members.values().all(|m| m.awaiting_join.is_some())
+    }
+
+    fn try_complete_join(&mut self, now: Instant) {
+        if self.group.state == GState::PreparingRebalance && self.group.initial.is_none() && self.all_joined()
+        {
+            self.complete_join(now);
+        }
+    }
+
+    /// Kafka's `onCompleteJoin`.
+    fn complete_join(&mut self, now: Instant) {
+        // Dynamic members that did not rejoin are removed.
+        let gone: Vec<String> = self
+            .group
+            .members
+            .iter()
+            .filter(|(_, m)| m.awaiting_join.is_none())
+            .map(|(k, _)| k.clone())
+            .collect();
+        for id in &gone {
+            self.group.members.remove(id);
+        }
+        if !gone.is_empty() {
+            self.note(format!("join phase over without {gone:?}: removed"));
+        }
+        self.group.join_deadline = None;
+        self.group.initial = None;
+        let g = &mut self.group;
+        if g.members.is_empty() {
+            g.generation += 1;
+            g.protocol = None;
+            g.leader = None;
+            g.state = GState::Empty;
+            self.note(format!("generation {}: empty", self.group.generation));
+            self.store();
+            return;
+        }
+        // The leader: the old one if it rejoined, else the first member.
+        if !g.leader.as_ref().is_some_and(|l| g.members.contains_key(l)) {
+            g.leader = g.members.iter().min_by_key(|(_, m)| m.order).map(|(k, _)| k.clone());
+        }
+        g.generation += 1;
+        // The protocol: candidates every member supports; each member votes
+        // for its most preferred one.
+        let first: Vec<String> = g
+            .members
+            .values()
+            .next()
+            .map(|m| m.protocols.iter().map(|p| p.0.clone()).collect())
+            .unwrap_or_default();
+        let candidates: Vec<String> = first
+            .into_iter()
+            .filter(|n| g.members.values().all(|m| m.protocols.iter().any(|p| &p.0 == n)))
+            .collect();
+        let mut votes: BTreeMap<&str, usize> = BTreeMap::new();
+        for m in g.members.values() {
+            if let Some((n, _)) = m.protocols.iter().find(|p| candidates.contains(&p.0)) {
+                *votes.entry(n.as_str()).or_default() += 1;
+            }
+        }
+        g.protocol = votes.iter().max_by_key(|(_, c)| **c).map(|(n, _)| (*n).to_owned());
+        g.state = GState::CompletingRebalance;
+        g.pending_sync = g.members.keys().cloned().collect();
+        let rebalance_timeout = g.members.values().map(|m| m.rebalance_timeout).max().unwrap_or_default();
+        g.sync_deadline = Some(now + rebalance_timeout);
+        let ids: Vec<String> = g.members.keys().cloned().collect();
+        self.note(format!(
+            "generation {}: {:?}, leader {:?}, protocol {:?}",
+            self.group.generation, ids, self.group.leader, self.group.protocol
+        ));
+        for id in ids {
+            let resp = self.join_result(&id);
+            let m = self.group.members.get_mut(&id).expect("member");
+            m.last_heartbeat = now;
+            if let Some((tok, rid)) = m.awaiting_join.take() {
+                self.replies.push((tok, rid, resp));
+            }
+        }
+    }
+
+    fn store(&mut self) {
+        let g = &self.group;
+        self.stored = Stored {
+            generation: g.generation,
+            protocol: g.protocol.clone(),
+            leader: g.leader.clone(),
+            members: g.members.clone(),
+        };
+        let a: BTreeMap<String, BTreeSet<TopicPartition>> =
+            g.members.iter().map(|(k, m)| (k.clone(), partitions_of(&m.assignment))).collect();
+        self.history.insert(g.generation, a);
+    }
+
+    fn sync(&mut self, now: Instant, tok: Token, id: u64, r: &SyncGroupRequest) -> Handled {
+        let member_id = r.member_id.to_string();
+        let g = &mut self.group;
+        let Some(m) = g.members.get_mut(&member_id) else {
+            return Handled::Now(sync_error(ErrorCode::UNKNOWN_MEMBER_ID));
+        };
+        if r.generation_id != g.generation {
+            return Handled::Now(sync_error(ErrorCode::ILLEGAL_GENERATION));
+        }
+        if r.protocol_name.as_ref().is_some_and(|p| Some(p.as_str()) != g.protocol.as_deref()) {
+            return Handled::Now(sync_error(INCONSISTENT_GROUP_PROTOCOL));
+        }
+        match g.state {
+            GState::Empty => Handled::Now(sync_error(ErrorCode::UNKNOWN_MEMBER_ID)),
+            GState::PreparingRebalance => Handled::Now(sync_error(ErrorCode::REBALANCE_IN_PROGRESS)),
+            GState::Stable => {
+                m.last_heartbeat = now;
+                let assignment = m.assignment.clone();
+                g.pending_sync.remove(&member_id);
+                Handled::Now(CoordResponse::SyncGroup(SyncGroupResponse {
+                    throttle_time_ms: 0,
+                    error_code: ErrorCode::NONE,
+                    protocol_type: Some("consumer".into()),
+                    protocol_name: g.protocol.clone(),
+                    assignment,
+                }))
+            }
+            GState::CompletingRebalance => {
+                m.awaiting_sync = Some((tok, id));
+                m.last_heartbeat = now;
+                g.pending_sync.remove(&member_id);
+                if g.leader.as_deref() == Some(member_id.as_str()) {
+                    let given: BTreeMap<String, Bytes> = r
+                        .assignments
+                        .iter()
+                        .map(|a| (a.member_id.to_string(), a.assignment.clone()))
+                        .collect();
+                    for (mid, m) in g.members.iter_mut() {
+                        m.assignment = given.get(mid).cloned().unwrap_or_default();
+                    }
+                    // Stored first, then Stable and the answers.
+                    g.state = GState::Stable;
+                    g.pending_sync.clear();
+                    g.sync_deadline = None;
+                    self.store();
+                    let protocol = self.group.protocol.clone();
+                    let summary: Vec<String> = self
+                        .group
+                        .members
+                        .iter()
+                        .map(|(k, m)| {
+                            format!(
+                                "{k}={:?}",
+                                partitions_of(&m.assignment).iter().map(|t| t.partition).collect::<Vec<_>>()
+                            )
+                        })
+                        .collect();
+                    self.note(format!("generation {} stable: {}", self.group.generation, summary.join(" ")));
+                    for m in self.group.members.values_mut() {
+                        if let Some((tok, rid)) = m.awaiting_sync.take() {
+                            self.replies.push((
+                                tok,
+                                rid,
+                                CoordResponse::SyncGroup(SyncGroupResponse {
+                                    throttle_time_ms: 0,
+                                    error_code: ErrorCode::NONE,
+                                    protocol_type: Some("consumer".into()),
+                                    protocol_name: protocol.clone(),
+                                    assignment: m.assignment.clone(),
+                                }),
+                            ));
+                        }
+                    }
+                }
+                Handled::Parked
+            }
+        }
+    }
+
+    fn heartbeat(&mut self, now: Instant, r: &HeartbeatRequest) -> ErrorCode {
+        let g = &mut self.group;
+        if g.state == GState::Empty {
+            return ErrorCode::UNKNOWN_MEMBER_ID;
+        }
+        let Some(m) = g.members.get_mut(r.member_id.as_str()) else {
+            return ErrorCode::UNKNOWN_MEMBER_ID;
+        };
+        if r.generation_id != g.generation {
+            return ErrorCode::ILLEGAL_GENERATION;
+        }
+        m.last_heartbeat = now;
+        match g.state {
+            GState::PreparingRebalance => ErrorCode::REBALANCE_IN_PROGRESS,
+            _ => ErrorCode::NONE,
+        }
+    }
+
+    fn leave(&mut self, now: Instant, r: &LeaveGroupRequest, v: i16) -> CoordResponse {
+        let ids: Vec<String> = if v <= 2 {
+            vec![r.member_id.to_string()]
+        } else {
+            r.members.iter().map(|m| m.member_id.to_string()).collect()
+        };
+        let mut results = Vec::new();
+        for id in &ids {
+            let code = if self.group.pending.remove(id).is_some() {
+                self.try_complete_join(now);
+                ErrorCode::NONE
+            } else if self.group.members.contains_key(id) {
+                self.remove_member(now, id, "left");
+                ErrorCode::NONE
+            } else {
+                ErrorCode::UNKNOWN_MEMBER_ID
+            };
+            results.push(LeftMember { member_id: id.clone(), group_instance_id: None, error_code: code });
+        }
+        if v <= 2 {
+            let code = results.first().map_or(ErrorCode::NONE, |m| m.error_code);
+            leave_error(code)
+        } else {
+            CoordResponse::LeaveGroup(LeaveGroupResponse {
+                throttle_time_ms: 0,
+                error_code: ErrorCode::NONE,
+                members: results,
+            })
+        }
+    }
+
+    /// Kafka's `removeMemberAndUpdateGroup`.
+    fn remove_member(&mut self, now: Instant, id: &str, why: &str) {
+        let Some(m) = self.group.members.remove(id) else { return };
+        // A parked request of a removed member is answered UNKNOWN_MEMBER_ID.
+        if let Some((tok, rid)) = m.awaiting_join {
+            self.replies.push((tok, rid, join_error(ErrorCode::UNKNOWN_MEMBER_ID, id)));
+        }
+        if let Some((tok, rid)) = m.awaiting_sync {
+            self.replies.push((tok, rid, sync_error(ErrorCode::UNKNOWN_MEMBER_ID)));
+        }
+        self.group.pending_sync.remove(id);
+        self.note(format!("{id} removed: {why}"));
+        match self.group.state {
+            GState::Empty => {}
+            GState::Stable | GState::CompletingRebalance => {
+                self.prepare_rebalance(now, &format!("{id} {why}"));
+                self.try_complete_join(now);
+            }
+            GState::PreparingRebalance => self.try_complete_join(now),
+        }
+    }
+
+    /// Time passed: sessions, pending members, the join and sync phases.
+    pub(crate) fn tick(&mut self, now: Instant) {
+        if self.loading(now) {
+            return;
+        }
+        loop {
+            let expired_pending: Vec<String> =
+                self.group.pending.iter().filter(|(_, e)| now >= **e).map(|(k, _)| k.clone()).collect();
+            for id in &expired_pending {
+                self.group.pending.remove(id);
+                self.note(format!("pending {id} expired"));
+                self.try_complete_join(now);
+            }
+            let expired: Option<String> =
+                self.group.members.iter().find(|(_, m)| m.expired(now)).map(|(k, _)| k.clone());
+            if let Some(id) = &expired {
+                self.remove_member(now, id, "session expired");
+                continue;
+            }
+            if self.group.state == GState::PreparingRebalance
+                && self.group.join_deadline.is_some_and(|d| now >= d)
+            {
+                match self.group.initial {
+                    Some((remaining, true)) if !remaining.is_zero() => {
+                        let delay = self.initial_delay.min(remaining);
+                        self.group.initial = Some((remaining - delay, false));
+                        self.group.join_deadline = Some(now + delay);
+                    }
+                    _ => {
+                        if self.group.members.values().any(|m| m.awaiting_join.is_some())
+                            || self.group.members.is_empty()
+                        {
+                            self.complete_join(now);
+                        } else {
+                            // No member rejoined: wait another rebalance timeout
+                            // (sessions remove the silent ones).
+                            let rt = self
+                                .group
+                                .members
+                                .values()
+                                .map(|m| m.rebalance_timeout)
+                                .max()
+                                .unwrap_or_default();
+                            self.group.initial = None;
+                            self.group.join_deadline = Some(now + rt);
+                        }
+                    }
+                }
+                continue;
+            }
+            if self.group.state == GState::CompletingRebalance
+                && self.group.sync_deadline.is_some_and(|d| now >= d)
+            {
+                let late: Vec<String> = self.group.pending_sync.iter().cloned().collect();
+                self.group.sync_deadline = None;
+                for id in late {
+                    self.remove_member(now, &id, "did not sync in time");
+                }
+                continue;
+            }
+            break;
+        }
+    }
+}
+
+/// The versions the simulated coordinator speaks.
+pub(crate) fn versions(join: i16, leave: i16) -> GroupApiVersions {
+    GroupApiVersions {
+        join_group: Some(join),
+        sync_group: Some(5),
+        heartbeat: Some(4),
+        leave_group: Some(leave),
+        offset_commit: Some(9),
+        offset_fetch: Some(9),
+        consumer_group_heartbeat: None,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Random fault schedules: N members on a virtual clock.
+
+/// splitmix64; under fuzzing the input's bytes come first (one per choice),
+/// then splitmix64 seeded with the input's length, so every input ends.
+pub(crate) struct Rng {
+    state: u64,
+    bytes: Vec<u8>,
+    pos: usize,
+}
+
+impl Rng {
+    pub(crate) fn seeded(seed: u64) -> Rng {
+        Rng { state: seed, bytes: Vec::new(), pos: 0 }
+    }
+    fn from_bytes(data: &[u8]) -> Rng {
+        Rng { state: data.len() as u64, bytes: data.to_vec(), pos: 0 }
+    }
+    pub(crate) fn next(&mut self) -> u64 {
+        if let Some(b) = self.bytes.get(self.pos) {
+            self.pos += 1;
+            return u64::from(*b).wrapping_mul(0x0101_0101_0101_0101);
+        }
+        self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    fn chance(&mut self, per_mille: u64) -> bool {
+        self.below(1000) < per_mille
+    }
+    fn ms(&mut self, max: u64) -> Duration {
+        Duration::from_millis(self.below(max + 1))
+    }
+}
+
+/// Fault rates, in per mille per step (a step is at most 250 ms of virtual
+/// time) unless said otherwise.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Faults {
+    /// Per mille of answers delayed by up to 3 s (else up to 20 ms).
+    pub(crate) delay: u64,
+    /// A member's connection to the coordinator closes.
+    pub(crate) lose: u64,
+    /// The coordinator moves to another broker.
+    pub(crate) moves: u64,
+    /// Per mille of FindCoordinator / Metadata answers that fail.
+    pub(crate) find_fail: u64,
+    /// A member's application stops polling for a while.
+    pub(crate) pause: u64,
+    /// A member crashes (no LeaveGroup).
+    pub(crate) crash: u64,
+    /// A member leaves, or a new one joins.
+    pub(crate) churn: u64,
+    /// The topic gets more partitions.
+    pub(crate) grow: u64,
+}
+
+impl Faults {
+    pub(crate) const NONE: Faults =
+        Faults { delay: 0, lose: 0, moves: 0, find_fail: 0, pause: 0, crash: 0, churn: 0, grow: 0 };
+}
+
+const BROKERS: i32 = 3;
+const TOPIC: &str = "t";
+const MAX_MEMBERS: usize = 8;
+/// Requests (FindCoordinator, Metadata, coordinator requests) one member may
+/// send in one virtual second.
+const MAX_PER_SECOND: u32 = 30;
+const STEP_LIMIT: u64 = 300_000;
+
+/// A run's shape (chosen by the input or the seed).
+#[derive(Clone, Debug)]
+pub(crate) struct Shape {
+    pub(crate) members: usize,
+    pub(crate) assignors: Vec<AssignorKind>,
+    pub(crate) partitions: i32,
+    pub(crate) join_version: i16,
+    pub(crate) leave_version: i16,
+    pub(crate) session: Duration,
+    pub(crate) max_poll: Duration,
+    pub(crate) initial_delay: Duration,
+    /// Virtual time of faults before the quiet phase.
+    pub(crate) fault_time: Duration,
+}
+
+impl Shape {
+    fn pick(rng: &mut Rng) -> Shape {
+        const ASSIGNORS: [&[AssignorKind]; 5] = [
+            &[AssignorKind::Range],
+            &[AssignorKind::RoundRobin],
+            &[AssignorKind::Sticky],
+            &[AssignorKind::CooperativeSticky],
+            &[AssignorKind::Range, AssignorKind::CooperativeSticky],
+        ];
+        Shape {
+            members: 2 + rng.below(4) as usize,
+            assignors: ASSIGNORS[rng.below(ASSIGNORS.len() as u64) as usize].to_vec(),
+            partitions: 1 + rng.below(6) as i32,
+            join_version: [3, 4, 5, 7, 9][rng.below(5) as usize],
+            leave_version: [1, 2, 3, 5][rng.below(4) as usize],
+            session: Duration::from_secs([6, 10][rng.below(2) as usize]),
+            max_poll: Duration::from_secs([8, 15, 30][rng.below(3) as usize]),
+            initial_delay: Duration::from_millis([0, 3000][rng.below(2) as usize]),
+            fault_time: Duration::from_secs(30 + rng.below(90)),
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Head {
+    Idle,
+    /// The head request reaches the broker at.
+    Arriving(Instant),
+    /// The broker parked it (a join or a sync).
+    Parked,
+    /// Its answer reaches the member at.
+    Answering(Instant, CoordResponse),
+}
+
+#[derive(Debug)]
+struct Conn {
+    node: i32,
+    epoch: u64,
+    /// Requests in order; the broker handles one at a time (it mutes a
+    /// connection until it answered the request in hand).
+    queue: VecDeque<(u64, CoordRequest)>,
+    head: Head,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Status {
+    /// Starts at.
+    Waiting(Instant),
+    Alive,
+    /// The application stopped polling until.
+    Paused(Instant),
+    /// Left (or leaving: `Membership::leave` called).
+    Leaving,
+    Crashed,
+    Done,
+}
+
+struct Member {
+    name: String,
+    m: Membership,
+    status: Status,
+    eager: bool,
+    conn: Option<Conn>,
+    find_at: Option<Instant>,
+    meta_at: Option<Instant>,
+    /// What the application was told it owns.
+    app_owned: BTreeSet<TopicPartition>,
+    /// The revocation in hand: id, partitions, done at.
+    revoke: Option<(u64, Vec<TopicPartition>, Instant)>,
+    bucket: (u64, u32),
+}
+
+impl Member {
+    fn live(&self) -> bool {
+        matches!(self.status, Status::Alive | Status::Paused(_) | Status::Leaving)
+    }
+}
+
+/// The world: the coordinator, the members, the clock.
+struct World {
+    rng: Rng,
+    faults: Faults,
+    shape: Shape,
+    coord: SimCoordinator,
+    members: Vec<Member>,
+    partitions: i32,
+    t0: Instant,
+    now: Instant,
+    step: u64,
+    next_conn: u64,
+    moved_at: Option<Instant>,
+    quiet: bool,
+    trace: bool,
+    cfg: GroupConfig,
+}
+
+/// What a finished run did, for the tests' summary.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Summary {
+    pub(crate) generations: i32,
+    pub(crate) rebalances: u64,
+    pub(crate) converged_after_ms: u128,
+}
+
+fn tps(s: &BTreeSet<TopicPartition>) -> Vec<i32> {
+    s.iter().map(|t| t.partition).collect()
+}
+
+impl World {
+    fn new(mut rng: Rng, faults: Faults, shape: Shape) -> World {
+        let t0 = Instant::now();
+        let trace = std::env::var_os("KWIRE_SIM_TRACE").is_some();
+        let mut cfg = GroupConfig::new("g");
+        cfg.session_timeout = shape.session;
+        cfg.heartbeat_interval = Duration::from_secs(1);
+        cfg.max_poll_interval = shape.max_poll;
+        cfg.assignors = shape.assignors.clone();
+        cfg.retry_backoff = Duration::from_millis(100);
+        cfg.retry_backoff_max = Duration::from_secs(1);
+        cfg.metadata_max_age = Duration::from_secs(3);
+        let mut coord =
+            SimCoordinator::new(BROKERS, 1 + rng.below(BROKERS as u64) as i32, shape.initial_delay, t0);
+        coord.trace = trace;
+        let mut w = World {
+            rng,
+            faults,
+            partitions: shape.partitions,
+            shape,
+            coord,
+            members: Vec::new(),
+            t0,
+            now: t0,
+            step: 0,
+            next_conn: 1,
+            moved_at: None,
+            quiet: false,
+            trace,
+            cfg,
+        };
+        for i in 0..w.shape.members {
+            // Most start at once; some join late.
+            let late = if i > 0 && w.rng.chance(300) { w.rng.ms(20_000) } else { Duration::ZERO };
+            w.add_member(t0 + late);
+        }
+        w
+    }
+
+    fn add_member(&mut self, start: Instant) {
+        let name = format!("M{}", self.members.len());
+        let m = Membership::new(&self.cfg, vec![TOPIC.to_owned()], start);
+        let eager = !self.cfg.assignors.iter().all(|a| a.cooperative());
+        self.members.push(Member {
+            name,
+            m,
+            status: Status::Waiting(start),
+            eager,
+            conn: None,
+            find_at: None,
+            meta_at: None,
+            app_owned: BTreeSet::new(),
+            revoke: None,
+            bucket: (0, 0),
+        });
+    }
+
+    fn at(&self) -> String {
+        format!("step {} at {} ms", self.step, (self.now - self.t0).as_millis())
+    }
+
+    fn say(&self, what: impl FnOnce() -> String) {
+        if self.trace {
+            eprintln!("{:>6} {:>7}ms {}", self.step, (self.now - self.t0).as_millis(), what());
+        }
+    }
+
+    fn answer_delay(&mut self) -> Duration {
+        if !self.quiet && self.rng.chance(self.faults.delay) { self.rng.ms(3_000) } else { self.rng.ms(20) }
+    }
+
+    fn all_partitions(&self) -> BTreeSet<TopicPartition> {
+        (0..self.partitions).map(|p| TopicPartition::new(TOPIC, p)).collect()
+    }
+
+    /// Closes member `i`'s connection: its requests fail; the broker may
+    /// have read the one in hand (and acts on it, answering nobody).
+    fn close_conn(&mut self, i: usize, why: &str) {
+        let Some(mut conn) = self.members[i].conn.take() else { return };
+        let now = self.now;
+        if let Head::Arriving(_) = conn.head {
+            if self.rng.chance(500) {
+                if let Some((id, req)) = conn.queue.front() {
+                    let tok = Token { member: i, conn: conn.epoch };
+                    let _ = self.coord.handle(now, conn.node, tok, *id, req);
+                }
+            }
+        }
+        let name = self.members[i].name.clone();
+        self.say(|| format!("{name}: connection to broker {} closed ({why})", conn.node));
+        if self.members[i].status == Status::Crashed {
+            return;
+        }
+        for (id, _) in conn.queue.drain(..) {
+            let e = format!("connection to broker {} closed", conn.node);
+            self.members[i].m.handle_response(now, id, Err(e));
+        }
+    }
+
+    fn next_event(&self) -> Option<Instant> {
+        let mut t: Option<Instant> = self.coord.next_deadline();
+        let mut at = |i: Option<Instant>| {
+            if let Some(i) = i {
+                t = Some(t.map_or(i, |t: Instant| t.min(i)));
+            }
+        };
+        for mb in &self.members {
+            match mb.status {
+                Status::Waiting(s) => at(Some(s)),
+                Status::Paused(u) => at(Some(u)),
+                Status::Crashed | Status::Done => continue,
+                _ => {}
+            }
+            at(mb.m.poll_timeout());
+            at(mb.find_at);
+            at(mb.meta_at);
+            if mb.status == Status::Alive {
+                at(mb.revoke.as_ref().map(|r| r.2));
+            }
+            if let Some(c) = &mb.conn {
+                match &c.head {
+                    Head::Arriving(a) | Head::Answering(a, _) => at(Some(*a)),
+                    Head::Idle if !c.queue.is_empty() => at(Some(self.now)),
+                    _ => {}
+                }
+            }
+        }
+        t
+    }
+
+    /// One step; Ok(true) once converged in the quiet phase.
+    fn step(&mut self) -> Result<bool, String> {
+        self.step += 1;
+        if self.step > STEP_LIMIT {
+            return Err(format!("no convergence after {STEP_LIMIT} steps"));
+        }
+        let cap = self.now + Duration::from_millis(1 + self.rng.below(250));
+        let next = self.next_event().map_or(cap, |e| e.min(cap));
+        self.now = next.max(self.now + Duration::from_millis(1));
+        let now = self.now;
+        if !self.quiet && now >= self.t0 + self.shape.fault_time {
+            self.quiet = true;
+            self.say(|| "quiet phase".to_owned());
+            for mb in &mut self.members {
+                match mb.status {
+                    Status::Paused(_) => mb.status = Status::Paused(now),
+                    Status::Waiting(s) if s > now => mb.status = Status::Waiting(now),
+                    _ => {}
+                }
+            }
+        }
+        self.coord.tick(now);
+        self.route_replies();
+        if !self.quiet {
+            self.faults()?;
+        }
+        for i in 0..self.members.len() {
+            self.drive(i)?;
+        }
+        self.route_replies();
+        self.check()?;
+        if self.quiet {
+            return self.converged();
+        }
+        Ok(false)
+    }
+
+    /// Parked answers go to their connections (a closed connection's are dropped).
+    fn route_replies(&mut self) {
+        for (tok, id, resp) in self.coord.take_replies() {
+            let d = self.answer_delay();
+            let Some(c) = self.members.get_mut(tok.member).and_then(|m| m.conn.as_mut()) else { continue };
+            if c.epoch != tok.conn
+                || !matches!(c.head, Head::Parked)
+                || c.queue.front().map(|q| q.0) != Some(id)
+            {
+                continue;
+            }
+            c.head = Head::Answering(self.now + d, resp);
+        }
+    }
+
+    fn faults(&mut self) -> Result<(), String> {
+        let now = self.now;
+        let f = self.faults;
+        if self.rng.chance(f.moves) {
+            let to = 1 + self.rng.below(BROKERS as u64) as i32;
+            let load = self.rng.ms(2_000);
+            self.coord.move_to(now, to, load);
+            self.moved_at = Some(now);
+            self.say(|| format!("coordinator moves to broker {}", self.coord.node));
+        }
+        if self.rng.chance(f.lose) {
+            let i = self.rng.below(self.members.len() as u64) as usize;
+            self.close_conn(i, "fault");
+        }
+        if self.rng.chance(f.grow) && self.partitions < 12 {
+            self.partitions += 1 + self.rng.below(2) as i32;
+            self.say(|| format!("topic grows to {} partitions", self.partitions));
+        }
+        let alive: Vec<usize> =
+            (0..self.members.len()).filter(|i| self.members[*i].status == Status::Alive).collect();
+        let staying = self
+            .members
+            .iter()
+            .filter(|m| matches!(m.status, Status::Alive | Status::Paused(_) | Status::Waiting(_)))
+            .count();
+        if !alive.is_empty() && self.rng.chance(f.pause) {
+            let i = alive[self.rng.below(alive.len() as u64) as usize];
+            let d = self.rng.ms(2 * self.shape.max_poll.as_millis() as u64);
+            self.members[i].status = Status::Paused(now + d);
+            let name = self.members[i].name.clone();
+            self.say(|| format!("{name}: stops polling for {} ms", d.as_millis()));
+        }
+        if !alive.is_empty() && staying > 1 && self.rng.chance(f.crash) {
+            let i = alive[self.rng.below(alive.len() as u64) as usize];
+            self.members[i].status = Status::Crashed;
+            let name = self.members[i].name.clone();
+            self.say(|| format!("{name}: crashes"));
+            self.close_conn(i, "crash");
+        }
+        if self.rng.chance(f.churn) {
+            if self.rng.chance(500) {
+                if !alive.is_empty() && staying > 1 {
+                    let i = alive[self.rng.below(alive.len() as u64) as usize];
+                    self.members[i].status = Status::Leaving;
+                    self.members[i].m.leave(now);
+                    let name = self.members[i].name.clone();
+                    self.say(|| format!("{name}: leaves"));
+                }
+            } else if self.members.len() < MAX_MEMBERS {
+                let start = now + self.rng.ms(5_000);
+                self.add_member(start);
+                let name = self.members.last().map(|m| m.name.clone()).unwrap_or_default();
+                self.say(|| format!("{name}: will join"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs member `i`'s driver and application for this instant.
+    fn drive(&mut self, i: usize) -> Result<(), String> {
+        let now = self.now;
+        match self.members[i].status {
+            Status::Crashed | Status::Done => return Ok(()),
+            Status::Waiting(s) if s > now => return Ok(()),
+            Status::Waiting(_) => {
+                self.members[i].status = Status::Alive;
+                let name = self.members[i].name.clone();
+                self.say(|| format!("{name}: starts"));
+            }
+            Status::Paused(u) if u <= now => {
+                self.members[i].status = Status::Alive;
+                let name = self.members[i].name.clone();
+                self.say(|| format!("{name}: polls again"));
+            }
+            _ => {}
+        }
+        let alive = self.members[i].status == Status::Alive;
+        if alive {
+            self.members[i].m.handle_poll(now);
+            // The application finishes a revocation: commits, then says so.
+            if self.members[i].revoke.as_ref().is_some_and(|r| r.2 <= now) {
+                // The commit may find the member out of the group (Lost).
+                self.commit(i);
+                self.events(i)?;
+                if let Some((id, parts, _)) = self.members[i].revoke.take() {
+                    for p in &parts {
+                        self.members[i].app_owned.remove(p);
+                    }
+                    self.members[i].m.handle_revoked(now, id);
+                }
+            }
+            if self.rng.chance(50) {
+                self.commit(i);
+            }
+        }
+        if self.members[i].m.poll_timeout().is_some_and(|t| t <= now) {
+            self.members[i].m.handle_timeout(now);
+        }
+        if self.members[i].find_at.is_some_and(|t| t <= now) {
+            self.members[i].find_at = None;
+            let r = if !self.quiet && self.rng.chance(self.faults.find_fail) {
+                Err(CoordinatorError::Retriable("COORDINATOR_NOT_AVAILABLE".into()))
+            } else {
+                // For a while after a move, brokers may still name the old one.
+                let stale = !self.quiet
+                    && self.moved_at.is_some_and(|t| now < t + Duration::from_secs(2))
+                    && self.rng.chance(500);
+                let node = self.coord.find(stale);
+                Ok(CoordinatorInfo {
+                    node_id: node,
+                    versions: versions(self.shape.join_version, self.shape.leave_version),
+                })
+            };
+            let name = self.members[i].name.clone();
+            self.say(|| format!("{name}: FindCoordinator -> {r:?}"));
+            self.members[i].m.handle_coordinator(now, r);
+        }
+        if self.members[i].meta_at.is_some_and(|t| t <= now) {
+            self.members[i].meta_at = None;
+            let r = if !self.quiet && self.rng.chance(self.faults.find_fail) {
+                Err("metadata request failed".to_owned())
+            } else {
+                Ok(vec![TopicMeta { name: TOPIC.into(), id: [7; 16], partitions: self.partitions }])
+            };
+            self.members[i].m.handle_metadata(now, r);
+        }
+        // The connection.
+        let d = self.answer_delay();
+        let mut deliver = None;
+        if let Some(c) = self.members[i].conn.as_mut() {
+            match &c.head {
+                Head::Idle if !c.queue.is_empty() => c.head = Head::Arriving(now + d / 4),
+                Head::Arriving(t) if *t <= now => {
+                    let (id, req) = c.queue.front().expect("a request in hand");
+                    let tok = Token { member: i, conn: c.epoch };
+                    c.head = match self.coord.handle(now, c.node, tok, *id, req) {
+                        Handled::Now(resp) => Head::Answering(now + d, resp),
+                        Handled::Parked => Head::Parked,
+                    };
+                }
+                Head::Answering(t, _) if *t <= now => {
+                    let Head::Answering(_, resp) = std::mem::replace(&mut c.head, Head::Idle) else {
+                        unreachable!()
+                    };
+                    let (id, _) = c.queue.pop_front().expect("a request in hand");
+                    deliver = Some((id, resp));
+                }
+                _ => {}
+            }
+        }
+        if let Some((id, resp)) = deliver {
+            let name = self.members[i].name.clone();
+            self.say(|| format!("{name}: #{id} <- {}", show_response(&resp)));
+            self.members[i].m.handle_response(now, id, Ok(resp));
+        }
+        self.transmits(i)?;
+        self.events(i)?;
+        Ok(())
+    }
+
+    /// An OffsetCommit by member `i` (its offsets don't matter): a refused
+    /// one goes back to the member.
+    fn commit(&mut self, i: usize) {
+        let now = self.now;
+        let mb = &mut self.members[i];
+        let (Some(id), Some(c)) = (mb.m.commit_identity(), mb.m.coordinator()) else { return };
+        let code = self.coord.commit(now, c.node_id, &id);
+        if code != ErrorCode::NONE {
+            mb.m.handle_commit_error(now, code);
+        }
+    }
+
+    fn transmits(&mut self, i: usize) -> Result<(), String> {
+        let now = self.now;
+        while let Some(t) = self.members[i].m.poll_transmit(now) {
+            let second = (now - self.t0).as_secs();
+            let name = self.members[i].name.clone();
+            let b = &mut self.members[i].bucket;
+            if b.0 != second {
+                *b = (second, 0);
+            }
+            b.1 += 1;
+            if b.1 > MAX_PER_SECOND {
+                return Err(format!(
+                    "{name} sent more than {MAX_PER_SECOND} requests in virtual second {second} (last: {t:?})"
+                ));
+            }
+            match t {
+                Transmit::FindCoordinator => {
+                    let d = self.answer_delay();
+                    self.members[i].find_at = Some(now + d);
+                }
+                Transmit::Metadata(_) => {
+                    let d = self.answer_delay();
+                    self.members[i].meta_at = Some(now + d);
+                }
+                Transmit::Request { id, request, .. } => {
+                    self.say(|| format!("{name}: #{id} -> {}", show_request(&request)));
+                    if let CoordRequest::JoinGroup(j, _) = &request {
+                        if self.members[i].eager {
+                            let owned = self.members[i].m.owned().clone();
+                            let sub = j
+                                .protocols
+                                .first()
+                                .and_then(|p| ConsumerSubscription::decode(p.metadata.clone()).ok())
+                                .map(|s| s.owned_partitions)
+                                .unwrap_or_default();
+                            if !owned.is_empty() || sub.iter().any(|t| !t.partitions.is_empty()) {
+                                return Err(format!(
+                                    "{name} (eager) rejoins owning {:?} (subscription: {sub:?})",
+                                    tps(&owned)
+                                ));
+                            }
+                        }
+                    }
+                    let Some(node) = self.members[i].m.coordinator().map(|c| c.node_id) else {
+                        return Err(format!("{name} sent {} with no coordinator", request.api()));
+                    };
+                    if self.members[i].conn.as_ref().is_some_and(|c| c.node != node) {
+                        self.close_conn(i, "another coordinator");
+                    }
+                    let epoch = self.next_conn;
+                    let c = self.members[i].conn.get_or_insert_with(|| Conn {
+                        node,
+                        epoch,
+                        queue: VecDeque::new(),
+                        head: Head::Idle,
+                    });
+                    if c.epoch == epoch {
+                        self.next_conn += 1;
+                    }
+                    c.queue.push_back((id, request));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The application reads member `i`'s events; each must agree with what
+    /// it was told before.
+    fn events(&mut self, i: usize) -> Result<(), String> {
+        let now = self.now;
+        while let Some(ev) = self.members[i].m.poll_event() {
+            let name = self.members[i].name.clone();
+            self.say(|| format!("{name}: event {}", show_event(&ev)));
+            let identity = self.members[i].m.commit_identity();
+            let mb = &mut self.members[i];
+            match ev {
+                MemberEvent::Assigned { added, assignment } => {
+                    for p in &added {
+                        if !mb.app_owned.insert(p.clone()) {
+                            return Err(format!("{name} was assigned {p} which it already owned"));
+                        }
+                    }
+                    let mut expect = mb.app_owned.clone();
+                    if let Some((_, parts, _)) = &mb.revoke {
+                        for p in parts {
+                            expect.remove(p);
+                        }
+                    }
+                    let assignment: BTreeSet<TopicPartition> = assignment.into_iter().collect();
+                    if assignment != expect {
+                        return Err(format!(
+                            "{name}: assignment {:?} but the application owns {:?} (less what it revokes)",
+                            tps(&assignment),
+                            tps(&expect)
+                        ));
+                    }
+                }
+                MemberEvent::Revoke { id, partitions } => {
+                    if mb.revoke.is_some() {
+                        return Err(format!("{name}: a second revocation while one is in hand"));
+                    }
+                    let set: BTreeSet<TopicPartition> = partitions.iter().cloned().collect();
+                    if !set.is_subset(&mb.app_owned) {
+                        return Err(format!(
+                            "{name}: revoke {:?} but owns {:?}",
+                            tps(&set),
+                            tps(&mb.app_owned)
+                        ));
+                    }
+                    if mb.eager && set != mb.app_owned {
+                        return Err(format!(
+                            "{name} (eager) revokes {:?} of {:?}: eager members give up everything",
+                            tps(&set),
+                            tps(&mb.app_owned)
+                        ));
+                    }
+                    if !mb.eager {
+                        // Only what moves: nothing of its own assignment in this generation.
+                        if let Some(a) = identity.as_ref().and_then(|id| {
+                            self.coord.history.get(&id.generation_or_epoch).and_then(|h| h.get(&id.member_id))
+                        }) {
+                            if !set.is_disjoint(a) {
+                                return Err(format!(
+                                    "{name} (cooperative) revokes {:?} although its assignment keeps {:?}",
+                                    tps(&set),
+                                    tps(a)
+                                ));
+                            }
+                        }
+                    }
+                    let done = now + self.rng.ms(1_500);
+                    self.members[i].revoke = Some((id, partitions, done));
+                }
+                MemberEvent::Lost(parts) => {
+                    let set: BTreeSet<TopicPartition> = parts.into_iter().collect();
+                    if !set.is_subset(&mb.app_owned) {
+                        return Err(format!(
+                            "{name}: lost {:?} but owns {:?}",
+                            tps(&set),
+                            tps(&mb.app_owned)
+                        ));
+                    }
+                    for p in &set {
+                        mb.app_owned.remove(p);
+                    }
+                    mb.revoke = None;
+                }
+                MemberEvent::Failed(e) => return Err(format!("{name} failed: {e}")),
+                MemberEvent::Left => {
+                    mb.app_owned.clear();
+                    mb.revoke = None;
+                    if mb.status != Status::Leaving {
+                        return Err(format!("{name} left without being asked to"));
+                    }
+                    mb.status = Status::Done;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The invariants that hold at every instant.
+    fn check(&self) -> Result<(), String> {
+        for mb in &self.members {
+            if !mb.live() {
+                continue;
+            }
+            if *mb.m.owned() != mb.app_owned {
+                return Err(format!(
+                    "{} owns {:?} but its events told the application {:?}",
+                    mb.name,
+                    tps(mb.m.owned()),
+                    tps(&mb.app_owned)
+                ));
+            }
+        }
+        // Safety: no partition owned by two members the coordinator would
+        // accept a commit from.
+        let committers: Vec<(&Member, CommitIdentity)> = self
+            .members
+            .iter()
+            .filter(|mb| mb.live())
+            .filter_map(|mb| mb.m.commit_identity().map(|id| (mb, id)))
+            .filter(|(_, id)| self.coord.accepts_commit(id))
+            .collect();
+        for (a, (ma, ia)) in committers.iter().enumerate() {
+            for (mb, ib) in &committers[a + 1..] {
+                let both: Vec<i32> = ma.m.owned().intersection(mb.m.owned()).map(|t| t.partition).collect();
+                if !both.is_empty() {
+                    return Err(format!(
+                        "{} ({} gen {}) and {} ({} gen {}) both own {both:?} and may both commit",
+                        ma.name,
+                        ia.member_id,
+                        ia.generation_or_epoch,
+                        mb.name,
+                        ib.member_id,
+                        ib.generation_or_epoch
+                    ));
+                }
+            }
+        }
+        // Nobody owns what its generation gave another member.
+        for mb in self.members.iter().filter(|m| m.live()) {
+            let Some(id) = mb.m.commit_identity() else { continue };
+            let Some(h) = self.coord.history.get(&id.generation_or_epoch) else { continue };
+            for (other, parts) in h {
+                if *other != id.member_id && !parts.is_disjoint(mb.m.owned()) {
+                    return Err(format!(
+                        "{} ({} gen {}) owns {:?}, which generation {} gave to {other}",
+                        mb.name,
+                        id.member_id,
+                        id.generation_or_epoch,
+                        tps(&parts.intersection(mb.m.owned()).cloned().collect()),
+                        id.generation_or_epoch
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Liveness: in the quiet phase, the group must settle: one stable
+    /// generation of every live member, their assignments disjoint and
+    /// covering every partition. Ok(true) once it did; an error past the bound.
+    fn converged(&self) -> Result<bool, String> {
+        let live: Vec<&Member> = self.members.iter().filter(|m| m.live()).collect();
+        let why = self.unsettled(&live);
+        let Some(why) = why else { return Ok(true) };
+        let s = &self.shape;
+        let bound = 3 * s.session + 4 * s.max_poll + Duration::from_secs(30);
+        if self.now > self.t0 + s.fault_time + bound {
+            let states: Vec<String> = self
+                .members
+                .iter()
+                .map(|m| {
+                    format!(
+                        "{} {:?} id={:?} identity={:?} owned={:?} revoke={:?}",
+                        m.name,
+                        m.status,
+                        m.m.member_id(),
+                        m.m.commit_identity().map(|i| i.generation_or_epoch),
+                        tps(m.m.owned()),
+                        m.revoke.as_ref().map(|r| r.0)
+                    )
+                })
+                .collect();
+            return Err(format!(
+                "no convergence {} s into the quiet phase: {why}\n  coordinator: broker {} generation {} {:?} members {:?}\n  {}\n  coordinator log (last): {}",
+                bound.as_secs(),
+                self.coord.node,
+                self.coord.generation(),
+                self.coord.state(),
+                self.coord.member_ids(),
+                states.join("\n  "),
+                self.coord.log.join("\n    ")
+            ));
+        }
+        Ok(false)
+    }
+
+    fn unsettled(&self, live: &[&Member]) -> Option<String> {
+        if self.coord.loading(self.now) || self.coord.state() != GState::Stable && !live.is_empty() {
+            return Some(format!("coordinator {:?}", self.coord.state()));
+        }
+        if self.coord.has_pending() {
+            return Some("pending members".into());
+        }
+        let ids: BTreeSet<String> = live.iter().map(|m| m.m.member_id().to_owned()).collect();
+        if ids != self.coord.member_ids() {
+            return Some(format!("live members {ids:?} != coordinator's {:?}", self.coord.member_ids()));
+        }
+        let mut all = BTreeSet::new();
+        for mb in live {
+            if mb.status == Status::Leaving {
+                return Some(format!("{} still leaving", mb.name));
+            }
+            match mb.m.commit_identity() {
+                Some(id) if id.generation_or_epoch == self.coord.generation() => {}
+                other => return Some(format!("{} identity {other:?}", mb.name)),
+            }
+            if mb.revoke.is_some() {
+                return Some(format!("{} revoking", mb.name));
+            }
+            for p in mb.m.owned() {
+                if !all.insert(p.clone()) {
+                    return Some(format!("{p} owned twice"));
+                }
+            }
+        }
+        if !live.is_empty() && all != self.all_partitions() {
+            return Some(format!("owned {:?} of {} partitions", tps(&all), self.partitions));
+        }
+        None
+    }
+}
+
+fn show_request(r: &CoordRequest) -> String {
+    match r {
+        CoordRequest::JoinGroup(j, v) => format!("JoinGroup v{v} member {:?}", j.member_id.as_str()),
+        CoordRequest::SyncGroup(s, _) => format!(
+            "SyncGroup gen {} member {:?} ({} assignments)",
+            s.generation_id,
+            s.member_id.as_str(),
+            s.assignments.len()
+        ),
+        CoordRequest::Heartbeat(h, _) => {
+            format!("Heartbeat gen {} member {:?}", h.generation_id, h.member_id.as_str())
+        }
+        CoordRequest::LeaveGroup(..) => "LeaveGroup".into(),
+        CoordRequest::ConsumerGroupHeartbeat(..) => "ConsumerGroupHeartbeat".into(),
+    }
+}
+
+fn show_response(r: &CoordResponse) -> String {
+    match r {
+        CoordResponse::JoinGroup(j) => format!(
+            "JoinGroup {} gen {} member {:?} leader {:?} ({} members)",
+            j.error_code,
+            j.generation_id,
+            j.member_id,
+            j.leader,
+            j.members.len()
+        ),
+        CoordResponse::SyncGroup(s) => {
+            format!("SyncGroup {} {:?}", s.error_code, tps(&partitions_of(&s.assignment)))
+        }
+        CoordResponse::Heartbeat(h) => format!("Heartbeat {}", h.error_code),
+        CoordResponse::LeaveGroup(l) => format!("LeaveGroup {}", l.error_code),
+        CoordResponse::ConsumerGroupHeartbeat(_) => "ConsumerGroupHeartbeat".into(),
+    }
+}
+
+fn show_event(e: &MemberEvent) -> String {
+    let ps = |v: &[TopicPartition]| v.iter().map(|t| t.partition).collect::<Vec<_>>();
+    match e {
+        MemberEvent::Revoke { id, partitions } => format!("revoke #{id} {:?}", ps(partitions)),
+        MemberEvent::Lost(p) => format!("lost {:?}", ps(p)),
+        MemberEvent::Assigned { added, assignment } => {
+            format!("assigned +{:?} = {:?}", ps(added), ps(assignment))
+        }
+        MemberEvent::Failed(e) => format!("failed: {e}"),
+        MemberEvent::Left => "left".into(),
+    }
+}
+
+/// Runs one schedule; an error names the step and the broken invariant.
+pub(crate) fn run(rng: Rng, faults: Faults, shape: Option<Shape>) -> Result<Summary, String> {
+    let mut rng = rng;
+    let shape = shape.unwrap_or_else(|| Shape::pick(&mut rng));
+    let mut w = World::new(rng, faults, shape);
+    loop {
+        match w.step() {
+            Ok(true) => break,
+            Ok(false) => {}
+            Err(e) => return Err(format!("{}: {e}", w.at())),
+        }
+    }
+    Ok(Summary {
+        generations: w.coord.generation(),
+        rebalances: w.coord.rebalances,
+        converged_after_ms: (w.now - (w.t0 + w.shape.fault_time)).as_millis(),
+    })
+}
+
+/// A schedule whose shape, fault rates and every choice come from `data`;
+/// panics on a broken invariant (the fuzz target's entry point).
+pub(crate) fn run_bytes(data: &[u8]) {
+    let mut rng = Rng::from_bytes(data);
+    let faults = Faults {
+        delay: rng.below(200),
+        lose: rng.below(40),
+        moves: rng.below(20),
+        find_fail: rng.below(300),
+        pause: rng.below(15),
+        crash: rng.below(10),
+        churn: rng.below(15),
+        grow: rng.below(10),
+    };
+    let shape = Shape::pick(&mut rng);
+    if let Err(e) = run(rng, faults, Some(shape.clone())) {
+        panic!("group sim ({faults:?}, {shape:?}): {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! `KWIRE_SIM_SEEDS=N` runs N schedules per test (default 500 each);
+    //! `KWIRE_SIM_SEED=S` replays one (with `KWIRE_SIM_TRACE=1`: every step).
+
+    use super::*;
+
+    fn seeds() -> Vec<u64> {
+        if let Ok(s) = std::env::var("KWIRE_SIM_SEED") {
+            return vec![s.parse().expect("KWIRE_SIM_SEED")];
+        }
+        let n: u64 = std::env::var("KWIRE_SIM_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(500);
+        (1..=n).collect()
+    }
+
+    fn run_all(name: &str, faults: Faults) {
+        let (mut generations, mut rebalances, mut slowest) = (0i64, 0u64, 0u128);
+        for seed in seeds() {
+            match run(Rng::seeded(seed), faults, None) {
+                Ok(s) => {
+                    generations += i64::from(s.generations);
+                    rebalances += s.rebalances;
+                    slowest = slowest.max(s.converged_after_ms);
+                }
+                Err(e) => panic!("{name}: seed {seed} (replay: KWIRE_SIM_SEED={seed}): {e}"),
+            }
+        }
+        eprintln!(
+            "{name}: {generations} generations, {rebalances} rebalances, slowest convergence {slowest} ms"
+        );
+        assert!(generations > 0);
+    }
+
+    /// No faults: the group forms and settles.
+    #[test]
+    fn a_quiet_group_settles() {
+        run_all("quiet", Faults::NONE);
+    }
+
+    /// The network and the coordinator: answers delayed, connections lost
+    /// (the broker may have acted on the request in hand), the coordinator
+    /// moving (loading, stale FindCoordinator answers), failed lookups.
+    #[test]
+    fn random_network_and_coordinator_faults_keep_every_invariant() {
+        run_all("network", Faults { delay: 100, lose: 15, moves: 8, find_fail: 150, ..Faults::NONE });
+    }
+
+    /// The members: applications that stop polling, crashes, members that
+    /// leave or join late, partitions added.
+    #[test]
+    fn random_member_faults_keep_every_invariant() {
+        run_all("members", Faults { pause: 8, crash: 4, churn: 8, grow: 5, ..Faults::NONE });
+    }
+
+    /// Everything at once.
+    #[test]
+    fn random_faults_of_every_kind_keep_every_invariant() {
+        run_all(
+            "all",
+            Faults { delay: 60, lose: 10, moves: 5, find_fail: 100, pause: 5, crash: 3, churn: 6, grow: 4 },
+        );
+    }
+
+    /// The fuzz target's entry point on fixed inputs: schedules chosen byte
+    /// by byte keep every invariant (and every input ends).
+    #[test]
+    fn schedules_from_bytes_keep_every_invariant() {
+        let mut source = Rng::seeded(99);
+        for n in 0..40usize {
+            let data: Vec<u8> = (0..n * 24).map(|_| source.next() as u8).collect();
+            run_bytes(&data);
+        }
+        run_bytes(&[0xff; 600]);
+        run_bytes(&[0; 600]);
+        run_bytes(&[]);
+    }
+
+    fn join(member: &str, v: i16) -> CoordRequest {
+        let meta =
+            ConsumerSubscription { topics: vec![TOPIC.into()], ..Default::default() }.encode().unwrap();
+        let req = kwire_proto::msg::group::join_group_request(
+            v,
+            &kwire_proto::msg::group::JoinGroupParams {
+                group_id: "g",
+                session_timeout_ms: 10_000,
+                rebalance_timeout_ms: 20_000,
+                member_id: member,
+                group_instance_id: None,
+                protocol_type: "consumer",
+                protocol_names: &["range"],
+                metadata: meta,
+                reason: None,
+            },
+        );
+        CoordRequest::JoinGroup(req, v)
+    }
+
+    fn heartbeat(member: &str, generation: i32) -> CoordRequest {
+        CoordRequest::Heartbeat(
+            kwire_proto::msg::group::heartbeat_request(4, "g", generation, member, None),
+            4,
+        )
+    }
+
+    fn code(h: Handled) -> ErrorCode {
+        match h {
+            Handled::Now(CoordResponse::JoinGroup(r)) => r.error_code,
+            Handled::Now(CoordResponse::SyncGroup(r)) => r.error_code,
+            Handled::Now(CoordResponse::Heartbeat(r)) => r.error_code,
+            Handled::Now(CoordResponse::LeaveGroup(r)) => r.error_code,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// The coordinator's own rules, by hand: MEMBER_ID_REQUIRED, the join
+    /// phase waiting for a known member until the rebalance timeout, then
+    /// removing it; heartbeats of the old generation refused.
+    #[test]
+    fn the_simulated_coordinator_follows_kafkas_join_rules() {
+        let t0 = Instant::now();
+        let mut c = SimCoordinator::new(1, 1, Duration::ZERO, t0);
+        let tok = Token { member: 0, conn: 1 };
+        let Handled::Now(CoordResponse::JoinGroup(r)) = c.handle(t0, 1, tok, 1, &join("", 9)) else {
+            panic!()
+        };
+        assert_eq!(r.error_code, ErrorCode::MEMBER_ID_REQUIRED);
+        let a = r.member_id;
+        assert_eq!(code(c.handle(t0, 1, tok, 2, &join("nobody", 9))), ErrorCode::UNKNOWN_MEMBER_ID);
+        assert!(matches!(c.handle(t0, 1, tok, 3, &join(&a, 9)), Handled::Parked));
+        let replies = c.take_replies();
+        let [(_, 3, CoordResponse::JoinGroup(r))] = &replies[..] else { panic!("{replies:?}") };
+        assert_eq!((r.generation_id, r.leader.as_str(), r.members.len()), (1, a.as_str(), 1));
+        assert_eq!(c.state(), GState::CompletingRebalance);
+        assert!(!c.accepts_commit(&CommitIdentity {
+            generation_or_epoch: 1,
+            member_id: a.clone(),
+            instance_id: None
+        }));
+        // A second member (v3: no MEMBER_ID_REQUIRED round) starts a rebalance.
+        let tok2 = Token { member: 1, conn: 2 };
+        assert!(matches!(c.handle(t0, 1, tok2, 1, &join("", 3)), Handled::Parked));
+        assert_eq!(c.state(), GState::PreparingRebalance);
+        assert_eq!(code(c.handle(t0, 1, tok, 4, &heartbeat(&a, 1))), ErrorCode::REBALANCE_IN_PROGRESS);
+        assert_eq!(code(c.handle(t0, 1, tok, 5, &heartbeat(&a, 0))), ErrorCode::ILLEGAL_GENERATION);
+        // The first member heartbeats but never rejoins: removed at the rebalance timeout.
+        let later = t0 + Duration::from_secs(20);
+        c.tick(later);
+        assert_eq!(c.generation(), 2);
+        assert_eq!(c.member_ids().len(), 1);
+        assert!(!c.member_ids().contains(&a));
+        assert_eq!(code(c.handle(later, 1, tok, 6, &heartbeat(&a, 2))), ErrorCode::UNKNOWN_MEMBER_ID);
+        // Another broker is not the coordinator.
+        assert_eq!(code(c.handle(later, 2, tok, 7, &heartbeat(&a, 2))), ErrorCode::NOT_COORDINATOR);
+    }
+}
