@@ -1929,6 +1929,11 @@ mod tests {
         run_bytes(&[0xff; 600]);
         run_bytes(&[0; 600]);
         run_bytes(&[]);
+        // The fuzz target's seed corpus.
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/group_sim");
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            run_bytes(&std::fs::read(e.path()).unwrap());
+        }
     }
 
     fn join(member: &str, v: i16) -> CoordRequest {
