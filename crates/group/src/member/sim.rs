@@ -958,8 +958,8 @@ impl Rng {
     }
 }
 
-/// Fault rates, in per mille per step (a step is at most 250 ms of virtual
-/// time) unless said otherwise.
+/// Fault rates, in per mille per [`FAULT_TICK`] of virtual time unless said
+/// otherwise.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Faults {
     /// Per mille of answers delayed by up to 3 s (else up to 20 ms).
@@ -992,6 +992,8 @@ const MAX_MEMBERS: usize = 8;
 /// send in one virtual second.
 const MAX_PER_SECOND: u32 = 30;
 const STEP_LIMIT: u64 = 300_000;
+/// How often faults are drawn.
+const FAULT_TICK: Duration = Duration::from_millis(100);
 
 /// A run's shape (chosen by the input or the seed).
 #[derive(Clone, Debug)]
@@ -1099,14 +1101,19 @@ struct World {
     step: u64,
     next_conn: u64,
     moved_at: Option<Instant>,
+    /// Faults are drawn every [`FAULT_TICK`] of virtual time.
+    next_fault: Instant,
     quiet: bool,
     trace: bool,
     cfg: GroupConfig,
+    /// What happened, by kind (for the tests' summary).
+    stats: BTreeMap<String, u64>,
 }
 
 /// What a finished run did, for the tests' summary.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Summary {
+    pub(crate) stats: BTreeMap<String, u64>,
     pub(crate) generations: i32,
     pub(crate) rebalances: u64,
     pub(crate) converged_after_ms: u128,
@@ -1143,9 +1150,11 @@ impl World {
             step: 0,
             next_conn: 1,
             moved_at: None,
+            next_fault: t0,
             quiet: false,
             trace,
             cfg,
+            stats: BTreeMap::new(),
         };
         for i in 0..w.shape.members {
             // Most start at once; some join late.
@@ -1171,6 +1180,10 @@ impl World {
             revoke: None,
             bucket: (0, 0),
         });
+    }
+
+    fn count(&mut self, what: impl Into<String>) {
+        *self.stats.entry(what.into()).or_default() += 1;
     }
 
     fn at(&self) -> String {
@@ -1217,6 +1230,9 @@ impl World {
 
     fn next_event(&self) -> Option<Instant> {
         let mut t: Option<Instant> = self.coord.next_deadline();
+        if !self.quiet {
+            t = Some(t.map_or(self.next_fault, |t| t.min(self.next_fault)));
+        }
         let mut at = |i: Option<Instant>| {
             if let Some(i) = i {
                 t = Some(t.map_or(i, |t: Instant| t.min(i)));
@@ -1269,7 +1285,8 @@ impl World {
         }
         self.coord.tick(now);
         self.route_replies();
-        if !self.quiet {
+        while !self.quiet && self.next_fault <= now {
+            self.next_fault += FAULT_TICK;
             self.faults()?;
         }
         for i in 0..self.members.len() {
@@ -1306,15 +1323,18 @@ impl World {
             let load = self.rng.ms(2_000);
             self.coord.move_to(now, to, load);
             self.moved_at = Some(now);
+            self.count("fault: coordinator moves");
             self.say(|| format!("coordinator moves to broker {}", self.coord.node));
         }
         if self.rng.chance(f.lose) {
             let i = self.rng.below(self.members.len() as u64) as usize;
             self.close_conn(i, "fault");
+            self.count("fault: connection lost");
         }
         if self.rng.chance(f.grow) && self.partitions < 12 {
             self.partitions += 1 + self.rng.below(2) as i32;
             self.say(|| format!("topic grows to {} partitions", self.partitions));
+            self.count("fault: partitions added");
         }
         let alive: Vec<usize> =
             (0..self.members.len()).filter(|i| self.members[*i].status == Status::Alive).collect();
@@ -1329,12 +1349,14 @@ impl World {
             self.members[i].status = Status::Paused(now + d);
             let name = self.members[i].name.clone();
             self.say(|| format!("{name}: stops polling for {} ms", d.as_millis()));
+            self.count("fault: stops polling");
         }
         if !alive.is_empty() && staying > 1 && self.rng.chance(f.crash) {
             let i = alive[self.rng.below(alive.len() as u64) as usize];
             self.members[i].status = Status::Crashed;
             let name = self.members[i].name.clone();
             self.say(|| format!("{name}: crashes"));
+            self.count("fault: crash");
             self.close_conn(i, "crash");
         }
         if self.rng.chance(f.churn) {
@@ -1345,12 +1367,14 @@ impl World {
                     self.members[i].m.leave(now);
                     let name = self.members[i].name.clone();
                     self.say(|| format!("{name}: leaves"));
+                    self.count("fault: leave");
                 }
             } else if self.members.len() < MAX_MEMBERS {
                 let start = now + self.rng.ms(5_000);
                 self.add_member(start);
                 let name = self.members.last().map(|m| m.name.clone()).unwrap_or_default();
                 self.say(|| format!("{name}: will join"));
+                self.count("fault: new member");
             }
         }
         Ok(())
@@ -1451,6 +1475,16 @@ impl World {
         if let Some((id, resp)) = deliver {
             let name = self.members[i].name.clone();
             self.say(|| format!("{name}: #{id} <- {}", show_response(&resp)));
+            let (api, code) = match &resp {
+                CoordResponse::JoinGroup(r) => ("JoinGroup", r.error_code),
+                CoordResponse::SyncGroup(r) => ("SyncGroup", r.error_code),
+                CoordResponse::Heartbeat(r) => ("Heartbeat", r.error_code),
+                CoordResponse::LeaveGroup(r) => ("LeaveGroup", r.error_code),
+                CoordResponse::ConsumerGroupHeartbeat(r) => ("ConsumerGroupHeartbeat", r.error_code),
+            };
+            if code != ErrorCode::NONE {
+                self.count(format!("answer: {api} {code}"));
+            }
             self.members[i].m.handle_response(now, id, Ok(resp));
         }
         self.transmits(i)?;
@@ -1467,6 +1501,9 @@ impl World {
         let code = self.coord.commit(now, c.node_id, &id);
         if code != ErrorCode::NONE {
             mb.m.handle_commit_error(now, code);
+            self.count(format!("commit refused: {code}"));
+        } else {
+            self.count("commit accepted");
         }
     }
 
@@ -1543,6 +1580,7 @@ impl World {
         while let Some(ev) = self.members[i].m.poll_event() {
             let name = self.members[i].name.clone();
             self.say(|| format!("{name}: event {}", show_event(&ev)));
+            self.count(format!("event: {}", show_event(&ev).split(' ').next().unwrap_or_default()));
             let identity = self.members[i].m.commit_identity();
             let mb = &mut self.members[i];
             match ev {
@@ -1828,6 +1866,7 @@ pub(crate) fn run(rng: Rng, faults: Faults, shape: Option<Shape>) -> Result<Summ
         }
     }
     Ok(Summary {
+        stats: std::mem::take(&mut w.stats),
         generations: w.coord.generation(),
         rebalances: w.coord.rebalances,
         converged_after_ms: (w.now - (w.t0 + w.shape.fault_time)).as_millis(),
@@ -1871,12 +1910,16 @@ mod tests {
 
     fn run_all(name: &str, faults: Faults) {
         let (mut generations, mut rebalances, mut slowest) = (0i64, 0u64, 0u128);
+        let mut stats: BTreeMap<String, u64> = BTreeMap::new();
         for seed in seeds() {
             match run(Rng::seeded(seed), faults, None) {
                 Ok(s) => {
                     generations += i64::from(s.generations);
                     rebalances += s.rebalances;
                     slowest = slowest.max(s.converged_after_ms);
+                    for (k, v) in s.stats {
+                        *stats.entry(k).or_default() += v;
+                    }
                 }
                 Err(e) => panic!("{name}: seed {seed} (replay: KWIRE_SIM_SEED={seed}): {e}"),
             }
@@ -1884,6 +1927,9 @@ mod tests {
         eprintln!(
             "{name}: {generations} generations, {rebalances} rebalances, slowest convergence {slowest} ms"
         );
+        for (k, v) in &stats {
+            eprintln!("  {name}: {k}: {v}");
+        }
         assert!(generations > 0);
     }
 
