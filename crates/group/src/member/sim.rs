@@ -1791,6 +1791,17 @@ impl World {
             if mb.revoke.is_some() {
                 return Some(format!("{} revoking", mb.name));
             }
+            // It owns what the coordinator stored as its assignment.
+            let given =
+                self.coord.history.get(&self.coord.generation()).and_then(|h| h.get(mb.m.member_id()));
+            if given != Some(mb.m.owned()) {
+                return Some(format!(
+                    "{} owns {:?}, its assignment is {:?}",
+                    mb.name,
+                    tps(mb.m.owned()),
+                    given.map(tps)
+                ));
+            }
             for p in mb.m.owned() {
                 if !all.insert(p.clone()) {
                     return Some(format!("{p} owned twice"));
