@@ -31,6 +31,29 @@
 //!   *stored* state (the generation whose assignment was written, Stable, every
 //!   session restarted), answering COORDINATOR_LOAD_IN_PROGRESS while loading
 //!   (Heartbeat: NONE, SyncGroup: REBALANCE_IN_PROGRESS, as Kafka does).
+//!
+//! [`SimConsumerCoordinator`] is the KIP-848 side (`group.protocol=consumer`,
+//! ConsumerGroupHeartbeat): group and member epochs, a server-side target
+//! assignment, and a partition given to a new owner only after the previous
+//! owner's heartbeat shows it revoked.
+//!
+//! The schedules ([`run`], [`run_bytes`]): 2-5 members (more join later) on a
+//! virtual clock, each with a driver (one connection to the coordinator,
+//! requests handled in order) and an application (polls, commits, finishes
+//! revocations after a while). Faults, drawn every 100 ms until the quiet
+//! phase: answers delayed, connections closed (the broker may have acted on
+//! the request in hand), the coordinator moving (loading, stale
+//! FindCoordinator answers), failed lookups, applications that stop polling,
+//! crashes, leaves, late joins, partitions added. Checked at every step:
+//! no partition owned by two members the coordinator would accept a commit
+//! from; each member's owned set is what its events told the application;
+//! eager members rejoin owning nothing and revoke everything, cooperative
+//! ones revoke only what moves; no member owns what the coordinator gave
+//! another; no member sends more than 30 requests in a virtual second; no
+//! member fails. After the quiet phase starts, the group must settle within
+//! a bound: every live member in the coordinator's current generation (or
+//! epoch), owning exactly its assignment, the assignments disjoint and
+//! covering every partition. A step limit ends every run.
 
 // Test harness (also built for fuzzing with the `sim` feature): its checks
 // are panics by design.
@@ -905,8 +928,606 @@ impl SimCoordinator {
     }
 }
 
+// ---------------------------------------------------------------------------
+// The KIP-848 coordinator (`group.protocol=consumer`).
+
+/// A KIP-848 member's reconciliation state (Kafka's `MemberState`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CState {
+    /// Owns its whole assignment at the current epoch.
+    Stable,
+    /// Must give up `pending` (its epoch advances once its heartbeat shows it did).
+    Unrevoked,
+    /// Waits for partitions of its target that another member still owns.
+    Unreleased,
+}
+
+#[derive(Debug, Clone)]
+struct CMember {
+    id: String,
+    epoch: i32,
+    previous_epoch: i32,
+    state: CState,
+    assigned: BTreeSet<i32>,
+    pending: BTreeSet<i32>,
+    rebalance_timeout: Duration,
+    last_heartbeat: Instant,
+    revoke_deadline: Option<Instant>,
+}
+
+/// The simulated KIP-848 group coordinator, after Kafka's
+/// `GroupMetadataManager.consumerGroupHeartbeat` and `CurrentAssignmentBuilder`:
+/// a join (epoch 0) or a leave (-1) or a lost member bumps the group epoch;
+/// the target assignment (uniform, sticky) is recomputed for the new epoch;
+/// each member then reconciles on its heartbeats: it first gives up what
+/// left its target (its epoch stays until a heartbeat shows the partitions
+/// released), then advances to the target epoch, and gets a partition only
+/// once no other member holds it (assigned or pending revocation). Stale
+/// epochs are fenced (FENCED_MEMBER_EPOCH; the previous epoch is accepted
+/// while the member owns nothing outside its assignment); members that
+/// don't heartbeat for a session timeout, or don't revoke within their
+/// rebalance timeout, are removed. The group's state is written as it
+/// changes, so a coordinator move keeps all of it (sessions restart).
+#[derive(Debug)]
+pub(crate) struct SimConsumerCoordinator {
+    pub(crate) node: i32,
+    brokers: i32,
+    pub(crate) previous: i32,
+    loading_until: Instant,
+    partitions: i32,
+    group_epoch: i32,
+    assignment_epoch: i32,
+    /// Member seq → target partitions.
+    target: BTreeMap<u64, BTreeSet<i32>>,
+    /// By seq (join order), so nothing depends on the clients' random ids.
+    members: BTreeMap<u64, CMember>,
+    next_seq: u64,
+    session_timeout: Duration,
+    pub(crate) log: Vec<String>,
+    trace: bool,
+    pub(crate) rebalances: u64,
+}
+
+fn cg_response(code: ErrorCode) -> CoordResponse {
+    CoordResponse::ConsumerGroupHeartbeat(kwire_proto::msg::group::ConsumerGroupHeartbeatResponse {
+        error_code: code,
+        ..Default::default()
+    })
+}
+
+impl SimConsumerCoordinator {
+    pub(crate) fn new(
+        brokers: i32,
+        node: i32,
+        partitions: i32,
+        session_timeout: Duration,
+        now: Instant,
+    ) -> Self {
+        SimConsumerCoordinator {
+            node,
+            brokers,
+            previous: node,
+            loading_until: now,
+            partitions,
+            group_epoch: 0,
+            assignment_epoch: 0,
+            target: BTreeMap::new(),
+            members: BTreeMap::new(),
+            next_seq: 1,
+            session_timeout,
+            log: Vec::new(),
+            trace: false,
+            rebalances: 0,
+        }
+    }
+
+    fn note(&mut self, s: String) {
+        if self.trace {
+            eprintln!("    coordinator: {s}");
+        }
+        if self.log.len() >= 64 {
+            self.log.remove(0);
+        }
+        self.log.push(s);
+    }
+
+    fn seq_of(&self, id: &str) -> Option<u64> {
+        self.members.iter().find(|(_, m)| m.id == id).map(|(s, _)| *s)
+    }
+
+    fn bump(&mut self, why: &str) {
+        self.group_epoch += 1;
+        self.rebalances += 1;
+        let e = self.group_epoch;
+        self.note(format!("group epoch {e}: {why}"));
+    }
+
+    pub(crate) fn set_partitions(&mut self, n: i32) {
+        if n != self.partitions {
+            self.partitions = n;
+            self.bump("partitions added");
+        }
+    }
+
+    fn remove(&mut self, seq: u64, why: &str) {
+        if let Some(m) = self.members.remove(&seq) {
+            self.target.remove(&seq);
+            self.bump(&format!("{} {why}", m.id));
+        }
+    }
+
+    /// The target assignment for the group epoch: uniform, keeping what
+    /// each member had where its share allows.
+    fn compute_target(&mut self) {
+        let seqs: Vec<u64> = self.members.keys().copied().collect();
+        let n = seqs.len() as i32;
+        let mut target: BTreeMap<u64, BTreeSet<i32>> = BTreeMap::new();
+        if n > 0 {
+            let base = self.partitions / n;
+            let extra = self.partitions % n;
+            let mut taken = BTreeSet::new();
+            let quota = |i: usize| (base + i32::from((i as i32) < extra)) as usize;
+            for (i, s) in seqs.iter().enumerate() {
+                let keep: BTreeSet<i32> = self
+                    .target
+                    .get(s)
+                    .map(|t| t.iter().copied().filter(|p| *p < self.partitions).take(quota(i)).collect())
+                    .unwrap_or_default();
+                taken.extend(keep.iter().copied());
+                target.insert(*s, keep);
+            }
+            let mut free = (0..self.partitions).filter(|p| !taken.contains(p));
+            for (i, s) in seqs.iter().enumerate() {
+                let t = target.entry(*s).or_default();
+                while t.len() < quota(i) {
+                    let Some(p) = free.next() else { break };
+                    t.insert(p);
+                }
+            }
+        }
+        self.target = target;
+        self.assignment_epoch = self.group_epoch;
+        let summary: Vec<String> = self
+            .target
+            .iter()
+            .map(|(s, t)| format!("{}={:?}", self.members.get(s).map_or("?", |m| m.id.as_str()), t))
+            .collect();
+        let e = self.assignment_epoch;
+        self.note(format!("target of epoch {e}: {}", summary.join(" ")));
+    }
+
+    /// Partitions another member than `seq` holds (assigned or being revoked).
+    fn held_by_others(&self, seq: u64) -> BTreeSet<i32> {
+        self.members
+            .iter()
+            .filter(|(s, _)| **s != seq)
+            .flat_map(|(_, m)| m.assigned.iter().chain(m.pending.iter()).copied())
+            .collect()
+    }
+
+    /// Kafka's `CurrentAssignmentBuilder`.
+    fn reconcile(&mut self, now: Instant, seq: u64, owned: &BTreeSet<i32>) {
+        for _ in 0..4 {
+            let others = self.held_by_others(seq);
+            let target = self.target.get(&seq).cloned().unwrap_or_default();
+            let epoch = self.assignment_epoch;
+            let Some(m) = self.members.get_mut(&seq) else { return };
+            match m.state {
+                CState::Unrevoked => {
+                    if owned.is_disjoint(&m.pending) {
+                        m.pending.clear();
+                        m.revoke_deadline = None;
+                        // Revoked: next, the assignment of the current
+                        // target (which may have changed meanwhile).
+                        m.state = CState::Stable;
+                        continue;
+                    }
+                    return;
+                }
+                CState::Stable if m.epoch == epoch => return,
+                CState::Unreleased if m.epoch == epoch => {
+                    let give: Vec<i32> = target.iter().copied().filter(|p| !others.contains(p)).collect();
+                    m.assigned.extend(give);
+                    if m.assigned == target {
+                        m.state = CState::Stable;
+                    }
+                    return;
+                }
+                CState::Stable | CState::Unreleased => {
+                    let revoke: BTreeSet<i32> = m.assigned.difference(&target).copied().collect();
+                    if !revoke.is_empty() {
+                        m.assigned = m.assigned.intersection(&target).copied().collect();
+                        m.pending = revoke;
+                        m.state = CState::Unrevoked;
+                        m.revoke_deadline = Some(now + m.rebalance_timeout);
+                        return;
+                    }
+                    m.previous_epoch = m.epoch;
+                    m.epoch = epoch;
+                    m.state = CState::Unreleased;
+                }
+            }
+        }
+    }
+
+    fn response(&self, seq: u64) -> CoordResponse {
+        let m = &self.members[&seq];
+        CoordResponse::ConsumerGroupHeartbeat(kwire_proto::msg::group::ConsumerGroupHeartbeatResponse {
+            throttle_time_ms: 0,
+            error_code: ErrorCode::NONE,
+            error_message: None,
+            member_id: Some(m.id.clone()),
+            member_epoch: m.epoch,
+            heartbeat_interval_ms: 1000,
+            assignment: Some(vec![kwire_proto::msg::group::TopicIdPartitions {
+                topic_id: TOPIC_ID,
+                topic_name: String::new(),
+                partitions: m.assigned.iter().copied().collect(),
+            }]),
+        })
+    }
+
+    pub(crate) fn handle(&mut self, now: Instant, node: i32, req: &CoordRequest) -> CoordResponse {
+        let CoordRequest::ConsumerGroupHeartbeat(r, _) = req else {
+            panic!("the simulated KIP-848 coordinator speaks ConsumerGroupHeartbeat only")
+        };
+        if node != self.node {
+            return cg_response(ErrorCode::NOT_COORDINATOR);
+        }
+        if now < self.loading_until {
+            return cg_response(ErrorCode::COORDINATOR_LOAD_IN_PROGRESS);
+        }
+        self.tick(now);
+        let id = r.member_id.to_string();
+        let owned: BTreeSet<i32> = r
+            .topic_partitions
+            .iter()
+            .flatten()
+            .filter(|t| *t.topic_id.as_bytes() == TOPIC_ID)
+            .flat_map(|t| t.partitions.iter().copied())
+            .collect();
+        let seq = match r.member_epoch {
+            -1 | -2 => {
+                let Some(seq) = self.seq_of(&id) else {
+                    return cg_response(ErrorCode::UNKNOWN_MEMBER_ID);
+                };
+                self.remove(seq, "left");
+                return CoordResponse::ConsumerGroupHeartbeat(
+                    kwire_proto::msg::group::ConsumerGroupHeartbeatResponse {
+                        member_id: Some(id),
+                        member_epoch: r.member_epoch,
+                        ..Default::default()
+                    },
+                );
+            }
+            0 => {
+                if id.is_empty() {
+                    return cg_response(ErrorCode(42)); // INVALID_REQUEST: v1 members pick their id
+                }
+                // A member (re)joining starts from nothing.
+                if let Some(old) = self.seq_of(&id) {
+                    self.members.remove(&old);
+                    self.target.remove(&old);
+                }
+                let seq = self.next_seq;
+                self.next_seq += 1;
+                self.members.insert(
+                    seq,
+                    CMember {
+                        id: id.clone(),
+                        epoch: 0,
+                        previous_epoch: -1,
+                        state: CState::Stable,
+                        assigned: BTreeSet::new(),
+                        pending: BTreeSet::new(),
+                        rebalance_timeout: Duration::from_millis(r.rebalance_timeout_ms.max(0) as u64),
+                        last_heartbeat: now,
+                        revoke_deadline: None,
+                    },
+                );
+                self.bump(&format!("{id} joins"));
+                seq
+            }
+            e => {
+                let Some(seq) = self.seq_of(&id) else {
+                    return cg_response(ErrorCode::UNKNOWN_MEMBER_ID);
+                };
+                let m = &self.members[&seq];
+                let ok = e == m.epoch || (e == m.previous_epoch && owned.is_subset(&m.assigned));
+                if !ok {
+                    return cg_response(ErrorCode::FENCED_MEMBER_EPOCH);
+                }
+                seq
+            }
+        };
+        if let Some(m) = self.members.get_mut(&seq) {
+            m.last_heartbeat = now;
+        }
+        if self.group_epoch > self.assignment_epoch {
+            self.compute_target();
+        }
+        self.reconcile(now, seq, &owned);
+        self.response(seq)
+    }
+
+    pub(crate) fn tick(&mut self, now: Instant) {
+        if now < self.loading_until {
+            return;
+        }
+        let gone: Vec<(u64, &'static str)> = self
+            .members
+            .iter()
+            .filter_map(|(s, m)| {
+                if now >= m.last_heartbeat + self.session_timeout {
+                    Some((*s, "session expired"))
+                } else if m.revoke_deadline.is_some_and(|d| now >= d) {
+                    Some((*s, "did not revoke within the rebalance timeout"))
+                } else {
+                    None
+                }
+            })
+            .collect();
+        for (s, why) in gone {
+            self.remove(s, why);
+        }
+    }
+
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.members
+            .values()
+            .flat_map(|m| std::iter::once(m.last_heartbeat + self.session_timeout).chain(m.revoke_deadline))
+            .min()
+            .map(|t| t.max(self.loading_until))
+    }
+
+    pub(crate) fn move_to(&mut self, now: Instant, node: i32, load: Duration) {
+        let node = if node == self.node { 1 + node % self.brokers } else { node };
+        self.previous = self.node;
+        self.node = node;
+        self.loading_until = now + load;
+        for m in self.members.values_mut() {
+            m.last_heartbeat = self.loading_until;
+        }
+        self.note(format!("moved to broker {node} (loading {} ms)", load.as_millis()));
+    }
+
+    fn commit_code(&self, id: &CommitIdentity) -> ErrorCode {
+        match self.seq_of(&id.member_id).map(|s| &self.members[&s]) {
+            None => ErrorCode::UNKNOWN_MEMBER_ID,
+            Some(m) if id.generation_or_epoch == m.epoch => ErrorCode::NONE,
+            Some(m) if id.generation_or_epoch < m.epoch => ErrorCode::STALE_MEMBER_EPOCH,
+            Some(_) => ErrorCode::FENCED_MEMBER_EPOCH,
+        }
+    }
+
+    /// Per member id: (epoch, assigned) once every member is stable at the
+    /// group epoch; else why not.
+    fn settled(&self) -> Result<BTreeMap<String, (i32, BTreeSet<TopicPartition>)>, String> {
+        let mut out = BTreeMap::new();
+        for m in self.members.values() {
+            if m.state != CState::Stable
+                || m.epoch != self.group_epoch
+                || self.assignment_epoch != self.group_epoch
+            {
+                return Err(format!(
+                    "{} {:?} at epoch {} (group epoch {}, assignment epoch {})",
+                    m.id, m.state, m.epoch, self.group_epoch, self.assignment_epoch
+                ));
+            }
+            out.insert(
+                m.id.clone(),
+                (m.epoch, m.assigned.iter().map(|p| TopicPartition::new(TOPIC, *p)).collect()),
+            );
+        }
+        Ok(out)
+    }
+}
+
+/// The coordinator of the run's protocol.
+// One per run: the size difference doesn't matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub(crate) enum Coord {
+    Classic(SimCoordinator),
+    Consumer(SimConsumerCoordinator),
+}
+
+impl Coord {
+    fn node(&self) -> i32 {
+        match self {
+            Coord::Classic(c) => c.node,
+            Coord::Consumer(c) => c.node,
+        }
+    }
+    fn find(&self, stale: bool) -> i32 {
+        match self {
+            Coord::Classic(c) => c.find(stale),
+            Coord::Consumer(c) => {
+                if stale {
+                    c.previous
+                } else {
+                    c.node
+                }
+            }
+        }
+    }
+    fn loading(&self, now: Instant) -> bool {
+        match self {
+            Coord::Classic(c) => c.loading(now),
+            Coord::Consumer(c) => now < c.loading_until,
+        }
+    }
+    fn handle(&mut self, now: Instant, node: i32, tok: Token, id: u64, req: &CoordRequest) -> Handled {
+        match self {
+            Coord::Classic(c) => c.handle(now, node, tok, id, req),
+            Coord::Consumer(c) => Handled::Now(c.handle(now, node, req)),
+        }
+    }
+    fn tick(&mut self, now: Instant) {
+        match self {
+            Coord::Classic(c) => c.tick(now),
+            Coord::Consumer(c) => c.tick(now),
+        }
+    }
+    fn next_deadline(&self) -> Option<Instant> {
+        match self {
+            Coord::Classic(c) => c.next_deadline(),
+            Coord::Consumer(c) => c.next_deadline(),
+        }
+    }
+    fn take_replies(&mut self) -> Vec<(Token, u64, CoordResponse)> {
+        match self {
+            Coord::Classic(c) => c.take_replies(),
+            Coord::Consumer(_) => Vec::new(),
+        }
+    }
+    fn move_to(&mut self, now: Instant, node: i32, load: Duration) {
+        match self {
+            Coord::Classic(c) => c.move_to(now, node, load),
+            Coord::Consumer(c) => c.move_to(now, node, load),
+        }
+    }
+    fn set_partitions(&mut self, n: i32) {
+        if let Coord::Consumer(c) = self {
+            c.set_partitions(n);
+        }
+    }
+    fn commit_code(&self, id: &CommitIdentity) -> ErrorCode {
+        match self {
+            Coord::Classic(c) => c.commit_code(id),
+            Coord::Consumer(c) => c.commit_code(id),
+        }
+    }
+    fn accepts_commit(&self, id: &CommitIdentity) -> bool {
+        self.commit_code(id) == ErrorCode::NONE
+    }
+    /// An OffsetCommit sent to `node`: Kafka's answer (an accepted one
+    /// counts as a heartbeat in the classic protocol).
+    fn commit(&mut self, now: Instant, node: i32, id: &CommitIdentity) -> ErrorCode {
+        match self {
+            Coord::Classic(c) => c.commit(now, node, id),
+            Coord::Consumer(c) => {
+                if node != c.node {
+                    ErrorCode::NOT_COORDINATOR
+                } else if now < c.loading_until {
+                    ErrorCode::COORDINATOR_LOAD_IN_PROGRESS
+                } else {
+                    c.commit_code(id)
+                }
+            }
+        }
+    }
+    /// What the coordinator gives this member now: classic, its stored
+    /// assignment in the identity's generation; KIP-848, its current assignment.
+    fn assignment_of(&self, id: &CommitIdentity) -> Option<BTreeSet<TopicPartition>> {
+        match self {
+            Coord::Classic(c) => {
+                c.history.get(&id.generation_or_epoch).and_then(|h| h.get(&id.member_id)).cloned()
+            }
+            Coord::Consumer(c) => c
+                .seq_of(&id.member_id)
+                .map(|s| c.members[&s].assigned.iter().map(|p| TopicPartition::new(TOPIC, *p)).collect()),
+        }
+    }
+    /// What the coordinator holds for members other than this one: classic,
+    /// the other assignments of the identity's generation; KIP-848, every
+    /// other member's assigned and pending-revocation partitions.
+    fn given_to_others(&self, id: &CommitIdentity) -> Vec<(String, BTreeSet<TopicPartition>)> {
+        match self {
+            Coord::Classic(c) => c
+                .history
+                .get(&id.generation_or_epoch)
+                .map(|h| {
+                    h.iter()
+                        .filter(|(m, _)| **m != id.member_id)
+                        .map(|(m, p)| (m.clone(), p.clone()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            Coord::Consumer(c) => c
+                .members
+                .values()
+                .filter(|m| m.id != id.member_id)
+                .map(|m| {
+                    (
+                        m.id.clone(),
+                        m.assigned
+                            .iter()
+                            .chain(m.pending.iter())
+                            .map(|p| TopicPartition::new(TOPIC, *p))
+                            .collect(),
+                    )
+                })
+                .collect(),
+        }
+    }
+    /// Per member id: (generation or epoch, assignment) once the group
+    /// is settled; else why not.
+    fn settled(&self) -> Result<BTreeMap<String, (i32, BTreeSet<TopicPartition>)>, String> {
+        match self {
+            Coord::Classic(c) => {
+                if c.state() != GState::Stable && !c.group.members.is_empty() {
+                    return Err(format!("coordinator {:?}", c.state()));
+                }
+                if c.has_pending() {
+                    return Err("pending members".into());
+                }
+                let g = c.generation();
+                Ok(c.group
+                    .members
+                    .keys()
+                    .map(|m| {
+                        let a = c.history.get(&g).and_then(|h| h.get(m)).cloned().unwrap_or_default();
+                        (m.clone(), (g, a))
+                    })
+                    .collect())
+            }
+            Coord::Consumer(c) => c.settled(),
+        }
+    }
+    fn describe(&self) -> String {
+        match self {
+            Coord::Classic(c) => format!(
+                "classic coordinator: broker {} generation {} {:?} members {:?}",
+                c.node,
+                c.generation(),
+                c.state(),
+                c.member_ids()
+            ),
+            Coord::Consumer(c) => format!(
+                "KIP-848 coordinator: broker {} group epoch {} assignment epoch {} members {:?}",
+                c.node,
+                c.group_epoch,
+                c.assignment_epoch,
+                c.members
+                    .values()
+                    .map(|m| (m.id.as_str(), m.epoch, m.state, &m.assigned, &m.pending))
+                    .collect::<Vec<_>>()
+            ),
+        }
+    }
+    fn log(&self) -> &[String] {
+        match self {
+            Coord::Classic(c) => &c.log,
+            Coord::Consumer(c) => &c.log,
+        }
+    }
+    fn rebalances(&self) -> u64 {
+        match self {
+            Coord::Classic(c) => c.rebalances,
+            Coord::Consumer(c) => c.rebalances,
+        }
+    }
+    fn generation(&self) -> i32 {
+        match self {
+            Coord::Classic(c) => c.generation(),
+            Coord::Consumer(c) => c.group_epoch,
+        }
+    }
+}
+
 /// The versions the simulated coordinator speaks.
-pub(crate) fn versions(join: i16, leave: i16) -> GroupApiVersions {
+pub(crate) fn versions(join: i16, leave: i16, kip848: bool) -> GroupApiVersions {
     GroupApiVersions {
         join_group: Some(join),
         sync_group: Some(5),
@@ -914,7 +1535,7 @@ pub(crate) fn versions(join: i16, leave: i16) -> GroupApiVersions {
         leave_group: Some(leave),
         offset_commit: Some(9),
         offset_fetch: Some(9),
-        consumer_group_heartbeat: None,
+        consumer_group_heartbeat: kip848.then_some(1),
     }
 }
 
@@ -987,6 +1608,7 @@ impl Faults {
 
 const BROKERS: i32 = 3;
 const TOPIC: &str = "t";
+const TOPIC_ID: [u8; 16] = [7; 16];
 const MAX_MEMBERS: usize = 8;
 /// Requests (FindCoordinator, Metadata, coordinator requests) one member may
 /// send in one virtual second.
@@ -1008,6 +1630,8 @@ pub(crate) struct Shape {
     pub(crate) initial_delay: Duration,
     /// Virtual time of faults before the quiet phase.
     pub(crate) fault_time: Duration,
+    /// KIP-848 (`group.protocol=consumer`) rather than the classic protocol.
+    pub(crate) kip848: bool,
 }
 
 impl Shape {
@@ -1029,6 +1653,7 @@ impl Shape {
             max_poll: Duration::from_secs([8, 15, 30][rng.below(3) as usize]),
             initial_delay: Duration::from_millis([0, 3000][rng.below(2) as usize]),
             fault_time: Duration::from_secs(30 + rng.below(90)),
+            kip848: rng.chance(333),
         }
     }
 }
@@ -1093,7 +1718,7 @@ struct World {
     rng: Rng,
     faults: Faults,
     shape: Shape,
-    coord: SimCoordinator,
+    coord: Coord,
     members: Vec<Member>,
     partitions: i32,
     t0: Instant,
@@ -1135,9 +1760,17 @@ impl World {
         cfg.retry_backoff = Duration::from_millis(100);
         cfg.retry_backoff_max = Duration::from_secs(1);
         cfg.metadata_max_age = Duration::from_secs(3);
-        let mut coord =
-            SimCoordinator::new(BROKERS, 1 + rng.below(BROKERS as u64) as i32, shape.initial_delay, t0);
-        coord.trace = trace;
+        let node = 1 + rng.below(BROKERS as u64) as i32;
+        let coord = if shape.kip848 {
+            cfg.protocol = crate::GroupProtocol::Consumer;
+            let mut c = SimConsumerCoordinator::new(BROKERS, node, shape.partitions, shape.session, t0);
+            c.trace = trace;
+            Coord::Consumer(c)
+        } else {
+            let mut c = SimCoordinator::new(BROKERS, node, shape.initial_delay, t0);
+            c.trace = trace;
+            Coord::Classic(c)
+        };
         let mut w = World {
             rng,
             faults,
@@ -1167,7 +1800,7 @@ impl World {
     fn add_member(&mut self, start: Instant) {
         let name = format!("M{}", self.members.len());
         let m = Membership::new(&self.cfg, vec![TOPIC.to_owned()], start);
-        let eager = !self.cfg.assignors.iter().all(|a| a.cooperative());
+        let eager = !self.shape.kip848 && !self.cfg.assignors.iter().all(|a| a.cooperative());
         self.members.push(Member {
             name,
             m,
@@ -1324,7 +1957,7 @@ impl World {
             self.coord.move_to(now, to, load);
             self.moved_at = Some(now);
             self.count("fault: coordinator moves");
-            self.say(|| format!("coordinator moves to broker {}", self.coord.node));
+            self.say(|| format!("coordinator moves to broker {}", self.coord.node()));
         }
         if self.rng.chance(f.lose) {
             let i = self.rng.below(self.members.len() as u64) as usize;
@@ -1334,6 +1967,7 @@ impl World {
         if self.rng.chance(f.grow) && self.partitions < 12 {
             self.partitions += 1 + self.rng.below(2) as i32;
             self.say(|| format!("topic grows to {} partitions", self.partitions));
+            self.coord.set_partitions(self.partitions);
             self.count("fault: partitions added");
         }
         let alive: Vec<usize> =
@@ -1432,7 +2066,7 @@ impl World {
                 let node = self.coord.find(stale);
                 Ok(CoordinatorInfo {
                     node_id: node,
-                    versions: versions(self.shape.join_version, self.shape.leave_version),
+                    versions: versions(self.shape.join_version, self.shape.leave_version, self.shape.kip848),
                 })
             };
             let name = self.members[i].name.clone();
@@ -1444,7 +2078,7 @@ impl World {
             let r = if !self.quiet && self.rng.chance(self.faults.find_fail) {
                 Err("metadata request failed".to_owned())
             } else {
-                Ok(vec![TopicMeta { name: TOPIC.into(), id: [7; 16], partitions: self.partitions }])
+                Ok(vec![TopicMeta { name: TOPIC.into(), id: TOPIC_ID, partitions: self.partitions }])
             };
             self.members[i].m.handle_metadata(now, r);
         }
@@ -1626,14 +2260,12 @@ impl World {
                     }
                     if !mb.eager {
                         // Only what moves: nothing of its own assignment in this generation.
-                        if let Some(a) = identity.as_ref().and_then(|id| {
-                            self.coord.history.get(&id.generation_or_epoch).and_then(|h| h.get(&id.member_id))
-                        }) {
-                            if !set.is_disjoint(a) {
+                        if let Some(a) = identity.as_ref().and_then(|id| self.coord.assignment_of(id)) {
+                            if !set.is_disjoint(&a) {
                                 return Err(format!(
                                     "{name} (cooperative) revokes {:?} although its assignment keeps {:?}",
                                     tps(&set),
-                                    tps(a)
+                                    tps(&a)
                                 ));
                             }
                         }
@@ -1709,19 +2341,22 @@ impl World {
                 }
             }
         }
-        // Nobody owns what its generation gave another member.
+        // Classic: nobody owns what its generation gave another member.
+        // KIP-848: no member still in its epoch owns what the coordinator
+        // gave (or is taking back from) another one.
         for mb in self.members.iter().filter(|m| m.live()) {
             let Some(id) = mb.m.commit_identity() else { continue };
-            let Some(h) = self.coord.history.get(&id.generation_or_epoch) else { continue };
-            for (other, parts) in h {
-                if *other != id.member_id && !parts.is_disjoint(mb.m.owned()) {
+            if self.shape.kip848 && !self.coord.accepts_commit(&id) {
+                continue;
+            }
+            for (other, parts) in self.coord.given_to_others(&id) {
+                if !parts.is_disjoint(mb.m.owned()) {
                     return Err(format!(
-                        "{} ({} gen {}) owns {:?}, which generation {} gave to {other}",
+                        "{} ({} gen/epoch {}) owns {:?}, which the coordinator gave to {other}",
                         mb.name,
                         id.member_id,
                         id.generation_or_epoch,
                         tps(&parts.intersection(mb.m.owned()).cloned().collect()),
-                        id.generation_or_epoch
                     ));
                 }
             }
@@ -1755,51 +2390,49 @@ impl World {
                 })
                 .collect();
             return Err(format!(
-                "no convergence {} s into the quiet phase: {why}\n  coordinator: broker {} generation {} {:?} members {:?}\n  {}\n  coordinator log (last): {}",
+                "no convergence {} s into the quiet phase: {why}\n  {}\n  {}\n  coordinator log (last): {}",
                 bound.as_secs(),
-                self.coord.node,
-                self.coord.generation(),
-                self.coord.state(),
-                self.coord.member_ids(),
+                self.coord.describe(),
                 states.join("\n  "),
-                self.coord.log.join("\n    ")
+                self.coord.log().join("\n    ")
             ));
         }
         Ok(false)
     }
 
     fn unsettled(&self, live: &[&Member]) -> Option<String> {
-        if self.coord.loading(self.now) || self.coord.state() != GState::Stable && !live.is_empty() {
-            return Some(format!("coordinator {:?}", self.coord.state()));
+        if self.coord.loading(self.now) {
+            return Some("coordinator loading".into());
         }
-        if self.coord.has_pending() {
-            return Some("pending members".into());
-        }
+        let settled = match self.coord.settled() {
+            Ok(s) => s,
+            Err(e) => return Some(e),
+        };
         let ids: BTreeSet<String> = live.iter().map(|m| m.m.member_id().to_owned()).collect();
-        if ids != self.coord.member_ids() {
-            return Some(format!("live members {ids:?} != coordinator's {:?}", self.coord.member_ids()));
+        let theirs: BTreeSet<String> = settled.keys().cloned().collect();
+        if ids != theirs {
+            return Some(format!("live members {ids:?} != coordinator's {theirs:?}"));
         }
         let mut all = BTreeSet::new();
         for mb in live {
             if mb.status == Status::Leaving {
                 return Some(format!("{} still leaving", mb.name));
             }
+            let (generation, given) = &settled[mb.m.member_id()];
             match mb.m.commit_identity() {
-                Some(id) if id.generation_or_epoch == self.coord.generation() => {}
+                Some(id) if id.generation_or_epoch == *generation => {}
                 other => return Some(format!("{} identity {other:?}", mb.name)),
             }
             if mb.revoke.is_some() {
                 return Some(format!("{} revoking", mb.name));
             }
-            // It owns what the coordinator stored as its assignment.
-            let given =
-                self.coord.history.get(&self.coord.generation()).and_then(|h| h.get(mb.m.member_id()));
-            if given != Some(mb.m.owned()) {
+            // It owns what the coordinator gives it.
+            if given != mb.m.owned() {
                 return Some(format!(
                     "{} owns {:?}, its assignment is {:?}",
                     mb.name,
                     tps(mb.m.owned()),
-                    given.map(tps)
+                    tps(given)
                 ));
             }
             for p in mb.m.owned() {
@@ -1879,7 +2512,7 @@ pub(crate) fn run(rng: Rng, faults: Faults, shape: Option<Shape>) -> Result<Summ
     Ok(Summary {
         stats: std::mem::take(&mut w.stats),
         generations: w.coord.generation(),
-        rebalances: w.coord.rebalances,
+        rebalances: w.coord.rebalances(),
         converged_after_ms: (w.now - (w.t0 + w.shape.fault_time)).as_millis(),
     })
 }
