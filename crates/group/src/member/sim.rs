@@ -1632,6 +1632,11 @@ pub(crate) struct Shape {
     pub(crate) fault_time: Duration,
     /// KIP-848 (`group.protocol=consumer`) rather than the classic protocol.
     pub(crate) kip848: bool,
+    /// Classic: a rolling upgrade to cooperative rebalancing (Kafka's
+    /// documented path): each member offers either `range` and
+    /// `cooperative-sticky` (so it rebalances eagerly) or only
+    /// `cooperative-sticky`.
+    pub(crate) upgrade: bool,
 }
 
 impl Shape {
@@ -1654,6 +1659,7 @@ impl Shape {
             initial_delay: Duration::from_millis([0, 3000][rng.below(2) as usize]),
             fault_time: Duration::from_secs(30 + rng.below(90)),
             kip848: rng.chance(333),
+            upgrade: rng.chance(200),
         }
     }
 }
@@ -1799,8 +1805,16 @@ impl World {
 
     fn add_member(&mut self, start: Instant) {
         let name = format!("M{}", self.members.len());
-        let m = Membership::new(&self.cfg, vec![TOPIC.to_owned()], start);
-        let eager = !self.shape.kip848 && !self.cfg.assignors.iter().all(|a| a.cooperative());
+        let mut cfg = self.cfg.clone();
+        if self.shape.upgrade {
+            cfg.assignors = if self.rng.chance(500) {
+                vec![AssignorKind::Range, AssignorKind::CooperativeSticky]
+            } else {
+                vec![AssignorKind::CooperativeSticky]
+            };
+        }
+        let m = Membership::new(&cfg, vec![TOPIC.to_owned()], start);
+        let eager = !self.shape.kip848 && !cfg.assignors.iter().all(|a| a.cooperative());
         self.members.push(Member {
             name,
             m,
