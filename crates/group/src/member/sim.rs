@@ -1739,6 +1739,8 @@ struct World {
     cfg: GroupConfig,
     /// What happened, by kind (for the tests' summary).
     stats: BTreeMap<String, u64>,
+    /// Whether a `poll_timeout` left in the past by `handle_timeout` is an error.
+    check_spin: bool,
 }
 
 /// What a finished run did, for the tests' summary.
@@ -1794,6 +1796,7 @@ impl World {
             trace,
             cfg,
             stats: BTreeMap::new(),
+            check_spin: false,
         };
         for i in 0..w.shape.members {
             // Most start at once; some join late.
@@ -2137,6 +2140,33 @@ impl World {
         }
         self.transmits(i)?;
         self.events(i)?;
+        // The driver sleeps until `poll_timeout` and calls `handle_timeout`:
+        // a timeout that stays due after that makes it spin.
+        if self.check_spin {
+            for _ in 0..3 {
+                if self.members[i].m.poll_timeout().is_none_or(|t| t > now) {
+                    return Ok(());
+                }
+                self.members[i].m.handle_timeout(now);
+                self.transmits(i)?;
+                self.events(i)?;
+            }
+            if let Some(t) = self.members[i].m.poll_timeout().filter(|t| *t <= now) {
+                let mb = &self.members[i];
+                return Err(format!(
+                    "{} ({:?}) would spin: its poll_timeout stays {} ms in the past after handle_timeout \
+                     (the driver's sleep_until(poll_timeout) returns at once, again and again); \
+                     coordinator known: {}, identity {:?}, owned {:?}\n  {:?}",
+                    mb.name,
+                    mb.status,
+                    (now - t).as_millis(),
+                    mb.m.coordinator().is_some(),
+                    mb.m.commit_identity().map(|i| i.generation_or_epoch),
+                    tps(mb.m.owned()),
+                    mb.m
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -2513,9 +2543,14 @@ fn show_event(e: &MemberEvent) -> String {
 
 /// Runs one schedule; an error names the step and the broken invariant.
 pub(crate) fn run(rng: Rng, faults: Faults, shape: Option<Shape>) -> Result<Summary, String> {
+    run_with(rng, faults, shape, std::env::var_os("KWIRE_SIM_SPIN").is_some())
+}
+
+fn run_with(rng: Rng, faults: Faults, shape: Option<Shape>, check_spin: bool) -> Result<Summary, String> {
     let mut rng = rng;
     let shape = shape.unwrap_or_else(|| Shape::pick(&mut rng));
     let mut w = World::new(rng, faults, shape);
+    w.check_spin = check_spin;
     loop {
         match w.step() {
             Ok(true) => break,
@@ -2534,6 +2569,10 @@ pub(crate) fn run(rng: Rng, faults: Faults, shape: Option<Shape>) -> Result<Summ
 /// A schedule whose shape, fault rates and every choice come from `data`;
 /// panics on a broken invariant (the fuzz target's entry point).
 pub(crate) fn run_bytes(data: &[u8]) {
+    run_bytes_with(data, std::env::var_os("KWIRE_SIM_SPIN").is_some())
+}
+
+fn run_bytes_with(data: &[u8], check_spin: bool) {
     let mut rng = Rng::from_bytes(data);
     let faults = Faults {
         delay: rng.below(200),
@@ -2546,7 +2585,7 @@ pub(crate) fn run_bytes(data: &[u8]) {
         grow: rng.below(10),
     };
     let shape = Shape::pick(&mut rng);
-    if let Err(e) = run(rng, faults, Some(shape.clone())) {
+    if let Err(e) = run_with(rng, faults, Some(shape.clone()), check_spin) {
         panic!("group sim ({faults:?}, {shape:?}): {e}");
     }
 }
@@ -2634,6 +2673,221 @@ mod tests {
                 (a.stats, a.generations, a.rebalances, a.converged_after_ms),
                 (b.stats, b.generations, b.rebalances, b.converged_after_ms),
                 "seed {seed}"
+            );
+        }
+    }
+
+    // -----------------------------------------------------------------
+    // Finding: the driver spins (its `sleep_until(poll_timeout)` returns at
+    // once, again and again) when `poll_timeout` stays in the past after
+    // `handle_timeout`. The schedules check this with KWIRE_SIM_SPIN=1 (off
+    // by default until it is fixed); these tests show each cause alone.
+
+    fn spin_cfg(protocol: crate::GroupProtocol) -> GroupConfig {
+        let mut c = GroupConfig::new("g");
+        c.protocol = protocol;
+        c.session_timeout = Duration::from_secs(10);
+        c.heartbeat_interval = Duration::from_secs(1);
+        c.max_poll_interval = Duration::from_secs(30);
+        c.metadata_max_age = Duration::from_secs(3);
+        c.assignors = vec![AssignorKind::Range];
+        c
+    }
+
+    /// Answers what `m` sends at `now` as a healthy coordinator would for a
+    /// member alone in generation 1 / epoch 1 (leader: it gets metadata
+    /// unless `hold_metadata`); returns whether a Metadata request was left
+    /// unanswered.
+    fn serve(m: &mut Membership, now: Instant, hold_metadata: bool) -> bool {
+        let mut held = false;
+        while let Some(t) = m.poll_transmit(now) {
+            match t {
+                Transmit::FindCoordinator => m.handle_coordinator(
+                    now,
+                    Ok(CoordinatorInfo { node_id: 1, versions: versions(9, 5, true) }),
+                ),
+                Transmit::Metadata(_) if hold_metadata => held = true,
+                Transmit::Metadata(_) => m.handle_metadata(
+                    now,
+                    Ok(vec![TopicMeta { name: TOPIC.into(), id: TOPIC_ID, partitions: 2 }]),
+                ),
+                Transmit::Request { id, request, .. } => {
+                    let r = match request {
+                        CoordRequest::JoinGroup(..) => {
+                            let meta =
+                                ConsumerSubscription { topics: vec![TOPIC.into()], ..Default::default() }
+                                    .encode()
+                                    .unwrap();
+                            CoordResponse::JoinGroup(JoinGroupResponse {
+                                generation_id: 1,
+                                protocol_type: Some("consumer".into()),
+                                protocol_name: Some("range".into()),
+                                leader: "me".into(),
+                                member_id: "me".into(),
+                                members: vec![JoinGroupMember {
+                                    member_id: "me".into(),
+                                    group_instance_id: None,
+                                    metadata: meta,
+                                }],
+                                ..Default::default()
+                            })
+                        }
+                        CoordRequest::SyncGroup(s, _) => CoordResponse::SyncGroup(SyncGroupResponse {
+                            protocol_type: Some("consumer".into()),
+                            protocol_name: Some("range".into()),
+                            assignment: s
+                                .assignments
+                                .first()
+                                .map(|a| a.assignment.clone())
+                                .unwrap_or_default(),
+                            ..Default::default()
+                        }),
+                        CoordRequest::Heartbeat(..) => hb(ErrorCode::NONE),
+                        CoordRequest::LeaveGroup(..) => leave_error(ErrorCode::NONE),
+                        CoordRequest::ConsumerGroupHeartbeat(r, _) => CoordResponse::ConsumerGroupHeartbeat(
+                            kwire_proto::msg::group::ConsumerGroupHeartbeatResponse {
+                                member_id: Some(r.member_id.to_string()),
+                                member_epoch: if r.member_epoch < 0 { r.member_epoch } else { 1 },
+                                heartbeat_interval_ms: 1000,
+                                assignment: Some(vec![kwire_proto::msg::group::TopicIdPartitions {
+                                    topic_id: TOPIC_ID,
+                                    topic_name: String::new(),
+                                    partitions: vec![0, 1],
+                                }]),
+                                ..Default::default()
+                            },
+                        ),
+                    };
+                    m.handle_response(now, id, Ok(r));
+                }
+            }
+        }
+        while m.poll_event().is_some() {}
+        held
+    }
+
+    /// Runs `m` for `secs` of virtual time the way the driver does (wake at
+    /// `poll_timeout`, `handle_timeout`, send, repeat); `poll` says whether the
+    /// application polls. Panics naming the instant if the driver would spin.
+    fn run_driver(m: &mut Membership, t0: Instant, secs: u64, poll: bool, hold_metadata: bool) {
+        let mut now = t0;
+        let end = t0 + Duration::from_secs(secs);
+        serve(m, now, hold_metadata);
+        while now < end {
+            let wake = m.poll_timeout().unwrap_or(end).min(now + Duration::from_millis(500)).max(now);
+            if wake == now && m.poll_timeout().is_some_and(|t| t <= now) {
+                // Woken for nothing new: once more, then it spins.
+                m.handle_timeout(now);
+                serve(m, now, hold_metadata);
+                if let Some(t) = m.poll_timeout().filter(|t| *t <= now) {
+                    panic!(
+                        "at {} ms the driver spins: poll_timeout stays {} ms in the past after handle_timeout",
+                        (now - t0).as_millis(),
+                        (now - t).as_millis()
+                    );
+                }
+            }
+            now = wake.max(now + Duration::from_millis(1));
+            if poll {
+                m.handle_poll(now);
+            }
+            m.handle_timeout(now);
+            serve(m, now, hold_metadata);
+        }
+    }
+
+    /// Classic: once the application exceeds max.poll.interval.ms the member
+    /// leaves and waits for the next poll, but `poll_timeout` keeps answering
+    /// the rejoin instant (`join_retry_at`, set to "now" by the reset) that
+    /// `step` never acts on while `poll_expired`: the driver task spins at
+    /// 100% CPU for as long as the application is stuck.
+    #[test]
+    #[ignore = "finding: the driver spins while the application is past max.poll.interval.ms (classic)"]
+    fn classic_a_member_past_max_poll_interval_does_not_spin() {
+        let t0 = Instant::now();
+        let mut m = Membership::new(&spin_cfg(crate::GroupProtocol::Classic), vec![TOPIC.into()], t0);
+        run_driver(&mut m, t0, 60, false, false);
+    }
+
+    /// KIP-848: the same after the poll timeout: `fence` sets `hb_next` to
+    /// now and `step` sends nothing while `poll_expired`, so `poll_timeout`
+    /// (the due heartbeat) stays in the past.
+    #[test]
+    #[ignore = "finding: the driver spins while the application is past max.poll.interval.ms (KIP-848)"]
+    fn kip848_a_member_past_max_poll_interval_does_not_spin() {
+        let t0 = Instant::now();
+        let mut m = Membership::new(&spin_cfg(crate::GroupProtocol::Consumer), vec![TOPIC.into()], t0);
+        run_driver(&mut m, t0, 60, false, false);
+    }
+
+    /// Classic leader: while its periodic metadata refresh is in flight,
+    /// `poll_timeout` answers the (past) refresh instant: the driver spins
+    /// for the whole round trip, every metadata.max.age.ms (for as long as a
+    /// request timeout if the broker does not answer).
+    #[test]
+    #[ignore = "finding: a classic leader's driver spins while its metadata refresh is in flight"]
+    fn classic_a_leader_refreshing_metadata_does_not_spin() {
+        let t0 = Instant::now();
+        let mut m = Membership::new(&spin_cfg(crate::GroupProtocol::Classic), vec![TOPIC.into()], t0);
+        // Joined and assigned first (metadata answered), then refreshes that never return.
+        serve(&mut m, t0, false);
+        assert!(m.commit_identity().is_some(), "joined");
+        run_driver(&mut m, t0, 20, true, true);
+    }
+
+    /// KIP-848 leave: `start_leave` sends the leave heartbeat (epoch -1),
+    /// which sets `hb_next` one interval ahead and clears `heartbeat`; if the
+    /// answer takes longer than that interval, `poll_timeout` answers the
+    /// past `hb_next` and `step` (leaving) sends nothing: the driver spins
+    /// until the coordinator answers.
+    #[test]
+    #[ignore = "finding: a KIP-848 member's driver spins while its leave heartbeat is in flight"]
+    fn kip848_a_member_waiting_for_its_leave_answer_does_not_spin() {
+        let t0 = Instant::now();
+        let mut m = Membership::new(&spin_cfg(crate::GroupProtocol::Consumer), vec![TOPIC.into()], t0);
+        run_driver(&mut m, t0, 5, true, false);
+        assert!(m.commit_identity().is_some(), "joined");
+        let mut now = t0 + Duration::from_secs(5);
+        m.leave(now);
+        let Some(Transmit::Request { request: CoordRequest::ConsumerGroupHeartbeat(r, _), .. }) =
+            m.poll_transmit(now)
+        else {
+            panic!("a leave heartbeat")
+        };
+        assert_eq!(r.member_epoch, -1);
+        // The coordinator is slow to answer: 3 s.
+        let end = now + Duration::from_secs(3);
+        while now < end {
+            let wake = m.poll_timeout().unwrap_or(end).min(end);
+            if wake <= now {
+                m.handle_timeout(now);
+                while m.poll_transmit(now).is_some() {}
+                if let Some(t) = m.poll_timeout().filter(|t| *t <= now) {
+                    panic!(
+                        "at {} ms the driver spins: poll_timeout stays {} ms in the past after handle_timeout",
+                        (now - t0).as_millis(),
+                        (now - t).as_millis()
+                    );
+                }
+            }
+            now = wake.max(now + Duration::from_millis(1));
+        }
+    }
+
+    /// The regression inputs of the fuzz target reproduce the finding when
+    /// the spin check is on (KWIRE_SIM_SPIN=1, as for the target) and keep
+    /// every other invariant.
+    #[test]
+    fn the_spin_regression_inputs() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/regressions/group_sim");
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let data = std::fs::read(e.path()).unwrap();
+            run_bytes_with(&data, false);
+            let spun = std::panic::catch_unwind(|| run_bytes_with(&data, true)).is_err();
+            assert!(
+                spun,
+                "{} no longer spins: the finding is fixed? then turn the spin check on",
+                e.path().display()
             );
         }
     }
