@@ -547,8 +547,9 @@ impl SimCoordinator {
                 order: self.next_order,
             },
         );
+        // Kafka extends the initial delay only for a group's first generation.
         if let Some((_, added)) = &mut self.group.initial {
-            *added = true;
+            *added |= self.group.generation == 0;
         }
         if self.group.state != GState::PreparingRebalance {
             self.prepare_rebalance(now, &format!("{member_id} joins"));
