@@ -52,6 +52,20 @@ pub mod offsets;
 pub mod reset;
 pub mod share;
 
+/// Runs group membership (several [`member::Membership`]s, classic protocol
+/// or KIP-848) against a simulated group coordinator on a fault schedule chosen by
+/// `data` (the group's shape and fault rates, then every step's choices),
+/// panicking on a broken invariant: no partition owned by two members that
+/// could both commit; each member's owned set as its events said; eager
+/// members rejoin owning nothing, cooperative ones revoke only what moves;
+/// nobody owns what the coordinator gave another member; the group settles in the quiet phase; no request storm.
+/// For the `group_sim` fuzz target.
+#[cfg(feature = "sim")]
+#[doc(hidden)]
+pub fn sim_fuzz(data: &[u8]) {
+    member::sim::run_bytes(data)
+}
+
 pub use assignor::{
     AssignorKind, CustomAssignor, CustomAssignorRef, GroupAssignment, MemberAssignment, MemberSubscription,
 };

@@ -24,6 +24,8 @@
 mod classic;
 mod consumer;
 pub(crate) use consumer::new_member_id;
+#[cfg(any(test, feature = "sim"))]
+pub(crate) mod sim;
 #[cfg(test)]
 mod tests;
 
