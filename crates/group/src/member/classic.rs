@@ -161,7 +161,10 @@ impl Classic {
     }
 
     pub(super) fn timeout(&self) -> Option<Instant> {
-        if self.core.failed || self.core.left {
+        // Past max.poll.interval.ms nothing is due until the application
+        // polls again (`step` does nothing): a deadline here would be a past
+        // one the driver wakes up for again and again.
+        if self.core.failed || self.core.left || self.core.poll_expired {
             return None;
         }
         let mut t = None;
@@ -174,14 +177,16 @@ impl Classic {
                 }
                 if self.state == State::Stable {
                     t = min_instant(t, Some(self.hb_last_ok + self.core.session_timeout));
-                    if self.snapshot.is_some() {
+                    // The next refresh is due once the one in flight is answered.
+                    if self.snapshot.is_some() && !self.core.metadata_inflight {
                         t = min_instant(t, Some(self.core.next_metadata));
                     }
                 }
                 if self.state == State::Unjoined {
                     t = min_instant(t, self.join_retry_at);
                 }
-                if self.state == State::Assigning && self.core.metadata_retry {
+                if self.state == State::Assigning && self.core.metadata_retry && !self.core.metadata_inflight
+                {
                     t = min_instant(t, Some(self.core.next_metadata));
                 }
             }

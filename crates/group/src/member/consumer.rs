@@ -104,7 +104,11 @@ impl Consumer {
     }
 
     pub(super) fn timeout(&self) -> Option<Instant> {
-        if self.core.failed || self.core.left {
+        // Nothing is due past max.poll.interval.ms until the application
+        // polls, nor while the leave heartbeat waits for its answer (`step`
+        // sends nothing then): a past deadline here would make the driver
+        // spin.
+        if self.core.failed || self.core.left || self.core.poll_expired || self.leaving.is_some() {
             return None;
         }
         let mut t = match self.core.coord {
@@ -112,7 +116,8 @@ impl Consumer {
             super::Coord::Finding => None,
             super::Coord::Known(_) => self.heartbeat.is_none().then_some(self.hb_next),
         };
-        if self.core.metadata_retry {
+        // `step` retries metadata only with a known coordinator.
+        if self.core.metadata_retry && !self.core.metadata_inflight && self.core.coordinator().is_some() {
             t = min_instant(t, Some(self.core.next_metadata));
         }
         if self.epoch > 0 && !self.core.leave_requested {

@@ -1903,7 +1903,7 @@ impl World {
                 _ => {}
             }
             // A timeout still due after this step's handle_timeout is the
-            // driver-spin finding (checked with KWIRE_SIM_SPIN=1): the clock
+            // driver-spin finding (an error when `check_spin`): the clock
             // doesn't crawl in 1 ms steps for it, it looks again in 50 ms.
             at(mb
                 .m
@@ -2560,7 +2560,7 @@ fn show_event(e: &MemberEvent) -> String {
 
 /// Runs one schedule; an error names the step and the broken invariant.
 pub(crate) fn run(rng: Rng, faults: Faults, shape: Option<Shape>) -> Result<Summary, String> {
-    run_with(rng, faults, shape, std::env::var_os("KWIRE_SIM_SPIN").is_some())
+    run_with(rng, faults, shape, true)
 }
 
 fn run_with(rng: Rng, faults: Faults, shape: Option<Shape>, check_spin: bool) -> Result<Summary, String> {
@@ -2597,7 +2597,7 @@ fn run_world(
 /// A schedule whose shape, fault rates and every choice come from `data`;
 /// panics on a broken invariant (the fuzz target's entry point).
 pub(crate) fn run_bytes(data: &[u8]) {
-    run_bytes_with(data, std::env::var_os("KWIRE_SIM_SPIN").is_some())
+    run_bytes_with(data, true)
 }
 
 fn run_bytes_with(data: &[u8], check_spin: bool) {
@@ -2688,6 +2688,22 @@ mod tests {
         );
     }
 
+    /// Schedules that found a fifth cause of the driver spin (a KIP-848
+    /// member whose metadata retry fell due while its coordinator was
+    /// unknown: `step` looks for the coordinator first, `poll_timeout`
+    /// answered the retry), beyond the default seed range.
+    #[test]
+    fn kip848_metadata_retry_without_a_coordinator_does_not_spin() {
+        let network = Faults { delay: 100, lose: 15, moves: 8, find_fail: 150, ..Faults::NONE };
+        let all =
+            Faults { delay: 60, lose: 10, moves: 5, find_fail: 100, pause: 5, crash: 3, churn: 6, grow: 4 };
+        for (seed, faults) in [(736, network), (820, all)] {
+            if let Err(e) = run(Rng::seeded(seed), faults, None) {
+                panic!("seed {seed}: {e}");
+            }
+        }
+    }
+
     /// A seed replays the same schedule (KIP-848 member ids are random: the
     /// coordinator orders members by arrival, never by id).
     #[test]
@@ -2706,10 +2722,10 @@ mod tests {
     }
 
     // -----------------------------------------------------------------
-    // Finding: the driver spins (its `sleep_until(poll_timeout)` returns at
-    // once, again and again) when `poll_timeout` stays in the past after
-    // `handle_timeout`. The schedules check this with KWIRE_SIM_SPIN=1 (off
-    // by default until it is fixed); these tests show each cause alone.
+    // Finding (fixed): the driver spun (its `sleep_until(poll_timeout)`
+    // returned at once, again and again) when `poll_timeout` stayed in the
+    // past after `handle_timeout`. Every schedule checks this; these tests
+    // show each former cause alone.
 
     fn spin_cfg(protocol: crate::GroupProtocol) -> GroupConfig {
         let mut c = GroupConfig::new("g");
@@ -2830,7 +2846,6 @@ mod tests {
     /// `step` never acts on while `poll_expired`: the driver task spins at
     /// 100% CPU for as long as the application is stuck.
     #[test]
-    #[ignore = "finding: the driver spins while the application is past max.poll.interval.ms (classic)"]
     fn classic_a_member_past_max_poll_interval_does_not_spin() {
         let t0 = Instant::now();
         let mut m = Membership::new(&spin_cfg(crate::GroupProtocol::Classic), vec![TOPIC.into()], t0);
@@ -2841,7 +2856,6 @@ mod tests {
     /// now and `step` sends nothing while `poll_expired`, so `poll_timeout`
     /// (the due heartbeat) stays in the past.
     #[test]
-    #[ignore = "finding: the driver spins while the application is past max.poll.interval.ms (KIP-848)"]
     fn kip848_a_member_past_max_poll_interval_does_not_spin() {
         let t0 = Instant::now();
         let mut m = Membership::new(&spin_cfg(crate::GroupProtocol::Consumer), vec![TOPIC.into()], t0);
@@ -2853,7 +2867,6 @@ mod tests {
     /// for the whole round trip, every metadata.max.age.ms (for as long as a
     /// request timeout if the broker does not answer).
     #[test]
-    #[ignore = "finding: a classic leader's driver spins while its metadata refresh is in flight"]
     fn classic_a_leader_refreshing_metadata_does_not_spin() {
         let t0 = Instant::now();
         let mut m = Membership::new(&spin_cfg(crate::GroupProtocol::Classic), vec![TOPIC.into()], t0);
@@ -2869,7 +2882,6 @@ mod tests {
     /// past `hb_next` and `step` (leaving) sends nothing: the driver spins
     /// until the coordinator answers.
     #[test]
-    #[ignore = "finding: a KIP-848 member's driver spins while its leave heartbeat is in flight"]
     fn kip848_a_member_waiting_for_its_leave_answer_does_not_spin() {
         let t0 = Instant::now();
         let mut m = Membership::new(&spin_cfg(crate::GroupProtocol::Consumer), vec![TOPIC.into()], t0);
@@ -2902,22 +2914,17 @@ mod tests {
         }
     }
 
-    /// The regression inputs of the fuzz target reproduce the finding when
-    /// the spin check is on (KWIRE_SIM_SPIN=1, as for the target) and keep
-    /// every other invariant.
+    /// The fuzz target's regression inputs (the driver-spin finding) keep
+    /// every invariant, the spin check included.
     #[test]
     fn the_spin_regression_inputs() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/regressions/group_sim");
+        let mut n = 0;
         for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            let data = std::fs::read(e.path()).unwrap();
-            run_bytes_with(&data, false);
-            let spun = std::panic::catch_unwind(|| run_bytes_with(&data, true)).is_err();
-            assert!(
-                spun,
-                "{} no longer spins: the finding is fixed? then turn the spin check on",
-                e.path().display()
-            );
+            run_bytes_with(&std::fs::read(e.path()).unwrap(), true);
+            n += 1;
         }
+        assert!(n >= 2, "the regression inputs are there");
     }
 
     /// The fuzz target's entry point on fixed inputs: schedules chosen byte
