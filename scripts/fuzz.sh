@@ -6,8 +6,10 @@
 #   scripts/fuzz.sh build                      build every target (nightly, ASan)
 #   scripts/fuzz.sh replay [TARGET...]         run every input of fuzz/corpus/<T> and
 #                                              fuzz/regressions/<T> once (no fuzzing)
-#   scripts/fuzz.sh run [--time S] [--jobs N] [TARGET...]
-#                                              fuzz each target for S seconds (default 60);
+#   scripts/fuzz.sh run [--time S] [--runs N] [--jobs N] [TARGET...]
+#                                              fuzz each target for S seconds (default 60),
+#                                              or until N executions with --runs (then S,
+#                                              if given, still caps the time);
 #                                              new inputs go to fuzz/corpus-tmp/<T>
 #                                              (git-ignored), the committed corpus is
 #                                              read only
@@ -124,10 +126,10 @@ replay() {
   printf 'replayed %d inputs of %d targets\n' "$total" "$#" >&2
 }
 
-# Fuzzes each target for $time seconds.
+# Fuzzes each target for $time seconds (0: no limit) or $runs executions (0: no limit).
 run() {
-  local time=$1 jobs=$2 t bin tmp log execs
-  shift 2
+  local time=$1 jobs=$2 runs=$3 t bin tmp log execs cov
+  shift 3
   set_limits
   for t in "$@"; do
     bin=$(bin_of "$t")
@@ -135,11 +137,16 @@ run() {
     tmp="$FUZZ/corpus-tmp/$t"
     mkdir -p "$tmp" "$FUZZ/artifacts/$t" "$FUZZ/corpus/$t"
     log="$FUZZ/artifacts/$t/run.log"
-    step "fuzzing $t for ${time}s"
+    if [[ $runs -gt 0 ]]; then
+      step "fuzzing $t for $runs executions${time:+ (at most ${time}s)}"
+    else
+      step "fuzzing $t for ${time}s"
+    fi
     local extra=()
+    [[ $runs -gt 0 ]] && extra+=(-runs="$runs")
     [[ -f $FUZZ/dict/$t.dict ]] && extra+=(-dict="$FUZZ/dict/$t.dict")
     [[ $jobs -gt 1 ]] && extra+=(-fork="$jobs")
-    if ! (cd "$FUZZ" && "$bin" "${limits[@]}" "${extra[@]}" -max_total_time="$time" \
+    if ! (cd "$FUZZ" && "$bin" "${limits[@]}" "${extra[@]}" -max_total_time="${time:-0}" \
           -artifact_prefix="$FUZZ/artifacts/$t/" -print_final_stats=1 \
           "$tmp" "$FUZZ/corpus/$t" >"$log" 2>&1); then
       tail -n 60 "$log" >&2
@@ -147,7 +154,9 @@ run() {
       exit 1
     fi
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
-    printf 'run    %-18s %10s execs in %ss, ok\n' "$t" "${execs:-?}" "$time" >&2
+    cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1 | cut -d' ' -f2)
+    printf 'run    %-18s %10s execs in %ss, %s edges, ok\n' "$t" "${execs:-?}" \
+      "$(sed -n 's/^stat::.*//; s/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$log" | tail -n 1)" "${cov:-?}" >&2
   done
 }
 
@@ -156,10 +165,12 @@ cmd=${1:-}
 shift
 time=
 jobs=1
+runs=0
 args=()
 while [[ $# -gt 0 ]]; do
   case $1 in
     --time) time=$2; shift ;;
+    --runs) runs=$2; shift ;;
     --jobs) jobs=$2; shift ;;
     -h|--help) usage ;;
     -*) echo "unknown option $1" >&2; usage ;;
@@ -176,13 +187,16 @@ case $cmd in
   list) targets ;;
   build) build ;;
   replay) build; replay "${args[@]}" ;;
-  run) build; run "${time:-60}" "$jobs" "${args[@]}" ;;
+  run)
+    build
+    if [[ $runs -gt 0 ]]; then run "$time" "$jobs" "$runs" "${args[@]}"; else run "${time:-60}" "$jobs" 0 "${args[@]}"; fi
+    ;;
   ci)
     time=${time:-20}
     t0=$SECONDS
     build
     replay "${args[@]}"
-    run "$time" "$jobs" "${args[@]}"
+    run "$time" "$jobs" 0 "${args[@]}"
     printf 'fuzz ci: ok in %ds\n' $((SECONDS - t0)) >&2
     ;;
   cmin)

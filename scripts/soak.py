@@ -7,6 +7,8 @@ For --minutes M it runs, all through the proxy:
     --rate records/s, writing the lines whose outcome failed or is unknown to
     a file (--failed-output);
   - a group of three `kwire consume --group` members;
+  - `kwire stream` with a checkpoint writing (partition, offset) of every
+    record to a jsonl file (checked exactly once against the log);
 while a chaos loop injects, every 10-20 s, one of: latency on every broker,
 resets of every connection, one broker cut off, one broker black-holed, or a
 broker killed (SIGKILL) and restarted. Every 5 s it samples each kwire
@@ -20,8 +22,13 @@ lag 0 and stops, and the checks run, in Jepsen's words:
   unknown-written    failed or unknown, yet in the log (allowed: reported)
   redelivered        read twice by the group (allowed for at-least-once, counted)
   lost-read          in the log, never read by the group
+  stream-duplicate   an offset twice in the stream's file (after a final
+                     available-now run from its checkpoint)
+  stream-lost        an offset of the log missing from it
+  stream-extra       an offset in it that is not in the log
 and RSS / descriptors at the first sample after warm-up vs the end. Exit 1 if
-any of lost-write, duplicate, nonmonotonic-send, lost-read is non-zero, or if a
+any of lost-write, duplicate, nonmonotonic-send, lost-read or the stream's
+three is non-zero, if the stream exited during the faults, or if a
 process's RSS grew by more than 50% and 30 MiB after warm-up, or its open
 descriptors by more than 20.
 """
@@ -133,6 +140,16 @@ def main():
                   "-X", "request.timeout.ms=5000"],
             stdout=out, stderr=err, env=quiet))
 
+    # kwire stream with a checkpoint: (partition, offset) of every record into
+    # a jsonl file, exactly once across the faults.
+    stream_cp = os.path.join(a.work, "stream-cp")
+    stream_out = os.path.join(a.work, "stream.jsonl")
+    stream_args = ["stream", "--topic", topic, "--starting-offsets", "earliest", "--select", "partition, offset",
+                   "--checkpoint", stream_cp, "--sink", f"jsonl:{stream_out}", "--max-offsets-per-trigger", "5000"]
+    stream_err = open(os.path.join(a.work, "stream.err"), "w")
+    stream = subprocess.Popen(kw + ["-b", proxied] + stream_args, stdout=subprocess.DEVNULL, stderr=stream_err,
+                              env=quiet)
+
     end = time.time() + a.minutes * 60
     sent = [0]
     stop = threading.Event()
@@ -191,7 +208,7 @@ def main():
                 toxi.call("POST", "/reset")
 
     samples = collections.defaultdict(list)
-    procs = {"producer": producer, **{f"member{i}": m for i, m in enumerate(members)}}
+    procs = {"producer": producer, "stream": stream, **{f"member{i}": m for i, m in enumerate(members)}}
 
     def sample():
         with open(os.path.join(a.work, "samples.csv"), "w") as f:
@@ -236,13 +253,17 @@ def main():
             pass
         time.sleep(2)
     stop.set()
-    for m in members:
+    stream_died = stream.poll()
+    for m in members + [stream]:
         m.send_signal(signal.SIGTERM)
-    for m in members:
+    for m in members + [stream]:
         try:
             m.wait(timeout=30)
         except subprocess.TimeoutExpired:
             m.kill()
+    # The stream catches up from its checkpoint (directly, no faults).
+    fin = subprocess.run(kw + ["-b", direct] + stream_args + ["--trigger", "available-now"],
+                         stdout=subprocess.DEVNULL, stderr=stream_err, env=quiet)
 
     # ---- checks
     failed = set()
@@ -273,6 +294,16 @@ def main():
     result["unknown-written"] = len([v for v in failed if v in in_log])
     result["redelivered"] = sum(n - 1 for n in read.values() if n > 1)
     result["lost-read"] = len([v for v in in_log if v not in read])
+    streamed = collections.Counter()
+    with open(stream_out) as f:
+        for line in f:
+            if line.startswith("{"):
+                x = json.loads(line)
+                streamed[(x["partition"], x["offset"])] += 1
+    log_offsets = {(x["partition"], x["offset"]) for x in log_recs}
+    result["stream-duplicate"] = sum(n - 1 for n in streamed.values() if n > 1)
+    result["stream-lost"] = len(log_offsets - set(streamed))
+    result["stream-extra"] = len(set(streamed) - log_offsets)
     result["faults"] = dict(faults)
     growth = {}
     bad_growth = []
@@ -290,7 +321,12 @@ def main():
     with open(os.path.join(a.work, "result.json"), "w") as f:
         json.dump(result, f, indent=1)
     print(json.dumps(result, indent=1))
-    bad = [k for k in ("lost-write", "duplicate", "nonmonotonic-send", "lost-read") if result[k]]
+    bad = [k for k in ("lost-write", "duplicate", "nonmonotonic-send", "lost-read", "stream-duplicate",
+                       "stream-lost", "stream-extra") if result[k]]
+    if stream_died is not None:
+        bad.append(f"the stream exited with {stream_died} during the faults (see stream.err)")
+    if fin.returncode != 0:
+        bad.append(f"the stream's final run exited with {fin.returncode} (see stream.err)")
     if producer.returncode not in (0, None) and not failed:
         with open(os.path.join(a.work, "producer.err")) as f:
             last = (f.read().strip().splitlines() or ["(nothing on stderr)"])[-1]

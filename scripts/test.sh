@@ -139,7 +139,7 @@ if [[ $QUICK == 0 ]]; then
   step "interop matrix (scripts/interop.sh)"
   KWIRE_INTEROP_BOOTSTRAP=127.0.0.1:$PORT1 "$ROOT/scripts/interop.sh" --kwire "$KWIRE_BIN"
 
-  step "soak slice: 2 minutes of producer + group under random faults (scripts/soak.sh)"
+  step "soak slice: 2 minutes of producer + group + stream under random faults (scripts/soak.sh)"
   KWIRE_BIN=$KWIRE_BIN "$ROOT/scripts/soak.sh" --minutes 2 --rate 300 --cluster "$NAME3" \
     --toxiproxy "127.0.0.1:$TOXI_PORT"
 

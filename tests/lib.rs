@@ -407,9 +407,245 @@ pub mod checker {
         r
     }
 
+    /// One record: where it is and its value.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Rec {
+        /// Partition.
+        pub partition: i32,
+        /// Offset.
+        pub offset: i64,
+        /// Value (`"<producer>:<seq>"` for the checks that need sends).
+        pub value: String,
+    }
+
+    /// What one run observed, for [`jepsen`].
+    #[derive(Debug, Default)]
+    pub struct History {
+        /// The topic as it ended, read directly from the beginning
+        /// (read_uncommitted), in offset order per partition.
+        pub log: Vec<Rec>,
+        /// Each reader's records in the order it polled them, tagged with its
+        /// assignment session: a new number whenever its partitions were
+        /// assigned anew (a rebalance), after which it may rightly go back
+        /// to a committed offset or forward past what another member read.
+        pub polls: Vec<Vec<(u32, Rec)>>,
+        /// Per producer, the sequence numbers acknowledged (for a
+        /// transactional producer: committed).
+        pub acked: BTreeMap<String, BTreeSet<u64>>,
+        /// Values of transactions that aborted.
+        pub aborted: BTreeSet<String>,
+        /// The readers read committed: reading an aborted value is G1a.
+        pub read_committed: bool,
+    }
+
+    /// The anomalies of Jepsen's Kafka workload found in a [`History`], each
+    /// with examples.
+    #[derive(Debug, Default)]
+    pub struct Anomalies {
+        /// Acknowledged, not in the log.
+        pub lost_write: Vec<String>,
+        /// A value at two or more offsets of the log.
+        pub duplicate: Vec<String>,
+        /// A reader's consecutive records of a partition (one session) with
+        /// a record of the log between them that it did not read.
+        pub poll_skip: Vec<String>,
+        /// A reader's consecutive records of a partition (one session) going
+        /// back or repeating an offset.
+        pub nonmonotonic_poll: Vec<String>,
+        /// A producer's values out of send order in a partition of the log.
+        pub nonmonotonic_send: Vec<String>,
+        /// G1a: a read-committed reader read a value of an aborted transaction.
+        pub aborted_read: Vec<String>,
+        /// An offset read with a value other than the log's (or than another read's).
+        pub inconsistent_offsets: Vec<String>,
+    }
+
+    impl Anomalies {
+        /// None found.
+        pub fn is_clean(&self) -> bool {
+            self.counts().iter().all(|(_, n)| *n == 0)
+        }
+
+        /// Each anomaly's name (Jepsen's) and count.
+        pub fn counts(&self) -> [(&'static str, usize); 7] {
+            [
+                ("lost-write", self.lost_write.len()),
+                ("duplicate", self.duplicate.len()),
+                ("poll-skip", self.poll_skip.len()),
+                ("nonmonotonic-poll", self.nonmonotonic_poll.len()),
+                ("nonmonotonic-send", self.nonmonotonic_send.len()),
+                ("G1a", self.aborted_read.len()),
+                ("inconsistent-offsets", self.inconsistent_offsets.len()),
+            ]
+        }
+
+        /// `lost-write 0, duplicate 0, ...`, then up to 3 examples of each found.
+        pub fn summary(&self) -> String {
+            let counts: Vec<String> = self.counts().iter().map(|(n, c)| format!("{n} {c}")).collect();
+            let mut out = counts.join(", ");
+            for (name, list) in [
+                ("lost-write", &self.lost_write),
+                ("duplicate", &self.duplicate),
+                ("poll-skip", &self.poll_skip),
+                ("nonmonotonic-poll", &self.nonmonotonic_poll),
+                ("nonmonotonic-send", &self.nonmonotonic_send),
+                ("G1a", &self.aborted_read),
+                ("inconsistent-offsets", &self.inconsistent_offsets),
+            ] {
+                if !list.is_empty() {
+                    out.push_str(&format!("; {name} e.g. {:?}", &list[..list.len().min(3)]));
+                }
+            }
+            out
+        }
+    }
+
+    /// Checks a run's [`History`] for Jepsen's anomalies.
+    pub fn jepsen(h: &History) -> Anomalies {
+        let mut a = Anomalies::default();
+        let parse =
+            |v: &str| v.split_once(':').and_then(|(p, s)| Some((p.to_owned(), s.parse::<u64>().ok()?)));
+        // The log: offsets, duplicates, send order.
+        let mut at: HashMap<(i32, i64), &str> = HashMap::new();
+        let mut where_: HashMap<&str, Vec<(i32, i64)>> = HashMap::new();
+        let mut last_sent: HashMap<(i32, String), u64> = HashMap::new();
+        let mut by_partition: BTreeMap<i32, Vec<i64>> = BTreeMap::new();
+        for r in &h.log {
+            at.insert((r.partition, r.offset), r.value.as_str());
+            where_.entry(r.value.as_str()).or_default().push((r.partition, r.offset));
+            by_partition.entry(r.partition).or_default().push(r.offset);
+            if let Some((producer, seq)) = parse(&r.value)
+                && let Some(prev) = last_sent.insert((r.partition, producer.clone()), seq)
+                && seq <= prev
+            {
+                a.nonmonotonic_send
+                    .push(format!("{producer}:{seq} after {producer}:{prev} in partition {}", r.partition));
+            }
+        }
+        for (v, places) in &where_ {
+            if places.len() > 1 {
+                a.duplicate.push(format!("{v} at {places:?}"));
+            }
+        }
+        for (producer, seqs) in &h.acked {
+            for s in seqs {
+                let v = format!("{producer}:{s}");
+                if !where_.contains_key(v.as_str()) {
+                    a.lost_write.push(v);
+                }
+            }
+        }
+        for offsets in by_partition.values_mut() {
+            offsets.sort_unstable();
+        }
+        // The readers.
+        let mut read_at: HashMap<(i32, i64), &str> = HashMap::new();
+        for (reader, polls) in h.polls.iter().enumerate() {
+            let mut last: HashMap<(u32, i32), i64> = HashMap::new();
+            for (session, r) in polls {
+                let key = (r.partition, r.offset);
+                match at.get(&key) {
+                    Some(v) if *v != r.value => a
+                        .inconsistent_offsets
+                        .push(format!("reader {reader} read {} at {key:?}, the log holds {v}", r.value)),
+                    _ => {}
+                }
+                match read_at.insert(key, r.value.as_str()) {
+                    Some(v) if v != r.value => {
+                        a.inconsistent_offsets.push(format!("{key:?} read as {v} and as {}", r.value))
+                    }
+                    _ => {}
+                }
+                if h.read_committed && h.aborted.contains(&r.value) {
+                    a.aborted_read.push(format!("reader {reader} read {} (aborted) at {key:?}", r.value));
+                }
+                if let Some(prev) = last.insert((*session, r.partition), r.offset) {
+                    if r.offset <= prev {
+                        a.nonmonotonic_poll.push(format!(
+                            "reader {reader}: partition {} offset {} after {prev}",
+                            r.partition, r.offset
+                        ));
+                    } else if let Some(offsets) = by_partition.get(&r.partition) {
+                        // Records of the log strictly between, that this reader should have seen.
+                        let from = offsets.partition_point(|o| *o <= prev);
+                        let to = offsets.partition_point(|o| *o < r.offset);
+                        let skipped = offsets[from..to].iter().filter(|o| {
+                            let v = at.get(&(r.partition, **o)).copied().unwrap_or_default();
+                            !(h.read_committed && h.aborted.contains(v))
+                        });
+                        if let Some(first) = skipped.clone().next() {
+                            a.poll_skip.push(format!(
+                                "reader {reader}: partition {} from {prev} to {} over {} record(s), first at {first}",
+                                r.partition,
+                                r.offset,
+                                skipped.count()
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        a
+    }
+
     #[cfg(test)]
     mod tests {
         use super::*;
+
+        fn rec(partition: i32, offset: i64, value: &str) -> Rec {
+            Rec { partition, offset, value: value.to_owned() }
+        }
+
+        #[test]
+        fn jepsen_finds_each_anomaly_and_nothing_in_a_clean_history() {
+            let log = vec![rec(0, 0, "a:0"), rec(0, 1, "a:1"), rec(0, 2, "a:2"), rec(1, 0, "a:3")];
+            let acked: BTreeMap<String, BTreeSet<u64>> =
+                [("a".to_owned(), (0..4).collect())].into_iter().collect();
+            let clean = History {
+                log: log.clone(),
+                polls: vec![
+                    vec![
+                        (0, rec(0, 0, "a:0")),
+                        (0, rec(0, 1, "a:1")),
+                        (1, rec(0, 1, "a:1")),
+                        (1, rec(0, 2, "a:2")),
+                    ],
+                    vec![(0, rec(1, 0, "a:3"))],
+                ],
+                acked: acked.clone(),
+                ..Default::default()
+            };
+            let a = jepsen(&clean);
+            assert!(a.is_clean(), "{}", a.summary());
+            let mut bad_log = log.clone();
+            bad_log.push(rec(1, 1, "a:1")); // duplicate
+            bad_log.push(rec(1, 2, "a:2")); // and sent after a:3 in partition 1
+            let mut acked_more = acked;
+            acked_more.insert("b".to_owned(), [0].into_iter().collect()); // lost
+            let bad = History {
+                log: bad_log,
+                polls: vec![vec![
+                    (0, rec(0, 0, "a:0")),
+                    (0, rec(0, 2, "a:2")), // skips 1
+                    (0, rec(0, 1, "a:1")), // goes back
+                    (0, rec(1, 0, "x:9")), // not what the log holds
+                    (0, rec(1, 1, "a:1")),
+                ]],
+                acked: acked_more,
+                aborted: ["a:1".to_owned()].into_iter().collect(),
+                read_committed: true,
+            };
+            let a = jepsen(&bad);
+            let counts: Vec<usize> = a.counts().iter().map(|(_, n)| *n).collect();
+            // lost-write, duplicate, poll-skip, nonmonotonic-poll, nonmonotonic-send, G1a, inconsistent-offsets
+            assert_eq!(counts, vec![1, 2, 0, 1, 1, 2, 1], "{}", a.summary());
+            // The skip over offset 1 is not one when offset 1 was aborted and
+            // the reader reads committed; it is when it reads uncommitted.
+            let b2 = History { read_committed: false, ..bad };
+            let a2 = jepsen(&b2);
+            assert_eq!(a2.poll_skip.len(), 1, "{}", a2.summary());
+            assert_eq!(a2.aborted_read.len(), 0);
+        }
 
         #[test]
         fn finds_loss_duplicates_and_reordering() {
@@ -424,6 +660,24 @@ pub mod checker {
             assert_eq!(r.reordered, vec![(0, "a".to_owned(), 1, 0)]);
         }
     }
+}
+
+/// Every record of `topic` with its offset (read_uncommitted), in offset
+/// order per partition, read directly with `kwire consume`.
+pub fn read_log(bootstrap: &str, topic: &str) -> Vec<checker::Rec> {
+    kwire(bootstrap, &["consume", "-t", topic, "--from-beginning", "-e", "--format", "json"])
+        .ok()
+        .stdout
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("json");
+            checker::Rec {
+                partition: v["partition"].as_i64().expect("partition") as i32,
+                offset: v["offset"].as_i64().expect("offset"),
+                value: v["value"].as_str().unwrap_or_default().to_owned(),
+            }
+        })
+        .collect()
 }
 
 /// Every record of `topic` as (partition, value string), read with kwire's

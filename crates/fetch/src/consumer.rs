@@ -7,13 +7,14 @@
 //! [`RecordBuffer`] is the piece that turns a [`FetchedChunk`] into owned
 //! records and hands them out; the group consumer uses it too.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use bytes::Bytes;
 use kwire_meta::Cluster;
 use kwire_proto::records::{Header, TimestampType};
 
+use crate::offsets::{Unreachable, list_offsets_with};
 use crate::{
     FetchConfig, FetchError, FetchEvent, FetchedChunk, Fetcher, OffsetSpec, StartOffset, TopicPartition,
     list_offsets,
@@ -239,7 +240,15 @@ impl Consumer {
     /// [`position`](Self::position) is `None` until it knows.
     pub async fn assign(&mut self, parts: Vec<(TopicPartition, StartOffset)>) -> Result<(), FetchError> {
         let starts: Vec<(TopicPartition, StartOffset, i64)> = match self.resolve(&parts).await {
-            Ok(starts) => starts.into_iter().map(|(tp, o)| (tp, StartOffset::Offset(o), o)).collect(),
+            Ok(starts) => starts
+                .into_iter()
+                .zip(parts)
+                .map(|((tp, found), (_, start))| match found {
+                    Some(o) => (tp, StartOffset::Offset(o), o),
+                    // Its leader could not be reached: the fetcher looks it up.
+                    None => (tp, start, UNKNOWN),
+                })
+                .collect(),
             Err(e) if e.conn().is_some() => {
                 tracing::info!(error = %e, "start offsets not looked up now; the fetcher will, retrying");
                 parts
@@ -414,7 +423,7 @@ impl Consumer {
     async fn resolve(
         &self,
         parts: &[(TopicPartition, StartOffset)],
-    ) -> Result<Vec<(TopicPartition, i64)>, FetchError> {
+    ) -> Result<Vec<(TopicPartition, Option<i64>)>, FetchError> {
         let cluster = self.fetcher.cluster();
         let isolation = self.fetcher.config().isolation;
         let mut specs: BTreeMap<SpecKey, Vec<TopicPartition>> = BTreeMap::new();
@@ -439,19 +448,33 @@ impl Consumer {
             }
         }
         let mut found: BTreeMap<(SpecKey, TopicPartition), i64> = BTreeMap::new();
+        let mut skipped: BTreeSet<TopicPartition> = BTreeSet::new();
         for (key, tps) in specs {
             let spec = match key {
                 SpecKey::Earliest => OffsetSpec::Earliest,
                 SpecKey::Latest => OffsetSpec::Latest,
                 SpecKey::Timestamp(t) => OffsetSpec::Timestamp(t),
             };
-            for (tp, a) in list_offsets(cluster, &tps, spec, isolation).await? {
+            let (answers, unreachable) =
+                list_offsets_with(cluster, &tps, spec, isolation, Unreachable::Skip).await?;
+            for (tp, a) in answers {
                 found.insert((key, tp), a.offset);
             }
+            if !unreachable.is_empty() {
+                tracing::info!(
+                    partitions = unreachable.len(),
+                    "start offsets not looked up now (leader unreachable); the fetcher will, retrying"
+                );
+            }
+            skipped.extend(unreachable);
         }
         let missing = |tp: &TopicPartition| FetchError::Invalid(format!("{tp}: the broker gave no offset"));
         let mut out = Vec::with_capacity(parts.len());
         for (tp, start) in parts {
+            if skipped.contains(tp) {
+                out.push((tp.clone(), None));
+                continue;
+            }
             let get = |key: SpecKey| found.get(&(key, tp.clone())).copied().ok_or_else(|| missing(tp));
             let offset = match *start {
                 StartOffset::Offset(o) => o,
@@ -462,7 +485,7 @@ impl Consumer {
                     get(SpecKey::Latest)?.saturating_sub(n).max(get(SpecKey::Earliest)?)
                 }
             };
-            out.push((tp.clone(), offset));
+            out.push((tp.clone(), Some(offset)));
         }
         Ok(out)
     }

@@ -54,13 +54,40 @@ pub async fn list_offsets(
     spec: OffsetSpec,
     isolation: IsolationLevel,
 ) -> Result<BTreeMap<TopicPartition, OffsetAnswer>, FetchError> {
-    let mut out = lookup(cluster, partitions, spec.wire(), 1, isolation).await?;
+    Ok(list_offsets_with(cluster, partitions, spec, isolation, Unreachable::Retry).await?.0)
+}
+
+/// What a lookup does with the partitions of a leader it cannot reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unreachable {
+    /// Retries them with the others (up to the lookup's rounds).
+    Retry,
+    /// Leaves them out at once and returns them apart.
+    Skip,
+}
+
+/// [`list_offsets`], and with [`Unreachable::Skip`] also the partitions left
+/// out because their leader could not be reached.
+pub(crate) async fn list_offsets_with(
+    cluster: &Cluster,
+    partitions: &[TopicPartition],
+    spec: OffsetSpec,
+    isolation: IsolationLevel,
+    unreachable: Unreachable,
+) -> Result<(BTreeMap<TopicPartition, OffsetAnswer>, Vec<TopicPartition>), FetchError> {
+    let (mut out, mut skipped) =
+        lookup_with(cluster, partitions, spec.wire(), 1, isolation, unreachable).await?;
     // A timestamp past the end gives offset -1: resolve it to the end offset.
     if let OffsetSpec::Timestamp(_) = spec {
         let past_end: Vec<TopicPartition> =
             out.iter().filter(|(_, a)| a.offset < 0).map(|(tp, _)| tp.clone()).collect();
         if !past_end.is_empty() {
-            let ends = lookup(cluster, &past_end, OffsetSpec::Latest.wire(), 1, isolation).await?;
+            let (ends, also_skipped) =
+                lookup_with(cluster, &past_end, OffsetSpec::Latest.wire(), 1, isolation, unreachable).await?;
+            for tp in also_skipped {
+                out.remove(&tp);
+                skipped.push(tp);
+            }
             for (tp, a) in ends {
                 out.insert(
                     tp,
@@ -69,7 +96,7 @@ pub async fn list_offsets(
             }
         }
     }
-    Ok(out)
+    Ok((out, skipped))
 }
 
 /// Every lookup `kafka-get-offsets.sh --time` can make, including the ones
@@ -165,8 +192,23 @@ async fn lookup(
     min_version: i16,
     isolation: IsolationLevel,
 ) -> Result<BTreeMap<TopicPartition, OffsetAnswer>, FetchError> {
+    Ok(lookup_with(cluster, partitions, timestamp, min_version, isolation, Unreachable::Retry).await?.0)
+}
+
+/// [`lookup`]; with [`Unreachable::Skip`], the partitions of a leader that
+/// cannot be connected to (or drops the connection) are returned apart at
+/// once instead of retried.
+async fn lookup_with(
+    cluster: &Cluster,
+    partitions: &[TopicPartition],
+    timestamp: i64,
+    min_version: i16,
+    isolation: IsolationLevel,
+    unreachable: Unreachable,
+) -> Result<(BTreeMap<TopicPartition, OffsetAnswer>, Vec<TopicPartition>), FetchError> {
     let timeout = cluster.config().conn.request_timeout;
     let mut out = BTreeMap::new();
+    let mut skipped = Vec::new();
     let mut todo: Vec<TopicPartition> = partitions.to_vec();
     // Each round asks the leaders of the partitions still unanswered; up to 20 rounds.
     let policy = RetryPolicy::attempts(20).min_pause(Duration::from_millis(50));
@@ -179,6 +221,10 @@ async fn lookup(
             for (leader, tps) in by_leader {
                 let conn = match cluster.broker(leader).await {
                     Ok(c) => c,
+                    Err(e) if unreachable == Unreachable::Skip && e.conn().is_some_and(|c| !c.is_fatal()) => {
+                        skipped.extend(tps.into_iter().map(|(tp, _)| tp));
+                        continue;
+                    }
                     Err(e) => {
                         last_err = Some(FetchError::from(e));
                         retry.extend(tps.into_iter().map(|(tp, _)| tp));
@@ -198,6 +244,12 @@ async fn lookup(
                 let req = list_offsets_request(v, isolation as i8, timeout_ms, parts);
                 let resp = match conn.send_version(&req, v).await {
                     Ok(r) => r,
+                    Err(e) if unreachable == Unreachable::Skip && !e.is_fatal() => {
+                        // No answer (gone, or not within the request timeout).
+                        cluster.pool().invalidate(leader).await;
+                        skipped.extend(tps.into_iter().map(|(tp, _)| tp));
+                        continue;
+                    }
                     Err(e) if e.is_disconnect() => {
                         cluster.pool().invalidate(leader).await;
                         last_err = Some(e.into());
@@ -242,7 +294,7 @@ async fn lookup(
             }
         };
         match retrier.next(step).await {
-            Ok(ControlFlow::Break(())) => return Ok(out),
+            Ok(ControlFlow::Break(())) => return Ok((out, skipped)),
             Ok(ControlFlow::Continue(())) => {}
             Err(gave_up) => return Err(gave_up.last),
         }
