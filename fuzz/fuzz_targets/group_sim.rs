@@ -17,7 +17,8 @@
 //! nothing, cooperative ones revoke only what moves; no member owns what the
 //! coordinator gave another; the group settles (one generation,
 //! disjoint assignments covering every partition) within a bound of the quiet
-//! phase; at most 30 requests per member per virtual second; every input ends.
+//! phase; at most 30 requests per member per virtual second; no timeout still
+//! due right after `handle_timeout` (the driver would spin); every input ends.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -58,8 +58,9 @@ pub mod share;
 /// panicking on a broken invariant: no partition owned by two members that
 /// could both commit; each member's owned set as its events said; eager
 /// members rejoin owning nothing, cooperative ones revoke only what moves;
-/// nobody owns what the coordinator gave another member; the group settles in the quiet phase; no request storm.
-/// For the `group_sim` fuzz target.
+/// nobody owns what the coordinator gave another member; the group settles in
+/// the quiet phase; no request storm; no driver spin (a timeout still due
+/// right after `handle_timeout`). For the `group_sim` fuzz target.
 #[cfg(feature = "sim")]
 #[doc(hidden)]
 pub fn sim_fuzz(data: &[u8]) {
