@@ -342,7 +342,7 @@ fn copy_is_exactly_once_through_copier_kills_and_a_leader_kill() {
         // What it was doing, for the message of a failure.
         "-v",
     ];
-    // Its first and last lines (-vv logs a heartbeat a second).
+    // Its first and last lines (a long log is cut in the middle).
     let tail = |text: String| -> String {
         let lines: Vec<&str> = text.lines().collect();
         if lines.len() <= 100 {
