@@ -385,7 +385,7 @@ fn transactions_stay_atomic_through_resets() {
     assert_eq!(sorted.len(), read.len(), "no duplicate");
     // Jepsen's view: the read_committed reader against the whole log. A
     // transaction whose outcome was open and is invisible was aborted.
-    let committed_read = read_committed_log(&t);
+    let committed_read = read_committed_log(&bootstrap3(), &t);
     let invisible = |k: &u64| !read.iter().any(|v| v.starts_with(&format!("t{k}:")));
     let h = History {
         log: read_log(&bootstrap3(), &t),
@@ -399,36 +399,6 @@ fn transactions_stay_atomic_through_resets() {
     };
     jepsen_check("transactions through resets, read_committed", &h);
     assert!(committed.len() >= 6, "most transactions commit: committed {committed:?}, unknown {unknown:?}");
-}
-
-/// `topic` read with read_committed, with offsets.
-fn read_committed_log(topic: &str) -> Vec<Rec> {
-    kwire(
-        &bootstrap3(),
-        &[
-            "consume",
-            "-t",
-            topic,
-            "--from-beginning",
-            "-e",
-            "--isolation-level",
-            "read_committed",
-            "--format",
-            "json",
-        ],
-    )
-    .ok()
-    .stdout
-    .lines()
-    .map(|l| {
-        let v: serde_json::Value = serde_json::from_str(l).expect("json");
-        Rec {
-            partition: v["partition"].as_i64().unwrap_or(-1) as i32,
-            offset: v["offset"].as_i64().unwrap_or(-1),
-            value: v["value"].as_str().unwrap_or_default().to_owned(),
-        }
-    })
-    .collect()
 }
 
 fn read_committed_values(topic: &str) -> Vec<String> {

@@ -665,7 +665,27 @@ pub mod checker {
 /// Every record of `topic` with its offset (read_uncommitted), in offset
 /// order per partition, read directly with `kwire consume`.
 pub fn read_log(bootstrap: &str, topic: &str) -> Vec<checker::Rec> {
-    kwire(bootstrap, &["consume", "-t", topic, "--from-beginning", "-e", "--format", "json"])
+    read_log_isolated(bootstrap, topic, "read_uncommitted")
+}
+
+/// [`read_log`] with read_committed: what committed transactions wrote.
+pub fn read_committed_log(bootstrap: &str, topic: &str) -> Vec<checker::Rec> {
+    read_log_isolated(bootstrap, topic, "read_committed")
+}
+
+fn read_log_isolated(bootstrap: &str, topic: &str, isolation: &str) -> Vec<checker::Rec> {
+    let args = [
+        "consume",
+        "-t",
+        topic,
+        "--from-beginning",
+        "-e",
+        "--isolation-level",
+        isolation,
+        "--format",
+        "json",
+    ];
+    kwire(bootstrap, &args)
         .ok()
         .stdout
         .lines()
@@ -683,18 +703,7 @@ pub fn read_log(bootstrap: &str, topic: &str) -> Vec<checker::Rec> {
 /// Every record of `topic` as (partition, value string), read with kwire's
 /// fetcher library from the beginning to the end offsets at call time.
 pub fn read_all_values(bootstrap: &str, topic: &str) -> Vec<(i32, String)> {
-    kwire(bootstrap, &["consume", "-t", topic, "--from-beginning", "-e", "--format", "json"])
-        .ok()
-        .stdout
-        .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).expect("json");
-            (
-                v["partition"].as_i64().expect("partition") as i32,
-                v["value"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
+    read_log(bootstrap, topic).into_iter().map(|r| (r.partition, r.value)).collect()
 }
 
 /// Logs kwire's tracing output to stderr when `KWIRE_TEST_LOG` is set (a

@@ -247,28 +247,7 @@ fn numbers_quiet(b: &str, topic: &str) -> usize {
 
 /// (partition, value) of every committed record of `topic`.
 fn read_committed_values(b: &str, topic: &str) -> Vec<(i32, String)> {
-    kwire(
-        b,
-        &[
-            "consume",
-            "-t",
-            topic,
-            "--from-beginning",
-            "-e",
-            "--isolation-level",
-            "read_committed",
-            "--format",
-            "json",
-        ],
-    )
-    .ok()
-    .stdout
-    .lines()
-    .map(|l| {
-        let v: serde_json::Value = serde_json::from_str(l).unwrap();
-        (v["partition"].as_i64().unwrap() as i32, v["value"].as_str().unwrap().to_owned())
-    })
-    .collect()
+    read_committed_log(b, topic).into_iter().map(|r| (r.partition, r.value)).collect()
 }
 
 /// Input records whose copies are committed: the sum of the group's
