@@ -17,25 +17,30 @@ use serde_json::Value;
 
 /// The faults each test goes through, one after the other, 1.5 s each
 /// (faults.rs's matrix, minus bandwidth: a stream run under 8 KB/s is the
-/// latency case again, only slower).
-const FAULTS: [(&str, Option<i32>, Option<Toxic>); 7] = [
-    ("latency 50±40 ms", None, Some(Toxic::Latency { ms: 50, jitter: 40 })),
-    ("black hole, every broker", None, Some(Toxic::BlackHole)),
-    ("black hole, broker 2", Some(2), Some(Toxic::BlackHole)),
-    ("reset, every broker", None, Some(Toxic::Reset)),
-    ("cut mid-response", None, Some(Toxic::CutAfter { bytes: 10 })),
-    ("slow close 2 s", None, Some(Toxic::SlowClose { ms: 2000 })),
-    ("broker 3 cut off", Some(3), None),
+/// latency case again, only slower), then every broker unreachable for 20 s:
+/// longer than any one request's retries (a ListOffsets gives up after 20
+/// rounds, about 17 s), so an application must ride out a cluster that
+/// answers nothing, as Spark's offset reader and the Java consumer do (the
+/// soak once found `kwire stream` exiting there).
+const FAULTS: [(&str, Option<i32>, Option<Toxic>, u64); 8] = [
+    ("latency 50±40 ms", None, Some(Toxic::Latency { ms: 50, jitter: 40 }), 1500),
+    ("black hole, every broker", None, Some(Toxic::BlackHole), 1500),
+    ("black hole, broker 2", Some(2), Some(Toxic::BlackHole), 1500),
+    ("reset, every broker", None, Some(Toxic::Reset), 1500),
+    ("cut mid-response", None, Some(Toxic::CutAfter { bytes: 10 }), 1500),
+    ("slow close 2 s", None, Some(Toxic::SlowClose { ms: 2000 }), 1500),
+    ("broker 3 cut off", Some(3), None, 1500),
+    ("reset, every broker, 20 s", None, Some(Toxic::Reset), 20_000),
 ];
 
-/// Applies each of [`FAULTS`] for 1.5 s, calling `between` after each heal.
+/// Applies each of [`FAULTS`] for its time, calling `between` after each heal.
 fn through_every_fault(px: &Proxied, mut between: impl FnMut(usize)) {
-    for (i, (name, broker, toxic)) in FAULTS.iter().enumerate() {
+    for (i, (name, broker, toxic, ms)) in FAULTS.iter().enumerate() {
         eprintln!("fault: {name}");
         {
             let _toxic = toxic.map(|t| px.toxic(*broker, t));
             let _cut = if toxic.is_none() { broker.map(|b| px.cut(b)) } else { None };
-            std::thread::sleep(Duration::from_millis(1500));
+            std::thread::sleep(Duration::from_millis(*ms));
         }
         between(i);
     }
@@ -135,7 +140,7 @@ impl Drop for Scratch {
 
 /// `kwire stream` with a checkpoint, through every fault: a projection into
 /// a jsonl file and a grouped count run (default trigger, 100 offsets per
-/// batch) while each fault lasts 1.5 s and more records arrive after each.
+/// batch) while each fault lasts its time and more records arrive after each.
 /// Both stay up; after the heal the file holds every offset exactly once and
 /// a final `available-now` run of the count prints exactly the true counts.
 /// What they printed on stderr during the faults is one line per problem,

@@ -170,6 +170,17 @@ impl ConnError {
         )
     }
 
+    /// True when no answer came: [`is_disconnect`](Self::is_disconnect), no
+    /// bootstrap server reachable, or a request unanswered within the
+    /// request timeout. A long-running client waits such an outage out (the
+    /// cluster may be restarting or partitioned away) where a one-shot
+    /// command reports it. (A [`ConnError::NoBootstrap`] sums up each
+    /// address's failure; authentication and TLS failures end the attempt
+    /// before it, so it never stands for them.)
+    pub fn is_unreachable(&self) -> bool {
+        self.is_disconnect() || matches!(self, ConnError::NoBootstrap(_) | ConnError::Timeout { .. })
+    }
+
     /// True for authentication and TLS failures ([`ConnError::Auth`],
     /// [`ConnError::Tls`]): the credentials or certificates are wrong, so
     /// retrying (on this or another broker) would only hammer the cluster.
@@ -246,6 +257,28 @@ mod tests {
             ConnError::Timeout { addr: "b:1".into(), api: ApiKey::Fetch, timeout: Duration::from_secs(1) };
         for e in [closed, timeout] {
             assert!(!e.is_fatal(), "{e}");
+        }
+    }
+
+    /// What a long-running client waits out: no answer at all, from one
+    /// broker or every bootstrap server; never a wrong answer or wrong
+    /// credentials.
+    #[test]
+    fn unreachable_means_no_answer() {
+        let refused = ConnError::Connect { addr: "b:1".into(), reason: "Connection refused".into() };
+        let reset = ConnError::Io { addr: "b:1".into(), reason: "Connection reset by peer".into() };
+        let none = ConnError::NoBootstrap("every address refused".into());
+        let timeout =
+            ConnError::Timeout { addr: "b:1".into(), api: ApiKey::Metadata, timeout: Duration::from_secs(1) };
+        for e in [refused, reset, none, timeout] {
+            assert!(e.is_unreachable() && !e.is_fatal(), "{e}");
+        }
+        let auth = ConnError::Auth { addr: "b:1".into(), mechanism: "PLAIN", reason: "bad".into() };
+        let tls = ConnError::Tls { addr: "b:1".into(), reason: "bad".into() };
+        let frame = ConnError::Frame { addr: "b:1".into(), cause: FrameError::Negative(-1) };
+        let unknown = ConnError::UnknownBroker(7);
+        for e in [auth, tls, frame, unknown] {
+            assert!(!e.is_unreachable(), "{e}");
         }
     }
 }

@@ -144,8 +144,9 @@ impl BrokerPool {
                     *guard = Some(c.clone());
                     return Ok(c);
                 }
-                // Wrong credentials are wrong on every broker: stop, don't hammer the cluster.
-                Err(e @ ConnError::Auth { .. }) => return Err(e),
+                // Wrong credentials (or certificates) are wrong on every
+                // broker: stop, don't hammer the cluster.
+                Err(e) if e.is_auth() => return Err(e),
                 Err(e) => errors.push(e),
             }
         }

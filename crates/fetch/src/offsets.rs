@@ -214,8 +214,14 @@ async fn lookup_with(
     let policy = RetryPolicy::attempts(20).min_pause(Duration::from_millis(50));
     let mut retrier = cluster.retrier("ListOffsets", policy);
     loop {
-        let step = {
-            let by_leader = cluster.by_leader(&todo, timeout).await?;
+        let step = 'round: {
+            let by_leader = match cluster.by_leader(&todo, timeout).await {
+                Ok(b) => b,
+                // No broker answered the metadata request (the cluster
+                // restarting, a partition): a failed round like the others.
+                Err(e) if e.conn().is_some_and(|c| c.is_unreachable()) => break 'round Step::Retry(e.into()),
+                Err(e) => return Err(e.into()),
+            };
             let mut retry = Vec::new();
             let mut last_err = None;
             for (leader, tps) in by_leader {

@@ -444,6 +444,7 @@ impl Driver {
     }
 
     async fn run(mut self, found: Discovered) -> Result<RunSummary, StreamError> {
+        self.source.be_patient(self.stop.clone());
         if let Some(entry) = self.rerun.take() {
             tracing::info!("re-running batch {} with its checkpointed offsets", entry.batch_id);
             let t0 = Instant::now();
@@ -656,8 +657,16 @@ impl Driver {
                 *off = p; // records skipped after data loss
             }
         }
-        self.discover_if_due().await?;
-        let latest = self.latest().await?;
+        // A stop requested while the lookups wait out an unreachable
+        // cluster ends the wait: nothing of the batch is written yet.
+        let looked_up = match self.discover_if_due().await {
+            Ok(()) => self.latest().await,
+            Err(e) => Err(e),
+        };
+        let latest = match looked_up {
+            Err(e) if self.stop.requested() && source::unreachable(&e) => return Ok(Step::Stopped),
+            r => r?,
+        };
         let limit = self.cfg.max_offsets_per_trigger;
         let end = match plan_batch_end(self.cfg.trigger, limit, &self.from, &latest) {
             Some(mut end) => {

@@ -8,6 +8,8 @@
 //! until a batch needs its data (bounded memory whatever the batch sizes).
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::future::Future;
+use std::time::{Duration, Instant};
 
 use kwire_fetch::{
     FetchConfig, FetchError, FetchEvent, FetchedChunk, Fetcher, IsolationLevel, OffsetSpec, StartOffset,
@@ -64,6 +66,29 @@ pub(crate) struct Source {
     buffer_cap: usize,
     /// Partitions found deleted while reading (failOnDataLoss off).
     gone: Vec<TopicPartition>,
+    /// Set once the query runs: lookups then wait out a cluster they can't
+    /// reach ([`RIDE_OUT`]) instead of failing; a stop request ends the wait.
+    patient: Option<Stop>,
+}
+
+/// How long a running query's metadata and offset lookups wait for a cluster
+/// they cannot reach before the query fails. Spark's offset reader waits
+/// about as long: each admin call up to `default.api.timeout.ms` (60 s),
+/// tried `fetchOffset.numRetries` (3) times. Before the query runs, an
+/// unreachable cluster fails it at once, as every other command does.
+pub(crate) const RIDE_OUT: Duration = Duration::from_secs(180);
+
+/// True when `e` means the cluster could not be reached or did not answer
+/// (refused, reset, unanswered connects, every bootstrap server down, a
+/// request timed out): worth waiting out. Authentication, TLS and protocol
+/// violations are not.
+pub(crate) fn unreachable(e: &StreamError) -> bool {
+    let conn = match e {
+        StreamError::Meta(m) => m.conn(),
+        StreamError::Fetch(f) => f.conn(),
+        _ => None,
+    };
+    conn.is_some_and(|c| c.is_unreachable())
 }
 
 impl Source {
@@ -97,14 +122,57 @@ impl Source {
             fail_on_data_loss,
             buffer_cap,
             gone: Vec::new(),
+            patient: None,
         })
+    }
+
+    /// From now on, lookups wait out an unreachable cluster for up to
+    /// [`RIDE_OUT`] (or until `stop`).
+    pub(crate) fn be_patient(&mut self, stop: Stop) {
+        self.patient = Some(stop);
+    }
+
+    /// Runs `lookup`; once [`be_patient`](Self::be_patient), again with
+    /// backoff while it fails with an [`unreachable`] cluster, for up to
+    /// [`RIDE_OUT`] or until a stop is requested (then the error is
+    /// returned).
+    async fn ride_out<T, Fut>(&self, what: &str, mut lookup: impl FnMut() -> Fut) -> Result<T, StreamError>
+    where
+        Fut: Future<Output = Result<T, StreamError>>,
+    {
+        let Some(stop) = &self.patient else { return lookup().await };
+        let mut stop = stop.clone();
+        let start = Instant::now();
+        let mut attempt = 0u32;
+        loop {
+            match lookup().await {
+                Err(e) if unreachable(&e) && start.elapsed() < RIDE_OUT && !stop.requested() => {
+                    if attempt == 0 {
+                        tracing::warn!("{what}: {e}; retrying for up to {} s", RIDE_OUT.as_secs());
+                    }
+                    attempt += 1;
+                    tokio::select! {
+                        _ = tokio::time::sleep(self.cluster.backoff(attempt)) => {}
+                        _ = stop.wait() => {}
+                    }
+                }
+                Err(e) => return Err(e),
+                Ok(t) => {
+                    if attempt > 0 {
+                        tracing::info!("{what}: the cluster answers again after {:.1?}", start.elapsed());
+                    }
+                    return Ok(t);
+                }
+            }
+        }
     }
 
     /// The partitions the subscription covers now.
     pub(crate) async fn discover(&self) -> Result<Discovered, StreamError> {
         let mut attempt = 0u32;
         loop {
-            let (mut found, transient) = self.discover_once().await?;
+            let (mut found, transient) =
+                self.ride_out("partition discovery", || self.discover_once()).await?;
             if transient.is_empty() || attempt >= 20 {
                 found.unsure = transient;
                 return Ok(found);
@@ -177,7 +245,11 @@ impl Source {
         if f.is_empty() {
             return Ok(PartitionOffsets::new());
         }
-        let got = list_offsets(&self.cluster, &f, spec, self.isolation).await?;
+        let got = self
+            .ride_out("offset lookup", || async {
+                Ok(list_offsets(&self.cluster, &f, spec, self.isolation).await?)
+            })
+            .await?;
         Ok(got.into_iter().map(|(tp, a)| (TopicPartition::new(tp.topic, tp.partition), a.offset)).collect())
     }
 
