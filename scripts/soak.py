@@ -175,6 +175,7 @@ def main():
                 pass
 
     faults = collections.Counter()
+    harness_errors = []
 
     def chaos():
         kafka = os.path.join(ROOT, "scripts/kafka.sh")
@@ -190,8 +191,20 @@ def main():
                     subprocess.run([kafka, "kill-node", str(b + 1), "--name", a.cluster], check=True,
                                    capture_output=True)
                     time.sleep(3)
-                    subprocess.run([kafka, "start-node", str(b + 1), "--name", a.cluster], check=True,
-                                   capture_output=True)
+                    # A node that does not come back is a harness problem, not a
+                    # client finding: say why, try again, and fail the soak only
+                    # if it stays down.
+                    for attempt in range(3):
+                        r = subprocess.run([kafka, "start-node", str(b + 1), "--name", a.cluster],
+                                           capture_output=True, text=True)
+                        if r.returncode == 0:
+                            break
+                        log(f"start-node {b + 1} failed (attempt {attempt + 1}): "
+                            f"{(r.stderr.strip().splitlines() or ['?'])[0]}")
+                        harness_errors.append(f"start-node {b + 1}: {r.stderr.strip()[-2000:]}")
+                        time.sleep(5)
+                    else:
+                        raise RuntimeError(f"node {b + 1} did not restart (see the log above)")
                     continue
                 if kind == "cut":
                     toxi.call("POST", f"/proxies/{proxies[b]}", {"enabled": False})
@@ -222,7 +235,16 @@ def main():
                         f.write(f"{time.time() - t0:.0f},{name},{s[0]},{s[1]}\n")
                 f.flush()
 
-    threads = [threading.Thread(target=fn, daemon=True) for fn in (feed, chaos, sample)]
+    chaos_died = []
+
+    def chaos_guarded():
+        try:
+            chaos()
+        except Exception as e:  # noqa: BLE001 - reported as a failed soak below
+            chaos_died.append(repr(e))
+            log(f"the chaos loop stopped: {e!r}")
+
+    threads = [threading.Thread(target=fn, daemon=True) for fn in (feed, chaos_guarded, sample)]
     for t in threads:
         t.start()
     threads[0].join()
@@ -323,6 +345,11 @@ def main():
     print(json.dumps(result, indent=1))
     bad = [k for k in ("lost-write", "duplicate", "nonmonotonic-send", "lost-read", "stream-duplicate",
                        "stream-lost", "stream-extra") if result[k]]
+    if chaos_died:
+        bad.append(f"the chaos loop stopped early ({chaos_died[0]}), so the rest ran without faults")
+    if harness_errors:
+        with open(os.path.join(a.work, "harness-errors.txt"), "w") as f:
+            f.write("\n\n".join(harness_errors))
     if stream_died is not None:
         bad.append(f"the stream exited with {stream_died} during the faults (see stream.err)")
     if fin.returncode != 0:

@@ -227,6 +227,113 @@ fn stream_with_a_checkpoint_is_exactly_once_through_every_fault() {
     assert_eq!(last_console_counts(&run.stdout), truth, "{}", run.stdout);
 }
 
+/// A stop request while `kwire stream` waits out a cluster it cannot reach
+/// ends the query at once and cleanly (exit 0), and the next run from the
+/// checkpoint, after the heal, writes the rest exactly once. The query is
+/// stopped only after it said it is waiting (its warning line), so the test
+/// does not depend on when its lookups run.
+#[test]
+fn stream_stops_cleanly_while_the_cluster_is_out_of_reach() {
+    let _trio = trio_shared();
+    let px = Proxied::setup();
+    let t = topic("fault-stream-stop");
+    produce_voters(&t, 0..300);
+    let dir = Scratch::new("stream-stop");
+    let (cp, out) = (dir.arg("cp"), dir.arg("out.jsonl"));
+    let sink = format!("jsonl:{out}");
+    let args = [
+        "stream",
+        "--topic",
+        t.as_str(),
+        "--starting-offsets",
+        "earliest",
+        "--select",
+        "partition, offset",
+        "--checkpoint",
+        &cp,
+        "--sink",
+        &sink,
+    ];
+    let mut p = Background::kwire("fault-stream-stop", px.bootstrap(), &args);
+    assert!(
+        wait_until(Duration::from_secs(60), || offsets_in(Path::new(&out)).len() >= 300),
+        "the query never wrote the first 300 offsets\n{}",
+        p.stderr()
+    );
+    {
+        let _reset = px.toxic(None, Toxic::Reset);
+        let waiting = wait_until(Duration::from_secs(60), || p.stderr().contains("retrying for up to"));
+        assert!(waiting, "the query never said it waits for the cluster\n{}", p.stderr());
+        p.signal(libc::SIGTERM);
+        let status = p.wait_timeout(Duration::from_secs(10));
+        assert!(status.is_some_and(|s| s.success()), "{status:?}\n{}", p.stderr());
+    }
+    produce_voters(&t, 300..400);
+    let mut fin = args.to_vec();
+    fin.extend(["--trigger", "available-now"]);
+    kwire(&bootstrap3(), &fin).ok();
+    let got = offsets_in(Path::new(&out));
+    let distinct: BTreeSet<(i64, i64)> = got.iter().copied().collect();
+    assert_eq!(got.len(), distinct.len(), "an offset written twice");
+    let want: BTreeSet<(i64, i64)> = (0..400).map(|i| ((i % 3) as i64, (i / 3) as i64)).collect();
+    assert_eq!(distinct, want);
+}
+
+/// `kwire stream` goes on when the leader of a partition dies and stays
+/// dead: its offset lookups ask again who leads instead of retrying the
+/// dead broker on cached metadata. (The soak found a stream that retried a
+/// killed leader until its 180 s patience ran out: metadata is cached for
+/// `metadata.max.age.ms`, 5 minutes, and nothing refreshed it.) The new
+/// records must all be written while the broker is still down.
+#[test]
+fn stream_goes_on_when_a_leader_dies() {
+    let _trio = trio_shared();
+    let t = topic("fault-stream-leader");
+    produce_voters(&t, 0..300);
+    let dir = Scratch::new("stream-leader");
+    let (cp, out) = (dir.arg("cp"), dir.arg("out.jsonl"));
+    let sink = format!("jsonl:{out}");
+    let args = [
+        "stream",
+        "--topic",
+        t.as_str(),
+        "--starting-offsets",
+        "earliest",
+        "--select",
+        "partition, offset",
+        "--checkpoint",
+        &cp,
+        "--sink",
+        &sink,
+    ];
+    let mut p = Background::kwire("fault-stream-leader", &bootstrap3(), &args);
+    assert!(
+        wait_until(Duration::from_secs(60), || offsets_in(Path::new(&out)).len() >= 300),
+        "the query never wrote the first 300 offsets\n{}",
+        p.stderr()
+    );
+    let leader =
+        kwire(&bootstrap3(), &["topics", "describe", &t, "--format", "json"]).ok().json()[0]["partitions"][0]
+            ["leader"]
+            .as_i64()
+            .expect("partition 0 has a leader");
+    let killed = KilledNode::kill(leader);
+    produce_voters(&t, 300..400);
+    let all = wait_until(Duration::from_secs(60), || offsets_in(Path::new(&out)).len() >= 400);
+    let got_while_down = offsets_in(Path::new(&out)).len();
+    killed.restart();
+    p.signal(libc::SIGTERM);
+    let status = p.wait_timeout(Duration::from_secs(30));
+    let err = p.stderr();
+    assert!(all, "with broker {leader} down the query wrote {got_while_down} of 400 offsets\n{err}");
+    assert!(status.is_some_and(|s| s.success()), "{status:?}\n{err}");
+    let got = offsets_in(Path::new(&out));
+    let distinct: BTreeSet<(i64, i64)> = got.iter().copied().collect();
+    assert_eq!(got.len(), distinct.len(), "an offset written twice");
+    let want: BTreeSet<(i64, i64)> = (0..400).map(|i| ((i % 3) as i64, (i / 3) as i64)).collect();
+    assert_eq!(distinct, want);
+}
+
 /// Three members of one group (commit after each poll) through every fault
 /// while more records arrive: nothing is lost, the group settles with the
 /// three partitions spread over the members, and the committed offsets

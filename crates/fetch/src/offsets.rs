@@ -232,6 +232,9 @@ async fn lookup_with(
                         continue;
                     }
                     Err(e) => {
+                        // The leader may be gone for good (killed, replaced):
+                        // ask again who leads before the next round.
+                        forget_leaders(cluster, &tps);
                         last_err = Some(FetchError::from(e));
                         retry.extend(tps.into_iter().map(|(tp, _)| tp));
                         continue;
@@ -258,6 +261,7 @@ async fn lookup_with(
                     }
                     Err(e) if e.is_disconnect() => {
                         cluster.pool().invalidate(leader).await;
+                        forget_leaders(cluster, &tps);
                         last_err = Some(e.into());
                         retry.extend(tps.into_iter().map(|(tp, _)| tp));
                         continue;
@@ -303,6 +307,19 @@ async fn lookup_with(
             Ok(ControlFlow::Break(())) => return Ok((out, skipped)),
             Ok(ControlFlow::Continue(())) => {}
             Err(gave_up) => return Err(gave_up.last),
+        }
+    }
+}
+
+/// Drops the cached metadata of the topics of `tps` (their leader could not
+/// be reached), so the next round looks the leaders up again, as Kafka's
+/// consumer requests a metadata update after a disconnect.
+fn forget_leaders<T>(cluster: &Cluster, tps: &[(TopicPartition, T)]) {
+    let mut seen: Vec<&str> = Vec::new();
+    for (tp, _) in tps {
+        if !seen.contains(&tp.topic.as_str()) {
+            seen.push(&tp.topic);
+            cluster.invalidate_topic(&tp.topic);
         }
     }
 }

@@ -458,8 +458,13 @@ impl Driver {
                 return Ok(self.summary);
             }
         }
-        self.reconcile(&found).await?;
-        self.target = self.bounded_target().await?;
+        if let Err(e) = self.reconcile(&found).await {
+            return self.stopped_or(e).await;
+        }
+        self.target = match self.bounded_target().await {
+            Ok(t) => t,
+            Err(e) => return self.stopped_or(e).await,
+        };
         self.source.set_positions(&self.from)?;
         self.last_discovery = Instant::now();
         let step = match self.cfg.trigger {
@@ -511,6 +516,17 @@ impl Driver {
             },
         };
         self.summary.stopped = step == Step::Stopped || self.stop.requested();
+        self.sink.close().await?;
+        Ok(self.summary)
+    }
+
+    /// `e`, unless a lookup gave up on a stop request before any batch
+    /// started: then the run stops cleanly.
+    async fn stopped_or(mut self, e: StreamError) -> Result<RunSummary, StreamError> {
+        if !self.source.halted() {
+            return Err(e);
+        }
+        self.summary.stopped = true;
         self.sink.close().await?;
         Ok(self.summary)
     }
@@ -657,14 +673,14 @@ impl Driver {
                 *off = p; // records skipped after data loss
             }
         }
-        // A stop requested while the lookups wait out an unreachable
-        // cluster ends the wait: nothing of the batch is written yet.
+        // A stop request ends the lookups (which may be waiting out an
+        // unreachable cluster): nothing of the batch is written yet.
         let looked_up = match self.discover_if_due().await {
             Ok(()) => self.latest().await,
             Err(e) => Err(e),
         };
         let latest = match looked_up {
-            Err(e) if self.stop.requested() && source::unreachable(&e) => return Ok(Step::Stopped),
+            Err(_) if self.source.halted() => return Ok(Step::Stopped),
             r => r?,
         };
         let limit = self.cfg.max_offsets_per_trigger;

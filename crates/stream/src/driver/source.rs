@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use kwire_fetch::{
@@ -69,6 +70,8 @@ pub(crate) struct Source {
     /// Set once the query runs: lookups then wait out a cluster they can't
     /// reach ([`RIDE_OUT`]) instead of failing; a stop request ends the wait.
     patient: Option<Stop>,
+    /// A lookup gave up because a stop was requested ([`Source::halted`]).
+    halted: AtomicBool,
 }
 
 /// How long a running query's metadata and offset lookups wait for a cluster
@@ -123,6 +126,7 @@ impl Source {
             buffer_cap,
             gone: Vec::new(),
             patient: None,
+            halted: AtomicBool::new(false),
         })
     }
 
@@ -132,28 +136,42 @@ impl Source {
         self.patient = Some(stop);
     }
 
+    /// True once a lookup ended early because a stop was requested (its
+    /// error says so; the driver then stops instead of failing).
+    pub(crate) fn halted(&self) -> bool {
+        self.halted.load(Ordering::Relaxed)
+    }
+
     /// Runs `lookup`; once [`be_patient`](Self::be_patient), again with
     /// backoff while it fails with an [`unreachable`] cluster, for up to
-    /// [`RIDE_OUT`] or until a stop is requested (then the error is
-    /// returned).
+    /// [`RIDE_OUT`]. A stop request ends it at once, even mid-lookup, with
+    /// an error and [`halted`](Self::halted) set.
     async fn ride_out<T, Fut>(&self, what: &str, mut lookup: impl FnMut() -> Fut) -> Result<T, StreamError>
     where
         Fut: Future<Output = Result<T, StreamError>>,
     {
         let Some(stop) = &self.patient else { return lookup().await };
         let mut stop = stop.clone();
+        let halt = || {
+            self.halted.store(true, Ordering::Relaxed);
+            Err(StreamError::Source(format!("{what}: stopped while waiting for the cluster")))
+        };
         let start = Instant::now();
         let mut attempt = 0u32;
         loop {
-            match lookup().await {
-                Err(e) if unreachable(&e) && start.elapsed() < RIDE_OUT && !stop.requested() => {
+            let r = tokio::select! {
+                r = lookup() => r,
+                _ = stop.wait() => return halt(),
+            };
+            match r {
+                Err(e) if unreachable(&e) && start.elapsed() < RIDE_OUT => {
                     if attempt == 0 {
                         tracing::warn!("{what}: {e}; retrying for up to {} s", RIDE_OUT.as_secs());
                     }
                     attempt += 1;
                     tokio::select! {
                         _ = tokio::time::sleep(self.cluster.backoff(attempt)) => {}
-                        _ = stop.wait() => {}
+                        _ = stop.wait() => return halt(),
                     }
                 }
                 Err(e) => return Err(e),

@@ -1,0 +1,407 @@
+#!/usr/bin/env python3
+"""Library-level benchmarks: kwire's crates against the clients a developer
+would otherwise embed — krafka, rskafka, rdkafka (librdkafka), franz-go and
+Kafka's Java client — on the same broker, in one run. Prints figures and
+ratios to kwire; asserts nothing but the work itself (every record acked,
+every consumer's checksum equal to the data's).
+
+  peers.py [--quick] [--runs R] [--records N] [--clients a,b,...]
+           [--workloads produce,consume,group,latency,e2e,scale]
+           [--partitions-scale 1,10,100,1000] [--rate R] [--json FILE] [--md FILE]
+
+The programs (bench/peers/: rust/ with --client kwire|krafka|rskafka|rdkafka,
+go/ franz-go, java/ kafka-clients) all implement one contract
+(bench/peers/README.md): the same payload bytes, null keys, acks=all,
+idempotence where the client has it, linger 5 ms, batches up to 1 MB, 5 in
+flight; consumers assigned every partition from the earliest offset, a count
+and a byte checksum so nothing is optimised away. Each program runs as its
+own process under wait4: client CPU (user+sys, all threads, JVM included)
+and peak RSS; the program reports its own timing (first send to last ack,
+first fetch to last record) and latency percentiles.
+
+Workloads:
+  produce   N x 100 B into a fresh 6-partition topic per run, codecs none,
+            lz4, zstd; records/s, MB/s, CPU s per 1M records, RSS
+  consume   N x 100 B from one 6-partition topic written once
+  group     the same topic through each client's group consumer: join time
+            and records/s
+  latency   produce at a fixed rate (--rate, default 50,000/s; linger 0),
+            send-to-ack p50/p99/p99.9
+  e2e       produce-to-consume latency at 5,000 records/s, 3-node cluster,
+            RF 3, acks=all (needs $KWIRE_BENCH_BOOTSTRAP_3, else skipped)
+  scale     produce and consume N records over 1, 10, 100, 1,000
+            partitions, and a group join on the 1,000-partition topic
+
+Client order alternates each run (forwards, then backwards); medians over
+--runs. Broker: $KWIRE_BENCH_BOOTSTRAP, else a single node started here
+(scripts/kafka.sh --name kwire-bench --port 28192) and stopped afterwards.
+"""
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from clients import Broker, kwire  # noqa: E402
+
+PEERS = os.path.join(ROOT, "bench", "peers")
+RUST_BIN = os.path.join(PEERS, "rust", "target", "release", "peerbench")
+GO_BIN = os.path.join(PEERS, "go", "franzbench")
+JAVA_RUN = os.path.join(PEERS, "java", "run.sh")
+ALL_CLIENTS = ["kwire", "krafka", "rskafka", "rdkafka", "franz-go", "java"]
+SIZE = 100
+
+
+def log(msg):
+    print(f"peers.py: {msg}", file=sys.stderr, flush=True)
+
+
+def command(client):
+    if client in ("kwire", "krafka", "rskafka", "rdkafka"):
+        return [RUST_BIN, "--client", client]
+    if client == "franz-go":
+        return [GO_BIN]
+    if client == "java":
+        return [JAVA_RUN]
+    raise SystemExit(f"peers.py: unknown client '{client}' (known: {', '.join(ALL_CLIENTS)})")
+
+
+def build(clients):
+    """Builds every program the run needs (release), once."""
+    env = dict(os.environ)
+    log("building the kwire CLI (release; it makes the topics and checks the offsets)")
+    subprocess.run(["cargo", "build", "-q", "--release", "--bin", "kwire"], check=True, cwd=ROOT, env=env)
+    if any(c in clients for c in ("kwire", "krafka", "rskafka", "rdkafka")):
+        log("building bench/peers/rust (release)")
+        subprocess.run(["cargo", "build", "-q", "--release", "--manifest-path",
+                        os.path.join(PEERS, "rust", "Cargo.toml")], check=True, env=env)
+    if "franz-go" in clients:
+        log("building bench/peers/go")
+        subprocess.run(["go", "build", "-o", "franzbench", "."], check=True, cwd=os.path.join(PEERS, "go"),
+                       env={**env, "GOFLAGS": "-mod=mod"})
+    if "java" in clients:
+        log("building bench/peers/java")
+        subprocess.run([JAVA_RUN, "--build-only"], check=True)
+
+
+def run(client, workload, args):
+    """Runs one program under wait4; returns its JSON with the process's CPU
+    (user+sys of it and the children it reaped) and peak RSS."""
+    cmd = command(client) + [workload] + [str(a) for a in args]
+    with open(os.path.join(WORK, "out"), "w+") as out, open(os.path.join(WORK, "err"), "w+") as err:
+        t0 = time.monotonic()
+        p = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+        _, status, ru = os.wait4(p.pid, 0)
+        wall = time.monotonic() - t0
+        p.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        text, errs = out.read(), err.read()
+    if p.returncode != 0:
+        raise SystemExit(f"peers.py: {client} {workload} failed ({p.returncode}): {' '.join(cmd)}\n{errs[-2000:]}")
+    lines = [x for x in text.splitlines() if x.startswith("{")]
+    if not lines:
+        raise SystemExit(f"peers.py: {client} {workload} printed no JSON\n{text[-1000:]}\n{errs[-1000:]}")
+    r = json.loads(lines[-1])
+    r["wall_s"] = round(wall, 3)
+    r["cpu_s"] = round(ru.ru_utime + ru.ru_stime, 3)
+    r["rss_mb"] = round(ru.ru_maxrss / 1024, 1)
+    return r
+
+
+WORK = os.environ.get("KWIRE_BENCH_DIR") or "/tmp"
+
+
+# ---- the data every client writes, and what a consumer of it must sum to
+
+def pool():
+    return bytes(97 + ((j * j * 31 + j * 7) % 26) for j in range(65536))
+
+
+def expected_checksum(n, size):
+    """The wrapping u64 sum of every value byte of records 0..n (the contract's payload)."""
+    p = pool()
+    pre = [0]
+    for b in p:
+        pre.append(pre[-1] + b)
+    seg = size - 12
+    ds = [sum(map(int, str(k))) for k in range(10000)]
+    total = 0
+    for i in range(n):
+        off = (i * 89) % 32768
+        total += pre[off + seg] - pre[off] + 12 * 48 + ds[i % 10000] + ds[(i // 10000) % 10000] + ds[i // 10 ** 8]
+    return total % (1 << 64)
+
+
+def end_offsets(boot, topic):
+    out = kwire(boot, "offsets", "--topic", topic)
+    return sum(int(line.rsplit(":", 1)[1]) for line in out.splitlines() if line.count(":") >= 2)
+
+
+def create(boot, topic, partitions, rf=1):
+    kwire(boot, "topics", "create", "-t", topic, "--partitions", str(partitions), "--replication-factor", str(rf))
+
+
+def delete(boot, topic):
+    subprocess.run([os.environ.get("KWIRE_BENCH_KWIRE") or os.path.join(ROOT, "target", "release", "kwire"),
+                    "-b", boot, "topics", "delete", "-t", topic], capture_output=True)
+
+
+# ---- runs
+
+class Results:
+    def __init__(self):
+        self.runs = []  # dicts: section, case, client, run, fields...
+
+    def add(self, section, case, client, r):
+        r = dict(r, section=section, case=case, client=client)
+        self.runs.append(r)
+        brief = {k: r[k] for k in ("seconds", "cpu_s", "rss_mb", "join_ms", "latency_ms", "unsupported") if k in r}
+        log(f"{section} {case} {client}: {json.dumps(brief)}")
+
+    def of(self, section, case, client):
+        return [r for r in self.runs if (r["section"], r["case"], r["client"]) == (section, case, client)]
+
+
+def order(clients, run_no):
+    return clients if run_no % 2 == 0 else list(reversed(clients))
+
+
+def alive(res, section, case, client):
+    return not any("unsupported" in r for r in res.of(section, case, client))
+
+
+def produce_case(res, boot, clients, runs, section, case, n, partitions, extra, codec="none"):
+    for k in range(runs):
+        for c in order(clients, k):
+            if not alive(res, section, case, c):
+                continue
+            topic = f"peers-{section}-{case}-{c}-{k}-{int(time.time() * 1000) % 10 ** 9}".replace(" ", "_")
+            create(boot, topic, partitions)
+            r = run(c, "produce", ["--bootstrap", boot, "--topic", topic, "--records", n, "--size", SIZE,
+                                   "--compression", codec] + extra)
+            if "unsupported" not in r:
+                got = end_offsets(boot, topic)
+                if got != n:
+                    raise SystemExit(f"peers.py: {c} produced {got} of {n} records into {topic}")
+            res.add(section, case, c, r)
+            delete(boot, topic)
+
+
+def fill(boot, topic, n, partitions):
+    create(boot, topic, partitions)
+    r = run("kwire", "produce", ["--bootstrap", boot, "--topic", topic, "--records", n, "--size", SIZE,
+                                 "--compression", "none"])
+    got = end_offsets(boot, topic)
+    if got != n:
+        raise SystemExit(f"peers.py: filling {topic}: {got} of {n} records")
+    return r
+
+
+def consume_case(res, boot, clients, runs, section, case, topic, n, want, workload="consume"):
+    for k in range(runs):
+        for c in order(clients, k):
+            if not alive(res, section, case, c):
+                continue
+            args = ["--bootstrap", boot, "--topic", topic, "--records", n]
+            if workload == "group":
+                args += ["--group", f"peers-{c}-{k}-{int(time.time() * 1000) % 10 ** 9}"]
+            r = run(c, workload, args)
+            if "unsupported" not in r and (r.get("checksum") != want or r.get("records") != n):
+                raise SystemExit(f"peers.py: {c} {workload} read {r.get('records')} records, checksum "
+                                 f"{r.get('checksum')}; the data's is {want}")
+            res.add(section, case, c, r)
+
+
+# ---- report
+
+def med(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def fmt(x, nd=0):
+    if x is None:
+        return "–"
+    return f"{x:,.{nd}f}"
+
+
+def summary(res, section, case, clients, n):
+    rows = {}
+    for c in clients:
+        rs = res.of(section, case, c)
+        if not rs:
+            continue
+        if any("unsupported" in r for r in rs):
+            rows[c] = {"unsupported": rs[0]["unsupported"]}
+            continue
+        secs = med([r.get("seconds") for r in rs])
+        row = {
+            "runs": len(rs),
+            "rec_s": n / secs if secs else None,
+            "mb_s": n * SIZE / secs / 1e6 if secs else None,
+            "cpu_per_m": med([r["cpu_s"] / n * 1e6 for r in rs]),
+            "rss": med([r["rss_mb"] for r in rs]),
+            "join_ms": med([r.get("join_ms") for r in rs]),
+            "config": rs[-1].get("config", ""),
+            "notes": rs[-1].get("notes", ""),
+        }
+        for q in ("p50", "p99", "p999", "max"):
+            row[q] = med([r.get("latency_ms", {}).get(q) for r in rs])
+        rows[c] = row
+    return rows
+
+
+def table(title, rows, kind):
+    base = rows.get("kwire", {})
+    out = [f"#### {title}", ""]
+    if kind == "latency":
+        out += ["| client | p50 ms | p99 ms | p99.9 ms | CPU s / 1M records | × kwire CPU | peak RSS MB |",
+                "|---|---:|---:|---:|---:|---:|---:|"]
+    elif kind == "group":
+        out += ["| client | join → first record ms | records/s | CPU s / 1M records | × kwire CPU | peak RSS MB |",
+                "|---|---:|---:|---:|---:|---:|"]
+    else:
+        out += ["| client | records/s | MB/s | CPU s / 1M records | × kwire CPU | peak RSS MB |",
+                "|---|---:|---:|---:|---:|---:|"]
+    for c, r in rows.items():
+        if "unsupported" in r:
+            out.append(f"| {c} | unsupported: {r['unsupported']} |" + " |" * (5 if kind != "latency" else 6))
+            continue
+        ratio = (r["cpu_per_m"] / base["cpu_per_m"]) if base.get("cpu_per_m") and r["cpu_per_m"] else None
+        cpu = fmt(r["cpu_per_m"], 2)
+        rat = fmt(ratio, 2)
+        if kind == "latency":
+            out.append(f"| {c} | {fmt(r['p50'], 2)} | {fmt(r['p99'], 2)} | {fmt(r['p999'], 2)} | {cpu} | {rat} | "
+                       f"{fmt(r['rss'], 1)} |")
+        elif kind == "group":
+            out.append(f"| {c} | {fmt(r['join_ms'])} | {fmt(r['rec_s'])} | {cpu} | {rat} | {fmt(r['rss'], 1)} |")
+        else:
+            out.append(f"| {c} | {fmt(r['rec_s'])} | {fmt(r['mb_s'], 1)} | {cpu} | {rat} | {fmt(r['rss'], 1)} |")
+    out.append("")
+    return out
+
+
+def settings(res, clients):
+    out = ["#### Settings per client", "", "| client | settings (as the program reports them) |", "|---|---|"]
+    for c in clients:
+        seen = []
+        for r in res.runs:
+            if r["client"] == c and r.get("config") and (r["workload"], r["config"]) not in seen:
+                seen.append((r["workload"], r["config"]))
+        notes = sorted({r["notes"] for r in res.runs if r["client"] == c and r.get("notes")})
+        cell = "<br>".join(f"{w}: {cfg}" for w, cfg in seen) + ("<br>notes: " + "; ".join(notes) if notes else "")
+        out.append(f"| {c} | {cell.replace('|', '/')} |")
+    out.append("")
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--runs", type=int)
+    ap.add_argument("--records", type=int)
+    ap.add_argument("--clients", default=",".join(ALL_CLIENTS))
+    ap.add_argument("--workloads", default="produce,consume,group,latency,e2e,scale")
+    ap.add_argument("--partitions-scale", default="1,10,100,1000")
+    ap.add_argument("--rate", type=int, default=50_000)
+    ap.add_argument("--json")
+    ap.add_argument("--md")
+    ap.add_argument("--no-build", action="store_true")
+    a = ap.parse_args()
+    runs = a.runs or (3 if a.quick else 5)
+    n = a.records or (300_000 if a.quick else 5_000_000)
+    clients = [c.strip() for c in a.clients.split(",") if c.strip()]
+    for c in clients:
+        command(c)
+    workloads = [w.strip() for w in a.workloads.split(",") if w.strip()]
+    scale = [int(x) for x in a.partitions_scale.split(",") if x.strip()]
+    if not a.no_build:
+        build(clients)
+    global WORK
+    WORK = os.environ.get("KWIRE_BENCH_DIR") or __import__("tempfile").mkdtemp(prefix="kwire-peers.")
+    res = Results()
+    md = [f"### Library peers ({time.strftime('%Y-%m-%d')}, {runs} runs, medians; "
+          f"{n:,} records of {SIZE} B unless said)", ""]
+    t_start = time.monotonic()
+    with Broker() as b:
+        boot = b.boot
+        if "produce" in workloads:
+            for codec in ("none", "lz4", "zstd"):
+                produce_case(res, boot, clients, runs, "produce", codec, n, 6, [], codec)
+                md += table(f"Produce, acks=all, idempotent, 6 partitions, codec {codec}",
+                            summary(res, "produce", codec, clients, n), "throughput")
+        if "consume" in workloads or "group" in workloads:
+            topic = f"peers-consume-{int(time.time())}"
+            fill(boot, topic, n, 6)
+            want = expected_checksum(n, SIZE)
+            if "consume" in workloads:
+                consume_case(res, boot, clients, runs, "consume", "6", topic, n, want)
+                md += table("Consume (assigned, from the earliest offset), 6 partitions",
+                            summary(res, "consume", "6", clients, n), "throughput")
+            if "group" in workloads:
+                consume_case(res, boot, clients, runs, "group", "6", topic, n, want, workload="group")
+                md += table("Group consumer (subscribe, new group, earliest), 6 partitions",
+                            summary(res, "group", "6", clients, n), "group")
+            delete(boot, topic)
+        if "latency" in workloads:
+            ln = min(n, a.rate * (10 if a.quick else 20))
+            produce_case(res, boot, clients, runs, "latency", str(a.rate), ln, 6,
+                         ["--rate", a.rate, "--linger-ms", 0])
+            md += table(f"Produce at {a.rate:,} records/s (linger 0): send-to-ack latency, {ln:,} records",
+                        summary(res, "latency", str(a.rate), clients, ln), "latency")
+        if "e2e" in workloads:
+            boot3 = os.environ.get("KWIRE_BENCH_BOOTSTRAP_3")
+            if not boot3:
+                log("e2e skipped: set KWIRE_BENCH_BOOTSTRAP_3 to a 3-node cluster")
+            else:
+                rate, en = 5_000, 5_000 * (10 if a.quick else 30)
+                for k in range(runs):
+                    for c in order(clients, k):
+                        if not alive(res, "e2e", "rf3", c):
+                            continue
+                        topic = f"peers-e2e-{c}-{k}-{int(time.time() * 1000) % 10 ** 9}"
+                        create(boot3, topic, 6, rf=3)
+                        r = run(c, "e2e", ["--bootstrap", boot3, "--topic", topic, "--records", en,
+                                           "--size", SIZE, "--rate", rate])
+                        res.add("e2e", "rf3", c, r)
+                        delete(boot3, topic)
+                md += table(f"End-to-end produce → consume latency, 3 brokers, RF 3, acks=all, {rate:,} records/s",
+                            summary(res, "e2e", "rf3", clients, en), "latency")
+        if "scale" in workloads:
+            sn = min(n, 1_000_000)
+            want = expected_checksum(sn, SIZE)
+            for parts in scale:
+                produce_case(res, boot, clients, runs, "scale-produce", str(parts), sn, parts, [])
+                md += table(f"Scale: produce {sn:,} records over {parts:,} partitions",
+                            summary(res, "scale-produce", str(parts), clients, sn), "throughput")
+                topic = f"peers-scale-{parts}-{int(time.time())}"
+                fill(boot, topic, sn, parts)
+                consume_case(res, boot, clients, runs, "scale-consume", str(parts), topic, sn, want)
+                md += table(f"Scale: consume {sn:,} records from {parts:,} partitions",
+                            summary(res, "scale-consume", str(parts), clients, sn), "throughput")
+                if parts == max(scale):
+                    consume_case(res, boot, clients, runs, "scale-group", str(parts), topic, sn, want,
+                                 workload="group")
+                    md += table(f"Scale: group join and consume, {parts:,} partitions",
+                                summary(res, "scale-group", str(parts), clients, sn), "group")
+                delete(boot, topic)
+    md += settings(res, clients)
+    md.append(f"Run time {time.monotonic() - t_start:.0f} s; raw results in {a.json or 'the --json file'}.")
+    text = "\n".join(md) + "\n"
+    if a.md:
+        with open(a.md, "w") as f:
+            f.write(text)
+    print(text)
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({"records": n, "size": SIZE, "runs": runs, "clients": clients, "results": res.runs}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
