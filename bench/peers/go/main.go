@@ -37,6 +37,9 @@ const (
 	batchMaxBytes  = 1_000_000
 	maxBuffered    = 10_000_000 // records; default 50,000 (the contract: never block on the buffer)
 	e2eStampDigits = 20
+	// stallTimeout fails a consuming workload that receives nothing for this
+	// long (a missing topic or fewer records than --records), instead of hanging.
+	stallTimeout = 60 * time.Second
 )
 
 // processStart is the origin of the monotonic clock whose readings e2e writes
@@ -291,10 +294,18 @@ func endOffsets(ctx context.Context, cl *kgo.Client, topic string, n int32) map[
 	return out
 }
 
-func checkFetchErrors(fs kgo.Fetches) {
+// poll is PollFetches bounded by stallTimeout; any fetch error is fatal.
+func poll(cl *kgo.Client, got int64) kgo.Fetches {
+	ctx, cancel := context.WithTimeout(context.Background(), stallTimeout)
+	defer cancel()
+	fs := cl.PollFetches(ctx)
 	for _, e := range fs.Errors() {
+		if ctx.Err() != nil {
+			fail("no record for %s after %d records", stallTimeout, got)
+		}
 		fail("fetch %s/%d: %v", e.Topic, e.Partition, e.Err)
 	}
+	return fs
 }
 
 // ---------------------------------------------------------------- produce
@@ -399,8 +410,7 @@ func consume(a args) {
 	var count, bytes int64
 	var sum uint64
 	for count < a.records {
-		fs := cl.PollFetches(ctx)
-		checkFetchErrors(fs)
+		fs := poll(cl, count)
 		fs.EachRecord(func(r *kgo.Record) {
 			if count >= a.records {
 				return
@@ -449,8 +459,7 @@ func e2e(a args) {
 	go func() {
 		defer close(done)
 		for int64(len(lat)) < a.records {
-			fs := cons.PollFetches(ctx)
-			checkFetchErrors(fs)
+			fs := poll(cons, int64(len(lat)))
 			now := time.Since(processStart)
 			fs.EachRecord(func(r *kgo.Record) {
 				if int64(len(lat)) >= a.records {
@@ -507,7 +516,6 @@ func e2e(a args) {
 // group protocol (JoinGroup/SyncGroup; KIP-848 only with ServerSideBalancer)
 // and the cooperative-sticky balancer. Auto-commit is disabled.
 func group(a args) {
-	ctx := context.Background()
 	start := time.Now()
 	cl, err := kgo.NewClient(seeds(a.bootstrap),
 		kgo.ConsumerGroup(a.group),
@@ -522,8 +530,7 @@ func group(a args) {
 	var sum uint64
 	var joinMs float64
 	for count < a.records {
-		fs := cl.PollFetches(ctx)
-		checkFetchErrors(fs)
+		fs := poll(cl, count)
 		fs.EachRecord(func(r *kgo.Record) {
 			if count >= a.records {
 				return

@@ -284,6 +284,20 @@ public final class JavaBench {
     }
 
     static final Duration POLL = Duration.ofMillis(100);
+    /** A consuming workload that receives nothing for this long fails instead of hanging. */
+    static final long STALL_NANOS = 60_000_000_000L;
+
+    /** poll(100 ms); fails when no record arrived for STALL_NANOS since {@code since[0]}. */
+    static ConsumerRecords<byte[], byte[]> poll(KafkaConsumer<byte[], byte[]> c, long[] since, long got) {
+        ConsumerRecords<byte[], byte[]> recs = c.poll(POLL);
+        long now = System.nanoTime();
+        if (!recs.isEmpty()) {
+            since[0] = now;
+        } else if (now - since[0] > STALL_NANOS) {
+            throw fail("no record for 60 s after %d records", got);
+        }
+        return recs;
+    }
 
     // ------------------------------------------------------------ produce
 
@@ -355,9 +369,10 @@ public final class JavaBench {
             start = System.nanoTime();
             c.assign(tps);
             c.seekToBeginning(tps);
+            long[] since = {start};
             outer:
             while (true) {
-                ConsumerRecords<byte[], byte[]> recs = c.poll(POLL);
+                ConsumerRecords<byte[], byte[]> recs = poll(c, since, count);
                 for (ConsumerRecord<byte[], byte[]> r : recs) {
                     byte[] v = r.value();
                     if (v != null) {
@@ -395,9 +410,9 @@ public final class JavaBench {
 
             Thread reader = new Thread(() -> {
                 try {
-                    byte[] stamp = new byte[STAMP_DIGITS];
+                    long[] since = {System.nanoTime()};
                     while (got[0] < n) {
-                        ConsumerRecords<byte[], byte[]> recs = c.poll(POLL);
+                        ConsumerRecords<byte[], byte[]> recs = poll(c, since, got[0]);
                         long now = System.nanoTime() - PROCESS_START;
                         for (ConsumerRecord<byte[], byte[]> r : recs) {
                             if (got[0] >= n) break;
@@ -458,9 +473,10 @@ public final class JavaBench {
         long count = 0, bytes = 0, sum = 0, first = 0, end;
         try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p)) {
             c.subscribe(List.of(a.topic));
+            long[] since = {start};
             outer:
             while (true) {
-                ConsumerRecords<byte[], byte[]> recs = c.poll(POLL);
+                ConsumerRecords<byte[], byte[]> recs = poll(c, since, count);
                 for (ConsumerRecord<byte[], byte[]> r : recs) {
                     if (count == 0) first = System.nanoTime();
                     byte[] v = r.value();
