@@ -22,7 +22,12 @@ elif [[ -n "$(find "$here/pom.xml" "$here/src" -newer "$jar" -type f 2>/dev/null
   stale=1
 fi
 if [[ $stale == 1 ]]; then
-  (cd "$here" && mvn -q -B -Dstyle.color=never package 1>&2) || { echo "run.sh: mvn package failed" >&2; exit 1; }
+  log="$(mktemp)"
+  if ! (cd "$here" && mvn -q -B -Dstyle.color=never package) >"$log" 2>&1; then
+    cat "$log" >&2; rm -f "$log"
+    echo "run.sh: mvn package failed" >&2; exit 1
+  fi
+  rm -f "$log"
 fi
 
 default_opts=(-Xmx2g -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35
