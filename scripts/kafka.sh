@@ -473,13 +473,21 @@ stop_nodes() {
   for i in "$@"; do rm -f "$(ndir "$i")/pid"; done
 }
 kill_nodes() {
-  local i pid
+  local i pid pids=() n
   for i in "$@"; do
-    if pid=$(node_pid "$i"); then kill -KILL "$pid" 2>/dev/null || true; fi
+    if pid=$(node_pid "$i"); then kill -KILL "$pid" 2>/dev/null || true; pids+=("$pid"); fi
   done
   for i in "$@"; do
     while node_pid "$i" >/dev/null; do sleep 0.1; done
     rm -f "$(ndir "$i")/pid"
+  done
+  # A killed JVM stops looking like one (ps shows no command line once its
+  # memory is unmapped) before the kernel closes its sockets; on a loaded
+  # machine that took seconds, and an immediate start-node found the ports
+  # taken. Wait until the process is gone altogether (60 s at most).
+  for pid in "${pids[@]}"; do
+    n=0
+    while kill -0 "$pid" 2>/dev/null && ((++n < 600)); do sleep 0.1; done
   done
 }
 
