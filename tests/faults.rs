@@ -135,6 +135,32 @@ fn verify(topic: &str, out: &Outcomes) -> Vec<Rec> {
     log
 }
 
+/// The broker that the metadata requests go to black-holes them (accepts,
+/// never answers): the next metadata request moves on to another broker
+/// after one request timeout, as Kafka's clients disconnect a node whose
+/// request timed out and pick another. (The soak once saw a producer fail
+/// on `Metadata request ... timed out` because every retry asked the same
+/// silent broker.)
+#[test]
+fn metadata_moves_on_from_a_broker_that_does_not_answer() {
+    let _trio = trio_shared();
+    let px = Proxied::setup();
+    rt().block_on(async {
+        let c = cluster(px.bootstrap());
+        c.fetch_metadata(Some(&[])).await.expect("metadata through the proxies");
+        let silent = c.any_broker().await.expect("a broker").addr().to_owned();
+        let id = (1..=3).find(|&i| px.addr(i) == silent).expect("a proxied broker");
+        let _hole = px.toxic(Some(id), Toxic::BlackHole);
+        let t0 = Instant::now();
+        let md = c.fetch_metadata(None).await;
+        let took = t0.elapsed();
+        let md = md.unwrap_or_else(|e| panic!("with broker {id} ({silent}) silent: {e}"));
+        assert_eq!(md.brokers.len(), 3);
+        // One request timeout (2 s) on the silent broker, then an answer.
+        assert!(took < Duration::from_secs(6), "took {took:?}");
+    });
+}
+
 #[test]
 fn idempotent_producer_through_latency_and_resets_loses_and_doubles_nothing() {
     let _trio = trio_shared();

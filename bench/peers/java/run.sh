@@ -5,6 +5,7 @@
 # (exec, so a wait4 on this script's pid measures the JVM itself).
 #
 #   bench/peers/java/run.sh produce|consume|e2e|group --bootstrap B --topic T ...
+#   bench/peers/java/run.sh --build-only     (build if needed, run nothing)
 #
 # JVM flags: JAVABENCH_JVM_OPTS replaces the defaults below, which are those
 # Kafka's own tools run with (kafka-run-class.sh's KAFKA_JVM_PERFORMANCE_OPTS:
@@ -29,6 +30,7 @@ if [[ $stale == 1 ]]; then
   fi
   rm -f "$log"
 fi
+[[ ${1:-} == --build-only ]] && exit 0
 
 default_opts=(-Xmx2g -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35
   -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true

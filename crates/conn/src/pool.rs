@@ -2,6 +2,7 @@
 //! connection per [`ConnPurpose`].
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::Mutex as AsyncMutex;
@@ -48,6 +49,9 @@ struct Inner {
     addrs: Mutex<HashMap<i32, String>>,
     slots: Mutex<HashMap<(i32, ConnPurpose), Slot>>,
     bootstrap_slot: Slot,
+    /// Where [`BrokerPool::any`] starts in its list of addresses: moved on by
+    /// [`BrokerPool::pass_over`] past a broker that did not answer.
+    any_start: AtomicUsize,
 }
 
 impl std::fmt::Debug for BrokerPool {
@@ -66,6 +70,7 @@ impl BrokerPool {
                 addrs: Mutex::new(HashMap::new()),
                 slots: Mutex::new(HashMap::new()),
                 bootstrap_slot: Arc::new(AsyncMutex::new(None)),
+                any_start: AtomicUsize::new(0),
             }),
         }
     }
@@ -131,15 +136,9 @@ impl BrokerPool {
                 return Ok(c.clone());
             }
         }
-        let known: Vec<String> = {
-            let addrs = lock(&self.inner.addrs);
-            let mut v: Vec<(i32, String)> = addrs.iter().map(|(k, v)| (*k, v.clone())).collect();
-            v.sort();
-            v.into_iter().map(|(_, a)| a).collect()
-        };
         let mut errors = Vec::new();
-        for addr in known.iter().chain(self.inner.bootstrap.iter()) {
-            match Connection::connect(addr, &self.inner.cfg).await {
+        for addr in self.any_candidates() {
+            match Connection::connect(&addr, &self.inner.cfg).await {
                 Ok(c) => {
                     *guard = Some(c.clone());
                     return Ok(c);
@@ -156,6 +155,42 @@ impl BrokerPool {
             _ => Err(ConnError::NoBootstrap(
                 errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
             )),
+        }
+    }
+
+    /// The addresses [`any`](Self::any) tries, in order: the known brokers by
+    /// id, then the bootstrap servers, rotated to start where
+    /// [`pass_over`](Self::pass_over) left it.
+    fn any_candidates(&self) -> Vec<String> {
+        let mut v: Vec<(i32, String)> =
+            lock(&self.inner.addrs).iter().map(|(k, v)| (*k, v.clone())).collect();
+        v.sort();
+        let mut all: Vec<String> = v.into_iter().map(|(_, a)| a).collect();
+        all.extend(self.inner.bootstrap.iter().cloned());
+        if !all.is_empty() {
+            let start = self.inner.any_start.load(Ordering::Relaxed) % all.len();
+            all.rotate_left(start);
+        }
+        all
+    }
+
+    /// After the broker at `addr` left a request of [`any`](Self::any)'s
+    /// connection unanswered (a request timeout: the broker hangs, or the
+    /// network to it drops packets): forgets that connection, and the next
+    /// `any` starts with the address after `addr`, so it asks another
+    /// broker, as Kafka's clients disconnect a node whose request timed out
+    /// and pick another one.
+    pub async fn pass_over(&self, addr: &str) {
+        {
+            let mut guard = self.inner.bootstrap_slot.lock().await;
+            if guard.as_ref().is_some_and(|c| c.addr() == addr) {
+                *guard = None;
+            }
+        }
+        let all = self.any_candidates();
+        if let Some(i) = all.iter().position(|a| a == addr) {
+            let cur = self.inner.any_start.load(Ordering::Relaxed);
+            self.inner.any_start.store(cur.wrapping_add(i + 1), Ordering::Relaxed);
         }
     }
 
@@ -180,3 +215,23 @@ impl BrokerPool {
 }
 
 use crate::rt::lock;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// After a broker leaves `any`'s request unanswered, the next `any`
+    /// starts with the broker after it (not the same one again).
+    #[tokio::test]
+    async fn any_moves_past_a_broker_that_did_not_answer() {
+        let pool = BrokerPool::new(vec!["b:9".into()], ConnConfig::default());
+        pool.set_brokers([(2, "a:2".to_owned()), (1, "a:1".to_owned()), (3, "a:3".to_owned())]);
+        assert_eq!(pool.any_candidates(), ["a:1", "a:2", "a:3", "b:9"]);
+        pool.pass_over("a:1").await;
+        assert_eq!(pool.any_candidates(), ["a:2", "a:3", "b:9", "a:1"]);
+        pool.pass_over("a:3").await;
+        assert_eq!(pool.any_candidates(), ["b:9", "a:1", "a:2", "a:3"]);
+        pool.pass_over("x:0").await;
+        assert_eq!(pool.any_candidates()[0], "b:9", "an address it doesn't know changes nothing");
+    }
+}

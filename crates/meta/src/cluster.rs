@@ -380,7 +380,8 @@ impl Cluster {
         allow_auto_create: bool,
     ) -> Result<Arc<Metadata>, MetaError> {
         let req = metadata_request(topics, allow_auto_create);
-        // A broken connection moves on to another broker, three times at most.
+        // A broken connection, or a broker that leaves the request
+        // unanswered, moves on to another broker, three times at most.
         let req = &req;
         let resp = self
             .with_retry("metadata request", RetryPolicy::attempts(4), |_| async move {
@@ -388,6 +389,10 @@ impl Cluster {
                 match conn.send(req).await {
                     Ok(r) => Ok(Step::Done(r)),
                     Err(e) if e.is_disconnect() => Ok(Step::Retry(e)),
+                    Err(e @ ConnError::Timeout { .. }) => {
+                        self.inner.pool.pass_over(conn.addr()).await;
+                        Ok(Step::Retry(e))
+                    }
                     Err(e) => Err(MetaError::from(e)),
                 }
             })
