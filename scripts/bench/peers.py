@@ -77,6 +77,14 @@ def build(clients):
     log("building the kwire CLI (release; it makes the topics and checks the offsets)")
     subprocess.run(["cargo", "build", "-q", "--release", "--bin", "kwire"], check=True, cwd=ROOT, env=env)
     if any(c in clients for c in ("kwire", "krafka", "rskafka", "rdkafka")):
+        # librdkafka 2.12's CMake build includes <curl/curl.h> even without
+        # curl (bench/peers/rust/README.md): the header package, once.
+        if not os.path.exists("/usr/include/curl/curl.h") and not os.path.exists(
+                "/usr/include/x86_64-linux-gnu/curl/curl.h"):
+            log("installing libcurl4-openssl-dev (headers librdkafka's build includes)")
+            apt = ["apt-get", "install", "-y", "-q", "libcurl4-openssl-dev"]
+            subprocess.run(apt if os.geteuid() == 0 else ["sudo"] + apt, check=True,
+                           env={**env, "DEBIAN_FRONTEND": "noninteractive"}, stdout=subprocess.DEVNULL)
         log("building bench/peers/rust (release)")
         subprocess.run(["cargo", "build", "-q", "--release", "--manifest-path",
                         os.path.join(PEERS, "rust", "Cargo.toml")], check=True, env=env)
