@@ -161,7 +161,7 @@ impl BrokerPool {
     /// The addresses [`any`](Self::any) tries, in order: the known brokers by
     /// id, then the bootstrap servers, rotated to start where
     /// [`pass_over`](Self::pass_over) left it.
-    fn any_candidates(&self) -> Vec<String> {
+    pub fn any_candidates(&self) -> Vec<String> {
         let mut v: Vec<(i32, String)> =
             lock(&self.inner.addrs).iter().map(|(k, v)| (*k, v.clone())).collect();
         v.sort();

@@ -380,9 +380,13 @@ impl Cluster {
         allow_auto_create: bool,
     ) -> Result<Arc<Metadata>, MetaError> {
         let req = metadata_request(topics, allow_auto_create);
-        // A broken connection, or a broker that leaves the request
-        // unanswered, moves on to another broker, three times at most.
+        // A broken connection moves on to another broker, three times at
+        // most; so does a broker that leaves the request unanswered, while
+        // there is a broker not yet tried (a single silent one fails at its
+        // request timeout, as every one-shot command does).
         let req = &req;
+        let silent: Mutex<Vec<String>> = Mutex::new(Vec::new());
+        let silent = &silent;
         let resp = self
             .with_retry("metadata request", RetryPolicy::attempts(4), |_| async move {
                 let conn = self.inner.pool.any().await?;
@@ -391,7 +395,12 @@ impl Cluster {
                     Err(e) if e.is_disconnect() => Ok(Step::Retry(e)),
                     Err(e @ ConnError::Timeout { .. }) => {
                         self.inner.pool.pass_over(conn.addr()).await;
-                        Ok(Step::Retry(e))
+                        let untried = {
+                            let mut silent = lock(silent);
+                            silent.push(conn.addr().to_owned());
+                            self.inner.pool.any_candidates().iter().any(|a| !silent.contains(a))
+                        };
+                        if untried { Ok(Step::Retry(e)) } else { Err(MetaError::from(e)) }
                     }
                     Err(e) => Err(MetaError::from(e)),
                 }
