@@ -227,6 +227,27 @@ fn stream_with_a_checkpoint_is_exactly_once_through_every_fault() {
     assert_eq!(last_console_counts(&run.stdout), truth, "{}", run.stdout);
 }
 
+/// `kwire stream` arguments: (partition, offset) of every record of `t`
+/// into the jsonl file `out`, from the earliest offset, checkpoint in `cp`.
+fn projection(t: &str, cp: &str, out: &str) -> Vec<String> {
+    let sink = format!("jsonl:{out}");
+    ["stream", "--topic", t, "--starting-offsets", "earliest", "--select", "partition, offset"]
+        .into_iter()
+        .chain(["--checkpoint", cp, "--sink", &sink])
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `out` holds the offset of each of voters `0..n` (voter i in partition
+/// i % 3) exactly once.
+fn assert_each_offset_once(out: &Path, n: i64) {
+    let got = offsets_in(out);
+    let distinct: BTreeSet<(i64, i64)> = got.iter().copied().collect();
+    assert_eq!(got.len(), distinct.len(), "an offset written twice");
+    let want: BTreeSet<(i64, i64)> = (0..n).map(|i| (i % 3, i / 3)).collect();
+    assert_eq!(distinct, want);
+}
+
 /// A stop request while `kwire stream` waits out a cluster it cannot reach
 /// ends the query at once and cleanly (exit 0), and the next run from the
 /// checkpoint, after the heal, writes the rest exactly once. The query is
@@ -240,20 +261,8 @@ fn stream_stops_cleanly_while_the_cluster_is_out_of_reach() {
     produce_voters(&t, 0..300);
     let dir = Scratch::new("stream-stop");
     let (cp, out) = (dir.arg("cp"), dir.arg("out.jsonl"));
-    let sink = format!("jsonl:{out}");
-    let args = [
-        "stream",
-        "--topic",
-        t.as_str(),
-        "--starting-offsets",
-        "earliest",
-        "--select",
-        "partition, offset",
-        "--checkpoint",
-        &cp,
-        "--sink",
-        &sink,
-    ];
+    let owned = projection(&t, &cp, &out);
+    let args: Vec<&str> = owned.iter().map(String::as_str).collect();
     let mut p = Background::kwire("fault-stream-stop", px.bootstrap(), &args);
     assert!(
         wait_until(Duration::from_secs(60), || offsets_in(Path::new(&out)).len() >= 300),
@@ -269,14 +278,10 @@ fn stream_stops_cleanly_while_the_cluster_is_out_of_reach() {
         assert!(status.is_some_and(|s| s.success()), "{status:?}\n{}", p.stderr());
     }
     produce_voters(&t, 300..400);
-    let mut fin = args.to_vec();
+    let mut fin = args.clone();
     fin.extend(["--trigger", "available-now"]);
     kwire(&bootstrap3(), &fin).ok();
-    let got = offsets_in(Path::new(&out));
-    let distinct: BTreeSet<(i64, i64)> = got.iter().copied().collect();
-    assert_eq!(got.len(), distinct.len(), "an offset written twice");
-    let want: BTreeSet<(i64, i64)> = (0..400).map(|i| ((i % 3) as i64, (i / 3) as i64)).collect();
-    assert_eq!(distinct, want);
+    assert_each_offset_once(Path::new(&out), 400);
 }
 
 /// `kwire stream` goes on when the leader of a partition dies and stays
@@ -292,20 +297,8 @@ fn stream_goes_on_when_a_leader_dies() {
     produce_voters(&t, 0..300);
     let dir = Scratch::new("stream-leader");
     let (cp, out) = (dir.arg("cp"), dir.arg("out.jsonl"));
-    let sink = format!("jsonl:{out}");
-    let args = [
-        "stream",
-        "--topic",
-        t.as_str(),
-        "--starting-offsets",
-        "earliest",
-        "--select",
-        "partition, offset",
-        "--checkpoint",
-        &cp,
-        "--sink",
-        &sink,
-    ];
+    let owned = projection(&t, &cp, &out);
+    let args: Vec<&str> = owned.iter().map(String::as_str).collect();
     let mut p = Background::kwire("fault-stream-leader", &bootstrap3(), &args);
     assert!(
         wait_until(Duration::from_secs(60), || offsets_in(Path::new(&out)).len() >= 300),
@@ -327,11 +320,7 @@ fn stream_goes_on_when_a_leader_dies() {
     let err = p.stderr();
     assert!(all, "with broker {leader} down the query wrote {got_while_down} of 400 offsets\n{err}");
     assert!(status.is_some_and(|s| s.success()), "{status:?}\n{err}");
-    let got = offsets_in(Path::new(&out));
-    let distinct: BTreeSet<(i64, i64)> = got.iter().copied().collect();
-    assert_eq!(got.len(), distinct.len(), "an offset written twice");
-    let want: BTreeSet<(i64, i64)> = (0..400).map(|i| ((i % 3) as i64, (i / 3) as i64)).collect();
-    assert_eq!(distinct, want);
+    assert_each_offset_once(Path::new(&out), 400);
 }
 
 /// Three members of one group (commit after each poll) through every fault
