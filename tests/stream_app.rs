@@ -240,7 +240,9 @@ fn eos_run(b: &str, replication: &str, n: u64, broker_kill: Option<()>) {
 /// `--num-standby-replicas 1` on two instances: each keeps a warm copy of
 /// the other's tasks, so when one is killed with SIGKILL the survivor runs
 /// its tasks from those copies (the log says so, and how few changelog
-/// records it replayed), and the result still equals the truth.
+/// records it replayed), and the result still equals the truth. The
+/// survivor ran every task before the other joined, so its copies were its
+/// own state once and are standby copies now.
 #[test]
 fn standby_replicas_take_over_a_killed_instances_tasks() {
     let b = bootstrap();
@@ -254,8 +256,17 @@ fn standby_replicas_take_over_a_killed_instances_tasks() {
     args.extend(["--num-standby-replicas", "1", "-v"]);
     let (first, truth_first) = voters(0, n / 2);
     produce(&b, &input, &first);
-    let a = Background::kwire("standby-a", &b, &args);
+    // The survivor starts first and runs every task alone, so the tasks it
+    // later hands over and keeps copies of were its own once: the copies
+    // must still count as standby copies when they are taken over (the
+    // order that made the label depend on which instance started first).
     let c = Background::kwire("standby-b", &b, &args);
+    let alone = wait_until(Duration::from_secs(120), || {
+        let p = group_progress(&b, &app);
+        p.len() == 2 && p.values().all(|(c, e)| c == e) && result_table(&b, &out_topic) == truth_first
+    });
+    assert!(alone, "the first instance never caught up alone: {}", c.stderr());
+    let a = Background::kwire("standby-a", &b, &args);
     // Both instances run tasks (a balanced assignment), and each holds the
     // other's as standbys.
     let settled = wait_until(Duration::from_secs(120), || {

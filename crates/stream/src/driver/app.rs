@@ -41,7 +41,7 @@ use tokio::time::Instant;
 
 use super::assignor::{StreamAssignor, TaskBook, lock};
 use super::{FeedMode, RunSummary, SinkSpec, Stop, StreamConfig, Subscription, feed};
-use crate::assign::Held;
+use crate::assign::{Held, MemberTasks};
 use crate::engine::Engine;
 use crate::error::StreamError;
 use crate::plan::Plan;
@@ -418,8 +418,31 @@ struct Warm {
     restore: Restore,
     /// The changelog offset the state includes everything before.
     position: i64,
-    /// Taken from this instance's active tasks by the last rebalance.
+    /// This instance ran the task until the last rebalance took it away; an
+    /// assignment that keeps the copy as a standby clears it (another
+    /// instance runs the task now).
     was_active: bool,
+}
+
+/// Apply an assignment to the state held without running it: drop the
+/// copies of tasks this instance neither runs nor stands by for, start an
+/// empty copy of each new standby task (unless `running` it still), and mark
+/// every standby copy as no longer this instance's active state, so the
+/// assignor's stickiness and the restore log name the instance that runs the
+/// task now, whichever instance started first.
+fn keep_assigned(warm: &mut BTreeMap<i32, Warm>, running: impl Fn(i32) -> bool, mine: &MemberTasks) {
+    let keep: BTreeSet<i32> = mine.active.iter().chain(&mine.standby).copied().collect();
+    warm.retain(|p, _| keep.contains(p));
+    for p in &mine.standby {
+        if running(*p) {
+            continue;
+        }
+        warm.entry(*p).and_modify(|w| w.was_active = false).or_insert_with(|| Warm {
+            restore: Restore::new(),
+            position: 0,
+            was_active: false,
+        });
+    }
 }
 
 struct Instance {
@@ -680,17 +703,7 @@ impl Instance {
     /// rest, and read the standby tasks' changelogs.
     async fn take_assignment(&mut self) -> Result<(), StreamError> {
         let Some(mine) = lock(&self.book).assigned.take() else { return Ok(()) };
-        let keep: BTreeSet<i32> = mine.active.iter().chain(&mine.standby).copied().collect();
-        self.warm.retain(|p, _| keep.contains(p));
-        for p in &mine.standby {
-            if !self.tasks.contains_key(p) {
-                self.warm.entry(*p).or_insert_with(|| Warm {
-                    restore: Restore::new(),
-                    position: 0,
-                    was_active: false,
-                });
-            }
-        }
+        keep_assigned(&mut self.warm, |p| self.tasks.contains_key(&p), &mine);
         self.standby_reader = None;
         let standby: Vec<(TopicPartition, StartOffset)> = mine
             .standby
@@ -946,5 +959,41 @@ impl Instance {
         let old = std::mem::replace(&mut self.consumer, fresh);
         let _ = old.close().await;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn copy(position: i64, was_active: bool) -> Warm {
+        Warm { restore: Restore::new(), position, was_active }
+    }
+
+    /// Instance A ran tasks 0..3 alone; B joined and the assignment gave B
+    /// task 1 and left A a standby copy of it. That copy is A's standby
+    /// state now, whoever started first: the restore after B dies says "a
+    /// standby copy", and the assignor no longer ranks A as task 1's active
+    /// holder.
+    #[test]
+    fn a_copy_kept_as_standby_is_no_longer_active_state() {
+        let mut warm: BTreeMap<i32, Warm> = [(1, copy(40, true)), (2, copy(7, true))].into_iter().collect();
+        let mine = MemberTasks { active: vec![0, 2], standby: vec![1, 3] };
+        keep_assigned(&mut warm, |p| p == 0, &mine);
+        assert_eq!(warm.keys().copied().collect::<Vec<_>>(), vec![1, 2, 3]);
+        assert!(!warm[&1].was_active, "a standby copy still counts as this instance's active state");
+        assert_eq!(warm[&1].position, 40, "the standby copy lost its position");
+        assert!(warm[&2].was_active, "a task given back to this instance lost its own state's label");
+        assert!(!warm[&3].was_active && warm[&3].position == 0);
+    }
+
+    /// Copies of tasks the assignment neither runs here nor stands by for
+    /// are dropped; a standby task still running here gets no copy.
+    #[test]
+    fn unassigned_copies_are_dropped_and_running_tasks_get_none() {
+        let mut warm: BTreeMap<i32, Warm> = [(4, copy(3, false)), (5, copy(9, true))].into_iter().collect();
+        let mine = MemberTasks { active: vec![], standby: vec![0] };
+        keep_assigned(&mut warm, |p| p == 0, &mine);
+        assert!(warm.is_empty(), "{:?}", warm.keys().collect::<Vec<_>>());
     }
 }
