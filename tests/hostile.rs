@@ -22,7 +22,7 @@ mod run;
 use std::time::Duration;
 
 use kwire_proto::api::ApiKey;
-use peer::{Hostile, Peer, Script, TOPIC};
+use peer::{Hostile, LAGGING, Peer, Script, TOPIC};
 use run::kwire_measured;
 
 /// `request.timeout.ms` passed to every run.
@@ -155,4 +155,98 @@ hostile_tests! {
     tls_alert_consume: TlsAlert, Consume;
     decompression_bomb_consume: DecompressionBomb, Consume;
     record_count_max_consume: RecordCountMax, Consume;
+}
+
+/// `kwire stream` on the fake broker, reading topic `t` into a jsonl file;
+/// its stderr is piped, and the checkpoint and output live in `dir`.
+fn stream_on(peer: &Peer, dir: &std::path::Path) -> std::process::Child {
+    let cp = dir.join("cp");
+    let sink = format!("jsonl:{}", dir.join("out.jsonl").display());
+    std::process::Command::new(kwire_integration::kwire_bin())
+        .env_remove("KWIRE_BOOTSTRAP_SERVERS")
+        .env_remove("KWIRE_LOG")
+        .args(["-b", &peer.bootstrap(), "-X", "request.timeout.ms=3000", "stream", "--topic", TOPIC])
+        .args(["--starting-offsets", "earliest", "--select", "partition, offset", "--trigger", "1s"])
+        .arg("--checkpoint")
+        .arg(&cp)
+        .args(["--sink", &sink])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn kwire stream")
+}
+
+/// A fresh directory for one run's checkpoint and output.
+fn scratch(name: &str) -> std::path::PathBuf {
+    let p = std::env::temp_dir().join(kwire_integration::unique_topic(&format!("kwire-hostile-{name}")));
+    std::fs::create_dir_all(&p).expect("scratch dir");
+    p
+}
+
+fn stderr_of(child: std::process::Child) -> (Option<i32>, String) {
+    let out = child.wait_with_output().expect("wait for kwire stream");
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// A latest offset below what the query has read, that comes back up a
+/// moment later (a new leader's high watermark catching up; seen in the
+/// 30-minute soak), is not data loss: the query goes on, says so in one
+/// warning, and stops cleanly. The peer answers [`LAGGING`] lookups with 0
+/// after the query has fetched offset 0, whatever the timing.
+#[test]
+fn stream_rides_out_a_latest_offset_that_lags_for_a_moment() {
+    let peer = Peer::start(Script { target: ApiKey::ListOffsets, hostile: Hostile::LatestLags });
+    let dir = scratch("lags");
+    let mut child = stream_on(&peer, &dir);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let out = dir.join("out.jsonl");
+    // Offset 0 written, all lagging answers given, and a lookup after them.
+    while std::time::Instant::now() < deadline
+        && !(std::fs::read_to_string(&out).is_ok_and(|s| s.contains("\"offset\":0"))
+            && peer.counts.behind.load(std::sync::atomic::Ordering::SeqCst) >= LAGGING)
+    {
+        if child.try_wait().ok().flatten().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let alive = child.try_wait().ok().flatten().is_none();
+    // SAFETY: kill(2) on the pid of a child this test spawned and has not reaped.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let (code, stderr) = stderr_of(child);
+    let behind = peer.counts.behind.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(alive, "the query stopped on a lagging latest offset (exit {code:?}):\n{stderr}");
+    assert_eq!(behind, LAGGING, "the peer gave {behind} lagging answers; requests {:?}", peer.seen());
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("the latest offset was 0, below the 1 already read"),
+        "no warning said the latest offset lagged:\n{stderr}"
+    );
+    let written = std::fs::read_to_string(&out).unwrap_or_default();
+    assert_eq!(written.lines().count(), 1, "offset 0 must be written once: {written}");
+}
+
+/// A latest offset that stays below what the query has read is data loss:
+/// with failOnDataLoss (the default) the query fails with Spark's message
+/// after the short confirmation, not at once and not never.
+#[test]
+fn stream_fails_when_the_latest_offset_stays_below_what_it_read() {
+    let peer = Peer::start(Script { target: ApiKey::ListOffsets, hostile: Hostile::LatestLost });
+    let dir = scratch("lost");
+    let mut child = stream_on(&peer, &dir);
+    let deadline = std::time::Instant::now() + Duration::from_secs(40);
+    while std::time::Instant::now() < deadline && child.try_wait().ok().flatten().is_none() {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let (code, stderr) = stderr_of(child);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("offset was changed from 1 to 0, some data may have been missed"),
+        "not Spark's data-loss message:\n{stderr}"
+    );
+    let confirmations = peer.counts.behind.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(confirmations > 1, "the loss was not confirmed before the query failed: {confirmations} lookups");
 }

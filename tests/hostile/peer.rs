@@ -11,7 +11,7 @@
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
@@ -60,6 +60,25 @@ pub enum Hostile {
     DecompressionBomb,
     /// Fetch: a valid (CRC-correct) batch with one record and record count i32::MAX.
     RecordCountMax,
+    /// ListOffsets: once a Fetch has been answered, the next [`LAGGING`]
+    /// latest offsets are 0 instead of 1, then 1 again: a new leader whose
+    /// high watermark has not caught up with its predecessor's.
+    LatestLags,
+    /// ListOffsets: once a Fetch has been answered, the latest offset is 0
+    /// for good: offsets the client has read are gone.
+    LatestLost,
+}
+
+/// How many latest-offset answers [`Hostile::LatestLags`] gives below the end.
+pub const LAGGING: usize = 3;
+
+/// What a peer has answered so far (shared by its connections).
+#[derive(Debug, Default)]
+pub struct Counts {
+    /// Fetch requests answered.
+    pub fetches: AtomicUsize,
+    /// Latest offsets answered below the end.
+    pub behind: AtomicUsize,
 }
 
 /// Which requests get the hostile answer.
@@ -74,6 +93,8 @@ pub struct Script {
 pub struct Peer {
     pub port: u16,
     stop: Arc<AtomicBool>,
+    /// What it answered so far.
+    pub counts: Arc<Counts>,
     /// Requests seen, as `Api vN` strings, for failure messages.
     pub seen: Arc<Mutex<Vec<String>>>,
 }
@@ -84,10 +105,12 @@ impl Peer {
         let port = listener.local_addr().expect("local addr").port();
         let stop = Arc::new(AtomicBool::new(false));
         let seen = Arc::new(Mutex::new(Vec::new()));
+        let counts = Arc::new(Counts::default());
         listener.set_nonblocking(true).expect("nonblocking listener");
         {
             let stop = stop.clone();
             let seen = seen.clone();
+            let counts = counts.clone();
             thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
                     match listener.accept() {
@@ -96,14 +119,15 @@ impl Peer {
                             let _ = sock.set_nodelay(true);
                             let seen = seen.clone();
                             let stop = stop.clone();
-                            thread::spawn(move || serve(sock, port, script, &seen, &stop));
+                            let counts = counts.clone();
+                            thread::spawn(move || serve(sock, port, script, &seen, &stop, &counts));
                         }
                         Err(_) => thread::sleep(Duration::from_millis(5)),
                     }
                 }
             });
         }
-        Peer { port, stop, seen }
+        Peer { port, stop, counts, seen }
     }
 
     pub fn bootstrap(&self) -> String {
@@ -259,6 +283,11 @@ fn produce(req: &Req) -> Bytes {
 }
 
 fn list_offsets(req: &Req) -> Bytes {
+    list_offsets_ending_at(req, 1)
+}
+
+/// A ListOffsets answer whose latest offset is `end` (earliest: 0).
+fn list_offsets_ending_at(req: &Req, end: i64) -> Bytes {
     let v = req.version;
     let parsed = ListOffsetsRequest::decode(&mut req.body.clone(), v).ok();
     let mut r = ListOffsetsResponse::default();
@@ -269,8 +298,8 @@ fn list_offsets(req: &Req) -> Bytes {
             let mut pr = list_offsets_response::ListOffsetsPartitionResponse::default();
             pr.partition_index = p.partition_index;
             pr.timestamp = -1;
-            // earliest (-2) -> 0; latest (-1) and anything else -> 1: one record to read.
-            pr.offset = if p.timestamp == -2 { 0 } else { 1 };
+            // earliest (-2) -> 0; latest (-1) and anything else -> `end` (1: one record to read).
+            pr.offset = if p.timestamp == -2 { 0 } else { end };
             pr.leader_epoch = 0;
             tr.partitions.push(pr);
         }
@@ -418,14 +447,22 @@ enum Next {
     Close,
 }
 
-fn serve(mut sock: TcpStream, port: u16, script: Script, seen: &Mutex<Vec<String>>, stop: &AtomicBool) {
+fn serve(
+    mut sock: TcpStream,
+    port: u16,
+    script: Script,
+    seen: &Mutex<Vec<String>>,
+    stop: &AtomicBool,
+    counts: &Counts,
+) {
     while let Some(frame) = read_frame(&mut sock) {
         let Some(req) = parse_request(frame) else { return };
         if let Ok(mut s) = seen.lock() {
             s.push(format!("{:?} v{}", req.key, req.version));
         }
         let hit = req.key == script.target;
-        let next = if hit { hostile(&mut sock, &req, port, script.hostile, stop) } else { Next::Continue };
+        let next =
+            if hit { hostile(&mut sock, &req, port, script.hostile, stop, counts) } else { Next::Continue };
         if hit {
             match next {
                 Next::Close => return,
@@ -433,6 +470,9 @@ fn serve(mut sock: TcpStream, port: u16, script: Script, seen: &Mutex<Vec<String
             }
         }
         let Some(body) = normal(&req, port) else { return };
+        if req.key == ApiKey::Fetch {
+            counts.fetches.fetch_add(1, Ordering::SeqCst);
+        }
         let frame = frame_body(req.key, req.version, req.cid, &body);
         if sock.write_all(&with_prefix(&frame)).is_err() {
             return;
@@ -452,7 +492,14 @@ fn req_as(key: ApiKey, version: i16) -> Req {
     Req { key, version, cid: 0, body: Bytes::new() }
 }
 
-fn hostile(sock: &mut TcpStream, req: &Req, port: u16, h: Hostile, stop: &AtomicBool) -> Next {
+fn hostile(
+    sock: &mut TcpStream,
+    req: &Req,
+    port: u16,
+    h: Hostile,
+    stop: &AtomicBool,
+    counts: &Counts,
+) -> Next {
     let valid = || {
         let body = normal(req, port).unwrap_or_default();
         frame_body(req.key, req.version, req.cid, &body)
@@ -529,6 +576,20 @@ fn hostile(sock: &mut TcpStream, req: &Req, port: u16, h: Hostile, stop: &Atomic
             thread::sleep(Duration::from_millis(50));
             let _ = sock.shutdown(Shutdown::Both);
             Next::Close
+        }
+        Hostile::LatestLags | Hostile::LatestLost => {
+            let fetched = counts.fetches.load(Ordering::SeqCst) > 0;
+            let behind = fetched
+                && req.key == ApiKey::ListOffsets
+                && (h == Hostile::LatestLost || counts.behind.load(Ordering::SeqCst) < LAGGING);
+            let body = if behind {
+                counts.behind.fetch_add(1, Ordering::SeqCst);
+                list_offsets_ending_at(req, 0)
+            } else {
+                normal(req, port).unwrap_or_default()
+            };
+            w(sock, &with_prefix(&frame_body(req.key, req.version, req.cid, &body)));
+            Next::Continue
         }
         Hostile::DecompressionBomb | Hostile::RecordCountMax => {
             if req.key != ApiKey::Fetch {

@@ -633,6 +633,11 @@ impl Driver {
             return Ok(t.clone());
         }
         let mut now = self.source.list(self.from.keys(), OffsetSpec::Latest).await?;
+        for (tp, l) in now.iter_mut() {
+            if let Some(f) = self.from.get(tp).copied().filter(|f| *l < *f) {
+                *l = self.source.confirm_latest(tp, f, *l).await?;
+            }
+        }
         let mut moved = false;
         for (tp, l) in &now {
             if let Some(f) = self.from.get_mut(tp).filter(|f| *l < **f) {

@@ -81,6 +81,14 @@ pub(crate) struct Source {
 /// unreachable cluster fails it at once, as every other command does.
 pub(crate) const RIDE_OUT: Duration = Duration::from_secs(180);
 
+/// How long a latest offset below the position is asked again before it
+/// counts as data loss. A new leader's high watermark can lag its
+/// predecessor's until the followers' next fetch tells it: in a 30-minute
+/// soak broker 1 took a partition over at log end 28520 with high watermark
+/// 28264, and a query that had read up to 28520 failed on "offset was
+/// changed from 28520 to 28264" though nothing was lost.
+pub(crate) const CONFIRM_LOSS: Duration = Duration::from_secs(5);
+
 /// True when `e` means the cluster could not be reached or did not answer
 /// (refused, reset, unanswered connects, every bootstrap server down, a
 /// request timed out): worth waiting out. Authentication, TLS and protocol
@@ -269,6 +277,38 @@ impl Source {
             })
             .await?;
         Ok(got.into_iter().map(|(tp, a)| (TopicPartition::new(tp.topic, tp.partition), a.offset)).collect())
+    }
+
+    /// The latest offset of `tp`, asked again while it stays below `at`
+    /// (the position the query has reached), for up to [`CONFIRM_LOSS`]:
+    /// `first` is the answer that was below. Returns the first answer not
+    /// below `at`, else the last one (then offsets really went missing).
+    pub(crate) async fn confirm_latest(
+        &self,
+        tp: &TopicPartition,
+        at: i64,
+        first: i64,
+    ) -> Result<i64, StreamError> {
+        let start = Instant::now();
+        let mut latest = first;
+        let mut attempt = 0u32;
+        while latest < at && start.elapsed() < CONFIRM_LOSS {
+            attempt += 1;
+            self.cluster.invalidate_topic(&tp.topic);
+            tokio::time::sleep(self.cluster.backoff(attempt).min(Duration::from_millis(500))).await;
+            let one = [tp.clone()];
+            latest = self.list(&one, OffsetSpec::Latest).await?.get(tp).copied().unwrap_or(latest);
+        }
+        if attempt > 0 && latest >= at {
+            tracing::warn!(
+                "{}-{}: the latest offset was {first}, below the {at} already read, and is {latest} {:.1?} later \
+                 (a new leader's high watermark catching up)",
+                tp.topic,
+                tp.partition,
+                start.elapsed()
+            );
+        }
+        Ok(latest)
     }
 
     /// Partitions found deleted while reading since the last call.
@@ -474,7 +514,11 @@ impl Source {
         if out_of_range {
             let one = [key.clone()];
             let earliest = self.list(&one, OffsetSpec::Earliest).await?.get(&key).copied().unwrap_or(at);
-            let latest = self.list(&one, OffsetSpec::Latest).await?.get(&key).copied().unwrap_or(at);
+            let mut latest = self.list(&one, OffsetSpec::Latest).await?.get(&key).copied().unwrap_or(at);
+            if latest < at {
+                tracing::warn!("{}-{}: the fetch at offset {at} was out of range", key.topic, key.partition);
+                latest = self.confirm_latest(&key, at, latest).await?;
+            }
             let to = if at < earliest {
                 data_loss(
                     self.fail_on_data_loss,
