@@ -14,11 +14,15 @@
 #     count (scripts/bench/stream.sh), when that script is present
 #   - stream scaled out: `kwire stream --application-id` on 1-3 instances vs Kafka
 #     Streams 4.4.0 vs PySpark on the same data (scripts/bench/stream_scaleout.py)
+#   - library peers: kwire's crates vs krafka, rskafka, rdkafka (librdkafka), franz-go
+#     and the Java client, one program each under bench/peers (scripts/bench/peers.py:
+#     produce none/lz4/zstd, consume, group, fixed-rate latency, 1-1,000 partitions;
+#     the 3-node e2e latency when $KWIRE_BENCH_BOOTSTRAP_3 is set)
 # Every pair runs in the same invocation against the same broker; medians over
 # --runs; client CPU (user+sys) and peak RSS from wait4. Measures, asserts nothing.
 #
 #   scripts/bench/all.sh [--quick] [--runs R] [--records N] [--stream-records N]
-#                        [--no-stream] [--no-decode] [--out FILE]
+#                        [--no-stream] [--no-peers] [--no-decode] [--out FILE]
 #
 #   --quick             small sizes (2-core CI-class machines): 300k records, 3 runs
 #   --runs R            runs per client (default 5; 3 with --quick)
@@ -33,14 +37,12 @@
 # Broker: $KWIRE_BENCH_BOOTSTRAP, else a single node of Kafka $KWIRE_KAFKA_VERSION
 # (default 4.4.0) started here (scripts/kafka.sh --name kwire-bench --port 28192)
 # and stopped afterwards. Raw outputs stay in $KWIRE_BENCH_DIR (a temp dir).
-# rskafka is not included: it has no CLI or perf tool, so it would need a benchmark
-# crate outside the workspace; not done yet (see BENCHMARKS.md).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$ROOT"
 
 ALL_ARGS=$*
-QUICK=0 RUNS='' N='' SN='' STREAM=1 DECODE=1 OUT=BENCHMARKS.md KWIRE='' DECODE_BIN=''
+QUICK=0 RUNS='' N='' SN='' STREAM=1 PEERS=1 DECODE=1 OUT=BENCHMARKS.md KWIRE='' DECODE_BIN=''
 while (($#)); do
   case $1 in
     --quick) QUICK=1; shift ;;
@@ -48,6 +50,7 @@ while (($#)); do
     --records) N=${2:?--records needs a value}; shift 2 ;;
     --stream-records) SN=${2:?--stream-records needs a value}; shift 2 ;;
     --no-stream) STREAM=0; shift ;;
+    --no-peers) PEERS=0; shift ;;
     --no-decode) DECODE=0; shift ;;
     --out) OUT=${2:?--out needs a value}; shift 2 ;;
     --kwire) KWIRE=${2:?--kwire needs a value}; shift 2 ;;
@@ -184,6 +187,14 @@ else
 fi
 if ((STREAM)); then
   step stream_scaleout env KWIRE="$KWIRE" python3 scripts/bench/stream_scaleout.py --records "$SN"
+fi
+if ((PEERS)); then
+  # The library peers (issue 20): kwire's crates vs krafka, rskafka, rdkafka,
+  # franz-go and the Java client, each through its own program (bench/peers).
+  PQ=(); ((QUICK)) && PQ=(--quick)
+  step peers python3 scripts/bench/peers.py "${PQ[@]}" --runs "$RUNS" --md "$WORK/peers.md" --json "$WORK/peers.json"
+else
+  log "peers: skipped (--no-peers)"
 fi
 cut -d' ' -f1-3 /proc/loadavg >"$WORK/end.load"
 

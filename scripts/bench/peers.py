@@ -152,12 +152,17 @@ def end_offsets(boot, topic):
 
 
 def create(boot, topic, partitions, rf=1):
-    kwire(boot, "topics", "create", "-t", topic, "--partitions", str(partitions), "--replication-factor", str(rf))
+    # file.delete.delay.ms=0: a deleted topic's files (and descriptors) go at
+    # once. With the default minute, the 1,000-partition runs' deleted topics
+    # held the broker's 20,000 descriptors ("Too many open files"), it
+    # created only part of the next topic, and that run's sends timed out.
+    kwire(boot, "topics", "create", topic, "--partitions", str(partitions), "--replication-factor", str(rf),
+          "--config", "file.delete.delay.ms=0")
 
 
 def delete(boot, topic):
     subprocess.run([os.environ.get("KWIRE_BENCH_KWIRE") or os.path.join(ROOT, "target", "release", "kwire"),
-                    "-b", boot, "topics", "delete", "-t", topic], capture_output=True)
+                    "-b", boot, "topics", "delete", topic], capture_output=True)
 
 
 # ---- runs
@@ -279,7 +284,7 @@ def table(title, rows, kind):
                 "|---|---:|---:|---:|---:|---:|"]
     for c, r in rows.items():
         if "unsupported" in r:
-            out.append(f"| {c} | unsupported: {r['unsupported']} |" + " |" * (5 if kind != "latency" else 6))
+            out.append(f"| {c} | unsupported: {r['unsupported']} |" + " |" * (4 if kind != "latency" else 5))
             continue
         ratio = (r["cpu_per_m"] / base["cpu_per_m"]) if base.get("cpu_per_m") and r["cpu_per_m"] else None
         cpu = fmt(r["cpu_per_m"], 2)
@@ -337,6 +342,24 @@ def main():
     md = [f"### Library peers ({time.strftime('%Y-%m-%d')}, {runs} runs, medians; "
           f"{n:,} records of {SIZE} B unless said)", ""]
     t_start = time.monotonic()
+    try:
+        measure(a, res, md, clients, workloads, scale, runs, n)
+    finally:
+        md += settings(res, clients)
+        md.append(f"Run time {time.monotonic() - t_start:.0f} s; raw results in {a.json or 'the --json file'}.")
+        text = "\n".join(md) + "\n"
+        if a.md:
+            with open(a.md, "w") as f:
+                f.write(text)
+        print(text)
+        if a.json:
+            with open(a.json, "w") as f:
+                json.dump({"records": n, "size": SIZE, "runs": runs, "clients": clients, "results": res.runs}, f,
+                          indent=1)
+
+
+def measure(a, res, md, clients, workloads, scale, runs, n):
+    """Every selected workload, appending its tables to `md` as it ends."""
     with Broker() as b:
         boot = b.boot
         if "produce" in workloads:
@@ -399,16 +422,6 @@ def main():
                     md += table(f"Scale: group join and consume, {parts:,} partitions",
                                 summary(res, "scale-group", str(parts), clients, sn), "group")
                 delete(boot, topic)
-    md += settings(res, clients)
-    md.append(f"Run time {time.monotonic() - t_start:.0f} s; raw results in {a.json or 'the --json file'}.")
-    text = "\n".join(md) + "\n"
-    if a.md:
-        with open(a.md, "w") as f:
-            f.write(text)
-    print(text)
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump({"records": n, "size": SIZE, "runs": runs, "clients": clients, "results": res.runs}, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -221,6 +221,36 @@ elif os.path.exists(os.path.join(WORK, "stream_scaleout.failed")):
          "", "```", "\n".join(rd("stream_scaleout.err").rstrip().splitlines()[-15:]), "```")
 
 
+# library peers (scripts/bench/peers.py: its own Markdown, headline bars from its JSON)
+if ok("peers") and rd("peers.md"):
+    try:
+        pj = json.loads(rd("peers.json"))
+    except ValueError:
+        pj = {}
+    runs_ = pj.get("results", [])
+
+    def cpu_per_record(section, case, client):
+        xs = sorted(r["cpu_s"] / max(r.get("records", 0) or 1, 1) for r in runs_
+                    if (r["section"], r["case"], r["client"]) == (section, case, client) and "unsupported" not in r)
+        return xs[len(xs) // 2] if xs else None
+
+    for section, case, what in (("produce", "none", "library produce CPU/record"),
+                                ("consume", "6", "library consume CPU/record")):
+        mine = cpu_per_record(section, case, "kwire")
+        for peer in ("rdkafka", "franz-go", "krafka", "rskafka", "java"):
+            theirs = cpu_per_record(section, case, peer)
+            if mine and theirs:
+                bars.append((f"{what} vs {peer}", theirs / mine))
+    para("## Library peers: kwire's crates vs krafka, rskafka, rdkafka, franz-go, Java (issue 20)", "",
+         "Each client through its own program under bench/peers (one contract: same payload bytes, acks=all, "
+         "idempotent, linger 5 ms, 1 MB batches, 5 in flight; consumers checksum every value byte), run by "
+         f"`scripts/bench/peers.py`; CPU is the client process's user+sys from wait4; load average {load('peers')}.",
+         "", rd("peers.md").replace("### Library peers", "Library peers", 1).rstrip())
+elif os.path.exists(os.path.join(WORK, "peers.failed")):
+    para("## Library peers", "", "`scripts/bench/peers.py` failed in this run; its error output ends with:",
+         "", "```", "\n".join(rd("peers.err").rstrip().splitlines()[-15:]), "```")
+
+
 # ---------------------------------------------------------------- chart
 def chart(bars):
     w, row, left, top = 860, 30, 330, 50
@@ -292,9 +322,8 @@ doc = [
     "",
     "## Not covered",
     "",
-    "- rskafka: it ships no CLI or perf tool, so comparing it needs a small benchmark crate outside the "
-    "workspace's default members (as DESIGN.md plans for rdkafka/rskafka). Not written yet; librdkafka (kcat) "
-    "is the native peer measured here.",
+    "- The CLI sections compare command-line tools (kcat prints every message); the library comparison, "
+    "rskafka and krafka included, is the \"Library peers\" section (`scripts/bench/peers.py`).",
 ]
 open(OUT, "w").write("\n".join(doc).rstrip() + "\n")
 print(f"wrote {OUT}" + (f" and {SVG}" if bars else ""))

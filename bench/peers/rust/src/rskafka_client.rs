@@ -23,10 +23,14 @@ use crate::common::{
     due, e2e_sent_ns, now_ns, rate_loop,
 };
 
-const MAX_BATCH: usize = 1_000_000;
+/// rskafka's `RecordAggregator` caps its own estimate of a batch, which
+/// undercounts the encoded size: at 1,000,000 the broker rejected batches as
+/// `MessageTooLarge` (message.max.bytes 1,048,588), so it gets 500,000.
+const MAX_BATCH: usize = 500_000;
 const NOTES: &str = "rskafka cannot produce idempotently (no producer id / sequence numbers): produced without \
                      idempotence; it has no partitioner, so null-key records go round-robin over the partitions \
-                     (record i to partition i mod P); no cap on requests in flight per partition";
+                     (record i to partition i mod P); no cap on requests in flight per partition; batches capped at 500000 \
+                     bytes by its aggregator's estimate (at 1000000 the broker rejected them as MessageTooLarge)";
 
 async fn connect(bootstrap: &str) -> Result<Client> {
     let brokers = bootstrap.split(',').map(str::to_owned).collect();
@@ -84,7 +88,7 @@ pub async fn produce(a: &ProduceArgs) -> Result<ProduceOut> {
     let producers = batch_producers(&parts, Duration::from_millis(a.linger_ms), a.compression);
     let np = producers.len() as u64;
     let config = format!(
-        "BatchProducer (linger aggregator) per partition with RecordAggregator(max 1000000 bytes), produce futures \
+        "BatchProducer (linger aggregator) per partition with RecordAggregator(max 500000 bytes), produce futures \
          in a FuturesUnordered; acks=all (fixed) idempotence=off (unsupported) linger={}ms compression={} \
          partitioning=round-robin",
         a.linger_ms,
@@ -118,7 +122,10 @@ pub async fn produce(a: &ProduceArgs) -> Result<ProduceOut> {
             acks.push(producers[(i % np) as usize].produce(record(buf.clone())));
             // First poll (the hand-off to the aggregator) and what is done.
             drain_ready(&mut acks, |r| {
-                if r.is_err() {
+                if let Err(e) = r {
+                    if errors == 0 {
+                        eprintln!("peerbench rskafka produce: first error: {e}");
+                    }
                     errors += 1;
                 }
             })
@@ -229,7 +236,7 @@ pub async fn e2e(a: &E2eArgs) -> Result<E2eOut> {
              on the one connection per broker)"
                 .to_owned(),
         ),
-        config: "BatchProducer per partition with linger=0, RecordAggregator(max 1000000 bytes), acks=all (fixed) on \
+        config: "BatchProducer per partition with linger=0, RecordAggregator(max 500000 bytes), acks=all (fixed) on \
                  one Client + one StreamConsumer per partition from StartOffset::At(latest) on another Client, \
                  default settings"
             .to_owned(),
