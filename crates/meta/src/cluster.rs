@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use kwire_conn::{BrokerPool, ConnConfig, ConnError, ConnPurpose, Connection};
 use kwire_proto::ErrorCode;
+use kwire_proto::hash::FxBuild;
 use kwire_proto::msg::metadata::{MetadataResponse, metadata_request};
 use kwire_proto::props::{Properties, PropsError};
 use tokio::time::Instant;
@@ -292,7 +293,7 @@ struct Cached {
 struct Inner {
     cfg: ClusterConfig,
     pool: BrokerPool,
-    topics: Mutex<HashMap<String, Cached>>,
+    topics: Mutex<HashMap<String, Cached, FxBuild>>,
     last: Mutex<Option<Arc<Metadata>>>,
 }
 
@@ -324,7 +325,12 @@ impl Cluster {
     pub fn new(cfg: ClusterConfig) -> Self {
         let pool = BrokerPool::new(cfg.bootstrap.clone(), cfg.conn.clone());
         Cluster {
-            inner: Arc::new(Inner { cfg, pool, topics: Mutex::new(HashMap::new()), last: Mutex::new(None) }),
+            inner: Arc::new(Inner {
+                cfg,
+                pool,
+                topics: Mutex::new(HashMap::default()),
+                last: Mutex::new(None),
+            }),
         }
     }
 

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 
+use kwire_proto::hash::FxBuild;
 use kwire_proto::murmur2::partition_for_key;
 
 use crate::PartitionerKind;
@@ -12,8 +13,8 @@ use crate::PartitionerKind;
 pub(crate) struct Partitioner {
     kind: PartitionerKind,
     batch_size: usize,
-    sticky: HashMap<String, Sticky>,
-    rr: HashMap<String, u32>,
+    sticky: HashMap<String, Sticky, FxBuild>,
+    rr: HashMap<String, u32, FxBuild>,
     rng: u64,
 }
 

@@ -110,6 +110,10 @@ struct Segment {
 #[derive(Default)]
 pub(crate) struct BatchShared {
     segments: Mutex<Vec<Segment>>,
+    /// Some segment has an outcome: until then a record's future answers
+    /// "not yet" without taking the lock (an application that polls every
+    /// pending future after each send does so once per record).
+    any: AtomicBool,
     notify: Notify,
 }
 
@@ -126,6 +130,9 @@ impl BatchShared {
 
     /// The outcome for record `index`, once its batch has one.
     fn result(&self, index: u32) -> Option<Result<(BatchAck, u32), ProduceError>> {
+        if !self.any.load(Ordering::Acquire) {
+            return None;
+        }
         let segs = self.lock();
         let seg = segs.iter().find(|s| index >= s.first && index - s.first < s.count)?;
         match &seg.result {
@@ -136,6 +143,7 @@ impl BatchShared {
 
     fn complete(&self, first: u32, count: u32, result: Result<BatchAck, ProduceError>) {
         self.lock().push(Segment { first, count, result });
+        self.any.store(true, Ordering::Release);
         self.notify.notify_waiters();
     }
 }
@@ -426,7 +434,9 @@ impl Producer {
             }
         };
         let timestamp = rec.timestamp.unwrap_or_else(now_ms);
-        let deadline = Instant::now() + inner.cfg.max_block;
+        // Read the clock only when a batch must be opened (once per batch,
+        // not per record: a clock read is a visible share of a send's cost).
+        let mut deadline: Option<Instant> = None;
         loop {
             let (appended, topic, wake) = {
                 let mut engine = inner.engine();
@@ -445,6 +455,7 @@ impl Producer {
                 Appended::NeedBatch(bytes) => {
                     let permits = u32::try_from(bytes).unwrap_or(u32::MAX);
                     let acquire = inner.memory.acquire_many(permits);
+                    let deadline = *deadline.get_or_insert_with(|| Instant::now() + inner.cfg.max_block);
                     let permit = match tokio::time::timeout_at(deadline, acquire).await {
                         Ok(Ok(p)) => p,
                         Ok(Err(_)) => return Err(ProduceError::Closed),
