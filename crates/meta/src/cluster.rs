@@ -484,6 +484,14 @@ impl Cluster {
         (c.at.elapsed() < self.inner.cfg.metadata_max_age).then(|| c.topic.clone())
     }
 
+    /// The cached metadata of `topic` however old it is (no clock read): for
+    /// a hot path whose staleness something else bounds, as a producer's
+    /// send path reads the partition count Java's `waitOnMetadata` does
+    /// while the sender refreshes what has aged.
+    pub fn known_topic(&self, topic: &str) -> Option<Arc<TopicInfo>> {
+        lock(&self.inner.topics).get(topic).map(|c| c.topic.clone())
+    }
+
     /// Forgets cached metadata of `topic` (after NOT_LEADER_OR_FOLLOWER and friends),
     /// so the next lookup asks a broker.
     pub fn invalidate_topic(&self, topic: &str) {

@@ -500,7 +500,10 @@ impl Producer {
     /// Partition count of `topic`, waiting for metadata up to `max.block.ms`.
     async fn partitions(&self, topic: &str) -> Result<NonZeroU32, ProduceError> {
         let cluster = &self.inner.cluster;
-        if let Some(t) = cluster.cached_topic(topic) {
+        // The count as last known, however old: the driver's leader lookups
+        // refresh metadata that has outlived metadata.max.age.ms (as Java's
+        // sender does), and a send need not read the clock to check.
+        if let Some(t) = cluster.known_topic(topic) {
             if let Some(n) = NonZeroU32::new(t.partitions.len() as u32) {
                 return Ok(n);
             }
