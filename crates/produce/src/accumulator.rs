@@ -120,16 +120,12 @@ impl<D: Clone> Accumulator<D> {
                 setting: "buffer.memory",
             });
         }
-        let opts = &self.opts;
-        let part = self.parts.entry(key.clone()).or_insert_with(|| PartAcc {
-            builder: RecordBatchBuilder::new(opts.clone()),
-            open: None,
-            ready: VecDeque::new(),
-        });
-        let Some(open) = part.open.as_ref() else {
-            return Ok(Appended::NeedBatch(need.max(self.batch_size)));
-        };
-        let delivery = open.delivery.clone();
+        // No open batch (and maybe no state yet) for the partition: the
+        // caller reserves memory and opens one. The common case, an open
+        // batch, costs one lookup and no clone of the key.
+        let need_batch = Appended::NeedBatch(need.max(self.batch_size));
+        let Some(part) = self.parts.get_mut(key) else { return Ok(need_batch) };
+        let Some(delivery) = part.open.as_ref().map(|o| o.delivery.clone()) else { return Ok(need_batch) };
         match part.builder.try_append(timestamp, rkey, value, headers)? {
             Append::Appended => {
                 let index = (part.builder.len() - 1) as u32;
@@ -148,7 +144,12 @@ impl<D: Clone> Accumulator<D> {
     /// Opens a batch for `key` with `permits` bytes of `buffer.memory`.
     /// Returns false (the caller gives the bytes back) if one is open already.
     pub(crate) fn open_batch(&mut self, key: &Key, permits: usize, delivery: D, now: Instant) -> bool {
-        let Some(part) = self.parts.get_mut(key) else { return false };
+        let opts = &self.opts;
+        let part = self.parts.entry(key.clone()).or_insert_with(|| PartAcc {
+            builder: RecordBatchBuilder::new(opts.clone()),
+            open: None,
+            ready: VecDeque::new(),
+        });
         if part.open.is_some() {
             return false;
         }
