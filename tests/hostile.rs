@@ -177,6 +177,15 @@ fn stream_on(peer: &Peer, dir: &std::path::Path) -> std::process::Child {
         .expect("spawn kwire stream")
 }
 
+/// A fake broker answering ListOffsets with `hostile`, and `kwire stream`
+/// running against it in a fresh directory named after `name`.
+fn stream_against(hostile: Hostile, name: &str) -> (Peer, std::path::PathBuf, std::process::Child) {
+    let peer = Peer::start(Script { target: ApiKey::ListOffsets, hostile });
+    let dir = scratch(name);
+    let child = stream_on(&peer, &dir);
+    (peer, dir, child)
+}
+
 /// A fresh directory for one run's checkpoint and output.
 fn scratch(name: &str) -> std::path::PathBuf {
     let p = std::env::temp_dir().join(kwire_integration::unique_topic(&format!("kwire-hostile-{name}")));
@@ -196,9 +205,7 @@ fn stderr_of(child: std::process::Child) -> (Option<i32>, String) {
 /// after the query has fetched offset 0, whatever the timing.
 #[test]
 fn stream_rides_out_a_latest_offset_that_lags_for_a_moment() {
-    let peer = Peer::start(Script { target: ApiKey::ListOffsets, hostile: Hostile::LatestLags });
-    let dir = scratch("lags");
-    let mut child = stream_on(&peer, &dir);
+    let (peer, dir, mut child) = stream_against(Hostile::LatestLags, "lags");
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let out = dir.join("out.jsonl");
     // Offset 0 written, all lagging answers given, and a lookup after them.
@@ -233,9 +240,7 @@ fn stream_rides_out_a_latest_offset_that_lags_for_a_moment() {
 /// after the short confirmation, not at once and not never.
 #[test]
 fn stream_fails_when_the_latest_offset_stays_below_what_it_read() {
-    let peer = Peer::start(Script { target: ApiKey::ListOffsets, hostile: Hostile::LatestLost });
-    let dir = scratch("lost");
-    let mut child = stream_on(&peer, &dir);
+    let (peer, _dir, mut child) = stream_against(Hostile::LatestLost, "lost");
     let deadline = std::time::Instant::now() + Duration::from_secs(40);
     while std::time::Instant::now() < deadline && child.try_wait().ok().flatten().is_none() {
         std::thread::sleep(Duration::from_millis(50));
