@@ -16,8 +16,8 @@ use kwire_proto::records::{Header, TimestampType};
 
 use crate::offsets::{Unreachable, list_offsets_with};
 use crate::{
-    FetchConfig, FetchError, FetchEvent, FetchedChunk, Fetcher, OffsetSpec, StartOffset, TopicPartition,
-    list_offsets,
+    FetchConfig, FetchError, FetchEvent, FetchedChunk, Fetcher, IsolationLevel, OffsetSpec, StartOffset,
+    TopicPartition, list_offsets,
 };
 
 /// One record, owned: its key, value and headers share the fetched buffer.
@@ -307,8 +307,25 @@ impl Consumer {
     /// The current end offset of every assigned partition (the high
     /// watermark; the last stable offset under read_committed).
     pub async fn end_offsets(&self) -> Result<BTreeMap<TopicPartition, i64>, FetchError> {
+        self.ends(self.fetcher.config().isolation).await
+    }
+
+    /// The high watermark of every assigned partition, whatever the
+    /// isolation level. Under read_committed, [`poll_to`](Self::poll_to)
+    /// these waits until every transaction below them has ended (the
+    /// committed records handed out, the aborted ones skipped). State
+    /// restored from a changelog that other producers write in
+    /// transactions needs this rather than the last stable offset: a
+    /// transaction whose consumed offsets are already committed may still
+    /// be open on the changelog's partition (its marker not yet written
+    /// there), and reading only to the last stable offset would leave it
+    /// out of the state for good (KAFKA-10167).
+    pub async fn high_watermarks(&self) -> Result<BTreeMap<TopicPartition, i64>, FetchError> {
+        self.ends(IsolationLevel::ReadUncommitted).await
+    }
+
+    async fn ends(&self, isolation: IsolationLevel) -> Result<BTreeMap<TopicPartition, i64>, FetchError> {
         let parts = self.assignment();
-        let isolation = self.fetcher.config().isolation;
         let answer = list_offsets(self.fetcher.cluster(), &parts, OffsetSpec::Latest, isolation).await?;
         Ok(answer.into_iter().map(|(tp, a)| (tp, a.offset)).collect())
     }

@@ -22,8 +22,8 @@
 //!    acknowledged, then the offsets are committed.
 //!
 //! A task assigned to an instance first restores its state from its
-//! changelog partition (read_committed up to the last stable offset under
-//! exactly-once). Anything that fails a transaction (a fenced generation, a
+//! changelog partition (under exactly-once read_committed up to the high
+//! watermark, waiting out transactions still open there). Anything that fails a transaction (a fenced generation, a
 //! lost partition, a broker error) aborts it; the instance then drops its
 //! tasks and rejoins, and the partitions restart from the committed offsets
 //! and the committed changelog.
@@ -666,7 +666,27 @@ impl Instance {
                 .collect(),
         )
         .await?;
-        let ends = c.end_offsets().await?;
+        // Up to the high watermark, not the last stable offset: the
+        // transaction that committed a task's consumed offsets may still be
+        // open on its changelog partition (the marker not yet written there,
+        // e.g. while that partition's leader moves). Read_committed polling
+        // waits for it to end, so the state holds everything the committed
+        // offsets say was processed (KAFKA-10167).
+        let ends = c.high_watermarks().await?;
+        if self.fetch_isolation == IsolationLevel::ReadCommitted {
+            let stable = c.end_offsets().await?;
+            let open: Vec<i32> = ends
+                .iter()
+                .filter(|(tp, hw)| stable.get(*tp).is_some_and(|lso| lso < *hw))
+                .map(|(tp, _)| tp.partition)
+                .collect();
+            if !open.is_empty() {
+                tracing::info!(
+                    tasks = ?open,
+                    "changelog transactions still open below the end; the restore waits until they end"
+                );
+            }
+        }
         let mut replayed: BTreeMap<i32, u64> = BTreeMap::new();
         while let Some(recs) = c.poll_to(&ends).await? {
             for r in recs {
