@@ -428,3 +428,85 @@ fn bad_input_is_one_line_and_changes_nothing() {
         let _ = std::fs::remove_file(f);
     }
 }
+
+/// In-sync replicas of partition `p`, from metadata.
+fn isr(b: &str, t: &str, p: usize) -> Vec<i64> {
+    let doc = kwire(b, &["topics", "describe", t, "--format", "json"]).ok().json();
+    let parts = doc[0]["partitions"].as_array().or_else(|| doc["topics"][0]["partitions"].as_array());
+    parts.expect("partitions")[p]["isr"]
+        .as_array()
+        .expect("isr")
+        .iter()
+        .map(|r| r.as_i64().expect("id"))
+        .collect()
+}
+
+/// An unclean election for real: a partition whose last in-sync replica
+/// died has no leader; its out-of-sync replica is back, and
+/// `elect-leaders --election-type unclean` makes it the leader, with
+/// `kafka-leader-election.sh`'s line. What it missed while it was down is
+/// gone, which is what "unclean" means.
+#[test]
+fn unclean_election_brings_back_a_partition_whose_in_sync_replicas_are_down() {
+    let _g = trio_exclusive();
+    let b = bootstrap3();
+    let t = unique_topic("unclean");
+    kwire(
+        &b,
+        &[
+            "topics",
+            "create",
+            &t,
+            "--partitions",
+            "1",
+            "--replication-factor",
+            "2",
+            "--config",
+            "min.insync.replicas=1",
+        ],
+    )
+    .ok();
+    let r = replicas(&b, &t)[0].clone();
+    let (first, second) = (r[0], r[1]);
+    assert!(wait_until(Duration::from_secs(30), || leader(&b, &t, 0) == first && isr(&b, &t, 0).len() == 2));
+    let kept: Vec<String> = (0..5).map(|i| format!("kept-{i}")).collect();
+    kwire_stdin(
+        &b,
+        &["produce", "-t", &t, "--acks", "all"],
+        Some(format!("{}\n", kept.join("\n")).as_bytes()),
+    )
+    .ok();
+    let follower = KilledNode::kill(second);
+    assert!(
+        wait_until(Duration::from_secs(60), || isr(&b, &t, 0) == vec![first]),
+        "the ISR never shrank to the leader: {:?}",
+        isr(&b, &t, 0)
+    );
+    kwire_stdin(&b, &["produce", "-t", &t, "--acks", "all"], Some(b"missed-0\nmissed-1\n")).ok();
+    let old_leader = KilledNode::kill(first);
+    follower.restart();
+    assert!(
+        wait_until(Duration::from_secs(60), || leader(&b, &t, 0) < 0),
+        "the partition kept a leader with its in-sync replica down: {}",
+        leader(&b, &t, 0)
+    );
+    // A preferred election can't help a partition without an in-sync replica.
+    let run =
+        kwire(&b, &["elect-leaders", "--election-type", "preferred", "--topic", &t, "--partition", "0"]);
+    assert_ne!(run.code, Some(0), "{run:?}");
+    let run =
+        kwire(&b, &["elect-leaders", "--election-type", "unclean", "--topic", &t, "--partition", "0"]).ok();
+    assert_eq!(
+        run.stdout.trim(),
+        format!("Successfully completed leader election (UNCLEAN) for partitions {t}-0")
+    );
+    assert!(
+        wait_until(Duration::from_secs(30), || leader(&b, &t, 0) == second),
+        "leader {}",
+        leader(&b, &t, 0)
+    );
+    let read: Vec<String> =
+        consume_all(&b, &t, &[]).iter().map(|r| r["value"].as_str().unwrap_or_default().to_owned()).collect();
+    assert_eq!(read, kept, "the new leader's log");
+    old_leader.restart();
+}
