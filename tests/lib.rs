@@ -763,34 +763,46 @@ pub fn require_program(program: &str, arg: &str, how: &str) {
     assert!(found, "{program} not found: {how}");
 }
 
-/// A background `kwire` process with stdout and stderr in temporary files,
-/// killed (SIGKILL) when dropped if it still runs.
+/// A background `kwire` process (or one of Kafka's Java tools) with stdout and
+/// stderr in temporary files, killed (SIGKILL) when dropped if it still runs.
 pub struct Background {
     name: String,
     child: std::process::Child,
     out: PathBuf,
     err: PathBuf,
     started: Instant,
+    /// A Java tool holds the one-JVM-at-a-time lock while it runs.
+    _jvm: Option<std::sync::MutexGuard<'static, ()>>,
 }
 
 impl Background {
     /// Starts `kwire -b bootstrap args...`; `name` tells the temporary files apart.
     pub fn kwire(name: &str, bootstrap: &str, args: &[&str]) -> Background {
+        let mut cmd = Command::new(kwire_bin());
+        cmd.env_remove("KWIRE_BOOTSTRAP_SERVERS").env_remove("KWIRE_LOG").arg("-b").arg(bootstrap).args(args);
+        Background::spawn(name, cmd, None)
+    }
+
+    /// Starts one of Kafka's Java tools (`scripts/kafka.sh tool TOOL args...`, one JVM at
+    /// a time across the test process, as [`java_tool`]).
+    pub fn java_tool(name: &str, tool: &str, args: &[&str]) -> Background {
+        let one = JAVA_TOOL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut cmd = Command::new(repo_root().join("scripts/kafka.sh"));
+        cmd.arg("tool").arg(tool).args(args);
+        Background::spawn(name, cmd, Some(one))
+    }
+
+    fn spawn(name: &str, mut cmd: Command, jvm: Option<std::sync::MutexGuard<'static, ()>>) -> Background {
         let base = std::env::temp_dir().join(unique_topic(&format!("kwire-bg-{name}")));
         let out = base.with_extension("out");
         let err = base.with_extension("err");
-        let child = Command::new(kwire_bin())
-            .env_remove("KWIRE_BOOTSTRAP_SERVERS")
-            .env_remove("KWIRE_LOG")
-            .arg("-b")
-            .arg(bootstrap)
-            .args(args)
+        let child = cmd
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&out).unwrap_or_else(|e| panic!("create {}: {e}", out.display())))
             .stderr(std::fs::File::create(&err).unwrap_or_else(|e| panic!("create {}: {e}", err.display())))
             .spawn()
-            .unwrap_or_else(|e| panic!("spawn kwire ({name}): {e}"));
-        Background { name: name.to_owned(), child, out, err, started: Instant::now() }
+            .unwrap_or_else(|e| panic!("spawn {name}: {e}"));
+        Background { name: name.to_owned(), child, out, err, started: Instant::now(), _jvm: jvm }
     }
 
     /// Its stdout so far.
