@@ -219,3 +219,84 @@ fn bad_input_is_one_line() {
         .one_line_error();
     assert!(e.contains("no authorizer configured"), "{e}");
 }
+
+/// Hosts: kwire's `--allow-host` is what the Java tool lists, the Java
+/// tool's `--deny-host` is what kwire lists, and a `--host` filter on
+/// removal takes only the entries for that host.
+#[test]
+fn hosts_round_trip_with_the_java_tool() {
+    let (plain, _) = secure();
+    let t = unique_topic("acl-host");
+    kwire(
+        plain,
+        &[
+            "acls",
+            "--add",
+            "--allow-principal",
+            "User:dave",
+            "--allow-host",
+            "127.0.0.1",
+            "--operation",
+            "Write",
+            "--topic",
+            &t,
+        ],
+    )
+    .ok();
+    let java = java_tool("AclCommand", &["--bootstrap-server", plain, "--list", "--topic", &t], b"");
+    assert!(
+        java.contains("(principal=User:dave, host=127.0.0.1, operation=WRITE, permissionType=ALLOW)"),
+        "{java}"
+    );
+    java_tool(
+        "AclCommand",
+        &[
+            "--bootstrap-server",
+            plain,
+            "--add",
+            "--deny-principal",
+            "User:dave",
+            "--deny-host",
+            "10.0.0.9",
+            "--operation",
+            "Write",
+            "--topic",
+            &t,
+        ],
+        b"",
+    );
+    let mut hosts: Vec<(String, String)> = acls_json(plain, &t)
+        .iter()
+        .map(|v| {
+            (
+                v["host"].as_str().unwrap_or_default().to_owned(),
+                v["permissionType"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    hosts.sort();
+    assert_eq!(hosts, [("10.0.0.9".into(), "DENY".into()), ("127.0.0.1".into(), "ALLOW".into())]);
+    // Removing the deny by its host leaves the allow.
+    kwire(
+        plain,
+        &[
+            "acls",
+            "--remove",
+            "--force",
+            "--deny-principal",
+            "User:dave",
+            "--deny-host",
+            "10.0.0.9",
+            "--operation",
+            "Write",
+            "--topic",
+            &t,
+        ],
+    )
+    .ok();
+    let left: Vec<String> =
+        acls_json(plain, &t).iter().map(|v| v["host"].as_str().unwrap_or_default().to_owned()).collect();
+    assert_eq!(left, ["127.0.0.1"]);
+    kwire(plain, &["acls", "--remove", "--force", "--topic", &t]).ok();
+    assert!(acls_json(plain, &t).is_empty());
+}
