@@ -117,9 +117,15 @@ pub const FUZZ_MAX_DECOMPRESSED: usize = 1 << 20;
 
 /// Heap allowed on top of [`budget`] for walking record batches with
 /// `max_decompressed` = `limit`: the output buffer (doubling, so up to
-/// 2 × limit while it moves) and a zstd window (up to max(limit, 8 MiB)).
+/// 2 × limit while it moves) and a zstd decoder's window buffer. kwire
+/// refuses windows above max(limit, 8 MiB); `ruzstd` keeps the window in a
+/// power-of-two ring buffer and peaks at about 3 × that while decoding
+/// (measured and pinned by `crates/proto/tests/zstd_window_memory.rs`; the
+/// first version of this allowance counted the window once, and a 307-byte
+/// frame with a 7.5 MiB window exceeded it).
 pub fn decompress_allowance(limit: usize) -> usize {
-    limit.saturating_mul(3).saturating_add(limit.max(8 << 20))
+    let window = limit.max(8 << 20).checked_next_power_of_two().unwrap_or(usize::MAX);
+    limit.saturating_mul(3).saturating_add(window.saturating_mul(3))
 }
 
 /// Picks a (key, version) that kwire decodes from two raw `i16`s: the pair

@@ -44,7 +44,11 @@
 //! inside a codec crate is caught and reported as a decompression error.
 //! One codec-internal allocation is not the output: a zstd decoder reserves
 //! the frame's declared window, so frames whose window exceeds
-//! `max(limit, 8 MiB)` are refused before decoding starts.
+//! `max(limit, 8 MiB)` are refused before decoding starts. `ruzstd` keeps the
+//! window in a power-of-two ring buffer and peaks at about three times it
+//! while decoding, so a tiny hostile frame can cost up to about
+//! 3 × max(limit, 8 MiB) rounded up to a power of two, whatever its length
+//! (pinned by `tests/zstd_window_memory.rs`).
 
 use std::io::{Read, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind};
