@@ -196,6 +196,77 @@ fn cancel_of_an_in_flight_reassignment_restores_the_replicas() {
     let _ = std::fs::remove_file(&file);
 }
 
+/// The Java -> kwire direction: a reassignment Kafka's tool starts (with a
+/// throttle that keeps it in flight) is listed and verified by kwire as Kafka's
+/// tool lists and verifies it, with the throttles it set; cancelled and then
+/// run to completion by Kafka's tool, kwire's verify reports what Kafka's does.
+#[test]
+fn reassignment_started_by_kafka_tool_is_seen_by_kwire() {
+    let _g = trio_exclusive();
+    let b = bootstrap3();
+    let t = unique_topic("reassign-java");
+    kwire(&b, &["topics", "create", &t, "--partitions", "1", "--replication-factor", "1"]).ok();
+    let _delete = DeleteTopicOnDrop::new(&b, &t);
+    let data: String = (0..15000).map(|i| format!("{i:0>200}\n")).collect();
+    kwire_stdin(&b, &["produce", "-t", &t, "--acks", "all"], Some(data.as_bytes())).ok();
+    let before = replicas(&b, &t);
+    let to = before[0][0] % 3 + 1;
+    let file = write_json("reassign-java", &target_json(&t, &[vec![to]]));
+    let f = file.to_str().expect("path");
+    let java = |args: &[&str]| {
+        java_tool("ReassignPartitionsCommand", &[&["--bootstrap-server", &b][..], args].concat(), b"")
+    };
+    // 1 byte/s: the new replica cannot catch up (as in the cancel test above).
+    let run = java(&["--execute", "--reassignment-json-file", f, "--throttle", "1"]);
+    assert!(run.contains(&format!("Successfully started partition reassignment for {t}-0")), "{run}");
+    let list = kwire(&b, &["reassign", "--list"]).ok().stdout;
+    assert!(
+        list.contains(&format!("{t}-0: replicas: ")) && list.contains(&format!("adding: {to}.")),
+        "{list}"
+    );
+    assert_eq!(list, java(&["--list"]));
+    let verify = kwire(&b, &["reassign", "--verify", "--reassignment-json-file", f]).ok().stdout;
+    assert!(verify.contains(&format!("Reassignment of partition {t}-0 is still in progress.")), "{verify}");
+    assert_eq!(verify, java(&["--verify", "--reassignment-json-file", f]));
+    // The throttles Kafka's tool set, which kwire's verify left in place.
+    let topic_thr = dynamic_configs(
+        ResourceType::Topic,
+        &t,
+        &["leader.replication.throttled.replicas", "follower.replication.throttled.replicas"],
+    );
+    assert_eq!(
+        topic_thr.get("follower.replication.throttled.replicas").map(String::as_str),
+        Some(format!("0:{to}").as_str()),
+        "{topic_thr:?}"
+    );
+    let broker_thr =
+        dynamic_configs(ResourceType::Broker, &to.to_string(), &["follower.replication.throttled.rate"]);
+    assert_eq!(broker_thr.get("follower.replication.throttled.rate").map(String::as_str), Some("1"));
+    // Cancelled by Kafka's tool: nothing in flight for kwire, the replicas as before.
+    let run = java(&["--cancel", "--reassignment-json-file", f]);
+    assert!(run.contains(&format!("Successfully cancelled partition reassignment for: {t}-0")), "{run}");
+    assert!(no_reassignments(&b));
+    assert_eq!(replicas(&b, &t), before);
+    // Started again without a throttle: kwire's verify reports it complete
+    // once it is, and then says what Kafka's says.
+    java(&["--execute", "--reassignment-json-file", f]);
+    let mut last = String::new();
+    let done = wait_until(Duration::from_secs(60), || {
+        last = kwire(&b, &["reassign", "--verify", "--reassignment-json-file", f, "--preserve-throttles"])
+            .ok()
+            .stdout;
+        last.contains(&format!("Reassignment of partition {t}-0 is completed."))
+    });
+    assert!(done, "{last}");
+    assert_eq!(replicas(&b, &t), [vec![to]]);
+    assert_eq!(
+        kwire(&b, &["reassign", "--verify", "--reassignment-json-file", f]).ok().stdout,
+        java(&["--verify", "--reassignment-json-file", f])
+    );
+    assert_eq!(read_all_values(&b, &t).len(), 15000);
+    let _ = std::fs::remove_file(&file);
+}
+
 #[test]
 fn preferred_election_moves_leadership_back_to_the_first_replica() {
     let _g = trio_exclusive();
