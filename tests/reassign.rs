@@ -307,6 +307,60 @@ fn preferred_election_moves_leadership_back_to_the_first_replica() {
     let _ = std::fs::remove_file(&el);
 }
 
+/// Preferred elections against Kafka's tools, both ways: after a reorder
+/// kafka-leader-election.sh (LeaderElectionCommand) elects and kwire's
+/// `topics describe` shows the new leader; after another, kwire elects and
+/// kafka-topics.sh --describe (TopicCommand) prints the partition's line as
+/// kwire does (but for Kafka 4's Elr fields), with the new leader.
+#[test]
+fn preferred_elections_by_kafka_tool_and_by_kwire_agree() {
+    let _g = trio_exclusive();
+    let b = bootstrap3();
+    let t = unique_topic("elect-java");
+    kwire(&b, &["topics", "create", &t, "--partitions", "1", "--replication-factor", "3"]).ok();
+    let _delete = DeleteTopicOnDrop::new(&b, &t);
+    let r = replicas(&b, &t)[0].clone();
+    let reorder = |order: &[i64]| {
+        let file = write_json("elect-java", &target_json(&t, &[order.to_vec()]));
+        kwire(&b, &["reassign", "--execute", "--reassignment-json-file", file.to_str().expect("path")]).ok();
+        assert!(wait_until(Duration::from_secs(30), || replicas(&b, &t)[0] == order && no_reassignments(&b)));
+        let _ = std::fs::remove_file(&file);
+    };
+    let elected = format!("Successfully completed leader election (PREFERRED) for partitions {t}-0");
+    // Kafka's tool elects; kwire sees the leader it made.
+    let first = [r[1], r[0], r[2]];
+    reorder(&first);
+    assert_eq!(leader(&b, &t, 0), r[0]);
+    let java = java_tool(
+        "LeaderElectionCommand",
+        &["--bootstrap-server", &b, "--election-type", "PREFERRED", "--topic", &t, "--partition", "0"],
+        b"",
+    );
+    assert_eq!(java.trim(), elected);
+    assert!(wait_until(Duration::from_secs(10), || leader(&b, &t, 0) == first[0]));
+    // kwire elects; Kafka's tool sees the leader it made.
+    let second = [r[2], r[1], r[0]];
+    reorder(&second);
+    assert_eq!(leader(&b, &t, 0), first[0]);
+    let run =
+        kwire(&b, &["elect-leaders", "--election-type", "preferred", "--topic", &t, "--partition", "0"]).ok();
+    assert_eq!(run.stdout.trim(), elected);
+    assert!(wait_until(Duration::from_secs(10), || leader(&b, &t, 0) == second[0]));
+    let java = java_tool("TopicCommand", &["--bootstrap-server", &b, "--describe", "--topic", &t], b"");
+    let part = |s: &str| s.lines().find(|l| l.contains("Partition: 0")).map(str::trim).map(str::to_owned);
+    let line = part(&java).unwrap_or_else(|| panic!("no partition line: {java}"));
+    assert!(line.contains(&format!("\tLeader: {}\tReplicas: {}\t", second[0], ids(&second))), "{line}");
+    // Kafka 4's line ends with the eligible leader replicas (Elr, LastKnownElr,
+    // from DescribeTopicPartitions), which kwire's describe (Metadata) leaves out.
+    let ours = kwire(&b, &["topics", "describe", &t]).ok().stdout;
+    let ours = part(&ours).unwrap_or_else(|| panic!("no partition line: {ours}"));
+    assert_eq!(line.strip_suffix("\tElr: \tLastKnownElr:"), Some(ours.as_str()), "{line}");
+}
+
+fn ids(l: &[i64]) -> String {
+    l.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+}
+
 fn without_epoch(s: &str) -> Vec<String> {
     s.lines()
         .filter(|l| l.starts_with("Feature: "))
