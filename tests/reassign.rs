@@ -1,7 +1,9 @@
 //! `kwire reassign`, `kwire elect-leaders`, `kwire features` and `kwire
 //! quorum` on the 3-node cluster, read back from metadata, configs and
-//! Kafka's own Java tools (kafka-reassign-partitions.sh --verify,
-//! kafka-features.sh describe, kafka-metadata-quorum.sh describe).
+//! Kafka's own Java tools (kafka-reassign-partitions.sh, kafka-leader-election.sh,
+//! kafka-topics.sh --describe, kafka-features.sh describe,
+//! kafka-metadata-quorum.sh describe), and the reverse: what Kafka's tools
+//! start, kwire reads.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -415,6 +417,84 @@ fn features_describe_matches_kafka_features_and_dry_runs_change_nothing() {
             .one_line_error()
             .contains("unknown metadata.version 9.9")
     );
+}
+
+/// `feature`'s (supported min, supported max, finalized) levels as the broker
+/// at `b` describes them, or None if kwire fails or the feature is not listed.
+fn feature_levels(b: &str, feature: &str) -> Option<(i64, i64, i64)> {
+    let run = kwire(b, &["features", "describe", "--format", "json"]);
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).ok()?;
+    let f = doc["features"].as_array()?.iter().find(|f| f["feature"] == feature)?;
+    Some((f["supported_min"].as_i64()?, f["supported_max"].as_i64()?, f["finalized"].as_i64()?))
+}
+
+/// Puts a feature back to its finalized level when dropped (the test passed
+/// or failed midway): upgrade or downgrade, whichever gets there.
+struct RestoreFeature {
+    bootstrap: String,
+    feature: String,
+    level: i64,
+}
+
+impl Drop for RestoreFeature {
+    fn drop(&mut self) {
+        let now = feature_levels(&self.bootstrap, &self.feature).map(|l| l.2);
+        if now == Some(self.level) {
+            return;
+        }
+        let spec = format!("{}={}", self.feature, self.level);
+        let op = if now.is_some_and(|n| n > self.level) { "downgrade" } else { "upgrade" };
+        let run = kwire(&self.bootstrap, &["features", op, "--feature", &spec]);
+        if run.code != Some(0) {
+            eprintln!("warning: could not restore {spec} (now {now:?}): {run:#?}");
+        }
+    }
+}
+
+/// A real level change, read back with kwire on every broker and with
+/// kafka-features.sh describe (FeatureCommand), then undone the same way.
+/// streams.version: KIP-1071 streams groups, which nothing in kwire (or its
+/// tests) uses; the controller allows its safe downgrade and the upgrade back
+/// (and metadata.version is never touched). A guard restores the level if the
+/// test fails midway.
+#[test]
+fn features_downgrade_and_upgrade_apply_and_kafka_features_sees_them() {
+    let _g = trio_exclusive();
+    let b = bootstrap3();
+    let feature = "streams.version";
+    let (min, max, from) = feature_levels(&b, feature).unwrap_or_else(|| panic!("no {feature}"));
+    let _restore = RestoreFeature { bootstrap: b.clone(), feature: feature.to_owned(), level: from };
+    let to = if from > min { from - 1 } else { from + 1 };
+    assert!((min..=max).contains(&to), "{feature}: {min}..={max}, finalized {from}");
+    let (there, back) = if to < from { ("downgrade", "upgrade") } else { ("upgrade", "downgrade") };
+    // Every broker learns the level from the metadata log: wait for all three,
+    // then Kafka's tool (whichever broker it asks) describes what kwire does.
+    let everywhere = |level: i64| {
+        wait_until(Duration::from_secs(30), || {
+            b.split(',').all(|one| feature_levels(one, feature).map(|l| l.2) == Some(level))
+        })
+    };
+    let java_agrees = |level: i64| {
+        let java = java_tool("FeatureCommand", &["--bootstrap-server", &b, "describe"], b"");
+        let ours = kwire(&b, &["features", "describe"]).ok().stdout;
+        assert_eq!(without_epoch(&ours), without_epoch(&java));
+        let line = java.lines().find(|l| l.starts_with(&format!("Feature: {feature} "))).unwrap_or_default();
+        assert!(line.contains(&format!("FinalizedVersionLevel: {level:<15}")), "{java}");
+    };
+    let spec = format!("{feature}={to}");
+    let doc = kwire(&b, &["features", there, "--feature", &spec, "--format", "json"]).ok().json();
+    assert_eq!(
+        doc,
+        serde_json::json!({"operation": there, "dry_run": false,
+            "results": [{"feature": feature, "level": to, "ok": true}]})
+    );
+    assert!(everywhere(to), "{feature} is not {to} on every broker");
+    java_agrees(to);
+    let spec = format!("{feature}={from}");
+    let run = kwire(&b, &["features", back, "--feature", &spec]).ok();
+    assert_eq!(run.stdout.trim(), format!("{feature} was {back}d to {from}."));
+    assert!(everywhere(from), "{feature} is not back to {from} on every broker");
+    java_agrees(from);
 }
 
 #[test]
