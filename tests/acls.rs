@@ -175,8 +175,8 @@ fn an_acl_denies_then_allows_a_client() {
         .ok();
     let e = produce().one_line_error();
     assert!(e.contains("TOPIC_AUTHORIZATION_FAILED"), "{e}");
-    // Allow alice Write and Describe: she writes again.
-    kwire(
+    // Allow alice Write and Describe (the JSON names both bindings): she writes again.
+    let created = kwire(
         plain,
         &[
             "acls",
@@ -189,9 +189,20 @@ fn an_acl_denies_then_allows_a_client() {
             "Describe",
             "--topic",
             &t,
+            "--format",
+            "json",
         ],
     )
-    .ok();
+    .ok()
+    .json();
+    let binding = |op: &str| {
+        serde_json::json!({"resourceType": "TOPIC", "name": t, "patternType": "LITERAL",
+            "principal": "User:alice", "host": "*", "operation": op, "permissionType": "ALLOW"})
+    };
+    let mut got = created["created"].as_array().cloned().unwrap_or_default();
+    got.sort_by_key(|b| b["operation"].as_str().map(str::to_owned));
+    assert_eq!(got, [binding("DESCRIBE"), binding("WRITE")], "{created}");
+    assert_eq!(created["errors"], serde_json::json!([]), "{created}");
     produce().ok();
     let got = read_all_values(plain, &t);
     assert_eq!(got.len(), 2, "{got:?}");

@@ -88,3 +88,144 @@ fn toolbox_commands_print_json() {
     assert_eq!(v["deleted"], serde_json::json!([t]), "{v}");
     assert!(!list_topics(&b).contains(&t));
 }
+
+/// The alterations' `--format json`: what was set and deleted, per entity,
+/// shaped as the describe JSON of the same command, no password in it, and
+/// the broker's state read back agreeing; and JSON outputs no other test reads
+/// (offsets, users create/delete, kafka-topics.sh's --alter and --delete forms,
+/// create --if-not-exists of a topic that exists).
+#[test]
+fn alterations_print_json() {
+    let b = bootstrap();
+    let t = unique_topic("fmt-alter");
+    kwire(&b, &["topics", "create", &t, "--partitions", "1"]).ok();
+    let _delete = DeleteTopicOnDrop::new(&b, &t);
+    // Already there, with --if-not-exists: silent in text, a result in JSON.
+    let v = kwire(&b, &["topics", "create", &t, "--if-not-exists", "--format", "json"]).ok().json();
+    assert_eq!(v, serde_json::json!({"topic": t, "already_exists": true, "dry_run": false}));
+    kwire_stdin(&b, &["produce", "-t", &t, "--acks", "all"], Some(b"a\nb\nc\n")).ok();
+
+    // configs --alter on a topic: the configs set (as describe lists them) and the names deleted.
+    let alter = ["configs", "--alter", "--entity-type", "topics", "--entity-name", &t];
+    let set = ["--add-config", "retention.ms=86400000,cleanup.policy=[compact,delete]", "--format", "json"];
+    let v = kwire(&b, &[&alter[..], &set].concat()).ok().json();
+    let want = serde_json::json!([{"entity_type": "topics", "entity_name": t, "configs": [
+        {"name": "retention.ms", "value": "86400000", "sensitive": false},
+        {"name": "cleanup.policy", "value": "compact,delete", "sensitive": false}], "deleted": []}]);
+    assert_eq!(v, want);
+    let del = ["--delete-config", "cleanup.policy", "--format", "json"];
+    let v = kwire(&b, &[&alter[..], &del].concat()).ok().json();
+    assert_eq!(
+        (v[0]["configs"].clone(), v[0]["deleted"].clone()),
+        (serde_json::json!([]), serde_json::json!(["cleanup.policy"]))
+    );
+    let d = kwire(&b, &["configs", "--describe", "--topic", &t, "--format", "json"]).ok().json();
+    let now: Vec<(&str, &str)> = d[0]["configs"]
+        .as_array()
+        .expect("configs")
+        .iter()
+        .filter_map(|c| Some((c["name"].as_str()?, c["value"].as_str()?)))
+        .collect();
+    assert_eq!(now, [("retention.ms", "86400000")], "{d}");
+    // topics configs --set/--delete: the same entries.
+    let v = kwire(
+        &b,
+        &[
+            "topics",
+            "configs",
+            &t,
+            "--set",
+            "max.message.bytes=200000",
+            "--delete",
+            "retention.ms",
+            "--format",
+            "json",
+        ],
+    )
+    .ok()
+    .json();
+    assert_eq!(
+        v,
+        serde_json::json!({"topic": t, "configs": [{"name": "max.message.bytes", "value": "200000", "sensitive": false}],
+            "deleted": ["retention.ms"]})
+    );
+
+    // configs --alter on quotas and a SCRAM credential of one user: the
+    // quotas and credentials set (never the password) and what was deleted.
+    let user = unique_topic("fmt-user");
+    let password = "fmt-Passw0rd";
+    let scram = format!("SCRAM-SHA-256=[iterations=4096,password={password}],producer_byte_rate=1024");
+    let run =
+        kwire(&b, &["configs", "--alter", "--user", &user, "--add-config", &scram, "--format", "json"]).ok();
+    assert!(!run.stdout.contains(password), "{}", run.stdout);
+    assert_eq!(
+        run.json(),
+        serde_json::json!({
+            "quotas": [{"entity": {"user": user}, "quotas": {"producer_byte_rate": 1024.0}, "deleted": []}],
+            "scram_credentials": [{"user": user, "credentials": [{"mechanism": "SCRAM-SHA-256", "iterations": 4096}], "deleted": []}]})
+    );
+    let d = kwire(&b, &["configs", "--describe", "--user", &user, "--format", "json"]).ok().json();
+    assert_eq!(d["quotas"][0]["quotas"], serde_json::json!({"producer_byte_rate": 1024.0}), "{d}");
+    assert_eq!(
+        d["scram_credentials"][0]["credentials"],
+        serde_json::json!([{"mechanism": "SCRAM-SHA-256", "iterations": 4096}]),
+        "{d}"
+    );
+    let v = kwire(
+        &b,
+        &[
+            "configs",
+            "--alter",
+            "--user",
+            &user,
+            "--delete-config",
+            "producer_byte_rate,SCRAM-SHA-256",
+            "--format",
+            "json",
+        ],
+    )
+    .ok()
+    .json();
+    assert_eq!(
+        v,
+        serde_json::json!({
+            "quotas": [{"entity": {"user": user}, "quotas": {}, "deleted": ["producer_byte_rate"]}],
+            "scram_credentials": [{"user": user, "credentials": [], "deleted": ["SCRAM-SHA-256"]}]})
+    );
+    let d = kwire(&b, &["configs", "--describe", "--user", &user, "--format", "json"]).ok().json();
+    assert_eq!(d, serde_json::json!({"quotas": [], "scram_credentials": []}));
+
+    // users create and delete (both run before either is checked: no user is left behind).
+    let create = ["users", "create", &user, "--mechanism", "SCRAM-SHA-512", "--password", password];
+    let created = kwire(&b, &[&create[..], &["--format", "json"]].concat());
+    let deleted = kwire(&b, &["users", "delete", &user, "--format", "json"]);
+    assert_eq!(
+        created.ok().json(),
+        serde_json::json!({"created": user, "mechanism": "SCRAM-SHA-512", "iterations": 8192})
+    );
+    assert_eq!(deleted.ok().json(), serde_json::json!({"deleted": user, "mechanisms": ["SCRAM-SHA-512"]}));
+    assert!(!kwire(&b, &["users", "list"]).ok().stdout.lines().any(|l| l == user));
+
+    // offsets: the latest and earliest offsets of the partition.
+    let v = kwire(&b, &["offsets", "--topic", &t, "--format", "json"]).ok().json();
+    assert_eq!(
+        (v["time"].as_str(), v["offsets"][0]["topic"].as_str()),
+        (Some("latest"), Some(t.as_str())),
+        "{v}"
+    );
+    assert_eq!(
+        (v["offsets"][0]["partition"].as_i64(), v["offsets"][0]["offset"].as_i64()),
+        (Some(0), Some(3)),
+        "{v}"
+    );
+    let v = kwire(&b, &["offsets", "--topic", &t, "--time", "-2", "--format", "json"]).ok().json();
+    assert_eq!(v["offsets"][0]["offset"], 0, "{v}");
+
+    // kafka-topics.sh's --alter and --delete forms.
+    let v =
+        kwire(&b, &["topics", "--alter", "--topic", &t, "--partitions", "2", "--format", "json"]).ok().json();
+    assert_eq!((v["partitions"].as_i64(), v["previous_partitions"].as_i64()), (Some(2), Some(1)), "{v}");
+    let v = kwire(&b, &["topics", "--delete", "--topic", &t, "--format", "json"]).ok().json();
+    assert_eq!(v["deleted"], serde_json::json!([t]), "{v}");
+    assert!(!list_topics(&b).contains(&t));
+}

@@ -331,6 +331,27 @@ pub fn java_tool(tool: &str, args: &[&str], stdin: &[u8]) -> String {
     run_ok(Command::new(repo_root().join("scripts/kafka.sh")).arg("tool").arg(tool).args(args), stdin)
 }
 
+/// Runs one of Kafka's Java tools like [`java_tool`] (stdin empty), but
+/// returns its exit code and output instead of failing when it fails.
+pub fn java_tool_run(tool: &str, args: &[&str]) -> Run {
+    let _one = JAVA_TOOL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let start = Instant::now();
+    let out = Command::new(repo_root().join("scripts/kafka.sh"))
+        .arg("tool")
+        .arg(tool)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("spawn scripts/kafka.sh tool {tool}: {e}"));
+    Run {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stdout_bytes: out.stdout,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        elapsed: start.elapsed(),
+    }
+}
+
 /// Runs kcat with `args` and `stdin`.
 pub fn kcat(args: &[&str], stdin: &[u8]) -> String {
     run_ok(Command::new("kcat").args(args), stdin)

@@ -1,7 +1,9 @@
 //! `kwire reassign`, `kwire elect-leaders`, `kwire features` and `kwire
 //! quorum` on the 3-node cluster, read back from metadata, configs and
-//! Kafka's own Java tools (kafka-reassign-partitions.sh --verify,
-//! kafka-features.sh describe, kafka-metadata-quorum.sh describe).
+//! Kafka's own Java tools (kafka-reassign-partitions.sh, kafka-leader-election.sh,
+//! kafka-topics.sh --describe, kafka-features.sh describe,
+//! kafka-metadata-quorum.sh describe), and the reverse: what Kafka's tools
+//! start, kwire reads.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -196,6 +198,77 @@ fn cancel_of_an_in_flight_reassignment_restores_the_replicas() {
     let _ = std::fs::remove_file(&file);
 }
 
+/// The Java -> kwire direction: a reassignment Kafka's tool starts (with a
+/// throttle that keeps it in flight) is listed and verified by kwire as Kafka's
+/// tool lists and verifies it, with the throttles it set; cancelled and then
+/// run to completion by Kafka's tool, kwire's verify reports what Kafka's does.
+#[test]
+fn reassignment_started_by_kafka_tool_is_seen_by_kwire() {
+    let _g = trio_exclusive();
+    let b = bootstrap3();
+    let t = unique_topic("reassign-java");
+    kwire(&b, &["topics", "create", &t, "--partitions", "1", "--replication-factor", "1"]).ok();
+    let _delete = DeleteTopicOnDrop::new(&b, &t);
+    let data: String = (0..15000).map(|i| format!("{i:0>200}\n")).collect();
+    kwire_stdin(&b, &["produce", "-t", &t, "--acks", "all"], Some(data.as_bytes())).ok();
+    let before = replicas(&b, &t);
+    let to = before[0][0] % 3 + 1;
+    let file = write_json("reassign-java", &target_json(&t, &[vec![to]]));
+    let f = file.to_str().expect("path");
+    let java = |args: &[&str]| {
+        java_tool("ReassignPartitionsCommand", &[&["--bootstrap-server", &b][..], args].concat(), b"")
+    };
+    // 1 byte/s: the new replica cannot catch up (as in the cancel test above).
+    let run = java(&["--execute", "--reassignment-json-file", f, "--throttle", "1"]);
+    assert!(run.contains(&format!("Successfully started partition reassignment for {t}-0")), "{run}");
+    let list = kwire(&b, &["reassign", "--list"]).ok().stdout;
+    assert!(
+        list.contains(&format!("{t}-0: replicas: ")) && list.contains(&format!("adding: {to}.")),
+        "{list}"
+    );
+    assert_eq!(list, java(&["--list"]));
+    let verify = kwire(&b, &["reassign", "--verify", "--reassignment-json-file", f]).ok().stdout;
+    assert!(verify.contains(&format!("Reassignment of partition {t}-0 is still in progress.")), "{verify}");
+    assert_eq!(verify, java(&["--verify", "--reassignment-json-file", f]));
+    // The throttles Kafka's tool set, which kwire's verify left in place.
+    let topic_thr = dynamic_configs(
+        ResourceType::Topic,
+        &t,
+        &["leader.replication.throttled.replicas", "follower.replication.throttled.replicas"],
+    );
+    assert_eq!(
+        topic_thr.get("follower.replication.throttled.replicas").map(String::as_str),
+        Some(format!("0:{to}").as_str()),
+        "{topic_thr:?}"
+    );
+    let broker_thr =
+        dynamic_configs(ResourceType::Broker, &to.to_string(), &["follower.replication.throttled.rate"]);
+    assert_eq!(broker_thr.get("follower.replication.throttled.rate").map(String::as_str), Some("1"));
+    // Cancelled by Kafka's tool: nothing in flight for kwire, the replicas as before.
+    let run = java(&["--cancel", "--reassignment-json-file", f]);
+    assert!(run.contains(&format!("Successfully cancelled partition reassignment for: {t}-0")), "{run}");
+    assert!(no_reassignments(&b));
+    assert_eq!(replicas(&b, &t), before);
+    // Started again without a throttle: kwire's verify reports it complete
+    // once it is, and then says what Kafka's says.
+    java(&["--execute", "--reassignment-json-file", f]);
+    let mut last = String::new();
+    let done = wait_until(Duration::from_secs(60), || {
+        last = kwire(&b, &["reassign", "--verify", "--reassignment-json-file", f, "--preserve-throttles"])
+            .ok()
+            .stdout;
+        last.contains(&format!("Reassignment of partition {t}-0 is completed."))
+    });
+    assert!(done, "{last}");
+    assert_eq!(replicas(&b, &t), [vec![to]]);
+    assert_eq!(
+        kwire(&b, &["reassign", "--verify", "--reassignment-json-file", f]).ok().stdout,
+        java(&["--verify", "--reassignment-json-file", f])
+    );
+    assert_eq!(read_all_values(&b, &t).len(), 15000);
+    let _ = std::fs::remove_file(&file);
+}
+
 #[test]
 fn preferred_election_moves_leadership_back_to_the_first_replica() {
     let _g = trio_exclusive();
@@ -234,6 +307,60 @@ fn preferred_election_moves_leadership_back_to_the_first_replica() {
     assert_eq!(leader(&b, &t, 0), reordered[0]);
     let _ = std::fs::remove_file(&file);
     let _ = std::fs::remove_file(&el);
+}
+
+/// Preferred elections against Kafka's tools, both ways: after a reorder
+/// kafka-leader-election.sh (LeaderElectionCommand) elects and kwire's
+/// `topics describe` shows the new leader; after another, kwire elects and
+/// kafka-topics.sh --describe (TopicCommand) prints the partition's line as
+/// kwire does (but for Kafka 4's Elr fields), with the new leader.
+#[test]
+fn preferred_elections_by_kafka_tool_and_by_kwire_agree() {
+    let _g = trio_exclusive();
+    let b = bootstrap3();
+    let t = unique_topic("elect-java");
+    kwire(&b, &["topics", "create", &t, "--partitions", "1", "--replication-factor", "3"]).ok();
+    let _delete = DeleteTopicOnDrop::new(&b, &t);
+    let r = replicas(&b, &t)[0].clone();
+    let reorder = |order: &[i64]| {
+        let file = write_json("elect-java", &target_json(&t, &[order.to_vec()]));
+        kwire(&b, &["reassign", "--execute", "--reassignment-json-file", file.to_str().expect("path")]).ok();
+        assert!(wait_until(Duration::from_secs(30), || replicas(&b, &t)[0] == order && no_reassignments(&b)));
+        let _ = std::fs::remove_file(&file);
+    };
+    let elected = format!("Successfully completed leader election (PREFERRED) for partitions {t}-0");
+    // Kafka's tool elects; kwire sees the leader it made.
+    let first = [r[1], r[0], r[2]];
+    reorder(&first);
+    assert_eq!(leader(&b, &t, 0), r[0]);
+    let java = java_tool(
+        "LeaderElectionCommand",
+        &["--bootstrap-server", &b, "--election-type", "PREFERRED", "--topic", &t, "--partition", "0"],
+        b"",
+    );
+    assert_eq!(java.trim(), elected);
+    assert!(wait_until(Duration::from_secs(10), || leader(&b, &t, 0) == first[0]));
+    // kwire elects; Kafka's tool sees the leader it made.
+    let second = [r[2], r[1], r[0]];
+    reorder(&second);
+    assert_eq!(leader(&b, &t, 0), first[0]);
+    let run =
+        kwire(&b, &["elect-leaders", "--election-type", "preferred", "--topic", &t, "--partition", "0"]).ok();
+    assert_eq!(run.stdout.trim(), elected);
+    assert!(wait_until(Duration::from_secs(10), || leader(&b, &t, 0) == second[0]));
+    let java = java_tool("TopicCommand", &["--bootstrap-server", &b, "--describe", "--topic", &t], b"");
+    let part = |s: &str| s.lines().find(|l| l.contains("Partition: 0")).map(str::trim).map(str::to_owned);
+    let line = part(&java).unwrap_or_else(|| panic!("no partition line: {java}"));
+    assert!(line.contains(&format!("\tLeader: {}\tReplicas: {}\t", second[0], ids(&second))), "{line}");
+    // Kafka 4's line ends with the eligible leader replicas (Elr, LastKnownElr,
+    // from DescribeTopicPartitions), which kwire's describe (Metadata) leaves out.
+    let ours = kwire(&b, &["topics", "describe", &t]).ok().stdout;
+    let ours = part(&ours).unwrap_or_else(|| panic!("no partition line: {ours}"));
+    assert_eq!(line.strip_suffix("\tElr: \tLastKnownElr:"), Some(ours.as_str()), "{line}");
+}
+
+fn ids(l: &[i64]) -> String {
+    l.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
 }
 
 fn without_epoch(s: &str) -> Vec<String> {
@@ -290,6 +417,84 @@ fn features_describe_matches_kafka_features_and_dry_runs_change_nothing() {
             .one_line_error()
             .contains("unknown metadata.version 9.9")
     );
+}
+
+/// `feature`'s (supported min, supported max, finalized) levels as the broker
+/// at `b` describes them, or None if kwire fails or the feature is not listed.
+fn feature_levels(b: &str, feature: &str) -> Option<(i64, i64, i64)> {
+    let run = kwire(b, &["features", "describe", "--format", "json"]);
+    let doc: serde_json::Value = serde_json::from_str(&run.stdout).ok()?;
+    let f = doc["features"].as_array()?.iter().find(|f| f["feature"] == feature)?;
+    Some((f["supported_min"].as_i64()?, f["supported_max"].as_i64()?, f["finalized"].as_i64()?))
+}
+
+/// Puts a feature back to its finalized level when dropped (the test passed
+/// or failed midway): upgrade or downgrade, whichever gets there.
+struct RestoreFeature {
+    bootstrap: String,
+    feature: String,
+    level: i64,
+}
+
+impl Drop for RestoreFeature {
+    fn drop(&mut self) {
+        let now = feature_levels(&self.bootstrap, &self.feature).map(|l| l.2);
+        if now == Some(self.level) {
+            return;
+        }
+        let spec = format!("{}={}", self.feature, self.level);
+        let op = if now.is_some_and(|n| n > self.level) { "downgrade" } else { "upgrade" };
+        let run = kwire(&self.bootstrap, &["features", op, "--feature", &spec]);
+        if run.code != Some(0) {
+            eprintln!("warning: could not restore {spec} (now {now:?}): {run:#?}");
+        }
+    }
+}
+
+/// A real level change, read back with kwire on every broker and with
+/// kafka-features.sh describe (FeatureCommand), then undone the same way.
+/// streams.version: KIP-1071 streams groups, which nothing in kwire (or its
+/// tests) uses; the controller allows its safe downgrade and the upgrade back
+/// (and metadata.version is never touched). A guard restores the level if the
+/// test fails midway.
+#[test]
+fn features_downgrade_and_upgrade_apply_and_kafka_features_sees_them() {
+    let _g = trio_exclusive();
+    let b = bootstrap3();
+    let feature = "streams.version";
+    let (min, max, from) = feature_levels(&b, feature).unwrap_or_else(|| panic!("no {feature}"));
+    let _restore = RestoreFeature { bootstrap: b.clone(), feature: feature.to_owned(), level: from };
+    let to = if from > min { from - 1 } else { from + 1 };
+    assert!((min..=max).contains(&to), "{feature}: {min}..={max}, finalized {from}");
+    let (there, back) = if to < from { ("downgrade", "upgrade") } else { ("upgrade", "downgrade") };
+    // Every broker learns the level from the metadata log: wait for all three,
+    // then Kafka's tool (whichever broker it asks) describes what kwire does.
+    let everywhere = |level: i64| {
+        wait_until(Duration::from_secs(30), || {
+            b.split(',').all(|one| feature_levels(one, feature).map(|l| l.2) == Some(level))
+        })
+    };
+    let java_agrees = |level: i64| {
+        let java = java_tool("FeatureCommand", &["--bootstrap-server", &b, "describe"], b"");
+        let ours = kwire(&b, &["features", "describe"]).ok().stdout;
+        assert_eq!(without_epoch(&ours), without_epoch(&java));
+        let line = java.lines().find(|l| l.starts_with(&format!("Feature: {feature} "))).unwrap_or_default();
+        assert!(line.contains(&format!("FinalizedVersionLevel: {level:<15}")), "{java}");
+    };
+    let spec = format!("{feature}={to}");
+    let doc = kwire(&b, &["features", there, "--feature", &spec, "--format", "json"]).ok().json();
+    assert_eq!(
+        doc,
+        serde_json::json!({"operation": there, "dry_run": false,
+            "results": [{"feature": feature, "level": to, "ok": true}]})
+    );
+    assert!(everywhere(to), "{feature} is not {to} on every broker");
+    java_agrees(to);
+    let spec = format!("{feature}={from}");
+    let run = kwire(&b, &["features", back, "--feature", &spec]).ok();
+    assert_eq!(run.stdout.trim(), format!("{feature} was {back}d to {from}."));
+    assert!(everywhere(from), "{feature} is not back to {from} on every broker");
+    java_agrees(from);
 }
 
 #[test]

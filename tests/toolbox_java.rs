@@ -141,6 +141,47 @@ fn dump_log_prints_what_kafka_dump_log_prints() {
     assert!(deep.contains("compresscodec: gzip") && deep.contains("headerKeys: [h1]"), "{deep}");
 }
 
+/// A damaged copy of a segment, dumped by kwire and by Kafka's tool: the same
+/// stdout and the same exit code. A bad CRC and bytes after the last whole
+/// batch are reported with exit 0; a record that cannot be decoded
+/// (`--deep-iteration`) is exit 1 (Kafka's tool throws, kwire prints one line).
+#[test]
+#[ignore = "run by scripts/interop.sh (Kafka's Java tools)"]
+fn dump_log_exit_codes_on_damaged_segments_match_kafka_dump_log() {
+    let b = bootstrap();
+    let t = unique_topic("dumplog-damaged");
+    kwire(&b, &["topics", "create", &t, "--partitions", "1"]).ok();
+    kwire_stdin(&b, &["produce", "-t", &t], Some(b"a\nb\nc\n")).ok();
+    let good = std::fs::read(segment_of(&t)).expect("segment");
+    let dir = std::env::temp_dir().join(unique_topic("kwire-dumplog-java"));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let seg = dir.join("00000000000000000000.log");
+    let path = seg.to_string_lossy().into_owned();
+    // The last byte flipped (a bad CRC; the last record no longer decodes),
+    // then a first batch length past the end of the file.
+    let mut flipped = good.clone();
+    *flipped.last_mut().expect("bytes") ^= 0xff;
+    let mut cut = good.clone();
+    cut[8..12].copy_from_slice(&1_000_000i32.to_be_bytes());
+    for (damage, bytes, flags, code) in [
+        ("bad crc", &flipped, &[][..], 0),
+        ("bad crc, deep", &flipped, &["--deep-iteration"][..], 1),
+        ("length past the end", &cut, &[][..], 0),
+    ] {
+        std::fs::write(&seg, bytes).expect("write");
+        let mut ours = vec!["dump-log", path.as_str()];
+        ours.extend(flags);
+        let got = kwire(&b, &ours);
+        let mut java = vec!["--files", path.as_str()];
+        java.extend(flags);
+        let want = java_tool_run("DumpLogSegments", &java);
+        assert_eq!((got.code, want.code), (Some(code), Some(code)), "{damage}: {got:#?}\n{want:#?}");
+        assert_eq!(got.stdout, want.stdout, "{damage}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    kwire(&b, &["topics", "delete", &t]).ok();
+}
+
 // ---------------------------------------------------------------- delete_records
 
 /// Two partitions of 10 records each.

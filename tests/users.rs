@@ -1,7 +1,8 @@
 //! SCRAM users: `kwire users` and kafka-configs.sh's SCRAM form against the
 //! `--secure` broker (KWIRE_TEST_SECURE_NAME / KWIRE_TEST_SECURE_PORT): a user
 //! kwire creates logs in over SASL_SSL, a wrong password and a deleted user
-//! fail in one line, and a user Kafka's tool creates is listed.
+//! fail in one line, a user Kafka's tool creates is listed, and one kwire
+//! creates is listed by Kafka's tool.
 
 use std::process::Command;
 
@@ -185,4 +186,50 @@ fn user_created_by_kafka_configs_sh_is_listed() {
     kwire_integration::kwire(&s.plaintext, &["users", "delete", &user]).ok();
     let line = kwire_integration::kwire(&s.plaintext, &["users", "delete", &user]).one_line_error();
     assert!(line.contains(&user), "{line}");
+}
+
+/// Deletes a user's SCRAM credentials when dropped (if the test failed before it did).
+struct DeleteUserOnDrop(String, String);
+
+impl Drop for DeleteUserOnDrop {
+    fn drop(&mut self) {
+        let _ = kwire_integration::kwire(&self.0, &["users", "delete", &self.1]);
+    }
+}
+
+#[test]
+fn user_created_by_kwire_is_seen_by_kafka_configs_sh() {
+    let s = secure();
+    let user = unique_topic("kwire-u");
+    let pw_file = temp_file("pw-java", "kwire-Passw0rd\n");
+    let pw_path = pw_file.to_string_lossy().into_owned();
+    let create = [
+        "users",
+        "create",
+        &user,
+        "--mechanism",
+        "SCRAM-SHA-512",
+        "--iterations",
+        "8192",
+        "--password-file",
+        &pw_path,
+    ];
+    kwire_integration::kwire(&s.plaintext, &create).ok();
+    let _ = std::fs::remove_file(&pw_file);
+    let _delete = DeleteUserOnDrop(s.plaintext.clone(), user.clone());
+    // Every user, as kafka-configs.sh --describe --entity-type users lists
+    // them: this one's line is there, and kwire's form prints the same line.
+    let describe = ["--describe", "--entity-type", "users"];
+    let line =
+        format!("SCRAM credential configs for user-principal '{user}' are SCRAM-SHA-512=iterations=8192");
+    let java =
+        java_tool("ConfigCommand", &[&["--bootstrap-server", &s.plaintext][..], &describe].concat(), b"");
+    assert!(java.lines().any(|l| l == line), "{java}");
+    let ours = kwire_integration::kwire(&s.plaintext, &[&["configs"][..], &describe].concat()).ok().stdout;
+    assert!(ours.lines().any(|l| l == line), "{ours}");
+    // Deleted by kwire: Kafka's tool no longer lists it.
+    kwire_integration::kwire(&s.plaintext, &["users", "delete", &user]).ok();
+    let java =
+        java_tool("ConfigCommand", &[&["--bootstrap-server", &s.plaintext][..], &describe].concat(), b"");
+    assert!(!java.contains(&format!("'{user}'")), "{java}");
 }

@@ -64,7 +64,8 @@ pub struct ConfigsArgs {
     /// Configs to remove: 'k1,k2' (repeatable)
     #[arg(long = "delete-config", value_name = "K,...")]
     pub delete_config: Vec<String>,
-    /// Output format (describe)
+    /// Output format: text (kafka-configs.sh's) or json (describe: the configs; alter: what was
+    /// set, without passwords, and what was deleted)
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
 }

@@ -2,12 +2,14 @@
 //! DescribeConfigs/IncrementalAlterConfigs; user and client quotas via
 //! DescribeClientQuotas/AlterClientQuotas; users' SCRAM credentials via
 //! DescribeUserScramCredentials/AlterUserScramCredentials. Text output is the
-//! Java tool's; `--format json` one document.
+//! Java tool's; `--format json` one document, shaped as describe's: the configs
+//! (or quotas and credentials) an alter set, and the names it deleted.
 
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow, bail};
 use kwire_meta::admin::{ConfigEntry, config_source_name};
+use kwire_meta::configs::is_password_config;
 use kwire_meta::quotas::{CLIENT_ID, QUOTA_KEYS, QuotaAlteration, QuotaEntity, QuotaMatch, USER};
 use kwire_meta::scram_users::{ScramChange, ScramMechanism};
 use kwire_meta::{Cluster, ConfigOp, MetaError, ResourceType};
@@ -42,9 +44,9 @@ pub async fn run(settings: &ClientSettings, args: ConfigsArgs) -> Result<ExitCod
             bail!("--alter needs an entity name (--entity-name NAME or --entity-default)");
         }
         if is_quota {
-            alter_quotas(&cluster, &entities, set, delete).await
+            alter_quotas(&cluster, &entities, set, delete, args.format).await
         } else {
-            alter_configs(&cluster, &entities[0], set, delete).await
+            alter_configs(&cluster, &entities[0], set, delete, args.format).await
         }
     } else {
         if !args.add_config.is_empty() || !args.delete_config.is_empty() || args.add_config_file.is_some() {
@@ -106,23 +108,39 @@ fn one_line(e: MetaError) -> anyhow::Error {
     }
 }
 
+/// One config an alter set, as describe's JSON shows a config: no value for a
+/// password (`sensitive`), which `--add-config-file` keeps off the command line.
+pub fn set_config_json(name: &str, value: &str) -> serde_json::Value {
+    let sensitive = is_password_config(name);
+    json!({"name": name, "value": if sensitive { None } else { Some(value) }, "sensitive": sensitive})
+}
+
 async fn alter_configs(
     cluster: &Cluster,
     (t, name): &Entity,
     set: Vec<(String, String)>,
     delete: Vec<String>,
+    format: Format,
 ) -> Result<ExitCode> {
     let name = name.clone().unwrap_or_default();
     if *t == EntityType::Brokers && !name.is_empty() && name.parse::<i32>().is_err() {
         bail!("broker '{name}' is not a broker id (a whole number)");
     }
+    let doc = json!([{
+        "entity_type": t.name(),
+        "entity_name": if name.is_empty() { serde_json::Value::Null } else { json!(name) },
+        "configs": set.iter().map(|(k, v)| set_config_json(k, v)).collect::<Vec<_>>(),
+        "deleted": delete,
+    }]);
     let ops: Vec<ConfigOp> = set
         .into_iter()
         .map(|(k, v)| ConfigOp::Set(k, v))
         .chain(delete.into_iter().map(ConfigOp::Delete))
         .collect();
     cluster.alter_configs(resource(*t), &name, &ops, false).await.map_err(one_line)?;
-    if name.is_empty() {
+    if format == Format::Json {
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    } else if name.is_empty() {
         println!("Completed updating default config for {} in the cluster.", t.name());
     } else {
         println!("Completed updating config for {} {name}.", t.singular());
@@ -231,6 +249,7 @@ async fn alter_quotas(
     entities: &[Entity],
     set: Vec<(String, String)>,
     delete: Vec<String>,
+    format: Format,
 ) -> Result<ExitCode> {
     let entity: QuotaEntity = entities.iter().map(|(t, n)| (quota_type(*t).to_owned(), n.clone())).collect();
     let user = entities.iter().find(|(t, _)| *t == EntityType::Users).map(|(_, n)| n.clone());
@@ -279,6 +298,7 @@ async fn alter_quotas(
             );
         }
     }
+    let doc = altered_quotas_json(&entity, &quota_ops, &scram);
     if !quota_ops.is_empty() {
         let alteration: Vec<QuotaAlteration> = vec![(entity, quota_ops)];
         if !scram.is_empty() {
@@ -288,6 +308,10 @@ async fn alter_quotas(
     }
     if !scram.is_empty() {
         cluster.alter_scram_users(&scram).await.map_err(one_line)?;
+    }
+    if format == Format::Json {
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+        return Ok(ExitCode::SUCCESS);
     }
     let (t, n) = &entities[0];
     match (entities.len(), n) {
@@ -301,6 +325,52 @@ async fn alter_quotas(
         ),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What an alter of quotas and SCRAM credentials did, shaped as describe's
+/// JSON (`quotas`, `scram_credentials`), with what it deleted in `deleted`;
+/// never a password.
+fn altered_quotas_json(
+    entity: &QuotaEntity,
+    quota_ops: &[(String, Option<f64>)],
+    scram: &[ScramChange],
+) -> serde_json::Value {
+    let quotas = if quota_ops.is_empty() {
+        Vec::new()
+    } else {
+        let ent: serde_json::Map<String, serde_json::Value> =
+            entity.iter().map(|(t, n)| (t.clone(), json!(n))).collect();
+        let set: serde_json::Map<String, serde_json::Value> =
+            quota_ops.iter().filter_map(|(k, v)| v.map(|v| (k.clone(), json!(v)))).collect();
+        let deleted: Vec<&str> =
+            quota_ops.iter().filter(|(_, v)| v.is_none()).map(|(k, _)| k.as_str()).collect();
+        vec![json!({"entity": ent, "quotas": set, "deleted": deleted})]
+    };
+    let mut users: Vec<&str> = Vec::new();
+    for c in scram {
+        let (ScramChange::Upsert { user, .. } | ScramChange::Delete { user, .. }) = c;
+        if !users.contains(&user.as_str()) {
+            users.push(user);
+        }
+    }
+    let credentials: Vec<_> = users
+        .iter()
+        .map(|u| {
+            let mut set = Vec::new();
+            let mut deleted = Vec::new();
+            for c in scram {
+                match c {
+                    ScramChange::Upsert { user, mechanism, iterations, .. } if user == u => {
+                        set.push(json!({"mechanism": mechanism.name(), "iterations": iterations}));
+                    }
+                    ScramChange::Delete { user, mechanism } if user == u => deleted.push(mechanism.name()),
+                    _ => {}
+                }
+            }
+            json!({"user": u, "credentials": set, "deleted": deleted})
+        })
+        .collect();
+    json!({"quotas": quotas, "scram_credentials": credentials})
 }
 
 async fn describe_quotas(cluster: &Cluster, entities: &[Entity], format: Format) -> Result<ExitCode> {
@@ -395,5 +465,18 @@ mod tests {
         assert_eq!(super::java_double(1024.0), "1024.0");
         assert_eq!(super::java_double(0.5), "0.5");
         assert_eq!(super::java_double(12.25), "12.25");
+    }
+
+    #[test]
+    fn alter_json_leaves_passwords_out() {
+        use serde_json::json;
+        assert_eq!(
+            super::set_config_json("retention.ms", "1000"),
+            json!({"name": "retention.ms", "value": "1000", "sensitive": false})
+        );
+        assert_eq!(
+            super::set_config_json("listener.name.internal.ssl.keystore.password", "s3cret"),
+            json!({"name": "listener.name.internal.ssl.keystore.password", "value": null, "sensitive": true})
+        );
     }
 }

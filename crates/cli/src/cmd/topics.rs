@@ -12,6 +12,7 @@ use kwire_meta::{Cluster, ConfigOp, MetaError, NewTopic, ResourceType, TopicInfo
 use kwire_proto::ErrorCode;
 use serde_json::json;
 
+use super::configs::set_config_json;
 use crate::args::format::Format;
 use crate::args::topics::{
     TopicAlterArgs, TopicConfigsArgs, TopicCreateArgs, TopicDeleteArgs, TopicDescribeArgs, TopicListArgs,
@@ -94,16 +95,13 @@ fn legacy_to_cmd(l: TopicsLegacy) -> Result<TopicsCmd> {
         if l.topics.is_empty() {
             bail!("--delete needs --topic");
         }
-        TopicsCmd::Delete(TopicDeleteArgs { topics: l.topics, if_exists: l.if_exists, format: Format::Text })
+        TopicsCmd::Delete(TopicDeleteArgs { topics: l.topics, if_exists: l.if_exists, format: l.format })
     } else {
         let topic = one_topic("--alter")?;
         match (l.partitions, l.configs.is_empty() && l.delete_configs.is_empty()) {
-            (Some(p), true) => TopicsCmd::Alter(TopicAlterArgs {
-                topic,
-                partitions: p,
-                dry_run: false,
-                format: Format::Text,
-            }),
+            (Some(p), true) => {
+                TopicsCmd::Alter(TopicAlterArgs { topic, partitions: p, dry_run: false, format: l.format })
+            }
             (None, false) => TopicsCmd::Configs(TopicConfigsArgs {
                 topic,
                 set: l.configs,
@@ -166,8 +164,16 @@ async fn create(cluster: &Cluster, a: TopicCreateArgs) -> Result<ExitCode> {
             );
         }
     }
+    // --if-not-exists on a topic that exists: nothing to say in text (as
+    // kafka-topics.sh), a result all the same in JSON.
+    let exists = || {
+        if a.format == Format::Json {
+            println!("{}", json!({"topic": name, "already_exists": true, "dry_run": a.dry_run}));
+        }
+    };
     if md.topics.contains_key(&name) {
         if a.if_not_exists {
+            exists();
             return Ok(ExitCode::SUCCESS);
         }
         bail!("topic '{name}' already exists");
@@ -182,7 +188,7 @@ async fn create(cluster: &Cluster, a: TopicCreateArgs) -> Result<ExitCode> {
     let result = cluster.create_topics(&[topic], a.dry_run).await?.into_iter().next();
     let json = |c: &kwire_meta::admin::CreatedTopic| {
         json!({"topic": c.name, "partitions": c.partitions, "replication_factor": c.replication_factor,
-               "dry_run": a.dry_run})
+               "already_exists": false, "dry_run": a.dry_run})
     };
     match result {
         Some(Ok(c)) if a.format == Format::Json => {
@@ -198,7 +204,7 @@ async fn create(cluster: &Cluster, a: TopicCreateArgs) -> Result<ExitCode> {
             cluster.wait_for_topics(std::slice::from_ref(&name), PROPAGATION_WAIT).await?;
             println!("Created topic {name}.");
         }
-        Some(Err(e)) if a.if_not_exists && e.code() == Some(ErrorCode::TOPIC_ALREADY_EXISTS) => {}
+        Some(Err(e)) if a.if_not_exists && e.code() == Some(ErrorCode::TOPIC_ALREADY_EXISTS) => exists(),
         Some(Err(e)) => return Err(friendly(e)),
         None => bail!("the broker did not answer for topic '{name}'"),
     }
@@ -441,16 +447,29 @@ async fn configs(cluster: &Cluster, a: TopicConfigsArgs) -> Result<ExitCode> {
         _ => e.into(),
     })?;
     if !a.set.is_empty() || !a.delete.is_empty() {
-        let mut ops: Vec<ConfigOp> =
-            parse_configs(&a.set)?.into_iter().map(|(k, v)| ConfigOp::Set(k, v)).collect();
+        let set = parse_configs(&a.set)?;
+        let mut deleted = Vec::new();
         for k in &a.delete {
             if k.trim().is_empty() {
                 bail!("--delete needs a config name");
             }
-            ops.push(ConfigOp::Delete(k.trim().to_owned()));
+            deleted.push(k.trim().to_owned());
         }
+        let doc = json!({
+            "topic": a.topic,
+            "configs": set.iter().map(|(k, v)| set_config_json(k, v)).collect::<Vec<_>>(),
+            "deleted": deleted,
+        });
+        let ops: Vec<ConfigOp> = set
+            .into_iter()
+            .map(|(k, v)| ConfigOp::Set(k, v))
+            .chain(deleted.into_iter().map(ConfigOp::Delete))
+            .collect();
         cluster.alter_configs(ResourceType::Topic, &a.topic, &ops, false).await.map_err(friendly)?;
-        println!("Updated configs of topic {}.", a.topic);
+        match a.format {
+            Format::Json => println!("{doc}"),
+            Format::Text => println!("Updated configs of topic {}.", a.topic),
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let all = cluster.describe_configs(ResourceType::Topic, std::slice::from_ref(&a.topic), None).await?;
