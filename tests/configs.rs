@@ -267,6 +267,25 @@ fn bad_input_is_one_line_and_applies_nothing() {
     let line =
         kwire(&b, &["configs", "--alter", "--client", "q", "--add-config", "bogus_rate=1"]).one_line_error();
     assert!(line.contains("bogus_rate"), "{line}");
+    // A quota with a SCRAM deletion the broker refuses (the user has no
+    // such credential): one line, and the quota is not written either.
+    let user = unique_topic("cfg-noscram");
+    let run = kwire(
+        &b,
+        &[
+            "configs",
+            "--alter",
+            "--user",
+            &user,
+            "--add-config",
+            "producer_byte_rate=1000",
+            "--delete-config",
+            "SCRAM-SHA-256",
+        ],
+    );
+    let line = run.one_line_error();
+    assert!(line.contains("SCRAM") || line.contains("credential"), "{line}");
+    assert_eq!(quotas(&b, &["--user", &user]), serde_json::json!([]), "the quota was written: {line}");
     // Nothing was applied.
     assert_eq!(dynamic(&b, &["--topic", &t]), vec![]);
     assert_eq!(quotas(&b, &["--user", "q"]), serde_json::json!([]));

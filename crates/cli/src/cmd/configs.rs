@@ -299,15 +299,21 @@ async fn alter_quotas(
         }
     }
     let doc = altered_quotas_json(&entity, &quota_ops, &scram);
-    if !quota_ops.is_empty() {
-        let alteration: Vec<QuotaAlteration> = vec![(entity, quota_ops)];
-        if !scram.is_empty() {
-            cluster.alter_client_quotas(&alteration, true).await.map_err(one_line)?;
-        }
-        cluster.alter_client_quotas(&alteration, false).await.map_err(one_line)?;
+    // Quotas and SCRAM credentials are two requests. The quotas are
+    // validated first (AlterClientQuotas has a validate-only mode, SCRAM
+    // has none), then the SCRAM change, the one that may still be refused
+    // (deleting a credential the user lacks), goes before the quotas are
+    // written: a refusal leaves nothing changed.
+    let alteration: Vec<QuotaAlteration> = vec![(entity, quota_ops)];
+    let quotas = !alteration[0].1.is_empty();
+    if quotas && !scram.is_empty() {
+        cluster.alter_client_quotas(&alteration, true).await.map_err(one_line)?;
     }
     if !scram.is_empty() {
         cluster.alter_scram_users(&scram).await.map_err(one_line)?;
+    }
+    if quotas {
+        cluster.alter_client_quotas(&alteration, false).await.map_err(one_line)?;
     }
     if format == Format::Json {
         println!("{}", serde_json::to_string_pretty(&doc)?);
