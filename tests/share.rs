@@ -180,6 +180,70 @@ fn release_redelivers_reject_archives_and_the_delivery_limit_holds() {
     });
 }
 
+/// An acquisition lock that expires: member A takes five records and then
+/// neither acknowledges nor polls; once the group's lock duration (15 s,
+/// the broker's minimum) has passed, the broker hands them to member B with
+/// delivery count 2, and A's late acceptance comes back as refused
+/// (INVALID_RECORD_STATE) from `commit`, not as an error of A's consumer.
+#[test]
+fn an_expired_acquisition_lock_hands_the_records_to_another_member() {
+    let b = bootstrap();
+    let (topic, group, values) = setup(&b, "share-lock", "1", 5);
+    rt().block_on(async {
+        cluster(&b)
+            .alter_configs(
+                ResourceType::Group,
+                &group,
+                &[ConfigOp::Set("share.record.lock.duration.ms".into(), "15000".into())],
+                false,
+            )
+            .await
+            .expect("set share.record.lock.duration.ms on the group");
+        let subscribe =
+            || ShareConsumer::subscribe(cluster(&b), ShareConfig::new(group.clone()), vec![topic.clone()]);
+        let mut a = subscribe().await.unwrap();
+        // One poll with records, and no other: a later poll would accept them.
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let first = loop {
+            let recs = a.poll(Duration::from_millis(500)).await.unwrap();
+            if !recs.is_empty() || std::time::Instant::now() > deadline {
+                break recs;
+            }
+        };
+        let taken = std::time::Instant::now();
+        assert_eq!(first.iter().map(value).collect::<Vec<_>>(), values, "A's first poll");
+        assert!(first.iter().all(|r| r.delivery_count == 1));
+        let mut bm = subscribe().await.unwrap();
+        let mut second = Vec::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(90);
+        while second.len() < values.len() && std::time::Instant::now() < deadline {
+            second.extend(bm.poll(Duration::from_millis(500)).await.unwrap());
+        }
+        assert_eq!(second.iter().map(value).collect::<Vec<_>>(), values, "B never got A's locked records");
+        assert!(
+            second.iter().all(|r| r.delivery_count == 2),
+            "{:?}",
+            second.iter().map(|r| r.delivery_count).collect::<Vec<_>>()
+        );
+        assert!(
+            taken.elapsed() >= Duration::from_secs(10),
+            "B got them {:?} after A took them, inside A's lock",
+            taken.elapsed()
+        );
+        for r in &first {
+            a.acknowledge(r, AckType::Accept);
+        }
+        let refused = a.commit().await.expect("A's commit is refused per record, not as an error");
+        assert_eq!(refused.len(), 1, "{refused:?}");
+        assert_eq!(refused[0].code, kwire_proto::ErrorCode::INVALID_RECORD_STATE, "{refused:?}");
+        for r in &second {
+            bm.acknowledge(r, AckType::Accept);
+        }
+        assert!(bm.close().await.unwrap().is_empty());
+        let _ = a.close().await;
+    });
+}
+
 /// `kwire share consume`: two processes in one group print every record
 /// once between them; a bad flag is one line and exit 1.
 #[test]
