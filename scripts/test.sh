@@ -52,8 +52,10 @@ while [[ $# -gt 0 ]]; do
   shift
 done
 
-step() { printf '\n==> %s\n' "$*" >&2; }
 t0=$SECONDS
+# Each step says when it starts (seconds since the start), so a log shows
+# where the time went.
+step() { printf '\n==> [%d s] %s\n' "$((SECONDS - t0))" "$*" >&2; }
 
 step "toolchain"
 command -v cargo >/dev/null || { echo "cargo not found: install Rust (https://rustup.rs)" >&2; exit 1; }

@@ -180,7 +180,8 @@ fn eos_run(b: &str, replication: &str, n: u64, broker_kill: Option<()>) {
     let out_topic = format!("{app}-counts");
     let sink = format!("kafka:{out_topic}");
     let mut args = app_args(&input, &app, &sink, "exactly_once_v2");
-    args.extend(["--num-standby-replicas", standbys]);
+    // -v: on a failure, the instances' logs say where they were.
+    args.extend(["--num-standby-replicas", standbys, "-v"]);
     // The input arrives in 40 pieces over several seconds while the
     // instances run, so that every change below happens mid-run.
     let pieces = 40u64;
@@ -219,8 +220,19 @@ fn eos_run(b: &str, replication: &str, n: u64, broker_kill: Option<()>) {
     let d = Background::kwire("app-d", b, &args);
     let moved = wait_until(Duration::from_secs(120), || committed_input(b, &app, &input) > before);
     assert!(moved, "no progress after the kill: {}", a2.stderr());
+    let asked = std::time::Instant::now();
     bi.signal(15);
     let left = bi.finish(Duration::from_secs(60));
+    eprintln!("{app}: instance b stopped {:?} after its SIGTERM", asked.elapsed());
+    if left.code != Some(0) {
+        // Printed apart from the assertion, so that a CI log that keeps only
+        // a part of the output still shows where the instance was.
+        let lines: Vec<&str> = left.stderr.lines().collect();
+        eprintln!(
+            "{app}: instance b's last log lines:\n{}",
+            lines[lines.len().saturating_sub(40)..].join("\n")
+        );
+    }
     assert_eq!(left.code, Some(0), "a stopped instance exits 0: {}", left.stderr);
     let mid = !producer.is_finished();
     producer.join().unwrap();
@@ -245,9 +257,11 @@ fn eos_run(b: &str, replication: &str, n: u64, broker_kill: Option<()>) {
 /// the committed offsets say they were processed, and the counts come out
 /// short (KAFKA-10167; a CI run of the broker-kill test above ended 16
 /// counts short on one key). The restore must read to the high watermark and
-/// wait the transaction out. Deterministic: the open transaction is the
-/// test's own, begun before the records it pins and aborted only once the
-/// new instance has said how it restores.
+/// wait the transaction out, and a stop meanwhile must abandon the wait (a
+/// CI run of the broker-kill test had an instance still running 60 s after
+/// its SIGTERM). Deterministic: the open transaction is the test's own,
+/// begun before the records it pins and aborted only once the new instance
+/// has said how it restores.
 #[test]
 fn a_restore_waits_out_a_transaction_left_open_on_the_changelog() {
     use kwire_meta::{Cluster, ClusterConfig};
@@ -291,8 +305,20 @@ fn a_restore_waits_out_a_transaction_left_open_on_the_changelog() {
     first_run.signal(15);
     let run = first_run.finish(Duration::from_secs(60));
     assert_eq!(run.code, Some(0), "{}", run.stderr);
-    // A new instance restores every task from the changelog.
-    let second_run = Background::kwire("pinned-2", &b, &args);
+    // A new instance restores every task from the changelog and waits for
+    // the open transaction; a stop abandons that wait (exit 0 at once,
+    // nothing committed: the transaction stays open for 600 s).
+    let waiting = Background::kwire("pinned-2", &b, &args);
+    let said = wait_until(Duration::from_secs(90), || waiting.stderr().contains("the restore waits"));
+    assert!(said, "the new instance never said its restore waits: {}", waiting.stderr());
+    let asked = std::time::Instant::now();
+    waiting.signal(15);
+    let run = waiting.finish(Duration::from_secs(30));
+    assert_eq!(run.code, Some(0), "a stop during a waiting restore: {}", run.stderr);
+    assert!(run.stderr.contains("restore abandoned"), "{}", run.stderr);
+    eprintln!("{app}: a stop during the waiting restore took {:?}", asked.elapsed());
+    // The next instance restores again; the transaction ends under it.
+    let second_run = Background::kwire("pinned-3", &b, &args);
     let said = wait_until(Duration::from_secs(90), || {
         let e = second_run.stderr();
         e.contains("the restore waits") || e.contains("task restored")

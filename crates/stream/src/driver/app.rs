@@ -575,7 +575,18 @@ impl Instance {
                         self.consumer.mark_processed(&chunk.tp, chunk.next_offset);
                         due.get_or_insert_with(|| Instant::now() + self.interval);
                     }
-                    GroupEvent::Assigned(tps) => self.assigned(&tps).await?,
+                    // A restore can wait a while (a killed instance's
+                    // transaction open on the changelog lasts until it times
+                    // out): a stop abandons it. Nothing of it is committed,
+                    // so the next owner restores the task again.
+                    GroupEvent::Assigned(tps) => tokio::select! {
+                        biased;
+                        _ = stop.wait() => {
+                            tracing::info!("stopping: restore abandoned");
+                            return Ok(BatchEnd::Commit { stopping: true });
+                        }
+                        r = self.assigned(&tps) => r?,
+                    },
                     GroupEvent::Revoked(tps) => return Ok(BatchEnd::Revoked(tps)),
                     GroupEvent::Lost(_) => return Ok(BatchEnd::Lost),
                     GroupEvent::Reset { tp, from, to } => {
