@@ -34,7 +34,7 @@ usage: scripts/kafka.sh <command> [options]
   stop [--name N]                stop instance N (SIGTERM, then SIGKILL after 20 s)
   status [--name N]              per node: pid, ports, up/down (exit 0 iff all up)
   kill-node I [--name N]         SIGKILL node I (1-based) of instance N
-  start-node I [--name N]        restart node I with its data; wait until it answers
+  start-node I... [--name N]     restart node(s) I with their data, together; wait until they answer
   tool NAME [ARGS...]            run a Kafka tool, e.g. `tool TopicCommand --list
                                  --bootstrap-server 127.0.0.1:9092`; NAME is a short
                                  class name, a kafka-*.sh name or a full class name
@@ -650,16 +650,26 @@ cmd_kill_node() {
   if node_pid "$i" >/dev/null; then kill_nodes "$i"; log "node $i of '$NAME' killed"; else log "node $i of '$NAME' is not running"; fi
 }
 
+# start-node I...: several nodes start side by side (two JVMs starting at once
+# take about as long as one), then each waits for its own registration.
 cmd_start_node() {
   lock_instance; need_instance
-  local i t0; i=$(node_arg); t0=$(now)
-  if node_pid "$i" >/dev/null; then log "node $i of '$NAME' is already running"; else
-    check_ports_free "$i"
-    if zk_mode "$I_VERSION"; then start_zk; fi
-    launch_node "$i"
-  fi
-  WAIT_OWN_ID=1 wait_ready "$i" || { kill_nodes "$i"; exit 1; }
-  log "node $i of '$NAME' up on 127.0.0.1:$(bport "$i") ($(since "$t0") s)"
+  local i t0 nodes=() a; t0=$(now)
+  ((${#ARGS[@]} >= 1)) || die "usage: $CMD NODE... [--name N] (NODE is 1-based)"
+  for a in "${ARGS[@]}"; do
+    [[ $a =~ ^[0-9]+$ ]] || die "usage: $CMD NODE... [--name N] (NODE is 1-based)"
+    ((a >= 1 && a <= I_NODES)) || die "instance '$NAME' has nodes 1..$I_NODES"
+    nodes+=("$a")
+  done
+  if zk_mode "$I_VERSION"; then start_zk; fi
+  for i in "${nodes[@]}"; do
+    if node_pid "$i" >/dev/null; then log "node $i of '$NAME' is already running"; else
+      check_ports_free "$i"
+      launch_node "$i"
+    fi
+  done
+  WAIT_OWN_ID=1 wait_ready "${nodes[@]}" || { kill_nodes "${nodes[@]}"; exit 1; }
+  for i in "${nodes[@]}"; do log "node $i of '$NAME' up on 127.0.0.1:$(bport "$i") ($(since "$t0") s)"; done
 }
 
 # tool_class VERSION NAME: the tool's class in that release, by short name or by the

@@ -757,6 +757,19 @@ impl KilledNode {
         self.restarted = true;
         kafka_sh(&["start-node", &self.node, "--name", &cluster3_name()]);
     }
+
+    /// Restarts all of `nodes` side by side (about as long as one restart)
+    /// and waits until each answers.
+    pub fn restart_all(nodes: Vec<KilledNode>) {
+        let cluster = cluster3_name();
+        let mut args = vec!["start-node".to_owned()];
+        for mut k in nodes {
+            k.restarted = true;
+            args.push(std::mem::take(&mut k.node));
+        }
+        args.extend(["--name".to_owned(), cluster]);
+        kafka_sh(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    }
 }
 
 impl Drop for KilledNode {

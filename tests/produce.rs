@@ -427,9 +427,7 @@ fn acks_all_with_two_of_three_brokers_down_acknowledges_nothing() {
     let started = Instant::now();
     let (acked, failed) = run_producers(&survivor, &t, 1, 10, Duration::ZERO, cfg, None);
     let elapsed = started.elapsed();
-    for k in killed {
-        k.restart();
-    }
+    KilledNode::restart_all(killed);
     eprintln!("errors: {:?}", &failed[..failed.len().min(3)]);
     assert!(acked.values().all(BTreeSet::is_empty), "acknowledged: {acked:?}");
     assert_eq!(failed.len(), 10);
@@ -494,9 +492,7 @@ fn idempotent_producer_with_two_of_three_brokers_down_fails_every_record_with_th
         let _ = producer.close().await;
         (before, outcomes, killed)
     });
-    for k in killed {
-        k.restart();
-    }
+    KilledNode::restart_all(killed);
     assert!(before.is_ok(), "{before:?}");
     for (took, r) in &outcomes {
         match r {
