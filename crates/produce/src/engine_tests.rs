@@ -185,6 +185,55 @@ fn a_fresh_partition_sends_one_batch_until_its_first_ok_then_pipelines() {
     assert_eq!(seqs, vec![2, 4, 6]);
 }
 
+/// Records in the (single) batch of `req`.
+fn record_count(req: &Request) -> i32 {
+    let bytes = req.batches[0].1.clone();
+    let b = kwire_proto::records::batches(bytes, &Default::default()).next().unwrap().unwrap();
+    b.header.last_offset_delta + 1
+}
+
+/// linger 0: a batch that is not full waits while its partition has a
+/// request in flight, taking more records, and goes out with all of them
+/// when the answer comes; full batches still pipeline behind the request in
+/// flight; a flush sends at once.
+#[test]
+fn a_batch_that_is_not_full_waits_for_its_partitions_answer_in_flight() {
+    let mut c = Client::new(ProducerConfig { linger: Duration::ZERO, ..cfg() });
+    let t0 = Instant::now();
+    let ok = |offset| SendOutcome::Response(response(0, ErrorCode::NONE, offset, 0));
+    // The partition's first answer confirms it (until then one batch at a time).
+    c.send(0, "a", t0);
+    let reqs = c.poll(t0, &one_leader());
+    assert_eq!(reqs.len(), 1);
+    c.respond(reqs[0].id, ok(0), t0);
+    c.send(0, "b", t0);
+    let b = c.poll(t0, &one_leader());
+    assert_eq!(b.len(), 1, "nothing in flight: a batch goes at once");
+    for v in ["c", "d", "e"] {
+        c.send(0, v, t0);
+    }
+    assert!(c.poll(t0 + Duration::from_millis(1), &one_leader()).is_empty(), "c, d, e wait for b's answer");
+    c.respond(b[0].id, ok(1), t0);
+    let cde = c.poll(t0 + Duration::from_millis(1), &one_leader());
+    assert_eq!(cde.len(), 1);
+    assert_eq!(record_count(&cde[0]), 3, "one request with everything that waited");
+    // Full batches (2 records of 40 bytes) do not wait; the third batch,
+    // still open, does.
+    batches(&mut c, 3, t0);
+    let full = c.poll(t0 + Duration::from_millis(1), &one_leader());
+    assert_eq!(full.len(), 2, "full batches pipeline behind the request in flight");
+    assert!(full.iter().all(|r| record_count(r) == 2));
+    // A flush does not wait.
+    c.engine.set_flushing(true);
+    let f = c.poll(t0 + Duration::from_millis(1), &one_leader());
+    assert_eq!(f.len(), 1);
+    assert_eq!(record_count(&f[0]), 2);
+    for r in cde.iter().chain(&full).chain(&f) {
+        c.respond(r.id, ok(2), t0);
+    }
+    assert!(c.by_value().values().all(|o| o.len() == 1 && o[0].is_ok()), "{:?}", c.by_value());
+}
+
 /// KAFKA-14312: with the first batch turned away by a new partition's
 /// leader, nothing behind it may be in flight.
 #[test]

@@ -229,6 +229,15 @@ impl<D: Clone> Sequencer<D> {
         self.parts.iter().filter(|(_, p)| p.window.iter().any(|s| s.state == State::Ready)).map(|(k, _)| k)
     }
 
+    /// Whether `key` has a request in flight and no batch waiting to be
+    /// (re)sent: then a batch that is not full can wait for the answer and
+    /// go out with more records in it.
+    pub(crate) fn awaiting_answer(&self, key: &Key) -> bool {
+        self.parts
+            .get(key)
+            .is_some_and(|p| p.inflight > 0 && !p.window.iter().any(|s| s.state == State::Ready))
+    }
+
     /// When its first waiting batch was created (for oldest-first planning).
     pub(crate) fn oldest_ready(&self, key: &Key) -> Option<Instant> {
         let p = self.parts.get(key)?;
