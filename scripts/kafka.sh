@@ -638,9 +638,14 @@ cmd_status() {
   return "$all_up"
 }
 
+# check_node ARG: dies unless ARG is a node number of this instance.
+check_node() {
+  [[ ${1:-} =~ ^[0-9]+$ ]] || die "usage: $CMD NODE [--name N] (NODE is 1-based)"
+  (($1 >= 1 && $1 <= I_NODES)) || die "instance '$NAME' has nodes 1..$I_NODES"
+}
+
 node_arg() {
-  [[ ${ARGS[0]:-} =~ ^[0-9]+$ ]] || die "usage: $CMD NODE [--name N] (NODE is 1-based)"
-  ((ARGS[0] >= 1 && ARGS[0] <= I_NODES)) || die "instance '$NAME' has nodes 1..$I_NODES"
+  check_node "${ARGS[0]:-}"
   echo "${ARGS[0]}"
 }
 
@@ -654,13 +659,9 @@ cmd_kill_node() {
 # take about as long as one), then each waits for its own registration.
 cmd_start_node() {
   lock_instance; need_instance
-  local i t0 nodes=() a; t0=$(now)
-  ((${#ARGS[@]} >= 1)) || die "usage: $CMD NODE... [--name N] (NODE is 1-based)"
-  for a in "${ARGS[@]}"; do
-    [[ $a =~ ^[0-9]+$ ]] || die "usage: $CMD NODE... [--name N] (NODE is 1-based)"
-    ((a >= 1 && a <= I_NODES)) || die "instance '$NAME' has nodes 1..$I_NODES"
-    nodes+=("$a")
-  done
+  local i t0 nodes=("${ARGS[@]}"); t0=$(now)
+  check_node "${nodes[0]:-}"
+  for i in "${nodes[@]}"; do check_node "$i"; done
   if zk_mode "$I_VERSION"; then start_zk; fi
   for i in "${nodes[@]}"; do
     if node_pid "$i" >/dev/null; then log "node $i of '$NAME' is already running"; else
