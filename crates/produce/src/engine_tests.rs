@@ -357,6 +357,61 @@ fn out_of_order_first_in_line_bumps_the_epoch_of_the_same_producer_id_and_loses_
     assert!(ok_offsets(&c).iter().all(Option::is_some));
 }
 
+/// A broker that lost this producer's state (retention, expiry) takes a
+/// batch out of sequence: with the first of two batches turned away
+/// (NOT_LEADER_OR_FOLLOWER) and the second written, the first can no longer
+/// be written in order. It fails at once as not written, is never sent
+/// again (as is, or re-sequenced after a bump: the `produce_sim` finding
+/// kept in fuzz/regressions/produce_sim/overtaken-after-lost-state wrote it
+/// after the second), and later batches go on. Either answer may come first.
+#[test]
+fn a_batch_overtaken_by_a_written_later_one_fails_and_is_never_sent_again() {
+    for later_answered_first in [false, true] {
+        let mut c = Client::new(cfg());
+        let t0 = Instant::now();
+        let ok = |offset| SendOutcome::Response(response(0, ErrorCode::NONE, offset, 0));
+        batches(&mut c, 1, t0);
+        let r = c.poll(t0 + Duration::from_millis(10), &one_leader());
+        c.respond(r[0].id, ok(0), t0);
+        batches(&mut c, 2, t0);
+        let reqs = c.poll(t0 + Duration::from_millis(20), &one_leader());
+        assert_eq!(reqs.len(), 2, "confirmed: both in flight");
+        let t1 = t0 + Duration::from_millis(30);
+        let turned_away = SendOutcome::Response(response(0, ErrorCode::NOT_LEADER_OR_FOLLOWER, -1, -1));
+        if later_answered_first {
+            c.respond(reqs[1].id, ok(2), t1);
+            c.respond(reqs[0].id, turned_away, t1);
+        } else {
+            c.respond(reqs[0].id, turned_away, t1);
+            c.respond(reqs[1].id, ok(2), t1);
+        }
+        batches(&mut c, 1, t1);
+        let mut sent = Vec::new();
+        let mut t = t1;
+        while c.engine.outstanding() > 0 && t < t1 + Duration::from_secs(60) {
+            t += Duration::from_secs(1);
+            for r in c.poll(t, &one_leader()) {
+                sent.push(record_count(&r));
+                c.respond(r.id, ok(4), t);
+            }
+        }
+        assert_eq!(sent, vec![2], "only the new batch is sent ({later_answered_first})");
+        let o = c.by_value();
+        let outcomes: Vec<_> = o.values().collect();
+        assert!(outcomes.iter().all(|o| o.len() == 1), "one report per record: {o:?}");
+        for o in &outcomes[2..4] {
+            match &o[0] {
+                Err(e @ ProduceError::Broker { code: ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER, .. }) => {
+                    assert!(!e.maybe_written());
+                    assert!(e.to_string().contains("written before this one"), "{e}");
+                }
+                other => panic!("the overtaken batch: {other:?} ({later_answered_first})"),
+            }
+        }
+        assert!(outcomes[..2].iter().chain(&outcomes[4..]).all(|o| o[0].is_ok()), "{o:?}");
+    }
+}
+
 #[test]
 fn unknown_producer_id_bumps_unless_the_log_start_offset_is_unknown() {
     for (lso, bumped) in [(-1, false), (0, true)] {

@@ -35,6 +35,11 @@
 //!   may have written (sent, no answer): re-sending them under the new epoch
 //!   could write them twice, so they are reported with an unknown outcome.
 //!   Other partitions keep their epoch until their own windows are empty.
+//! - A batch known not to be written while a later batch of its partition
+//!   is acknowledged was *overtaken*: only a broker that lost the producer's
+//!   state takes a batch out of sequence, and writing the earlier one now,
+//!   as is or re-sequenced, would put it after records sent after it. It
+//!   fails at once (OUT_OF_ORDER_SEQUENCE_NUMBER, not written).
 //! - A batch that fails for good (delivery timeout, retries exhausted, a
 //!   non-retriable error) leaves a gap: if nothing after it reached the
 //!   broker, the later sequences close up; otherwise the partition bumps.
@@ -133,6 +138,30 @@ impl<D> PartSeq<D> {
             new_pid: false,
             retry_at: None,
         }
+    }
+
+    /// Whether the batch at `i` was overtaken: known not to be written while
+    /// a later batch of the partition is acknowledged. A broker accepts a
+    /// batch out of sequence only when it has lost this producer's state
+    /// (retention, expiry); once it has, writing this batch, as is or
+    /// re-sequenced after a bump, would put it after records sent after it.
+    fn overtaken(&self, i: usize) -> bool {
+        self.window.get(i).is_some_and(|s| !s.batch.maybe_written)
+            && self.window.iter().skip(i + 1).any(|s| s.state == State::Acked)
+    }
+}
+
+/// The error of an overtaken batch (see [`PartSeq::overtaken`]).
+fn overtaken_error(key: &Key) -> ProduceError {
+    ProduceError::Broker {
+        topic: key.0.to_string(),
+        partition: key.1,
+        code: ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER,
+        message: Some(
+            "a later batch of the partition was written before this one (the broker had lost this \
+             producer's state); not written, as writing it now would break the partition's order"
+                .to_owned(),
+        ),
     }
 }
 
@@ -552,6 +581,15 @@ impl<D: Clone> Sequencer<D> {
             reports.report(b.delivery.clone(), b.first, b.count() as u32, Ok(ack));
         }
         p.confirmed = true;
+        // Earlier batches waiting for a retry can no longer be written in order.
+        if self.lim.idempotent {
+            let overtaken: Vec<usize> =
+                (0..i).rev().filter(|&j| p.window[j].state == State::Ready && p.overtaken(j)).collect();
+            for j in overtaken {
+                self.terminal(key, j, overtaken_error(key), reports);
+            }
+        }
+        let Some(p) = self.parts.get_mut(key) else { return };
         while p.window.front().is_some_and(|s| s.state == State::Acked) {
             if let Some(s) = p.window.pop_front() {
                 reports.freed += s.batch.permits;
@@ -576,6 +614,10 @@ impl<D: Clone> Sequencer<D> {
         slot.batch.maybe_written |= maybe_written;
         slot.state = State::Ready;
         p.confirmed = !lim.idempotent;
+        if lim.idempotent && p.overtaken(i) {
+            return self.terminal(key, i, overtaken_error(key), r);
+        }
+        let Some(slot) = p.window.get_mut(i) else { return };
         let b = &mut slot.batch;
         tracing::debug!(topic = %key.0, partition = key.1, attempt = b.attempts, error = %why, "retrying batch");
         b.last_error = Some(why);
