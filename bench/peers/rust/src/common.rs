@@ -2,7 +2,6 @@
 //! and results.
 
 use std::future::Future;
-use std::io::Write as _;
 use std::pin::Pin;
 use std::sync::OnceLock;
 use std::task::Poll;
@@ -143,7 +142,7 @@ impl Payload {
     #[inline]
     pub fn fill(&self, i: u64, size: usize, buf: &mut Vec<u8>) {
         buf.clear();
-        let _ = write!(buf, "{i:012}");
+        put_digits::<12>(i, buf);
         let off = ((i * 89) % 32_768) as usize;
         buf.extend_from_slice(&self.pool[off..off + size.saturating_sub(12)]);
         buf.truncate(size);
@@ -154,11 +153,24 @@ impl Payload {
     #[inline]
     pub fn fill_e2e(&self, i: u64, sent_ns: u64, size: usize, buf: &mut Vec<u8>) {
         buf.clear();
-        let _ = write!(buf, "{sent_ns:020}");
+        put_digits::<20>(sent_ns, buf);
         let off = ((i * 89) % 32_768) as usize;
         buf.extend_from_slice(&self.pool[off..off + size.saturating_sub(20)]);
         buf.truncate(size);
     }
+}
+
+/// Appends the last `W` decimal digits of `n`, zero-padded, as the Go and
+/// Java harnesses do (`putDigits`): `write!(buf, "{n:012}")` cost about 9% of
+/// a kwire produce run's CPU, which the other harnesses do not pay.
+#[inline]
+fn put_digits<const W: usize>(mut n: u64, buf: &mut Vec<u8>) {
+    let mut d = [b'0'; W];
+    for k in (0..W).rev() {
+        d[k] = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    buf.extend_from_slice(&d);
 }
 
 static START: OnceLock<Instant> = OnceLock::new();
@@ -278,4 +290,26 @@ where
     }
     let seconds = last.duration_since(first.unwrap_or(start)).as_secs_f64();
     (lat, errors, seconds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The values are the contract's, byte for byte: what `format!` gives.
+    #[test]
+    fn values_match_the_formatted_contract() {
+        let p = Payload::new();
+        let mut buf = Vec::new();
+        for i in [0u64, 7, 42, 999_999, 123_456_789_012, 5_000_000] {
+            p.fill(i, 100, &mut buf);
+            let off = ((i * 89) % 32_768) as usize;
+            let mut want = format!("{i:012}").into_bytes();
+            want.extend_from_slice(&p.pool[off..off + 88]);
+            assert_eq!(buf, want, "{i}");
+            p.fill_e2e(i, i * 1_000_003, 100, &mut buf);
+            assert_eq!(&buf[..20], format!("{:020}", i * 1_000_003).as_bytes());
+            assert_eq!(buf.len(), 100);
+        }
+    }
 }
