@@ -48,27 +48,27 @@ impl Partitioner {
                 p
             }
             (PartitionerKind::Default, None) => {
-                let batch_size = self.batch_size;
-                let fresh = match self.sticky.get(topic) {
-                    Some(s) if s.partition < n.get() && s.bytes < batch_size => None,
-                    Some(s) => Some(Some(s.partition)),
-                    None => Some(None),
-                };
-                if let Some(prev) = fresh {
-                    // Move on after batch.size bytes (KIP-794), to a different partition.
-                    let mut p = (self.random() % u64::from(n.get())) as u32;
-                    if n.get() > 1 && Some(p) == prev {
-                        p = (p + 1) % n.get();
+                // The common case, staying on the sticky partition, costs one lookup.
+                let prev = match self.sticky.get_mut(topic) {
+                    Some(s) if s.partition < n.get() && s.bytes < self.batch_size => {
+                        s.bytes = s.bytes.saturating_add(size);
+                        return s.partition as i32;
                     }
-                    self.sticky.insert(topic.to_owned(), Sticky { partition: p, bytes: 0 });
+                    Some(s) => Some(s.partition),
+                    None => None,
+                };
+                // Move on after batch.size bytes (KIP-794), to a different partition.
+                let mut p = (self.random() % u64::from(n.get())) as u32;
+                if n.get() > 1 && Some(p) == prev {
+                    p = (p + 1) % n.get();
                 }
                 match self.sticky.get_mut(topic) {
-                    Some(s) => {
-                        s.bytes = s.bytes.saturating_add(size);
-                        s.partition
+                    Some(s) => *s = Sticky { partition: p, bytes: size },
+                    None => {
+                        self.sticky.insert(topic.to_owned(), Sticky { partition: p, bytes: size });
                     }
-                    None => 0,
                 }
+                p
             }
         };
         p as i32
