@@ -412,6 +412,67 @@ fn a_batch_overtaken_by_a_written_later_one_fails_and_is_never_sent_again() {
     }
 }
 
+/// The same with the later batch's answer lost: it may have been written
+/// (by a broker that lost this producer's state), so when the earlier one's
+/// retry is refused as out of order and the partition bumps its epoch, the
+/// earlier one is not re-sent under the new epoch (it would land after the
+/// later one's records): it fails as not written, the later one is reported
+/// unknown, and a new batch starts the new epoch. The second `produce_sim`
+/// finding (fuzz/regressions/produce_sim/overtaken-by-a-batch-whose-answer-was-lost).
+#[test]
+fn a_bump_fails_a_batch_that_a_later_one_may_have_overtaken() {
+    let mut c = Client::new(cfg());
+    let t0 = Instant::now();
+    let ok = |offset| SendOutcome::Response(response(0, ErrorCode::NONE, offset, 0));
+    batches(&mut c, 1, t0);
+    let r = c.poll(t0 + Duration::from_millis(10), &one_leader());
+    c.respond(r[0].id, ok(0), t0);
+    batches(&mut c, 2, t0);
+    let reqs = c.poll(t0 + Duration::from_millis(20), &one_leader());
+    assert_eq!(reqs.len(), 2);
+    let t1 = t0 + Duration::from_millis(30);
+    c.respond(reqs[0].id, SendOutcome::Response(response(0, ErrorCode::NOT_LEADER_OR_FOLLOWER, -1, -1)), t1);
+    c.respond(reqs[1].id, SendOutcome::Lost("connection closed".into()), t1);
+    // The first is retried as is, alone; the broker, whose state now ends
+    // with the second batch, refuses it as out of order.
+    let r = c.poll(t1 + Duration::from_secs(1), &one_leader());
+    assert_eq!(r.len(), 1);
+    assert_eq!(stamp(&r[0]), (1000, 0, 2));
+    let t2 = t1 + Duration::from_secs(1);
+    c.respond(
+        r[0].id,
+        SendOutcome::Response(response(0, ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER, -1, 0)),
+        t2,
+    );
+    batches(&mut c, 1, t2);
+    let mut sent = Vec::new();
+    let mut t = t2;
+    while c.engine.outstanding() > 0 && t < t2 + Duration::from_secs(60) {
+        t += Duration::from_secs(1);
+        for r in c.poll(t, &one_leader()) {
+            sent.push((stamp(&r), record_count(&r)));
+            c.respond(r.id, ok(10), t);
+        }
+    }
+    assert_eq!(sent, vec![((1000, 1, 0), 2)], "only the new batch, under epoch 1 from sequence 0");
+    let o = c.by_value();
+    let outcomes: Vec<_> = o.values().collect();
+    assert!(outcomes.iter().all(|o| o.len() == 1), "one report per record: {o:?}");
+    for o in &outcomes[2..4] {
+        match &o[0] {
+            Err(e @ ProduceError::Broker { code: ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER, .. }) => {
+                assert!(!e.maybe_written());
+                assert!(e.to_string().contains("may have been written before this one"), "{e}");
+            }
+            other => panic!("the overtaken batch: {other:?}"),
+        }
+    }
+    for o in &outcomes[4..6] {
+        assert!(matches!(&o[0], Err(ProduceError::UnknownOutcome { .. })), "{o:?}");
+    }
+    assert!(outcomes[..2].iter().chain(&outcomes[6..]).all(|o| o[0].is_ok()), "{o:?}");
+}
+
 #[test]
 fn unknown_producer_id_bumps_unless_the_log_start_offset_is_unknown() {
     for (lso, bumped) in [(-1, false), (0, true)] {

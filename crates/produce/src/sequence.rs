@@ -39,7 +39,9 @@
 //!   is acknowledged was *overtaken*: only a broker that lost the producer's
 //!   state takes a batch out of sequence, and writing the earlier one now,
 //!   as is or re-sequenced, would put it after records sent after it. It
-//!   fails at once (OUT_OF_ORDER_SEQUENCE_NUMBER, not written).
+//!   fails at once (OUT_OF_ORDER_SEQUENCE_NUMBER, not written). So does,
+//!   at a bump, one with a later batch that may have been written (sent, no
+//!   answer): re-sequenced, it would land after that one if it was.
 //! - A batch that fails for good (delivery timeout, retries exhausted, a
 //!   non-retriable error) leaves a gap: if nothing after it reached the
 //!   broker, the later sequences close up; otherwise the partition bumps.
@@ -151,17 +153,19 @@ impl<D> PartSeq<D> {
     }
 }
 
-/// The error of an overtaken batch (see [`PartSeq::overtaken`]).
-fn overtaken_error(key: &Key) -> ProduceError {
+/// The error of an overtaken batch (see [`PartSeq::overtaken`]): a later
+/// batch of its partition was written (or, `certain` false, may have been
+/// written) before it.
+fn overtaken_error(key: &Key, certain: bool) -> ProduceError {
+    let (was, would) = if certain { ("was", "would") } else { ("may have been", "could") };
     ProduceError::Broker {
         topic: key.0.to_string(),
         partition: key.1,
         code: ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER,
-        message: Some(
-            "a later batch of the partition was written before this one (the broker had lost this \
-             producer's state); not written, as writing it now would break the partition's order"
-                .to_owned(),
-        ),
+        message: Some(format!(
+            "a later batch of the partition {was} written before this one (the broker had lost this \
+             producer's state); not written, as writing it now {would} break the partition's order"
+        )),
     }
 }
 
@@ -348,9 +352,24 @@ impl<D: Clone> Sequencer<D> {
         p.confirmed = false;
         let mut seq = 0;
         let mut kept = VecDeque::with_capacity(p.window.len());
-        for mut slot in p.window.drain(..) {
+        // Re-sent under the new epoch, a batch lands after every batch of the
+        // old one the broker has: one with a later batch that was or may have
+        // been written (a broker that lost our state takes batches out of
+        // sequence) can no longer be written in order.
+        let mut later_written = vec![false; p.window.len()];
+        let mut seen = false;
+        for (i, slot) in p.window.iter().enumerate().rev() {
+            later_written[i] = seen;
+            seen |= slot.state == State::Acked || slot.batch.maybe_written;
+        }
+        for (mut slot, later_written) in p.window.drain(..).zip(later_written) {
             if slot.state == State::Acked || slot.reported {
                 reports.freed += slot.batch.permits;
+                continue;
+            }
+            if later_written && !slot.batch.maybe_written {
+                reports.freed += slot.batch.permits;
+                reports.report_batch(slot.batch, Err(overtaken_error(key, false)));
                 continue;
             }
             if slot.batch.maybe_written {
@@ -586,7 +605,7 @@ impl<D: Clone> Sequencer<D> {
             let overtaken: Vec<usize> =
                 (0..i).rev().filter(|&j| p.window[j].state == State::Ready && p.overtaken(j)).collect();
             for j in overtaken {
-                self.terminal(key, j, overtaken_error(key), reports);
+                self.terminal(key, j, overtaken_error(key, true), reports);
             }
         }
         let Some(p) = self.parts.get_mut(key) else { return };
@@ -615,7 +634,7 @@ impl<D: Clone> Sequencer<D> {
         slot.state = State::Ready;
         p.confirmed = !lim.idempotent;
         if lim.idempotent && p.overtaken(i) {
-            return self.terminal(key, i, overtaken_error(key), r);
+            return self.terminal(key, i, overtaken_error(key, true), r);
         }
         let Some(slot) = p.window.get_mut(i) else { return };
         let b = &mut slot.batch;
