@@ -645,6 +645,7 @@ check_node() {
 }
 
 node_arg() {
+  ((${#ARGS[@]} <= 1)) || die "$CMD takes one node (got: ${ARGS[*]})"
   check_node "${ARGS[0]:-}"
   echo "${ARGS[0]}"
 }
