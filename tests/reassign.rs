@@ -70,6 +70,30 @@ fn no_reassignments(b: &str) -> bool {
     kwire(b, &["reassign", "--list"]).ok().stdout.trim() == "No partition reassignments found."
 }
 
+/// A topic of one partition on one broker holding 15,000 records of 200 B
+/// (about 3 MB), and a reassignment file moving it to another broker.
+struct SlowMove {
+    t: String,
+    _delete: DeleteTopicOnDrop,
+    /// The replicas before the move.
+    before: Vec<Vec<i64>>,
+    /// The broker it moves to.
+    to: i64,
+    file: std::path::PathBuf,
+}
+
+fn slow_move(b: &str, name: &str) -> SlowMove {
+    let t = unique_topic(name);
+    kwire(b, &["topics", "create", &t, "--partitions", "1", "--replication-factor", "1"]).ok();
+    let delete = DeleteTopicOnDrop::new(b, &t);
+    let data: String = (0..15000).map(|i| format!("{i:0>200}\n")).collect();
+    kwire_stdin(b, &["produce", "-t", &t, "--acks", "all"], Some(data.as_bytes())).ok();
+    let before = replicas(b, &t);
+    let to = before[0][0] % 3 + 1;
+    let file = write_json(name, &target_json(&t, &[vec![to]]));
+    SlowMove { t, _delete: delete, before, to, file }
+}
+
 #[test]
 fn execute_then_verify_moves_partitions_sets_and_clears_throttles() {
     let _g = trio_exclusive();
@@ -155,14 +179,7 @@ fn execute_then_verify_moves_partitions_sets_and_clears_throttles() {
 fn cancel_of_an_in_flight_reassignment_restores_the_replicas() {
     let _g = trio_exclusive();
     let b = bootstrap3();
-    let t = unique_topic("reassign-cancel");
-    kwire(&b, &["topics", "create", &t, "--partitions", "1", "--replication-factor", "1"]).ok();
-    let _delete = DeleteTopicOnDrop::new(&b, &t);
-    let data: String = (0..15000).map(|i| format!("{i:0>200}\n")).collect();
-    kwire_stdin(&b, &["produce", "-t", &t, "--acks", "all"], Some(data.as_bytes())).ok();
-    let before = replicas(&b, &t);
-    let to = before[0][0] % 3 + 1;
-    let file = write_json("reassign-cancel", &target_json(&t, &[vec![to]]));
+    let SlowMove { t, _delete, before, to, file } = slow_move(&b, "reassign-cancel");
     let f = file.to_str().expect("path");
     // 1 byte/s over ~3 MB (more than one replica fetch of 1 MiB): the new
     // replica cannot catch up, so the move stays in flight.
@@ -206,14 +223,7 @@ fn cancel_of_an_in_flight_reassignment_restores_the_replicas() {
 fn reassignment_started_by_kafka_tool_is_seen_by_kwire() {
     let _g = trio_exclusive();
     let b = bootstrap3();
-    let t = unique_topic("reassign-java");
-    kwire(&b, &["topics", "create", &t, "--partitions", "1", "--replication-factor", "1"]).ok();
-    let _delete = DeleteTopicOnDrop::new(&b, &t);
-    let data: String = (0..15000).map(|i| format!("{i:0>200}\n")).collect();
-    kwire_stdin(&b, &["produce", "-t", &t, "--acks", "all"], Some(data.as_bytes())).ok();
-    let before = replicas(&b, &t);
-    let to = before[0][0] % 3 + 1;
-    let file = write_json("reassign-java", &target_json(&t, &[vec![to]]));
+    let SlowMove { t, _delete, before, to, file } = slow_move(&b, "reassign-java");
     let f = file.to_str().expect("path");
     let java = |args: &[&str]| {
         java_tool("ReassignPartitionsCommand", &[&["--bootstrap-server", &b][..], args].concat(), b"")
