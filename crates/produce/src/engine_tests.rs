@@ -386,30 +386,44 @@ fn a_batch_overtaken_by_a_written_later_one_fails_and_is_never_sent_again() {
             c.respond(reqs[1].id, ok(2), t1);
         }
         batches(&mut c, 1, t1);
-        let mut sent = Vec::new();
-        let mut t = t1;
-        while c.engine.outstanding() > 0 && t < t1 + Duration::from_secs(60) {
-            t += Duration::from_secs(1);
-            for r in c.poll(t, &one_leader()) {
-                sent.push(record_count(&r));
-                c.respond(r.id, ok(4), t);
-            }
-        }
+        let sent: Vec<i32> = send_all_ok(&mut c, t1).iter().map(|s| s.1).collect();
         assert_eq!(sent, vec![2], "only the new batch is sent ({later_answered_first})");
-        let o = c.by_value();
-        let outcomes: Vec<_> = o.values().collect();
-        assert!(outcomes.iter().all(|o| o.len() == 1), "one report per record: {o:?}");
-        for o in &outcomes[2..4] {
-            match &o[0] {
-                Err(e @ ProduceError::Broker { code: ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER, .. }) => {
-                    assert!(!e.maybe_written());
-                    assert!(e.to_string().contains("written before this one"), "{e}");
-                }
-                other => panic!("the overtaken batch: {other:?} ({later_answered_first})"),
-            }
-        }
-        assert!(outcomes[..2].iter().chain(&outcomes[4..]).all(|o| o[0].is_ok()), "{o:?}");
+        let o = overtaken_outcomes(&c, "was written before this one");
+        assert!(o[..2].iter().chain(&o[4..]).all(Result::is_ok), "{o:?}");
     }
+}
+
+/// Polls and answers every request OK until nothing is outstanding (at most
+/// a minute after `from`); each request's stamp and record count.
+fn send_all_ok(c: &mut Client, from: Instant) -> Vec<((i64, i16, i32), i32)> {
+    let mut sent = Vec::new();
+    let mut t = from;
+    while c.engine.outstanding() > 0 && t < from + Duration::from_secs(60) {
+        t += Duration::from_secs(1);
+        for r in c.poll(t, &one_leader()) {
+            sent.push((stamp(&r), record_count(&r)));
+            c.respond(r.id, SendOutcome::Response(response(0, ErrorCode::NONE, 10, 0)), t);
+        }
+    }
+    sent
+}
+
+/// Each record's one outcome, checking that records 2 and 3 (the overtaken
+/// batch) failed as not written, with `phrase` in the error.
+fn overtaken_outcomes(c: &Client, phrase: &str) -> Vec<Outcome> {
+    let o = c.by_value();
+    assert!(o.values().all(|o| o.len() == 1), "one report per record: {o:?}");
+    let outcomes: Vec<Outcome> = o.into_values().map(|mut o| o.remove(0)).collect();
+    for r in &outcomes[2..4] {
+        match r {
+            Err(e @ ProduceError::Broker { code: ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER, .. }) => {
+                assert!(!e.maybe_written());
+                assert!(e.to_string().contains(phrase), "{e}");
+            }
+            other => panic!("the overtaken batch: {other:?}"),
+        }
+    }
+    outcomes
 }
 
 /// The same with the later batch's answer lost: it may have been written
@@ -445,32 +459,11 @@ fn a_bump_fails_a_batch_that_a_later_one_may_have_overtaken() {
         t2,
     );
     batches(&mut c, 1, t2);
-    let mut sent = Vec::new();
-    let mut t = t2;
-    while c.engine.outstanding() > 0 && t < t2 + Duration::from_secs(60) {
-        t += Duration::from_secs(1);
-        for r in c.poll(t, &one_leader()) {
-            sent.push((stamp(&r), record_count(&r)));
-            c.respond(r.id, ok(10), t);
-        }
-    }
+    let sent = send_all_ok(&mut c, t2);
     assert_eq!(sent, vec![((1000, 1, 0), 2)], "only the new batch, under epoch 1 from sequence 0");
-    let o = c.by_value();
-    let outcomes: Vec<_> = o.values().collect();
-    assert!(outcomes.iter().all(|o| o.len() == 1), "one report per record: {o:?}");
-    for o in &outcomes[2..4] {
-        match &o[0] {
-            Err(e @ ProduceError::Broker { code: ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER, .. }) => {
-                assert!(!e.maybe_written());
-                assert!(e.to_string().contains("may have been written before this one"), "{e}");
-            }
-            other => panic!("the overtaken batch: {other:?}"),
-        }
-    }
-    for o in &outcomes[4..6] {
-        assert!(matches!(&o[0], Err(ProduceError::UnknownOutcome { .. })), "{o:?}");
-    }
-    assert!(outcomes[..2].iter().chain(&outcomes[6..]).all(|o| o[0].is_ok()), "{o:?}");
+    let o = overtaken_outcomes(&c, "may have been written before this one");
+    assert!(o[4..6].iter().all(|r| matches!(r, Err(ProduceError::UnknownOutcome { .. }))), "{o:?}");
+    assert!(o[..2].iter().chain(&o[6..]).all(Result::is_ok), "{o:?}");
 }
 
 #[test]
