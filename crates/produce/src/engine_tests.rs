@@ -370,12 +370,7 @@ fn a_batch_overtaken_by_a_written_later_one_fails_and_is_never_sent_again() {
         let mut c = Client::new(cfg());
         let t0 = Instant::now();
         let ok = |offset| SendOutcome::Response(response(0, ErrorCode::NONE, offset, 0));
-        batches(&mut c, 1, t0);
-        let r = c.poll(t0 + Duration::from_millis(10), &one_leader());
-        c.respond(r[0].id, ok(0), t0);
-        batches(&mut c, 2, t0);
-        let reqs = c.poll(t0 + Duration::from_millis(20), &one_leader());
-        assert_eq!(reqs.len(), 2, "confirmed: both in flight");
+        let reqs = two_in_flight(&mut c, t0);
         let t1 = t0 + Duration::from_millis(30);
         let turned_away = SendOutcome::Response(response(0, ErrorCode::NOT_LEADER_OR_FOLLOWER, -1, -1));
         if later_answered_first {
@@ -391,6 +386,18 @@ fn a_batch_overtaken_by_a_written_later_one_fails_and_is_never_sent_again() {
         let o = overtaken_outcomes(&c, "was written before this one");
         assert!(o[..2].iter().chain(&o[4..]).all(Result::is_ok), "{o:?}");
     }
+}
+
+/// Partition 0 confirmed by a first batch's OK (records 0 and 1), then two
+/// batches (records 2-3 and 4-5) in flight.
+fn two_in_flight(c: &mut Client, t0: Instant) -> Vec<Request> {
+    batches(c, 1, t0);
+    let r = c.poll(t0 + Duration::from_millis(10), &one_leader());
+    c.respond(r[0].id, SendOutcome::Response(response(0, ErrorCode::NONE, 0, 0)), t0);
+    batches(c, 2, t0);
+    let reqs = c.poll(t0 + Duration::from_millis(20), &one_leader());
+    assert_eq!(reqs.len(), 2, "confirmed: both in flight");
+    reqs
 }
 
 /// Polls and answers every request OK until nothing is outstanding (at most
@@ -437,13 +444,7 @@ fn overtaken_outcomes(c: &Client, phrase: &str) -> Vec<Outcome> {
 fn a_bump_fails_a_batch_that_a_later_one_may_have_overtaken() {
     let mut c = Client::new(cfg());
     let t0 = Instant::now();
-    let ok = |offset| SendOutcome::Response(response(0, ErrorCode::NONE, offset, 0));
-    batches(&mut c, 1, t0);
-    let r = c.poll(t0 + Duration::from_millis(10), &one_leader());
-    c.respond(r[0].id, ok(0), t0);
-    batches(&mut c, 2, t0);
-    let reqs = c.poll(t0 + Duration::from_millis(20), &one_leader());
-    assert_eq!(reqs.len(), 2);
+    let reqs = two_in_flight(&mut c, t0);
     let t1 = t0 + Duration::from_millis(30);
     c.respond(reqs[0].id, SendOutcome::Response(response(0, ErrorCode::NOT_LEADER_OR_FOLLOWER, -1, -1)), t1);
     c.respond(reqs[1].id, SendOutcome::Lost("connection closed".into()), t1);
