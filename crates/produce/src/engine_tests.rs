@@ -265,12 +265,7 @@ fn not_leader_on_a_fresh_partition_keeps_order_and_loses_nothing() {
 fn a_retriable_error_retries_the_batch_and_those_behind_it_in_order() {
     let mut c = Client::new(cfg());
     let t0 = Instant::now();
-    batches(&mut c, 1, t0);
-    let r = c.poll(t0 + Duration::from_millis(10), &one_leader());
-    c.respond(r[0].id, SendOutcome::Response(response(0, ErrorCode::NONE, 0, 0)), t0);
-    batches(&mut c, 3, t0);
-    let reqs = c.poll(t0 + Duration::from_millis(20), &one_leader());
-    assert_eq!(reqs.len(), 3);
+    let reqs = in_flight(&mut c, t0, 3);
     let t1 = t0 + Duration::from_millis(20);
     // The leader moved: the first says NOT_LEADER, the others OUT_OF_ORDER (not first in line).
     let refresh = c.respond(
@@ -322,12 +317,7 @@ fn duplicate_sequence_number_is_success() {
 fn out_of_order_first_in_line_bumps_the_epoch_of_the_same_producer_id_and_loses_nothing() {
     let mut c = Client::new(cfg());
     let t0 = Instant::now();
-    batches(&mut c, 1, t0);
-    let r = c.poll(t0 + Duration::from_millis(10), &one_leader());
-    c.respond(r[0].id, SendOutcome::Response(response(0, ErrorCode::NONE, 0, 0)), t0);
-    batches(&mut c, 2, t0);
-    let reqs = c.poll(t0 + Duration::from_millis(20), &one_leader());
-    assert_eq!(reqs.len(), 2);
+    let reqs = in_flight(&mut c, t0, 2);
     let t1 = t0 + Duration::from_millis(30);
     c.respond(
         reqs[0].id,
@@ -370,7 +360,7 @@ fn a_batch_overtaken_by_a_written_later_one_fails_and_is_never_sent_again() {
         let mut c = Client::new(cfg());
         let t0 = Instant::now();
         let ok = |offset| SendOutcome::Response(response(0, ErrorCode::NONE, offset, 0));
-        let reqs = two_in_flight(&mut c, t0);
+        let reqs = in_flight(&mut c, t0, 2);
         let t1 = t0 + Duration::from_millis(30);
         let turned_away = SendOutcome::Response(response(0, ErrorCode::NOT_LEADER_OR_FOLLOWER, -1, -1));
         if later_answered_first {
@@ -388,15 +378,15 @@ fn a_batch_overtaken_by_a_written_later_one_fails_and_is_never_sent_again() {
     }
 }
 
-/// Partition 0 confirmed by a first batch's OK (records 0 and 1), then two
-/// batches (records 2-3 and 4-5) in flight.
-fn two_in_flight(c: &mut Client, t0: Instant) -> Vec<Request> {
+/// Partition 0 confirmed by a first batch's OK (records 0 and 1), then `n`
+/// batches of two records (2-3, 4-5, ...) in flight, one request each.
+fn in_flight(c: &mut Client, t0: Instant, n: usize) -> Vec<Request> {
     batches(c, 1, t0);
     let r = c.poll(t0 + Duration::from_millis(10), &one_leader());
     c.respond(r[0].id, SendOutcome::Response(response(0, ErrorCode::NONE, 0, 0)), t0);
-    batches(c, 2, t0);
+    batches(c, n, t0);
     let reqs = c.poll(t0 + Duration::from_millis(20), &one_leader());
-    assert_eq!(reqs.len(), 2, "confirmed: both in flight");
+    assert_eq!(reqs.len(), n, "confirmed: all in flight");
     reqs
 }
 
@@ -444,7 +434,7 @@ fn overtaken_outcomes(c: &Client, phrase: &str) -> Vec<Outcome> {
 fn a_bump_fails_a_batch_that_a_later_one_may_have_overtaken() {
     let mut c = Client::new(cfg());
     let t0 = Instant::now();
-    let reqs = two_in_flight(&mut c, t0);
+    let reqs = in_flight(&mut c, t0, 2);
     let t1 = t0 + Duration::from_millis(30);
     c.respond(reqs[0].id, SendOutcome::Response(response(0, ErrorCode::NOT_LEADER_OR_FOLLOWER, -1, -1)), t1);
     c.respond(reqs[1].id, SendOutcome::Lost("connection closed".into()), t1);
