@@ -563,6 +563,10 @@ impl Core {
                 "coordinator unknown; rediscovering"
             );
             self.coord = Coord::Unknown { retry_at: now + wait };
+            // Requests queued for it and not yet taken by the driver are
+            // never sent (to no coordinator, or to the next one found): the
+            // caller treats them as failed, as it does the ones in flight.
+            self.transmits.retain(|t| !matches!(t, Transmit::Request { .. }));
             true
         } else {
             false

@@ -488,6 +488,30 @@ fn coordinator_moves_are_followed_without_losing_partitions() {
     assert_eq!(h.m.owned().len(), 1);
 }
 
+/// A request queued for a coordinator that is forgotten before the driver
+/// takes it is never handed out: it would go to no coordinator, or to the
+/// next one found (found by the `group_sim` fuzz target: the leader's
+/// metadata refresh queued a JoinGroup, and a NOT_COORDINATOR heartbeat
+/// answer handled before the driver polled forgot the coordinator).
+#[test]
+fn a_request_queued_before_the_coordinator_is_forgotten_is_not_sent() {
+    let mut h = H::new(cfg());
+    h.join_follower(&[]);
+    h.advance(Duration::from_secs(1));
+    let (hb_id, _) = h.request();
+    // Queued, not yet taken by the driver.
+    h.m.request_rejoin(h.now, "the partitions of a subscribed topic changed");
+    h.respond(hb_id, hb(ErrorCode::NOT_COORDINATOR));
+    assert!(h.m.coordinator().is_none());
+    h.nothing();
+    // The rejoin goes to the coordinator found next.
+    h.advance(Duration::from_millis(100));
+    assert!(matches!(h.transmit(), Some(Transmit::FindCoordinator)));
+    h.m.handle_coordinator(h.now, Ok(CoordinatorInfo { node_id: 2, versions: all_versions() }));
+    let (_, req) = h.request();
+    assert!(matches!(req, CoordRequest::JoinGroup(..)), "{req:?}");
+}
+
 /// A coordinator that keeps answering NOT_COORDINATOR (it is moving and
 /// FindCoordinator still names it) is retried with growing backoff, not in
 /// a hot loop; one good answer resets the backoff.
