@@ -65,11 +65,17 @@ impl FetchedChunk {
     /// `fetch_offset`, no control records, no aborted transactions under
     /// read_committed). Keys, values and headers share the chunk's buffer.
     pub fn to_records(&self) -> Result<Vec<ConsumerRecord>, FetchError> {
-        let topic: Arc<str> = Arc::from(self.tp.topic.as_str());
         let mut out = Vec::new();
+        self.push_records(|r| out.push(r))?;
+        Ok(out)
+    }
+
+    /// Hands each of [`to_records`](Self::to_records)' records to `push`.
+    fn push_records(&self, mut push: impl FnMut(ConsumerRecord)) -> Result<(), FetchError> {
+        let topic: Arc<str> = Arc::from(self.tp.topic.as_str());
         self.for_each_record(|batch, rec| {
             let owned = rec.to_record();
-            out.push(ConsumerRecord {
+            push(ConsumerRecord {
                 topic: topic.clone(),
                 partition: self.tp.partition,
                 offset: rec.offset,
@@ -81,7 +87,7 @@ impl FetchedChunk {
             });
             std::ops::ControlFlow::Continue(())
         })?;
-        Ok(out)
+        Ok(())
     }
 }
 
@@ -102,16 +108,39 @@ pub struct PolledRecords {
 /// at a time (`max.poll.records`). What [`Consumer`] and the group
 /// consumer's `poll` are built on; a consumer of one's own on the
 /// [`Fetcher`] can use it as well.
-#[derive(Debug, Default)]
+///
+/// A chunk is decoded into runs of at most [`run`](Self::with_run) records
+/// each; [`take`](Self::take) hands a run out as it is when it fits in
+/// `max` (no record is moved twice), so the run length should be the
+/// consumer's `max.poll.records`.
+#[derive(Debug)]
 pub struct RecordBuffer {
-    records: VecDeque<ConsumerRecord>,
+    runs: VecDeque<VecDeque<ConsumerRecord>>,
+    len: usize,
+    run: usize,
     chunk: Option<(Arc<TopicPartition>, i64)>,
 }
 
+impl Default for RecordBuffer {
+    fn default() -> Self {
+        Self::with_run(DEFAULT_RUN)
+    }
+}
+
+/// Kafka's default `max.poll.records`.
+const DEFAULT_RUN: usize = 500;
+
 impl RecordBuffer {
-    /// An empty buffer.
+    /// An empty buffer decoding runs of 500 records (Kafka's default
+    /// `max.poll.records`).
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty buffer decoding runs of `run` records (at least one): the
+    /// `max` its [`take`](Self::take) is called with.
+    pub fn with_run(run: usize) -> Self {
+        RecordBuffer { runs: VecDeque::new(), len: 0, run: run.max(1), chunk: None }
     }
 
     /// Decodes `chunk` into the buffer, replacing whatever was left in it.
@@ -119,8 +148,27 @@ impl RecordBuffer {
     /// partition and offset.
     pub fn fill(&mut self, chunk: &FetchedChunk) -> Result<(), FetchError> {
         self.clear();
-        let records = chunk.to_records()?;
-        self.records = records.into();
+        let (runs, run) = (&mut self.runs, self.run);
+        let mut current: VecDeque<ConsumerRecord> = VecDeque::new();
+        let decoded = chunk.push_records(|r| {
+            if current.len() == run {
+                runs.push_back(std::mem::take(&mut current));
+            }
+            if current.capacity() == 0 {
+                // Each run is allocated once, at its full length (bounded:
+                // `run` records, whatever the batch headers claim).
+                current.reserve_exact(run);
+            }
+            current.push_back(r);
+        });
+        if let Err(e) = decoded {
+            self.clear();
+            return Err(e);
+        }
+        if !current.is_empty() {
+            self.runs.push_back(current);
+        }
+        self.len = self.runs.iter().map(VecDeque::len).sum();
         self.chunk = Some((chunk.tp.clone(), chunk.next_offset));
         Ok(())
     }
@@ -129,9 +177,16 @@ impl RecordBuffer {
     /// after them; `None` once the buffer is empty.
     pub fn take(&mut self, max: usize) -> Option<PolledRecords> {
         let (tp, chunk_end) = self.chunk.clone()?;
-        let n = self.records.len().min(max.max(1));
-        let records: Vec<ConsumerRecord> = self.records.drain(..n).collect();
-        let next_offset = match self.records.front() {
+        let max = max.max(1);
+        let records = match self.runs.front_mut() {
+            None => Vec::new(),
+            // A whole run from its start: no record moves (a run is a
+            // VecDeque so that a small `max` takes from its front cheaply).
+            Some(front) if front.len() <= max => self.runs.pop_front().map(Vec::from).unwrap_or_default(),
+            Some(front) => front.drain(..max).collect(),
+        };
+        self.len -= records.len();
+        let next_offset = match self.runs.front().and_then(|r| r.front()) {
             Some(next) => next.offset,
             None => {
                 self.chunk = None;
@@ -143,7 +198,7 @@ impl RecordBuffer {
 
     /// Records waiting.
     pub fn len(&self) -> usize {
-        self.records.len()
+        self.len
     }
 
     /// Whether nothing is waiting (not even the end of a drained chunk).
@@ -153,7 +208,8 @@ impl RecordBuffer {
 
     /// Drops everything buffered.
     pub fn clear(&mut self) {
-        self.records.clear();
+        self.runs.clear();
+        self.len = 0;
         self.chunk = None;
     }
 
@@ -214,7 +270,12 @@ impl Consumer {
     /// had before are dropped.
     pub fn from_fetcher(fetcher: Fetcher) -> Consumer {
         let max_poll_records = fetcher.config().max_poll_records.max(1);
-        Consumer { fetcher, buffer: RecordBuffer::new(), positions: BTreeMap::new(), max_poll_records }
+        Consumer {
+            fetcher,
+            buffer: RecordBuffer::with_run(max_poll_records),
+            positions: BTreeMap::new(),
+            max_poll_records,
+        }
     }
 
     /// The fetcher underneath: the zero-copy path ([`Fetcher::next`],
@@ -524,7 +585,11 @@ mod tests {
     use crate::IsolationLevel;
 
     fn chunk(base: i64, fetch_offset: i64, compression: Compression) -> FetchedChunk {
-        let records: Vec<Record> = (0..5)
+        chunk_of(5, base, fetch_offset, compression)
+    }
+
+    fn chunk_of(n: i64, base: i64, fetch_offset: i64, compression: Compression) -> FetchedChunk {
+        let records: Vec<Record> = (0..n)
             .map(|i| Record {
                 timestamp: 1_000 + i,
                 key: (i % 2 == 0).then(|| Bytes::from(format!("k{i}"))),
@@ -539,9 +604,9 @@ mod tests {
         FetchedChunk {
             tp: Arc::new(TopicPartition::new("t", 3)),
             fetch_offset,
-            next_offset: base + 5,
-            high_watermark: base + 5,
-            last_stable_offset: base + 5,
+            next_offset: base + n,
+            high_watermark: base + n,
+            last_stable_offset: base + n,
             log_start_offset: 0,
             records: batch.into_bytes(),
             aborted: None,
@@ -601,6 +666,36 @@ mod tests {
         // max 0 still hands out one record.
         b.fill(&chunk(10, 10, Compression::None)).unwrap();
         assert_eq!(b.take(0).unwrap().records.len(), 1);
+    }
+
+    #[test]
+    fn the_buffer_hands_out_whole_runs_without_moving_them() {
+        let mut b = RecordBuffer::with_run(300);
+        b.fill(&chunk_of(1_000, 0, 0, Compression::None)).unwrap();
+        assert_eq!(b.len(), 1_000);
+        let mut next = 0;
+        for want in [300, 300, 300, 100] {
+            let run = b.runs.front().map(|r| r.as_slices().0.as_ptr());
+            let p = b.take(300).unwrap();
+            assert_eq!(Some(p.records.as_ptr()), run, "the decoded run itself is handed out");
+            assert_eq!((p.records.len(), p.records[0].offset), (want, next));
+            next += want as i64;
+            assert_eq!(p.next_offset, next);
+        }
+        assert!(b.take(300).is_none() && b.is_empty());
+        assert_eq!(b.len(), 0);
+
+        // A smaller max splits a run; a larger one still hands out one run.
+        b.fill(&chunk_of(700, 0, 0, Compression::None)).unwrap();
+        let p = b.take(200).unwrap();
+        assert_eq!((p.records.len(), p.next_offset, b.len()), (200, 200, 500));
+        let p = b.take(1_000).unwrap();
+        assert_eq!((p.records.len(), p.records[0].offset, p.next_offset), (100, 200, 300));
+        let p = b.take(1_000).unwrap();
+        assert_eq!((p.records.len(), p.next_offset), (300, 600));
+        let p = b.take(1_000).unwrap();
+        assert_eq!((p.records.len(), p.next_offset), (100, 700));
+        assert!(b.is_empty());
     }
 
     #[test]

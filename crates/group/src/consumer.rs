@@ -151,6 +151,7 @@ impl GroupConsumer {
         if topics.is_empty() {
             return Err(GroupError::Invalid("subscribe to at least one topic".into()));
         }
+        let buffer = RecordBuffer::with_run(cfg.fetch.max_poll_records);
         let mut fetch = cfg.fetch.clone();
         fetch.reset = cfg.auto_offset_reset;
         let fetcher = Fetcher::start(cluster.clone(), fetch);
@@ -170,7 +171,7 @@ impl GroupConsumer {
             auto_commit: None,
             listener: None,
             failed: None,
-            buffer: RecordBuffer::new(),
+            buffer,
         })
     }
 
