@@ -8,6 +8,7 @@ every consumer's checksum equal to the data's).
   peers.py [--quick] [--runs R] [--records N] [--clients a,b,...]
            [--workloads produce,consume,group,latency,e2e,scale]
            [--partitions-scale 1,10,100,1000] [--rate R] [--json FILE] [--md FILE]
+           [--svg FILE]
 
 The programs (bench/peers/: rust/ with --client kwire|krafka|rskafka|rdkafka,
 go/ franz-go, java/ kafka-clients) all implement one contract
@@ -297,7 +298,11 @@ def summary(res, section, case, clients, n):
     return rows
 
 
+CHARTED = []  # (title, rows) of every table, for --svg
+
+
 def table(title, rows, kind):
+    CHARTED.append((title, rows))
     base = rows.get("kwire", {})
     out = [f"#### {title}", ""]
     if kind == "latency":
@@ -327,6 +332,67 @@ def table(title, rows, kind):
     return out
 
 
+COLOURS = {"kwire": "#1b7837", "krafka": "#d6604d", "rskafka": "#f4a582", "rdkafka": "#4393c3",
+           "franz-go": "#92c5de", "java": "#8c8c8c"}
+
+
+def chart(charted, clients, when):
+    """Horizontal bars, one group per table: each client's CPU s per 1M
+    records on a log scale (the clients span two orders of magnitude)."""
+    import math
+    groups = [(t, [(c, r["cpu_per_m"]) for c, r in rows.items() if r.get("cpu_per_m")]) for t, rows in charted]
+    groups = [(t, bars) for t, bars in groups if bars]
+    vals = [v for _, bars in groups for _, v in bars]
+    lo = 10 ** math.floor(math.log10(min(vals)))
+    hi = 10 ** math.ceil(math.log10(max(vals)))
+    left, plot_w, bar_h, gap, top = 330, 460, 11, 14, 66
+    h = top + sum(len(b) * bar_h + gap for _, b in groups) + 40
+    w = left + plot_w + 60
+
+    def x(v):
+        return left + plot_w * (math.log10(v) - math.log10(lo)) / (math.log10(hi) - math.log10(lo))
+
+    o = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" '
+         f'font-size="11">',
+         f'<text x="10" y="18" font-size="14" font-weight="bold">Client CPU seconds per 1M records '
+         f'(lower is better, log scale)</text>',
+         f'<text x="10" y="34" fill="#555">scripts/bench/peers.py, {when}; Kafka on the same 2-core machine; '
+         f'tables in BENCHMARKS.md</text>']
+    k = 0
+    for c in clients:
+        o.append(f'<rect x="{10 + k * 95}" y="42" width="10" height="10" fill="{COLOURS.get(c, "#444")}"/>'
+                 f'<text x="{24 + k * 95}" y="51">{c}</text>')
+        k += 1
+    d = lo
+    while d <= hi * 1.0001:
+        o.append(f'<line x1="{x(d):.1f}" y1="{top - 2}" x2="{x(d):.1f}" y2="{h - 34}" stroke="#ddd"/>'
+                 f'<text x="{x(d):.1f}" y="{h - 22}" text-anchor="middle" fill="#555">{d:g}</text>')
+        d *= 10
+    y = top
+    for title, bars in groups:
+        label = title
+        for long, short in (("Produce, acks=all, idempotent, ", "produce, "), ("Scale: ", ""),
+                            ("Consume (assigned, from the earliest offset), ", "consume, "),
+                            ("Group consumer (subscribe, new group, earliest), ", "group consumer, "),
+                            (": send-to-ack latency", ""), ("End-to-end produce → consume latency, ", "end-to-end, ")):
+            label = label.replace(long, short)
+        label = label if len(label) <= 52 else label[:50] + "…"
+        mid = y + len(bars) * bar_h / 2 + 4
+        o.append(f'<text x="{left - 8}" y="{mid:.1f}" text-anchor="end">{escape(label)}</text>')
+        for c, v in bars:
+            o.append(f'<rect x="{left}" y="{y}" width="{max(x(v) - left, 1):.1f}" height="{bar_h - 2}" '
+                     f'fill="{COLOURS.get(c, "#444")}"><title>{c}: {v:.2f}</title></rect>'
+                     f'<text x="{x(v) + 3:.1f}" y="{y + bar_h - 3}" font-size="9" fill="#333">{v:.2f}</text>')
+            y += bar_h
+        y += gap
+    o.append("</svg>")
+    return "\n".join(o) + "\n"
+
+
+def escape(t):
+    return t.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def settings(res, clients):
     out = ["#### Settings per client", "", "| client | settings (as the program reports them) |", "|---|---|"]
     for c in clients:
@@ -352,6 +418,7 @@ def main():
     ap.add_argument("--rate", type=int, default=50_000)
     ap.add_argument("--json")
     ap.add_argument("--md")
+    ap.add_argument("--svg", help="a chart of every table's CPU per record, per client (SVG)")
     ap.add_argument("--no-build", action="store_true")
     a = ap.parse_args()
     runs = a.runs or (3 if a.quick else 5)
@@ -378,6 +445,9 @@ def main():
         if a.md:
             with open(a.md, "w") as f:
                 f.write(text)
+        if a.svg and CHARTED:
+            with open(a.svg, "w") as f:
+                f.write(chart(CHARTED, clients, f"{time.strftime('%Y-%m-%d')}, {runs} runs, medians"))
         print(text)
         if a.json:
             with open(a.json, "w") as f:
