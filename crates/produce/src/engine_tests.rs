@@ -457,6 +457,42 @@ fn a_bump_fails_a_batch_that_a_later_one_may_have_overtaken() {
     assert!(o[..2].iter().chain(&o[6..]).all(Result::is_ok), "{o:?}");
 }
 
+/// An OUT_OF_ORDER_SEQUENCE_NUMBER answer proves a batch unwritten only
+/// while no later batch of its partition is acknowledged. Here the first
+/// try of records 2-3 went unanswered (its connection dropped after the
+/// broker read it: it may still be written), records 4-5 were written, and
+/// the retry of 2-3 is refused as out of order, which is also what a broker
+/// answers for a duplicate older than the five batches it remembers. So
+/// 2-3 are reported unknown, never as not written (the third `produce_sim`
+/// finding, fuzz/regressions/produce_sim/straggler-written-after-an-out-of-order-retry:
+/// the first try was written by the old leader after all).
+#[test]
+fn out_of_order_after_a_later_batch_was_written_leaves_an_unanswered_try_unknown() {
+    let mut c = Client::new(cfg());
+    let t0 = Instant::now();
+    let reqs = in_flight(&mut c, t0, 2);
+    let t1 = t0 + Duration::from_millis(30);
+    c.respond(reqs[0].id, SendOutcome::Lost("connection closed".into()), t1);
+    c.respond(reqs[1].id, SendOutcome::Response(response(0, ErrorCode::NONE, 4, 0)), t1);
+    let r = c.poll(t1 + Duration::from_secs(1), &one_leader());
+    assert_eq!(r.len(), 1);
+    assert_eq!(stamp(&r[0]), (1000, 0, 2), "the unanswered batch again, as it was");
+    let t2 = t1 + Duration::from_secs(1);
+    c.respond(
+        r[0].id,
+        SendOutcome::Response(response(0, ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER, -1, 0)),
+        t2,
+    );
+    batches(&mut c, 1, t2);
+    let sent = send_all_ok(&mut c, t2);
+    assert!(sent.iter().all(|(stamp, _)| stamp.2 != 2 || stamp.1 > 0), "2-3 not sent again as is: {sent:?}");
+    let o = c.by_value();
+    assert!(o.values().all(|o| o.len() == 1), "one report per record: {o:?}");
+    let o: Vec<Outcome> = o.into_values().map(|mut o| o.remove(0)).collect();
+    assert!(o[2..4].iter().all(|r| matches!(r, Err(ProduceError::UnknownOutcome { .. }))), "{o:?}");
+    assert!(o[..2].iter().chain(&o[4..]).all(Result::is_ok), "{o:?}");
+}
+
 #[test]
 fn unknown_producer_id_bumps_unless_the_log_start_offset_is_unknown() {
     for (lso, bumped) in [(-1, false), (0, true)] {

@@ -532,8 +532,17 @@ impl<D: Clone> Sequencer<D> {
             }
             ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER if idem => {
                 // The broker has state for us and this batch is not in its
-                // recent batches: it was not written, by this or any earlier try.
-                slot.batch.maybe_written = false;
+                // recent batches. With no later batch acknowledged, its last
+                // sequence is before this batch: not written, by this or any
+                // earlier try. With a later one acknowledged, this may be an
+                // old duplicate the broker no longer recognises (it keeps a
+                // producer's last five batches; a new leader's state may also
+                // differ), so an earlier unanswered try stays possibly written.
+                let later_acked = p.window.iter().skip(i + 1).any(|s| s.state == State::Acked);
+                let Some(slot) = p.window.get_mut(i) else { return };
+                if !later_acked {
+                    slot.batch.maybe_written = false;
+                }
                 if i == 0 {
                     // The first unacknowledged batch: a real gap.
                     p.bump = true;
