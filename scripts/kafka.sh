@@ -92,9 +92,14 @@ STOP_TIMEOUT=${KWIRE_KAFKA_STOP_TIMEOUT:-20}
 JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
 PYTHON=${KWIRE_PYTHON:-python3}
 read -r -a HEAP <<<"${KWIRE_KAFKA_HEAP:--Xms256m -Xmx1g}"
+# -XX:+PerfDisableSharedMem: no hsperfdata file in /tmp, which the JVM writes
+# at safepoints; on this machine's shared disk a write there stalled whole
+# brokers (safepoint "Cleanup" held for 7-25 s in the soak, all three nodes,
+# the clients timing out) and never with the flag (the same soak: 1.6 s at
+# most). jps/jstat can't see the brokers; jcmd still can.
 read -r -a JVM_OPTS <<<"-XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
-  -XX:+ExplicitGCInvokesConcurrent -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
-  ${KWIRE_KAFKA_JVM_OPTS:-}"
+  -XX:+ExplicitGCInvokesConcurrent -XX:+ExitOnOutOfMemoryError -XX:+PerfDisableSharedMem \
+  -Djava.awt.headless=true ${KWIRE_KAFKA_JVM_OPTS:-}"
 read -r -a TOOL_OPTS <<<"${KWIRE_TOOL_JVM_OPTS:--Xms64m -Xmx512m -XX:+UseG1GC}"
 
 log() { echo "kafka.sh: $*" >&2; }
