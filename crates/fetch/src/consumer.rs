@@ -130,6 +130,9 @@ impl Default for RecordBuffer {
 /// Kafka's default `max.poll.records`.
 const DEFAULT_RUN: usize = 500;
 
+/// The most records' room a run reserves up front (about 512 KiB).
+const RUN_ROOM_MAX: usize = 4_096;
+
 impl RecordBuffer {
     /// An empty buffer decoding runs of 500 records (Kafka's default
     /// `max.poll.records`).
@@ -155,9 +158,10 @@ impl RecordBuffer {
                 runs.push_back(std::mem::take(&mut current));
             }
             if current.capacity() == 0 {
-                // Each run is allocated once, at its full length (bounded:
-                // `run` records, whatever the batch headers claim).
-                current.reserve_exact(run);
+                // A run is allocated once at its full length when that is
+                // the usual max.poll.records; a huge one grows as it fills
+                // (a run's room never comes from what batch headers claim).
+                current.reserve_exact(run.min(RUN_ROOM_MAX));
             }
             current.push_back(r);
         });
@@ -696,6 +700,12 @@ mod tests {
         let p = b.take(1_000).unwrap();
         assert_eq!((p.records.len(), p.next_offset), (100, 700));
         assert!(b.is_empty());
+
+        // max.poll.records of a million: a small chunk's run does not reserve a million records.
+        let mut b = RecordBuffer::with_run(1_000_000);
+        b.fill(&chunk_of(10, 0, 0, Compression::None)).unwrap();
+        assert!(b.runs[0].capacity() <= RUN_ROOM_MAX, "{}", b.runs[0].capacity());
+        assert_eq!(b.take(1_000_000).unwrap().records.len(), 10);
     }
 
     #[test]
