@@ -408,9 +408,7 @@ fn send_all_ok(c: &mut Client, from: Instant) -> Vec<((i64, i16, i32), i32)> {
 /// Each record's one outcome, checking that records 2 and 3 (the overtaken
 /// batch) failed as not written, with `phrase` in the error.
 fn overtaken_outcomes(c: &Client, phrase: &str) -> Vec<Outcome> {
-    let o = c.by_value();
-    assert!(o.values().all(|o| o.len() == 1), "one report per record: {o:?}");
-    let outcomes: Vec<Outcome> = o.into_values().map(|mut o| o.remove(0)).collect();
+    let outcomes = one_outcome_each(c);
     for r in &outcomes[2..4] {
         match r {
             Err(e @ ProduceError::Broker { code: ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER, .. }) => {
@@ -421,6 +419,28 @@ fn overtaken_outcomes(c: &Client, phrase: &str) -> Vec<Outcome> {
         }
     }
     outcomes
+}
+
+/// Each record's one outcome, in record order (checking there is exactly one).
+fn one_outcome_each(c: &Client) -> Vec<Outcome> {
+    let o = c.by_value();
+    assert!(o.values().all(|o| o.len() == 1), "one report per record: {o:?}");
+    o.into_values().map(|mut o| o.remove(0)).collect()
+}
+
+/// Records 2-3 are sent again alone, as they were (epoch 0, sequence 2), and
+/// the broker refuses them as out of order; returns when.
+fn retry_refused_as_out_of_order(c: &mut Client, t1: Instant) -> Instant {
+    let r = c.poll(t1 + Duration::from_secs(1), &one_leader());
+    assert_eq!(r.len(), 1);
+    assert_eq!(stamp(&r[0]), (1000, 0, 2), "records 2-3 again, as they were");
+    let t2 = t1 + Duration::from_secs(1);
+    c.respond(
+        r[0].id,
+        SendOutcome::Response(response(0, ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER, -1, 0)),
+        t2,
+    );
+    t2
 }
 
 /// The same with the later batch's answer lost: it may have been written
@@ -440,15 +460,7 @@ fn a_bump_fails_a_batch_that_a_later_one_may_have_overtaken() {
     c.respond(reqs[1].id, SendOutcome::Lost("connection closed".into()), t1);
     // The first is retried as is, alone; the broker, whose state now ends
     // with the second batch, refuses it as out of order.
-    let r = c.poll(t1 + Duration::from_secs(1), &one_leader());
-    assert_eq!(r.len(), 1);
-    assert_eq!(stamp(&r[0]), (1000, 0, 2));
-    let t2 = t1 + Duration::from_secs(1);
-    c.respond(
-        r[0].id,
-        SendOutcome::Response(response(0, ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER, -1, 0)),
-        t2,
-    );
+    let t2 = retry_refused_as_out_of_order(&mut c, t1);
     batches(&mut c, 1, t2);
     let sent = send_all_ok(&mut c, t2);
     assert_eq!(sent, vec![((1000, 1, 0), 2)], "only the new batch, under epoch 1 from sequence 0");
@@ -474,21 +486,11 @@ fn out_of_order_after_a_later_batch_was_written_leaves_an_unanswered_try_unknown
     let t1 = t0 + Duration::from_millis(30);
     c.respond(reqs[0].id, SendOutcome::Lost("connection closed".into()), t1);
     c.respond(reqs[1].id, SendOutcome::Response(response(0, ErrorCode::NONE, 4, 0)), t1);
-    let r = c.poll(t1 + Duration::from_secs(1), &one_leader());
-    assert_eq!(r.len(), 1);
-    assert_eq!(stamp(&r[0]), (1000, 0, 2), "the unanswered batch again, as it was");
-    let t2 = t1 + Duration::from_secs(1);
-    c.respond(
-        r[0].id,
-        SendOutcome::Response(response(0, ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER, -1, 0)),
-        t2,
-    );
+    let t2 = retry_refused_as_out_of_order(&mut c, t1);
     batches(&mut c, 1, t2);
     let sent = send_all_ok(&mut c, t2);
     assert!(sent.iter().all(|(stamp, _)| stamp.2 != 2 || stamp.1 > 0), "2-3 not sent again as is: {sent:?}");
-    let o = c.by_value();
-    assert!(o.values().all(|o| o.len() == 1), "one report per record: {o:?}");
-    let o: Vec<Outcome> = o.into_values().map(|mut o| o.remove(0)).collect();
+    let o = one_outcome_each(&c);
     assert!(o[2..4].iter().all(|r| matches!(r, Err(ProduceError::UnknownOutcome { .. }))), "{o:?}");
     assert!(o[..2].iter().chain(&o[4..]).all(Result::is_ok), "{o:?}");
 }
