@@ -531,18 +531,15 @@ impl<D: Clone> Sequencer<D> {
                 self.ack(key, i, BatchAck { base_offset: -1, log_append_time: -1 }, reports)
             }
             ErrorCode::OUT_OF_ORDER_SEQUENCE_NUMBER if idem => {
-                // The broker has state for us and this batch is not in its
-                // recent batches. With no later batch acknowledged, its last
-                // sequence is before this batch: not written, by this or any
-                // earlier try. With a later one acknowledged, this may be an
-                // old duplicate the broker no longer recognises (it keeps a
-                // producer's last five batches; a new leader's state may also
-                // differ), so an earlier unanswered try stays possibly written.
-                let later_acked = p.window.iter().skip(i + 1).any(|s| s.state == State::Acked);
-                let Some(slot) = p.window.get_mut(i) else { return };
-                if !later_acked {
-                    slot.batch.maybe_written = false;
-                }
+                // This try was not written. An earlier try that went without
+                // an answer keeps the batch possibly written: the broker may
+                // have read it and not yet appended it (a request on a closed
+                // connection is still handled), and it is appended as soon as
+                // the batches before it are, whatever this answer said. With
+                // a later batch acknowledged, this may also be an old
+                // duplicate the broker no longer recognises (it keeps a
+                // producer's last five batches). Only the epoch bump fences
+                // such a try; until then the batch stays unknown.
                 if i == 0 {
                     // The first unacknowledged batch: a real gap.
                     p.bump = true;
