@@ -1,7 +1,7 @@
 //! kwire, used as a library user would: `Client` → `Producer` with a typed
 //! `ProducerConfig`, the assigned `Consumer`, the `GroupConsumer`.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -190,28 +190,43 @@ pub async fn e2e(a: &E2eArgs) -> Result<E2eOut> {
     // Latest offsets are looked up here, before anything is produced.
     consumer.assign_topics(&[&a.topic], StartOffset::Latest).await?;
     let n = a.records;
+    let want_split = std::env::var_os("KWIRE_E2E_SPLIT").is_some();
     let reader = tokio::spawn(async move {
         let mut lat = Vec::with_capacity(n as usize);
+        let mut arrivals = Vec::new();
         while (lat.len() as u64) < n {
             for rec in consumer.poll().await? {
                 let now = now_ns();
-                lat.push(now.saturating_sub(e2e_sent_ns(rec.value.as_deref())?));
+                let sent = e2e_sent_ns(rec.value.as_deref())?;
+                lat.push(now.saturating_sub(sent));
+                if want_split {
+                    arrivals.push((sent, now));
+                }
                 if lat.len() as u64 == n {
                     break;
                 }
             }
         }
-        anyhow::Ok(lat)
+        anyhow::Ok((lat, arrivals))
     });
     let payload = Payload::new();
     let mut buf = Vec::with_capacity(a.size);
     let mut pending: VecDeque<DeliveryFuture> = VecDeque::new();
     let mut errors = 0u64;
+    // KWIRE_E2E_SPLIT=1 (diagnosis only: a task per record): the latency
+    // split into send → ack and ack → arrival, on stderr.
+    let mut timed = Vec::new();
     let start = Instant::now();
     for i in 0..n {
         tokio::time::sleep_until(due(start, i, a.rate).into()).await;
-        payload.fill_e2e(i, now_ns(), a.size, &mut buf);
-        pending.push_back(producer.send(ProducerRecord::new(&a.topic, &buf)).await?);
+        let sent = now_ns();
+        payload.fill_e2e(i, sent, a.size, &mut buf);
+        let fut = producer.send(ProducerRecord::new(&a.topic, &buf)).await?;
+        if want_split {
+            timed.push(tokio::spawn(async move { (sent, fut.wait().await.is_ok().then(now_ns)) }));
+            continue;
+        }
+        pending.push_back(fut);
         reap(&mut pending, &mut errors);
     }
     for ack in pending {
@@ -219,11 +234,22 @@ pub async fn e2e(a: &E2eArgs) -> Result<E2eOut> {
             errors += 1;
         }
     }
+    let mut acks = Vec::with_capacity(timed.len());
+    for t in timed {
+        match t.await.context("ack task")? {
+            (sent, Some(acked)) => acks.push((sent, acked)),
+            (_, None) => errors += 1,
+        }
+    }
     if errors > 0 {
         bail!("{errors} records failed");
     }
     let lat = reader.await.context("consumer task")??;
     producer.close().await?;
+    if want_split {
+        print_split(&acks, &lat.1);
+    }
+    let lat = lat.0;
     Ok(E2eOut {
         latencies_ns: lat,
         notes: None,
@@ -231,4 +257,36 @@ pub async fn e2e(a: &E2eArgs) -> Result<E2eOut> {
                  kwire_fetch::Consumer assigned at latest offsets, default fetch settings"
             .to_owned(),
     })
+}
+
+/// `KWIRE_E2E_SPLIT`: where the time went, on stderr. Per record, send → ack
+/// (the producer and the replication to the followers) and ack → arrival at
+/// the consumer (its fetch), and when the first ack came: a new topic's
+/// first acks=all write waits for the followers to start fetching the
+/// partition, which is how this split found that the 3-node runs measured the
+/// topic's creation, not the clients (peers.py now writes to every partition
+/// before a client starts).
+fn print_split(acks: &[(u64, u64)], arrivals: &[(u64, u64)]) {
+    let ack_of: HashMap<u64, u64> = acks.iter().copied().collect();
+    let mut to_ack: Vec<u64> = acks.iter().map(|&(s, a)| a.saturating_sub(s)).collect();
+    let mut after: Vec<u64> =
+        arrivals.iter().filter_map(|&(s, t)| ack_of.get(&s).map(|&a| t.saturating_sub(a))).collect();
+    to_ack.sort_unstable();
+    after.sort_unstable();
+    let pct = |v: &[u64], q: f64| {
+        let i = ((v.len() as f64 * q) as usize).min(v.len().saturating_sub(1));
+        v.get(i).copied().unwrap_or(0) as f64 / 1e6
+    };
+    let t0 = acks.iter().map(|x| x.0).min().unwrap_or(0);
+    let first_ack = acks.iter().map(|x| x.1).min().unwrap_or(0).saturating_sub(t0) as f64 / 1e6;
+    eprintln!(
+        "split: send->ack p50 {:.2} p99 {:.2} p99.9 {:.2} ms | ack->arrival p50 {:.2} p99 {:.2} p99.9 {:.2} ms \
+         (0 when it arrived first) | first ack {first_ack:.1} ms after the first send",
+        pct(&to_ack, 0.5),
+        pct(&to_ack, 0.99),
+        pct(&to_ack, 0.999),
+        pct(&after, 0.5),
+        pct(&after, 0.99),
+        pct(&after, 0.999),
+    );
 }

@@ -209,6 +209,9 @@ fn secs3(s: f64) -> f64 {
 
 fn main() {
     common::init_clock();
+    if let Ok(f) = tracing_subscriber::EnvFilter::try_from_env("KWIRE_LOG") {
+        tracing_subscriber::fmt().with_env_filter(f).with_writer(std::io::stderr).init();
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (client, workload) = match parse(&args) {
         Ok(p) => p,
