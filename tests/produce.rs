@@ -395,7 +395,8 @@ fn acks_all_without_enough_replicas_fails_and_acknowledges_nothing() {
     assert!(shrunk, "ISR never shrank");
     assert!(acked.values().all(BTreeSet::is_empty), "acknowledged: {acked:?}");
     assert_eq!(failed.len(), 20);
-    assert!(failed.iter().all(|f| f.contains("NOT_ENOUGH_REPLICAS")), "{:?}", &failed[..3]);
+    let other: Vec<&String> = failed.iter().filter(|f| !f.contains("NOT_ENOUGH_REPLICAS")).collect();
+    assert!(other.is_empty(), "{} of 20 failed otherwise: {other:?}", other.len());
     assert!(elapsed < Duration::from_secs(15), "took {elapsed:?}");
     assert!(read_all_values(&b, &t).is_empty(), "nothing was written");
 }

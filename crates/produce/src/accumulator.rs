@@ -217,8 +217,9 @@ impl<D: Clone> Accumulator<D> {
     }
 
     /// Fails every open or queued batch whose `delivery.timeout.ms` has
-    /// passed: they were never sent, so they were not written.
-    pub(crate) fn expire(&mut self, now: Instant, reports: &mut Reports<D>) {
+    /// passed: they were never sent, so they were not written. `why` says
+    /// what held a partition's batches back.
+    pub(crate) fn expire(&mut self, now: Instant, reports: &mut Reports<D>, why: impl Fn(&Key) -> String) {
         let timeout = self.delivery_timeout;
         for (key, part) in self.parts.iter_mut() {
             if part.open.as_ref().is_some_and(|o| o.created + timeout <= now) {
@@ -226,15 +227,14 @@ impl<D: Clone> Accumulator<D> {
                     let count = part.builder.len() as u32;
                     let _ = part.builder.finish();
                     reports.freed += open.permits;
-                    let err = timeout_error(key, timeout, Some("not sent: no leader to send to"));
+                    let err = timeout_error(key, timeout, Some(&why(key)));
                     reports.report(open.delivery, 0, count, Err(err));
                 }
             }
             while part.ready.front().is_some_and(|b| b.created + timeout <= now) {
                 if let Some(b) = part.ready.pop_front() {
                     reports.freed += b.permits;
-                    let last =
-                        b.last_error.clone().unwrap_or_else(|| "not sent: no leader to send to".into());
+                    let last = b.last_error.clone().unwrap_or_else(|| why(key));
                     let err = timeout_error(key, timeout, Some(&last));
                     reports.report_batch(b, Err(err));
                 }

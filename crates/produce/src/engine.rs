@@ -318,7 +318,14 @@ impl<D: Clone> Engine<D> {
         now: Instant,
         leader_of: &dyn Fn(&str, i32) -> Option<i32>,
     ) -> Polled {
-        self.acc.expire(now, &mut self.reports);
+        let seq = &self.seq;
+        self.acc.expire(now, &mut self.reports, |key| match seq.held_by(key) {
+            Some(why) => why,
+            None => match leader_of(&key.0, key.1) {
+                None => "not sent: no leader to send to".to_owned(),
+                Some(b) => format!("not sent yet (leader: broker {b})"),
+            },
+        });
         self.seq.expire(now, &mut self.reports);
         for key in self.acc.due(now, self.flushing) {
             // With linger.ms=0, a batch that is not full and whose partition

@@ -621,6 +621,51 @@ fn retries_exhausted_is_its_own_variant() {
     );
 }
 
+/// Records that expire unsent behind a batch that keeps failing (a new
+/// partition sends one batch until its first OK) say so, with that batch's
+/// error, not "no leader to send to": the leader was known all along. Seen
+/// against a real broker with min.insync.replicas above the ISR
+/// (tests/produce.rs `acks_all_without_enough_replicas_...`).
+#[test]
+fn records_expiring_unsent_behind_a_failing_batch_name_its_error() {
+    let timeout = Duration::from_secs(2);
+    let mut c = Client::new(ProducerConfig { delivery_timeout: timeout, ..cfg() });
+    let t0 = Instant::now();
+    batches(&mut c, 3, t0);
+    let mut t = t0;
+    while c.engine.outstanding() > 0 && t < t0 + timeout * 2 {
+        t += Duration::from_millis(50);
+        for r in c.poll(t, &one_leader()) {
+            assert_eq!(stamp(&r).2, 0, "only the new partition's first batch is sent");
+            c.respond(r.id, SendOutcome::Response(response(0, ErrorCode::NOT_ENOUGH_REPLICAS, -1, -1)), t);
+        }
+    }
+    let o = one_outcome_each(&c);
+    assert_eq!(o.len(), 6);
+    for r in &o[2..] {
+        match r {
+            Err(e @ ProduceError::Timeout { maybe_written: false, .. }) => {
+                let s = e.to_string();
+                assert!(
+                    s.contains("waiting for an earlier batch") && s.contains("NOT_ENOUGH_REPLICAS"),
+                    "{s}"
+                );
+            }
+            other => panic!("a batch never sent: {other:?}"),
+        }
+    }
+    // With no leader known, that is what they say.
+    let mut c = Client::new(ProducerConfig { delivery_timeout: timeout, ..cfg() });
+    batches(&mut c, 1, t0);
+    let no_leader: HashMap<i32, Option<i32>> = (0..8).map(|p| (p, None)).collect();
+    assert!(c.poll(t0 + timeout, &no_leader).is_empty());
+    let o = one_outcome_each(&c);
+    assert!(
+        o.iter().all(|r| r.as_ref().is_err_and(|e| e.to_string().contains("no leader to send to"))),
+        "{o:?}"
+    );
+}
+
 /// KIP-91: queued, in flight or waiting to retry, every record is reported
 /// within delivery.timeout.ms; one in flight says it may have been written.
 #[test]

@@ -824,6 +824,21 @@ impl<D: Clone> Sequencer<D> {
         }
     }
 
+    /// Why a partition's later batches wait, if an earlier batch of it is
+    /// still unanswered or being retried (a new partition sends one batch
+    /// until its first OK; with linger.ms=0 a batch that is not full waits
+    /// for the partition's answer): for the error of a batch that expires
+    /// unsent, which would otherwise blame the leader.
+    pub(crate) fn held_by(&self, key: &Key) -> Option<String> {
+        let slot = self.parts.get(key)?.window.iter().find(|s| s.state != State::Acked)?;
+        Some(match &slot.batch.last_error {
+            Some(e) => {
+                format!("not sent: waiting for an earlier batch of the partition (its last error: {e})")
+            }
+            None => "not sent: waiting for an earlier batch of the partition".to_owned(),
+        })
+    }
+
     /// Earliest future retry or delivery deadline.
     pub(crate) fn next_wake(&self, at: &mut impl FnMut(Instant)) {
         for p in self.parts.values() {
