@@ -699,6 +699,57 @@ fn zstd_hostile_frames() {
     assert!(compression::decompress(Compression::Zstd, &z[..z.len() - 2], limit).is_err());
 }
 
+/// Each thread reuses one zstd decoder; nothing of one frame (its window,
+/// tables or repeat offsets) may reach the next, including after a frame
+/// that failed halfway.
+#[test]
+fn zstd_frames_decode_alike_after_any_earlier_frame() {
+    let limit = 1 << 20;
+    let payload = |seed: u32, len: usize| -> Vec<u8> {
+        let mut x = seed.wrapping_mul(2_654_435_761).max(1);
+        (0..len)
+            .map(|i| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                // mostly repeats of a short alphabet, so there are matches and literals
+                if x.is_multiple_of(3) {
+                    b"{\"party\":\"Dem\"}"[i % 15]
+                } else {
+                    b'a' + (x % (seed % 20 + 2)) as u8
+                }
+            })
+            .collect()
+    };
+    let frames: Vec<(Vec<u8>, BytesMut)> =
+        [(1, 3), (2, 40_000), (3, 200_000), (4, 1), (5, 131_073), (6, 9_999)]
+            .into_iter()
+            .map(|(seed, len)| {
+                let data = payload(seed, len);
+                let mut z = BytesMut::new();
+                compression::compress(Compression::Zstd, &data, None, &mut z).unwrap();
+                (data, z)
+            })
+            .collect();
+    for round in 0..3 {
+        for (i, (data, z)) in frames.iter().enumerate() {
+            assert_eq!(
+                &compression::decompress(Compression::Zstd, z, limit).unwrap(),
+                data,
+                "frame {i}, round {round}"
+            );
+            // a frame cut or garbled halfway through fails, and the next one still decodes
+            let (_, other) = &frames[(i + round + 1) % frames.len()];
+            let mut bad = other[..other.len() / 2 + 1].to_vec();
+            let _ = compression::decompress(Compression::Zstd, &bad, limit);
+            if let Some(b) = bad.get_mut(12) {
+                *b ^= 0x5a;
+            }
+            let _ = compression::decompress(Compression::Zstd, &bad, limit);
+        }
+    }
+}
+
 #[test]
 fn compression_names() {
     for c in Compression::ALL {
