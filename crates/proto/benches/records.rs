@@ -193,6 +193,18 @@ fn bench_codecs(c: &mut Criterion) {
         });
     }
 
+    // ruzstd's own encoder ("Fastest", its only compressing level), which kwire used before its own.
+    let z = ruzstd::encoding::compress_to_vec(&section[..], ruzstd::encoding::CompressionLevel::Fastest);
+    report.push(format!("ruzstd Fastest: ratio {:.2}", n as f64 / z.len() as f64));
+    g.bench_function(BenchmarkId::new("compress", "ruzstd-fastest"), |b| {
+        b.iter(|| {
+            ruzstd::encoding::compress_to_vec(
+                black_box(&section[..]),
+                ruzstd::encoding::CompressionLevel::Fastest,
+            )
+            .len()
+        })
+    });
     // miniz_oxide (flate2's other pure-Rust backend), raw deflate level 6.
     let z = miniz_oxide::deflate::compress_to_vec(&section, 6);
     report.push(format!("miniz_oxide deflate-6: ratio {:.2}", n as f64 / z.len() as f64));

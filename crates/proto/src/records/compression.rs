@@ -6,7 +6,7 @@
 //! | gzip   | `flate2` on `zlib-rs` (pure Rust)           | one gzip member, level 6 (Kafka's default)            | gzip, concatenated members                    |
 //! | snappy | `snap`                                      | xerial/snappy-java framing, 32 KiB blocks (as Java)   | xerial framing or raw snappy (librdkafka)     |
 //! | lz4    | `lz4_flex::frame`                           | LZ4 frame, 64 KiB independent blocks, no checksums (as Java) | any LZ4 frame; magic-0 broken header checksum (KIP-57) |
-//! | zstd   | `ruzstd` (`zstd` C library with `zstd-c`)   | one zstd frame; ruzstd only has its "Fastest" level   | zstd frames, skippable frames                 |
+//! | zstd   | kwire's encoder, `ruzstd` decoder (`zstd` C library with `zstd-c`) | one zstd frame, one level (see `zstd_encode.rs`) | zstd frames, skippable frames |
 //!
 //! # Measured
 //!
@@ -22,17 +22,24 @@
 //! | snappy, `snap` (**chosen**)                   |  4.12 |            747 |            1 629 |
 //! | lz4 frame, `lz4_flex` (**chosen**)            |  4.05 |            519 |            1 414 |
 //! | lz4 frame, C liblz4 (`lz4` crate)             |  4.11 |            415 |              747 |
-//! | zstd, `ruzstd` "Fastest" (**chosen default**) |  4.82 |             51 |              201 |
+//! | zstd, `ruzstd` "Fastest" (kwire's before)     |  4.82 |             51 |              201 |
+//! | zstd, kwire's encoder (**chosen default**) ¹   |  4.86 |            304 |              398 |
 //! | zstd level 3, C libzstd (`zstd-c` feature)    |  6.79 |            325 |              689 |
 //! | `ruzstd` decoding libzstd level-3 output      |     — |              — |              239 |
 //!
+//! ¹ measured later (2026-12-06, machine otherwise idle) in the same run as
+//! `ruzstd` "Fastest" at 114 MiB/s and libzstd level 3 at 453 MiB/s; its
+//! decompress figure is `ruzstd` reusing one decoder per thread.
+//!
 //! Choices: zlib-rs over miniz_oxide (2.3× faster compression at level 6,
 //! same decompression); `snap` and `lz4_flex` match or beat the C libraries.
-//! zstd is the one codec where pure Rust costs: `ruzstd` implements only a
-//! level-1-like matcher (worse ratio, ~6× slower than libzstd level 3) and
-//! decodes ~3× slower than libzstd. It stays the default so the default build
-//! needs no C compiler; the `zstd-c` cargo feature switches both directions
-//! to libzstd (level 3, or the configured level).
+//! zstd is the one codec where pure Rust costs: `ruzstd`'s encoder was ~4×
+//! slower than libzstd level 3, so kwire compresses with its own
+//! (`zstd_encode.rs`: ~2.7× `ruzstd`'s speed at its ratio, 0.67× libzstd's
+//! speed at 0.72× its ratio); `ruzstd` still decodes, ~3× slower than
+//! libzstd. The default build needs no C compiler; the `zstd-c` cargo
+//! feature switches both directions to libzstd (level 3, or the configured
+//! level).
 //!
 //! # Bounds
 //!
@@ -217,8 +224,7 @@ fn compress_xerial(input: &[u8], out: &mut BytesMut) -> Result<(), RecordsError>
 
 #[cfg(not(feature = "zstd-c"))]
 fn compress_zstd(input: &[u8], _level: Option<i32>, out: &mut BytesMut) -> Result<(), RecordsError> {
-    let mut w = out.writer();
-    ruzstd::encoding::compress(input, &mut w, ruzstd::encoding::CompressionLevel::Fastest);
+    super::zstd_encode::compress(input, out);
     Ok(())
 }
 

@@ -65,6 +65,8 @@ mod builder;
 pub mod compression;
 mod decode;
 mod error;
+#[cfg(not(feature = "zstd-c"))]
+mod zstd_encode;
 
 #[cfg(test)]
 mod tests;
