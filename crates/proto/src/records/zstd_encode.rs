@@ -13,8 +13,8 @@
 //! - **Literals**: Huffman-coded (code lengths limited to 11 bits, the tree
 //!   described by FSE-compressed or direct weights), one stream below
 //!   1,024 literals and four above; raw or RLE when that is smaller.
-//! - **Sequences**: the predefined FSE tables (no table description), every
-//!   offset sent as itself (no repeat-offset codes).
+//! - **Sequences**: the predefined FSE tables (no table description); the
+//!   previous distance sent as repeat offset 1, every other as itself.
 //! - **Frame**: single segment with the content size, no checksum (a
 //!   batch's CRC32C covers the bytes); blocks of up to 128 KiB, each sent
 //!   raw when compressing does not make it smaller.
@@ -130,16 +130,20 @@ fn block_header(out: &mut BytesMut, at: usize, last: bool, kind: BlockType, size
     out[at..at + 3].copy_from_slice(&v.to_le_bytes()[..3]);
 }
 
-/// A sequence: `ll` literals, then `ml` bytes copied from `off` back.
+/// A sequence: `ll` literals, then `ml` bytes copied from back in the
+/// output, `of` being the offset value sent: 1 for "the previous offset",
+/// else the distance + 3.
 #[derive(Clone, Copy)]
 struct Seq {
     ll: u32,
     ml: u32,
-    off: u32,
+    of: u32,
 }
 
 struct Matcher {
     table: Vec<u32>,
+    /// The previous sequence's distance: the decoder's first repeat offset
+    /// (1 when a frame starts).
     rep: usize,
     lits: Vec<u8>,
     seqs: Vec<Seq>,
@@ -183,7 +187,7 @@ fn common_len(s: &[u8], mut a: usize, mut b: usize, end: usize) -> usize {
 
 impl Matcher {
     fn new() -> Self {
-        Matcher { table: vec![0; 1 << HASH_LOG], rep: 0, lits: Vec::new(), seqs: Vec::new() }
+        Matcher { table: vec![0; 1 << HASH_LOG], rep: 1, lits: Vec::new(), seqs: Vec::new() }
     }
 
     /// Finds the sequences of `s[start..end]` (matches may reach back
@@ -201,7 +205,7 @@ impl Matcher {
             let cand = self.table[h] as usize;
             self.table[h] = ip as u32;
             let here = read_u32(s, ip);
-            let found = if self.rep > 0 && self.rep <= ip && read_u32(s, ip - self.rep) == here {
+            let found = if self.rep <= ip && read_u32(s, ip - self.rep) == here {
                 Some(ip - self.rep)
             } else if cand < ip && ip - cand <= MAX_OFFSET && read_u32(s, cand) == here {
                 Some(cand)
@@ -219,7 +223,13 @@ impl Matcher {
                 len += 1;
             }
             self.lits.extend_from_slice(&s[anchor..ip]);
-            self.seqs.push(Seq { ll: (ip - anchor) as u32, ml: len as u32, off: (ip - c) as u32 });
+            // The previous distance again is sent as repeat offset 1, which
+            // means that only after at least one literal (after none, 1 is
+            // the second repeat offset). Either way the decoder's first
+            // repeat offset becomes this distance, as `rep` does.
+            let ll = ip - anchor;
+            let of = if ll > 0 && ip - c == self.rep { 1 } else { ip - c + 3 };
+            self.seqs.push(Seq { ll: ll as u32, ml: len as u32, of: of as u32 });
             self.rep = ip - c;
             ip += len;
             anchor = ip;
@@ -398,14 +408,11 @@ fn sequences_section(seqs: &[Seq], t: &Tables, out: &mut BytesMut) {
         return;
     };
     out.put_u8(0); // literal lengths, offsets, match lengths: predefined tables
-    let codes = |s: &Seq| {
-        let of = s.off + 3;
-        (code_of(&LL_BASE, s.ll), code_of(&ML_BASE, s.ml), 31 - of.leading_zeros())
-    };
+    let codes = |s: &Seq| (code_of(&LL_BASE, s.ll), code_of(&ML_BASE, s.ml), 31 - s.of.leading_zeros());
     let extras = |w: &mut BitWriter<'_>, s: &Seq, (llc, mlc, ofc): (usize, usize, u32)| {
         w.add(s.ll - LL_BASE[llc], LL_BITS[llc]);
         w.add(s.ml - ML_BASE[mlc], ML_BITS[mlc]);
-        w.add(s.off + 3 - (1 << ofc), ofc);
+        w.add(s.of - (1 << ofc), ofc);
     };
     let mut w = BitWriter::new(out);
     let c = codes(last);
