@@ -29,7 +29,8 @@
 //!
 //! ¹ measured later (2026-12-06, machine otherwise idle) in the same run as
 //! `ruzstd` "Fastest" at 114 MiB/s and libzstd level 3 at 453 MiB/s; its
-//! decompress figure is `ruzstd` reusing one decoder per thread.
+//! decompress figure is `ruzstd` reusing one decoder per thread. Sending
+//! the previous distance as a repeat offset then raised its ratio to 4.93.
 //!
 //! Choices: zlib-rs over miniz_oxide (2.3× faster compression at level 6,
 //! same decompression); `snap` and `lz4_flex` match or beat the C libraries.
